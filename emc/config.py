@@ -1,0 +1,71 @@
+"""Settings from the environment (prefix ``EMC_``); one :func:`get_settings` for the whole process."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+
+
+def default_data_dir() -> Path:
+    """Where the embedded SQLite database lives unless EMC_DATABASE_URL says otherwise."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "emc"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EMC_", extra="ignore")
+
+    env: Literal["dev", "test", "production"] = "dev"
+    data_dir: Path = default_data_dir()
+    database_url: str = ""  # empty: sqlite file in data_dir
+    secret_key: str = DEV_SECRET_KEY
+    timezone: str = "Asia/Shanghai"
+    language: Literal["zh", "en"] = "zh"
+    upload_max_bytes: int = 200 * 1024 * 1024
+    session_max_age_s: int = 12 * 3600
+    login_max_failures: int = 5
+    login_window_s: int = 300
+    # Only set behind HTTPS; browsers then refuse to send the session cookie over plain HTTP.
+    cookie_secure: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"EMC_TIMEZONE={value!r} is not an IANA time zone") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+                raise ValueError(
+                    "EMC_ENV=production needs EMC_SECRET_KEY set to a random value of at least 32 characters "
+                    '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
+        return self
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'emc.db'}"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

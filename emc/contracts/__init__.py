@@ -1,0 +1,1 @@
+"""Contracts: terms as settlement components, kept as files and versioned in the database."""

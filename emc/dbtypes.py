@@ -1,0 +1,101 @@
+"""Column types that keep money exact and time zone-aware on both SQLite and PostgreSQL.
+
+SQLite has no decimal type and drops UTC offsets, so each type chooses its storage per dialect:
+money as integer fen on SQLite and NUMERIC(18,2) on PostgreSQL; other exact decimals (prices,
+ratios) as text on SQLite; instants as naive UTC on SQLite and TIMESTAMPTZ on PostgreSQL, always
+returned as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Numeric, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from emc.money import from_fen_int, to_decimal, to_fen_int
+
+
+class Money(TypeDecorator[Decimal]):
+    """CNY amount, exact to the fen."""
+
+    impl = Numeric(18, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(18, 2, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = to_decimal(value)
+        fen_int = to_fen_int(amount)
+        return fen_int if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return from_fen_int(int(value))
+        return Decimal(value).quantize(Decimal("0.01"))
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A decimal that must not pass through float: unit prices, ratios, factors."""
+
+    impl = Numeric(24, 10)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(24, 10, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        number = to_decimal(value)
+        return str(number) if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value).normalize() if dialect.name != "sqlite" else Decimal(value)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An instant. Naive values are refused: a wall-clock time without a zone is ambiguous."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(DateTime(timezone=False))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"{value!r} is not a datetime")
+        if value.tzinfo is None:
+            raise ValueError(f"{value!r} has no time zone; store aware datetimes only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

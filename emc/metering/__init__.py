@@ -1,0 +1,1 @@
+"""Metering: meters and the readings ESCOs upload."""

@@ -1,0 +1,27 @@
+"""Alembic environment: the engine comes from emc (``emc db upgrade``), never from an ini file."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import emc.models  # noqa: F401  (all tables on the metadata)
+from emc.db import get_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine") or get_engine()
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copy
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+run_migrations_online()

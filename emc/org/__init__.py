@@ -1,0 +1,1 @@
+"""Organisation: regions, institutions, ESCOs, users and who may see what."""
