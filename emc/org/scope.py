@@ -114,10 +114,9 @@ class Scope:
             return self.meters()
         raise TypeError(f"{model.__name__} has no scope rule; add one here, not at the call site")
 
-    def get(self, session: Session, model: type[T], ident: int) -> T:
-        """Load one object by id, or raise :class:`NotFound` if it is absent or out of scope."""
-        query = select_model(model).where(model.id == ident, self.clause_for(model))  # type: ignore[attr-defined]
-        obj = session.exec(query).first()
+    def find(self, session: Session, model: type[T], *where: Any) -> T:
+        """Load one object matching ``where``, or raise :class:`NotFound` if absent or out of scope."""
+        obj = session.exec(select_model(model).where(*where, self.clause_for(model))).first()
         if obj is None:
-            raise NotFound(f"{model.__name__} {ident}")
+            raise NotFound(model.__name__)
         return obj

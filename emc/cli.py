@@ -1,0 +1,229 @@
+"""The ``emc`` command: thin wrappers over services. Each command commits or changes nothing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from sqlmodel import select
+
+from emc.config import get_settings
+from emc.db import NotMigratedError, check_migrated, current_revision, get_engine, head_revision, session_scope, upgrade
+
+app = typer.Typer(help="emc: contracts, meters, savings, settlements and ledgers for public institutions.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+contracts_app = typer.Typer(help="Contract files (contracts/*.toml).", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+regions_app = typer.Typer(help="Administrative regions.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(contracts_app, name="contracts")
+app.add_typer(users_app, name="users")
+app.add_typer(regions_app, name="regions")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
+
+
+def _migrated_engine():  # type: ignore[no-untyped-def]
+    engine = get_engine()
+    try:
+        check_migrated(engine)
+    except NotMigratedError as exc:
+        _fail(str(exc), 2)
+    return engine
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    engine = get_engine()
+    upgrade(engine, revision)
+    typer.echo(f"database {engine.url.render_as_string(hide_password=True)} at revision {current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision and the one this code needs."""
+    engine = get_engine()
+    typer.echo(f"database: {current_revision(engine) or '(empty)'}   code: {head_revision()}")
+
+
+@regions_app.command("load")
+def regions_load(file: Annotated[Optional[Path], typer.Argument(help="TOML of [[regions]]; default: shipped Jiangsu list")] = None) -> None:
+    """Load administrative regions (idempotent)."""
+    from emc.org.service import SHIPPED_REGIONS, OrgError, load_regions
+
+    engine = _migrated_engine()
+    try:
+        with session_scope(engine) as session:
+            added = load_regions(session, file or SHIPPED_REGIONS)
+    except (OrgError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"regions: {added} added")
+
+
+@contracts_app.command("check")
+def contracts_check(files: Annotated[list[Path], typer.Argument(help="contract files")], as_json: JsonOpt = False) -> None:
+    """Validate contract files; exit 1 if any has a problem (each named by file, key and what is wrong)."""
+    from emc.contracts.spec import ContractFileError, load_contract_file
+
+    report = []
+    for path in files:
+        try:
+            spec = load_contract_file(path)
+            report.append({"file": str(path), "ok": True, "code": spec.contract.code, "problems": []})
+        except ContractFileError as exc:
+            report.append({"file": str(path), "ok": False, "problems": [
+                {"key": p.key, "message": p.message, "line": p.line} for p in exc.problems]})
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+    else:
+        for item in report:
+            if item["ok"]:
+                typer.echo(f"ok    {item['file']} ({item['code']})")
+            for p in item["problems"]:
+                where = f"{item['file']}:{p['line']}" if p["line"] else item["file"]
+                typer.echo(f"error {where}: {p['key'] + ': ' if p['key'] else ''}{p['message']}", err=True)
+    if not all(item["ok"] for item in report):
+        raise typer.Exit(1)
+
+
+@contracts_app.command("load")
+def contracts_load(files: Annotated[list[Path], typer.Argument(help="contract files")], as_json: JsonOpt = False) -> None:
+    """Load contract files (idempotent; changed terms need an [amendment]). All files or none."""
+    from emc.contracts.service import load_contract
+    from emc.contracts.spec import ContractFileError, load_contract_file
+
+    engine = _migrated_engine()
+    results = []
+    try:
+        with session_scope(engine) as session:
+            for path in files:
+                spec = load_contract_file(path)
+                results.append(load_contract(session, spec, source=path.name, actor="cli"))
+    except ContractFileError as exc:
+        for p in exc.problems:
+            typer.echo(f"error {p}", err=True)
+        _fail("nothing was loaded")
+    if as_json:
+        typer.echo(json.dumps([r.__dict__ for r in results], ensure_ascii=False))
+    else:
+        for r in results:
+            typer.echo(str(r))
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin | manager | esco | finance | viewer")],
+    region: Annotated[Optional[str], typer.Option(help="region code (managers; optional for finance/viewer)")] = None,
+    esco: Annotated[Optional[str], typer.Option(help="ESCO code (ESCO users)")] = None,
+    display_name: Annotated[str, typer.Option()] = "",
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Add a user. The password is prompted for (or read from stdin)."""
+    from pydantic import ValidationError
+
+    from emc.org.service import OrgError, UserCreate, create_user
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else \
+        typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    engine = _migrated_engine()
+    try:
+        data = UserCreate(username=username, password=password, role=role, region=region, esco=esco,
+                          display_name=display_name)
+        with session_scope(engine) as session:
+            create_user(session, data, actor="cli")
+    except ValidationError as exc:
+        _fail("\n".join(f"{'.'.join(map(str, e['loc'])) or 'user'}: {e['msg'].removeprefix('Value error, ')}"
+                        for e in exc.errors()))
+    except OrgError as exc:
+        _fail(str(exc))
+    typer.echo(f"user {username} added ({role})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    from emc.org.models import User
+
+    with session_scope(_migrated_engine()) as session:
+        for user in session.exec(select(User).order_by(User.username)):
+            typer.echo(f"{user.username:20} {user.role:8} {'active' if user.is_active else 'inactive'}")
+
+
+@users_app.command("token")
+def users_token(username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "api") -> None:
+    """Issue an API bearer token for USERNAME (shown once)."""
+    from emc.org.models import User
+    from emc.org.service import issue_token
+
+    with session_scope(_migrated_engine()) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        if user is None:
+            _fail(f"no user {username!r}")
+        issued = issue_token(session, user, name, actor="cli")
+    typer.echo(issued.token)
+
+
+@app.command()
+def demo(
+    fresh: Annotated[bool, typer.Option("--fresh", help="delete the SQLite demo database first")] = False,
+    synthetic: Annotated[int, typer.Option(help="synthetic contracts to add beside the examples (0: none)")] = 40,
+) -> None:
+    """Build the demo database from contracts/ and baselines/ (idempotent), with one user per role."""
+    from emc.demo import build_demo
+
+    settings = get_settings()
+    if fresh:
+        if not settings.db_url.startswith("sqlite:///"):
+            _fail("--fresh only deletes an SQLite file; drop a PostgreSQL database yourself")
+        path = Path(settings.db_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    engine = get_engine()
+    upgrade(engine)
+    for line in build_demo(engine, synthetic_contracts=synthetic):
+        typer.echo(line)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    scheduler: Annotated[bool, typer.Option(help="run the scheduler in this process (single-machine default)")] = True,
+) -> None:
+    """Run the web app (and, by default, the scheduler)."""
+    import uvicorn
+
+    from emc.web.app import create_app
+
+    try:
+        web = create_app()
+    except NotMigratedError as exc:
+        _fail(str(exc), 2)
+    if scheduler:
+        from emc.jobs.scheduler import start_background
+
+        start_background(get_engine())
+    typer.echo(f"emc serving on http://{host}:{port}")
+    uvicorn.run(web, host=host, port=port, log_level="info")
+
+
+@app.command("scheduler")
+def scheduler_cmd() -> None:
+    """Run the scheduler alone (when several web workers run with --no-scheduler)."""
+    from emc.jobs.scheduler import run_blocking
+
+    run_blocking(_migrated_engine())
+
+
+if __name__ == "__main__":
+    app()

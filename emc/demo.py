@@ -1,0 +1,89 @@
+"""The demo database: shipped regions, the example contracts, a synthetic portfolio beside them and
+one user per role with documented passwords (README "Demo users"). Running it twice changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from emc.contracts.models import Contract
+from emc.contracts.service import load_contract
+from emc.contracts.spec import load_contract_file
+from emc.db import session_scope
+from emc.org.models import Esco, User
+from emc.org.service import UserCreate, create_user, load_regions
+from emc.paths import resource_dir
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    region: str | None = None
+    esco_of_contract: str | None = None  # the ESCO holding this example contract
+    display_name: str = ""
+
+
+DEMO_USERS = [
+    DemoUser("admin", "demo-admin", "admin", display_name="系统管理员"),
+    DemoUser("manager", "demo-manager", "manager", region="320000", display_name="江苏省机关事务管理局 合同管理"),
+    DemoUser("binhu", "demo-binhu", "manager", region="320211", display_name="滨湖区机关事务管理局"),
+    DemoUser("finance", "demo-finance", "finance", region="320000", display_name="财务处"),
+    DemoUser("viewer", "demo-viewer", "viewer", region="320200", display_name="无锡市 只读"),
+    DemoUser("esco", "demo-esco", "esco", esco_of_contract="wuxi-civic-centre.toml", display_name="国网综能 项目经理"),
+    DemoUser("esco2", "demo-esco2", "esco", esco_of_contract="hospital-hvac-lighting.toml", display_name="医院项目 ESCO"),
+]
+
+
+def build_demo(engine: Engine, *, synthetic_contracts: int = 40) -> Iterator[str]:
+    contracts_dir = resource_dir("contracts")
+    files = sorted(contracts_dir.glob("*.toml"))
+    esco_by_file: dict[str, str] = {}
+    with session_scope(engine) as session:
+        added = load_regions(session)
+        yield f"regions: {added} added"
+        for path in files:
+            spec = load_contract_file(path)
+            result = load_contract(session, spec, source=path.name, actor="demo")
+            esco_by_file[path.name] = spec.esco.code
+            yield f"contract {result}"
+
+    if synthetic_contracts > 0:
+        yield from _synthetic(engine, synthetic_contracts)
+
+    with session_scope(engine) as session:
+        for demo_user in DEMO_USERS:
+            if session.exec(select(User).where(User.username == demo_user.username)).first():
+                continue
+            esco = esco_by_file.get(demo_user.esco_of_contract or "")
+            if demo_user.esco_of_contract and esco is None:
+                yield f"user {demo_user.username}: skipped ({demo_user.esco_of_contract} not in {contracts_dir})"
+                continue
+            create_user(session, UserCreate(username=demo_user.username, password=demo_user.password,
+                                            role=demo_user.role, region=demo_user.region, esco=esco,
+                                            display_name=demo_user.display_name), actor="demo")
+            yield f"user {demo_user.username} / {demo_user.password} ({demo_user.role})"
+    yield "demo ready: emc serve, then open http://127.0.0.1:8000 (users above; README lists them)"
+
+
+def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
+    from emc import synthetic
+
+    with session_scope(engine) as session:
+        if session.exec(select(Contract.id).where(Contract.code.startswith("SYN-"))).first() is not None:
+            yield "synthetic portfolio: present already"
+            return
+    with session_scope(engine) as session:
+        spec = synthetic.PortfolioSpec(institutions=contracts * 2, contracts=contracts, meters=contracts * 6,
+                                       years=1, interval="none", seed=2024)
+        summary = synthetic.generate(session, spec, actor="demo")
+    yield f"synthetic portfolio: {summary}"
+
+
+def esco_codes(engine: Engine) -> list[str]:
+    with session_scope(engine) as session:
+        return list(session.exec(select(Esco.code)).all())

@@ -1,0 +1,1 @@
+"""Scheduled jobs: one APScheduler per installation."""

@@ -1,0 +1,123 @@
+"""One scheduler per installation (design.md §9).
+
+APScheduler 3 runs every job in every process that starts it, so a process first takes an
+installation-wide lock (a PostgreSQL advisory lock, or a lock file beside the SQLite database);
+a process that cannot take it serves the web only. Jobs are stored in the database (persistent
+job store) by stable import path, coalesce missed runs into one, and have a deliberate misfire
+grace; a missed run is recorded in the audit log rather than dropped silently.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine, text
+
+from emc.config import get_settings
+from emc.db import session_scope
+
+log = logging.getLogger(__name__)
+LOCK_KEY = 0x454D43  # "EMC"
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 6 * 3600}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: str  # "module:function" — a stable import path; renaming it orphans the stored job
+    cron: dict[str, Any]
+
+
+# Later issues add their jobs here (settlement drafts, reminders, quota warnings).
+JOBS: list[JobSpec] = []
+
+
+class SchedulerLock:
+    """Held for the life of the process that runs the scheduler."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Any = None
+        self._file: Any = None
+
+    def acquire(self) -> bool:
+        if self.engine.dialect.name == "postgresql":
+            self._conn = self.engine.connect()
+            got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
+            if not got:
+                self._conn.close()
+            return bool(got)
+        database = self.engine.url.database or "memory"
+        path = Path(f"{database}.scheduler.lock")
+        self._file = open(path, "a+")  # noqa: SIM115  (kept open: the lock lives as long as the file)
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            return False
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+        return True
+
+
+def _record_missed(engine: Engine, event: JobExecutionEvent) -> None:
+    from emc.audit import service as audit
+
+    kind = "job.missed" if event.code == EVENT_JOB_MISSED else "job.error"
+    with session_scope(engine) as session:
+        audit.record(session, actor="system", action=kind, object_type="job", object_id=event.job_id,
+                     after={"scheduled": event.scheduled_run_time.isoformat(),
+                            "error": repr(event.exception) if event.exception else None})
+
+
+def configure(scheduler: Any, engine: Engine) -> Any:
+    scheduler.configure(jobstores={"default": SQLAlchemyJobStore(engine=engine, tablename="apscheduler_jobs")},
+                        job_defaults=JOB_DEFAULTS, timezone=get_settings().timezone)
+    for job in JOBS:
+        scheduler.add_job(job.func, CronTrigger(**job.cron), id=job.id, replace_existing=True)
+    scheduler.add_listener(lambda e: _record_missed(engine, e), EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    return scheduler
+
+
+_started: list[Any] = []
+_lock_guard = threading.Lock()
+
+
+def start_background(engine: Engine) -> bool:
+    """Start the scheduler inside this process if no other process runs it. Returns whether it did."""
+    with _lock_guard:
+        if _started:
+            return True
+        lock = SchedulerLock(engine)
+        if not lock.acquire():
+            log.warning("another process runs the scheduler; this one serves the web only")
+            return False
+        scheduler = configure(BackgroundScheduler(), engine)
+        scheduler.start()
+        _started.append((scheduler, lock))
+        return True
+
+
+def run_blocking(engine: Engine) -> None:
+    lock = SchedulerLock(engine)
+    if not lock.acquire():
+        raise SystemExit("another process already runs the emc scheduler (lock held)")
+    scheduler = configure(BlockingScheduler(), engine)
+    print(f"emc scheduler running {len(JOBS)} job(s); Ctrl-C stops it")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass

@@ -1,0 +1,1 @@
+"""The web shell: FastAPI app, auth, HTMX helpers, pages and the JSON API."""

@@ -1,0 +1,133 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from emc import __version__
+from emc.config import Settings, get_settings
+from emc.db import check_migrated, get_engine
+from emc.org.scope import NotFound
+from emc.paths import STATIC_DIR
+from emc.web import auth
+from emc.web.deps import CsrfFailed, Forbidden, LoginRequired, verify_csrf
+from emc.web.i18n import Translator
+from emc.web.ratelimit import LoginThrottle
+from emc.web.templating import is_htmx, language, render
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, status: int, key: str, detail: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"detail": detail}, status_code=status)
+    message = Translator(language(request))(key)
+    if is_htmx(request):  # show it as a toast; keep the page as it is
+        return render(request, "partials/toast.html", {"message": message, "level": "error"},
+                      block="toast", status_code=status, headers={"HX-Reswap": "none"})
+    return render(request, "error.html", {"message": message, "status": status}, status_code=status)
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings.db_url)
+    check_migrated(engine)
+
+    app = FastAPI(title="emc", version=__version__, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json", dependencies=[Depends(verify_csrf)],
+                  description="Contracts, meters, settlements and ledgers of energy-performance and "
+                              "water-saving contracts. Authenticate with a session cookie (plus the "
+                              "X-CSRF-Token header on writes) or `Authorization: Bearer <token>` "
+                              "(`emc users token`).")
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="emc_session",
+                       max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    from emc.audit.routes import router as audit_router
+    from emc.contracts.routes import api as contracts_api
+    from emc.contracts.routes import pages as contracts_pages
+    from emc.org.routes import api as org_api
+    from emc.org.routes import pages as org_pages
+
+    app.include_router(auth.router)
+    app.include_router(contracts_pages)
+    app.include_router(org_pages)
+    app.include_router(audit_router)
+    app.include_router(contracts_api, prefix="/api")
+    app.include_router(org_api, prefix="/api")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> Response:
+        return RedirectResponse("/contracts", status_code=303)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="emc API",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.exception_handler(LoginRequired)
+    def _login(request: Request, _exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "authentication required"}, status_code=401,
+                                headers={"WWW-Authenticate": "Bearer"})
+        target = f"/login?next={request.url.path}"
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(NotFound)
+    def _not_found(request: Request, _exc: NotFound) -> Response:
+        return _error(request, 404, "error.not_found", "not found")
+
+    @app.exception_handler(Forbidden)
+    def _forbidden(request: Request, _exc: Forbidden) -> Response:
+        return _error(request, 403, "error.forbidden", "your role cannot do this")
+
+    @app.exception_handler(CsrfFailed)
+    def _csrf(request: Request, _exc: CsrfFailed) -> Response:
+        return _error(request, 403, "error.csrf", "missing or wrong CSRF token (X-CSRF-Token header)")
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return _error(request, 404, "error.not_found", "not found")
+        if _wants_json(request) or exc.status_code not in (403, 405):
+            return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        return _error(request, exc.status_code, "error.title", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        problems = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                     "message": e["msg"], "value": e.get("input") if not isinstance(e.get("input"), dict) else None}
+                    for e in exc.errors()]
+        if _wants_json(request):
+            return JSONResponse({"detail": problems}, status_code=422)
+        text = "; ".join(f"{p['field']}: {p['message']} (got {p['value']!r})" for p in problems)
+        if is_htmx(request):
+            return render(request, "partials/toast.html", {"message": text, "level": "error"}, block="toast",
+                          status_code=422, headers={"HX-Reswap": "none"})
+        return render(request, "error.html", {"message": text, "status": 422}, status_code=422)
+
+    return app

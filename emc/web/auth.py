@@ -1,0 +1,87 @@
+"""Log in and out, switch language. Sessions are signed cookies (itsdangerous via Starlette)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlmodel import select
+
+from emc.audit import service as audit
+from emc.dbtypes import utcnow
+from emc.org.models import User
+from emc.org.passwords import DUMMY_HASH, verify_password
+from emc.web.deps import OptionalUser, SessionDep
+from emc.web.i18n import LANGUAGES, Translator
+from emc.web.templating import language, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect after login is a phishing tool."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@router.get("/login")
+def login_page(request: Request, user: OptionalUser, next: str = "/") -> Response:
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+    throttle = request.app.state.login_throttle
+    client = request.client.host if request.client else "?"
+    keys = (f"ip:{client}", f"user:{username.lower()}")
+    t = Translator(language(request))
+    wait = throttle.retry_after(*keys)
+    if wait:
+        return render(request, "login.html", {"next": _safe_next(next), "username": username,
+                      "error": t("login.locked", minutes=max(1, -(-wait // 60)))}, status_code=429,
+                      headers={"Retry-After": str(wait)})
+    user = session.exec(select(User).where(User.username == username)).first()
+    ok = verify_password(user.password_hash if user else DUMMY_HASH, password) and user is not None
+    if not ok or not user.is_active:
+        throttle.failed(*keys)
+        audit.record(session, actor=username[:64] or "?", action="login.failed", object_type="user",
+                     object_id=username[:60], after={"client": client})
+        session.commit()
+        return render(request, "login.html", {"next": _safe_next(next), "username": username,
+                      "error": t("login.failed")}, status_code=401)
+    throttle.succeeded(*keys)
+    lang = request.session.get("lang")
+    request.session.clear()  # a fresh session on login: no fixation
+    request.session.update({"uid": user.id, "pw": user.password_hash[-16:]})
+    if lang:
+        request.session["lang"] = lang
+    user.last_login_at = utcnow()
+    audit.record(session, actor=user, action="login", object_type="user", object_id=user.username,
+                 after={"client": client})
+    session.commit()
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    lang = request.session.get("lang")
+    request.session.clear()
+    if lang:
+        request.session["lang"] = lang
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.post("/lang/{code}")
+def switch_language(request: Request, code: str, next: Annotated[str, Form()] = "/") -> Response:
+    if code in LANGUAGES:
+        request.session["lang"] = code
+    return RedirectResponse(_safe_next(next), status_code=303)

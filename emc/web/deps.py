@@ -1,0 +1,119 @@
+"""Request dependencies: the database session, the current user and their scope, role checks, CSRF."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlmodel import Session, select
+
+from emc.dbtypes import utcnow
+from emc.org.models import ApiToken, Role, User
+from emc.org.scope import Scope
+from emc.org.service import token_hash
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class LoginRequired(Exception):
+    """No (valid) session: pages redirect to the login page, the API answers 401."""
+
+
+class Forbidden(Exception):
+    """Authenticated, but the role may not do this."""
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def optional_user(request: Request, session: SessionDep) -> User | None:
+    token = _bearer(request)
+    if token is not None:
+        record = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
+                                                     ApiToken.revoked == False)).first()  # noqa: E712
+        if record is None:
+            raise LoginRequired()
+        user = session.get(User, record.user_id)
+        if user is None or not user.is_active:
+            raise LoginRequired()
+        record.last_used_at = utcnow()
+        session.commit()
+        request.state.auth, request.state.user = "token", user
+        return user
+    uid = request.session.get("uid")
+    if uid is None:
+        return None
+    user = session.get(User, uid)
+    if user is None or not user.is_active or request.session.get("pw") != user.password_hash[-16:]:
+        request.session.clear()  # deactivated, deleted, or password changed since login
+        return None
+    request.state.auth, request.state.user = "session", user
+    return user
+
+
+def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def user_scope(user: CurrentUser, session: SessionDep) -> Scope:
+    return Scope.of(session, user)
+
+
+ScopeDep = Annotated[Scope, Depends(user_scope)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    def check(user: CurrentUser) -> User:
+        if Role(user.role) not in roles:
+            raise Forbidden()
+        return user
+
+    return check
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+async def verify_csrf(request: Request) -> None:
+    """Every state-changing request carries the session's token (header for HTMX, field for forms).
+    Bearer-token clients carry no ambient credential, so they need none."""
+    if request.method not in UNSAFE_METHODS or _bearer(request) is not None:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        sent = (await request.form()).get("csrf_token")  # cached: the route reads the same form
+    if not expected or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
+        raise CsrfFailed()

@@ -1,0 +1,54 @@
+"""Jinja2 with jinja2-fragments: a GET renders the page, or only the block HTMX asked for."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from emc import __version__
+from emc.paths import resource_dir
+from emc.web.deps import csrf_token
+from emc.web.i18n import LANGUAGES, Translator
+
+templates = Jinja2Blocks(directory=str(resource_dir("templates")))
+templates.env.globals["version"] = __version__
+templates.env.globals["languages"] = LANGUAGES
+
+
+def language(request: Request) -> str:
+    user = getattr(request.state, "user", None)
+    lang = request.session.get("lang") or (user.language if user is not None else "") or \
+        request.app.state.settings.language
+    return lang if lang in LANGUAGES else "zh"
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+
+
+def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
+           block: str | None = None, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    """Render ``template``; with ``block`` and an HTMX request, only that block (no <html>)."""
+    tz = ZoneInfo(request.app.state.settings.timezone)
+
+    def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        return value.astimezone(tz).strftime(fmt) if value else ""
+
+    ctx = {
+        "request": request,
+        "user": getattr(request.state, "user", None),
+        "_": Translator(language(request)),
+        "lang": language(request),
+        "csrf_token": csrf_token(request),
+        "local": local,
+        "today": date.today(),
+        **(context or {}),
+    }
+    block_name = block if block and is_htmx(request) else None
+    return templates.TemplateResponse(request, template, ctx, block_name=block_name, status_code=status_code,
+                                      headers=headers)

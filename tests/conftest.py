@@ -1,0 +1,221 @@
+"""Shared fixtures: real databases (an SQLite file, and PostgreSQL when EMC_TEST_POSTGRES_URL is set),
+the real app served over HTTP by uvicorn, and Debian's chromium driven by Playwright.
+
+Each database test runs on both backends. Without a configured PostgreSQL server (or without
+chromium) those tests skip with the reason; under CI (CI=true) they fail instead, so a green CI
+means nothing was skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from emc.db import make_engine, upgrade
+
+CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("EMC_TEST_POSTGRES_URL", "")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally; fail under CI, where everything must run."""
+    if CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+# -- databases ------------------------------------------------------------------------------------
+class PostgresServer:
+    """Creates throwaway databases on the configured server; a migrated template makes each cheap."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url).set(drivername="postgresql+psycopg")
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
+        self.template = f"emc_tpl_{uuid.uuid4().hex[:10]}"
+        self.created: list[str] = [self.template]
+        self._exec(f'CREATE DATABASE "{self.template}"')
+        engine = make_engine(self.url_for(self.template))
+        upgrade(engine)
+        engine.dispose()
+
+    def _exec(self, sql: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(sql))
+
+    def url_for(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def fresh(self) -> str:
+        name = f"emc_t_{uuid.uuid4().hex[:12]}"
+        self._exec(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        self.created.append(name)
+        return self.url_for(name)
+
+    def drop_all(self) -> None:
+        for name in reversed(self.created):
+            self._exec(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer | None]:
+    if not PG_URL:
+        yield None
+        return
+    server = PostgresServer(PG_URL)
+    yield server
+    server.drop_all()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("tpl") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _fresh_url(backend: str, tmp_path: Path, sqlite_template: Path, postgres: PostgresServer | None) -> str:
+    if backend == "sqlite":
+        path = tmp_path / f"emc-{uuid.uuid4().hex[:8]}.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    if postgres is None:
+        unavailable("EMC_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    assert postgres is not None
+    return postgres.fresh()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+           postgres: PostgresServer | None) -> str:
+    """The URL of a freshly migrated, empty database: an SQLite file, then a PostgreSQL database."""
+    return _fresh_url(request.param, tmp_path, sqlite_template, postgres)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+# -- the app over HTTP ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, db_url: str) -> None:
+        import uvicorn
+
+        from emc.config import Settings
+        from emc.web.app import create_app
+
+        self.db_url = db_url
+        self.engine = make_engine(db_url)
+        settings = Settings(database_url=db_url, env="test", secret_key="test-secret-" + "x" * 32)
+        self.app = create_app(settings, self.engine)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.engine.dispose()
+
+
+def build_demo_db(url: str) -> None:
+    from emc.demo import build_demo
+
+    engine = make_engine(url)
+    upgrade(engine)
+    for _ in build_demo(engine, synthetic_contracts=12):
+        pass
+    engine.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def demo_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
+                postgres: PostgresServer | None) -> Iterator[LiveServer]:
+    """The demo database (examples + a small synthetic portfolio + demo users) served by uvicorn."""
+    url = _fresh_url(request.param, tmp_path_factory.mktemp("demo"), sqlite_template, postgres)
+    build_demo_db(url)
+    with LiveServer(url) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def sqlite_demo_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveServer]:
+    """The demo on SQLite only: for browser tests, which test pages rather than the database."""
+    url = _fresh_url("sqlite", tmp_path_factory.mktemp("demo-b"), sqlite_template, None)
+    build_demo_db(url)
+    with LiveServer(url) as server:
+        yield server
+
+
+# -- the browser ----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if CHROMIUM is None:
+        unavailable("Debian's chromium is not installed (apt-get install chromium): browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: object) -> Iterator[object]:
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")  # type: ignore[attr-defined]
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def screenshot(page: object, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)  # type: ignore[attr-defined]
+    return path
