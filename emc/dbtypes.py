@@ -59,13 +59,19 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        number = to_decimal(value)
+        number = canonical_decimal(to_decimal(value))
         return str(number) if dialect.name == "sqlite" else number
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(value).normalize() if dialect.name != "sqlite" else Decimal(value)
+        return canonical_decimal(Decimal(value))
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """The same digits on both databases: no trailing zeros, no exponent (40, not 40.000 or 4E+1)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value.as_tuple().exponent > 0 else value
 
 
 class UTCDateTime(TypeDecorator[datetime]):
