@@ -119,7 +119,7 @@ class MeterOut(BaseModel):
     utility: str
     unit: str
     multiplier: Decimal
-    register: str
+    register_type: str
     register_digits: int | None
     sub_item: str
 
@@ -165,7 +165,7 @@ def api_contract(session: SessionDep, scope: ScopeDep, code: str) -> ContractOut
         **_summary(row).model_dump(), esco_investment=c.esco_investment, carbon_rights=c.carbon_rights,
         parties=[Party(code=i.code, name=i.name, category=i.category, region=r.code) for i, r in d.institutions],
         meters=[MeterOut(code=m.code, name=m.name, institution=i.code, utility=m.utility, unit=m.unit,
-                         multiplier=m.multiplier, register=m.register_type, register_digits=m.register_digits,
+                         multiplier=m.multiplier, register_type=m.register_type, register_digits=m.register_digits,
                          sub_item=m.sub_item) for m, i in d.meters],
         versions=[VersionOut(version=v.version, effective_from=v.effective_from, reason=v.reason,
                              spec_hash=v.spec_hash, source_file=v.source_file) for v in d.versions],

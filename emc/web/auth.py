@@ -58,7 +58,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
         session.commit()
         return render(request, "login.html", {"next": _safe_next(next), "username": username,
                       "error": t("login.failed")}, status_code=401)
-    throttle.succeeded(*keys)
+    throttle.succeeded(keys[1])  # the address keeps its count: one good account must not reset it
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session on login: no fixation
     request.session.update({"uid": user.id, "pw": user.password_hash[-16:]})

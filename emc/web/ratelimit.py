@@ -1,4 +1,5 @@
-"""Failed-login throttling: a sliding window per client address and per username.
+"""Failed-login throttling: a sliding window per username, and a looser one per client address
+(a whole office may sit behind one NAT address, so it gets four times the allowance).
 
 In-process: with several web workers each keeps its own window, so the effective limit is
 ``workers × max_failures`` (documented in the README's operations section).
@@ -24,12 +25,15 @@ class LoginThrottle:
             window.popleft()
         return window
 
+    def _limit(self, key: str) -> int:
+        return self.max_failures * 4 if key.startswith("ip:") else self.max_failures
+
     def retry_after(self, *keys: str) -> int:
         """Seconds until another attempt is allowed (0: allowed now)."""
         now = time.monotonic()
         with self._lock:
-            waits = [int(w[0] + self.window_s - now) + 1 for k in keys
-                     if len(w := self._recent(k, now)) >= self.max_failures]
+            waits = [int(w[-self._limit(k)] + self.window_s - now) + 1 for k in keys
+                     if len(w := self._recent(k, now)) >= self._limit(k)]
         return max(waits, default=0)
 
     def failed(self, *keys: str) -> None:

@@ -1,0 +1,86 @@
+"""Pages in Debian's chromium: each role's navigation, ESCO isolation, HTMX filtering, Chinese glyphs."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import LiveServer, screenshot
+
+pytestmark = pytest.mark.browser
+
+NAV = {
+    "admin": ["合同", "用户", "审计日志", "接口文档"],
+    "manager": ["合同", "接口文档"],
+    "finance": ["合同", "接口文档"],
+    "viewer": ["合同", "接口文档"],
+    "esco": ["我的合同", "接口文档"],
+}
+
+
+def log_in(page, server: LiveServer, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{server.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", f"demo-{username}")
+    page.click("#login-submit")
+    page.wait_for_url(f"{server.url}/contracts")
+
+
+@pytest.mark.parametrize("role", list(NAV))
+def test_each_role_sees_its_navigation(page, sqlite_demo_server: LiveServer, role: str) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, role)
+    assert page.locator("nav.main a").all_inner_texts() == NAV[role]
+    assert page.locator("#results tbody tr").count() > 0
+    upload = page.locator("details.upload")
+    assert upload.count() == (1 if role in ("admin", "manager") else 0)
+    screenshot(page, f"contracts-{role}")
+
+
+def test_esco_cannot_reach_another_escos_contract(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, "esco")
+    rows = page.locator("#results tbody tr")
+    codes = [rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())]
+    assert "WX-SMZX-2018" in codes and "CZ-ZLRMYY-HVAC-2024" not in codes
+    response = page.goto(f"{sqlite_demo_server.url}/contracts/CZ-ZLRMYY-HVAC-2024")
+    assert response is not None and response.status == 404
+    assert "未找到" in page.inner_text("main")
+    screenshot(page, "esco-404")
+
+
+def test_contract_list_filters_through_htmx(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, "manager")
+    page.evaluate("window.__notReloaded = true")
+    before = page.locator("#results tbody tr").count()
+    with page.expect_response(lambda r: "/contracts?" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.select_option("select[name=type]", "hybrid")
+    page.wait_for_function("document.querySelectorAll('#results tbody tr').length < %d" % before)
+    types = page.locator("#results tbody tr td:nth-child(3)").all_inner_texts()
+    assert types and set(types) == {"混合型"}
+    assert "type=hybrid" in page.url  # the view stays linkable
+    assert page.evaluate("window.__notReloaded") is True  # swapped in place, no page load
+    page.fill("input[name=q]", "市民中心")
+    page.wait_for_function("document.querySelectorAll('#results tbody tr').length === 1")
+    screenshot(page, "contracts-filtered")
+
+
+def test_contract_detail_shows_terms_parties_meters(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, "manager")
+    page.click("text=WX-SMZX-2018")
+    page.wait_for_url("**/contracts/WX-SMZX-2018")
+    main = page.inner_text("main")
+    for text in ("合同条款", "合同各方", "结算组成", "费用托管", "节能量保证", "计量表", "版本与变更"):
+        assert text in main
+    assert page.locator("#meters tbody tr").count() >= 3
+    # Chinese glyphs must render: a CJK string is wider than the same number of missing-glyph boxes would be
+    width = page.evaluate("""() => { const c = document.createElement('canvas').getContext('2d');
+        c.font = '16px sans-serif'; return c.measureText('合同能源管理').width; }""")
+    assert width > 60
+    screenshot(page, "contract-detail")
+
+
+def test_switch_to_english(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, "viewer")
+    page.click("#lang-switch")
+    page.wait_for_selector("text=Contracts")
+    assert page.locator("nav.main a").first.inner_text() == "Contracts"
+    page.click("#lang-switch")
+    page.wait_for_selector("nav.main >> text=合同")

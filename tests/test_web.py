@@ -1,0 +1,172 @@
+"""The real app over HTTP (uvicorn + the demo database): login, CSRF, roles, scoping, HTMX, API."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import httpx
+import pytest
+
+from conftest import LiveServer
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+WUXI = "WX-SMZX-2018"  # held by the `esco` demo user's company
+HOSPITAL = "CZ-ZLRMYY-HVAC-2024"  # held by `esco2`'s company
+
+
+def client(server: LiveServer) -> httpx.Client:
+    return httpx.Client(base_url=server.url, follow_redirects=False, timeout=20)
+
+
+def login(server: LiveServer, username: str, password: str | None = None) -> tuple[httpx.Client, str]:
+    c = client(server)
+    token = CSRF.search(c.get("/login").text).group(1)  # type: ignore[union-attr]
+    r = c.post("/login", data={"username": username, "password": password or f"demo-{username}",
+                               "csrf_token": token, "next": "/contracts"})
+    assert r.status_code == 303, r.text
+    page = c.get("/contracts")
+    return c, CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+
+
+def test_pages_need_a_login_and_the_api_says_401(demo_server: LiveServer) -> None:
+    c = client(demo_server)
+    r = c.get("/contracts")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=/contracts")
+    assert c.get("/api/contracts").status_code == 401
+    assert c.get("/contracts", headers={"HX-Request": "true"}).headers["HX-Redirect"].startswith("/login")
+
+
+def test_wrong_password_then_throttled(demo_server: LiveServer) -> None:
+    c = client(demo_server)
+    token = CSRF.search(c.get("/login").text).group(1)  # type: ignore[union-attr]
+    statuses = [c.post("/login", data={"username": "viewer", "password": "wrong-password", "csrf_token": token}
+                       ).status_code for _ in range(6)]
+    assert statuses[:5] == [401] * 5 and statuses[5] == 429
+    unknown = c.post("/login", data={"username": "nobody-here", "password": "x", "csrf_token": token})
+    assert unknown.status_code == 401 and "用户名或密码错误" in unknown.text
+
+
+def test_post_without_csrf_token_is_refused(demo_server: LiveServer) -> None:
+    c, _ = login(demo_server, "admin")
+    r = c.post("/admin/users", data={"username": "mallory", "password": "long-enough-pw", "role": "viewer"})
+    assert r.status_code == 403
+    assert "mallory" not in c.get("/admin/users").text
+
+
+def test_manager_sees_every_example_contract(demo_server: LiveServer) -> None:
+    c, _ = login(demo_server, "manager")
+    codes = {item["code"] for item in c.get("/api/contracts", params={"page_size": 100}).json()["items"]}
+    assert {WUXI, HOSPITAL, "WX-YX-CUSTODY-2023"} <= codes or {WUXI, HOSPITAL} <= codes
+    assert len([c for c in codes if not c.startswith("SYN-")]) >= 5
+
+
+def test_esco_sees_only_its_own_and_404_for_others(demo_server: LiveServer) -> None:
+    c, _ = login(demo_server, "esco")
+    items = c.get("/api/contracts", params={"page_size": 100}).json()["items"]
+    escos = {item["esco"] for item in items}
+    assert len(escos) == 1 and WUXI in {i["code"] for i in items}
+    assert c.get(f"/contracts/{HOSPITAL}").status_code == 404
+    assert c.get(f"/api/contracts/{HOSPITAL}").status_code == 404
+    assert c.get(f"/contracts/{WUXI}").status_code == 200
+    other, _ = login(demo_server, "esco2")
+    assert other.get(f"/api/contracts/{WUXI}").status_code == 404
+    assert other.get(f"/api/contracts/{HOSPITAL}").json()["code"] == HOSPITAL
+
+
+def test_htmx_gets_only_the_results_block(demo_server: LiveServer) -> None:
+    c, _ = login(demo_server, "manager")
+    full = c.get("/contracts", params={"type": "hybrid"})
+    part = c.get("/contracts", params={"type": "hybrid"}, headers={"HX-Request": "true"})
+    assert "<html" in full.text and "<html" not in part.text
+    assert part.text.strip().startswith('<section id="results">')
+    assert WUXI in part.text and HOSPITAL not in part.text
+
+
+def test_pagination_and_search(demo_server: LiveServer) -> None:
+    c, _ = login(demo_server, "admin")
+    page1 = c.get("/api/contracts", params={"page_size": 10}).json()
+    assert page1["total"] > 10 and page1["pages"] >= 2 and len(page1["items"]) == 10
+    page2 = c.get("/api/contracts", params={"page_size": 10, "page": 2}).json()
+    assert not {i["code"] for i in page1["items"]} & {i["code"] for i in page2["items"]}
+    found = c.get("/api/contracts", params={"q": "市民中心"}).json()
+    assert [i["code"] for i in found["items"]] == [WUXI]
+    assert c.get("/api/contracts", params={"page_size": 1000}).status_code == 422
+
+
+def test_roles_without_rights_get_403_and_no_controls(demo_server: LiveServer) -> None:
+    c, _ = login(demo_server, "finance")
+    assert c.get("/admin/users").status_code == 403
+    page = c.get("/contracts").text
+    assert 'href="/admin/users"' not in page and "/contracts/upload" not in page
+    m, _ = login(demo_server, "manager")
+    assert "/contracts/upload" in m.get("/contracts").text
+
+
+def test_admin_creates_a_user_and_bad_input_names_the_field(demo_server: LiveServer) -> None:
+    c, token = login(demo_server, "admin")
+    bad = c.post("/admin/users", data={"username": "wx-mgr", "password": "long-enough-pw", "role": "manager",
+                                       "region": "999999", "csrf_token": token}, headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "region '999999' is not known" in html.unescape(bad.text)
+    short = c.post("/admin/users", data={"username": "wx-mgr", "password": "short", "role": "manager",
+                                         "region": "320200", "csrf_token": token})
+    assert short.status_code == 422 and "password" in short.text
+    ok = c.post("/admin/users", data={"username": "wx-mgr", "password": "long-enough-pw", "role": "manager",
+                                      "region": "320200", "csrf_token": token}, headers={"HX-Request": "true"})
+    assert ok.status_code == 200 and "<html" not in ok.text and "wx-mgr" in ok.text
+    new, _ = login(demo_server, "wx-mgr", "long-enough-pw")
+    codes = {i["code"] for i in new.get("/api/contracts", params={"page_size": 100}).json()["items"]}
+    assert WUXI in codes and HOSPITAL not in codes  # the hospital is in Changzhou
+
+
+def test_bearer_token_reaches_the_api_without_csrf(demo_server: LiveServer) -> None:
+    from sqlmodel import Session, select
+
+    from emc.org.models import User
+    from emc.org.service import issue_token
+
+    with Session(demo_server.engine) as s:
+        user = s.exec(select(User).where(User.username == "esco")).one()
+        token = issue_token(s, user, "platform", actor="test").token
+        s.commit()
+    c = client(demo_server)
+    me = c.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["role"] == "esco"
+    assert c.get("/api/me", headers={"Authorization": "Bearer emc_wrong"}).status_code == 401
+    assert c.get(f"/api/contracts/{HOSPITAL}", headers={"Authorization": f"Bearer {token}"}).status_code == 404
+
+
+def test_language_switch_and_audit_trail(demo_server: LiveServer) -> None:
+    c, token = login(demo_server, "admin")
+    assert "合同列表" in c.get("/contracts").text
+    c.post("/lang/en", data={"csrf_token": token, "next": "/contracts"})
+    assert "Contracts" in c.get("/contracts").text
+    audit = c.get("/audit", params={"action": "login"}).text
+    assert "login" in audit and "admin" in audit
+
+
+def test_openapi_is_served_offline(demo_server: LiveServer) -> None:
+    c = client(demo_server)
+    spec = c.get("/api/openapi.json").json()
+    assert "/api/contracts/{code}" in spec["paths"]
+    docs = c.get("/api/docs").text
+    assert "/static/swagger/swagger-ui-bundle.js" in docs and "cdn" not in docs.lower()
+    assert c.get("/static/htmx.min.js").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/contracts/upload"])
+def test_contract_upload_reports_problems_and_loads(demo_server: LiveServer, path: str) -> None:
+    from pathlib import Path
+
+    small = (Path(__file__).parent / "data" / "small-shared.toml").read_bytes()
+    c, token = login(demo_server, "manager")
+    bad = c.post(path, files={"file": ("bad.toml", small.replace(b"0.85,", b"1.85,"))},
+                 data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "bad.toml: components[0] (share).esco_share[0]" in html.unescape(bad.text)
+    assert c.get("/api/contracts/T-SCHOOL-2024").status_code == 404
+    ok = c.post(path, files={"file": ("small.toml", small)}, data={"csrf_token": token},
+                headers={"HX-Request": "true"})
+    assert ok.headers["HX-Redirect"] == "/contracts/T-SCHOOL-2024"
+    assert c.get("/api/contracts/T-SCHOOL-2024").json()["versions"][0]["version"] == 1
+    esco, etoken = login(demo_server, "esco")
+    assert esco.post(path, files={"file": ("small.toml", small)}, data={"csrf_token": etoken}).status_code == 403
