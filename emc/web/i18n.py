@@ -31,6 +31,10 @@ class Translator:
             text = catalog("zh").get(key, key)  # a missing translation shows Chinese, then the key
         return text.format(**values) if values else text
 
+    def label(self, key: str, fallback: str) -> str:
+        """A translated label if the catalog has one, else ``fallback`` (e.g. a raw term key)."""
+        return self._messages.get(key) or catalog("zh").get(key) or fallback
+
     def number(self, value: Any, digits: int = 0) -> str:
         if value is None:
             return "—"
