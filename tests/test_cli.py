@@ -1,0 +1,62 @@
+"""The `emc` command as a user runs it (a real process, a real SQLite file)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def emc(tmp_path: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "EMC_DATA_DIR": str(tmp_path / "data")}
+    env.pop("EMC_DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "emc.cli", *args], capture_output=True, text=True, env=env,
+                          input=stdin, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli")
+    first = emc(path, "demo", "--synthetic", "5")
+    assert first.returncode == 0, first.stderr
+    assert "contract WX-SMZX-2018: created (version 1)" in first.stdout
+    assert "user manager / demo-manager (manager)" in first.stdout
+    return path
+
+
+def test_demo_is_idempotent(demo_dir: Path) -> None:
+    again = emc(demo_dir, "demo", "--synthetic", "5")
+    assert again.returncode == 0, again.stderr
+    assert "contract WX-SMZX-2018: unchanged (version 1)" in again.stdout
+    assert "created" not in again.stdout and "user manager" not in again.stdout
+    assert "synthetic portfolio: present already" in again.stdout
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    run = emc(tmp_path, "serve", "--port", "1")
+    assert run.returncode == 2
+    assert "Run: emc db upgrade" in run.stderr
+
+
+def test_users_add_validates_and_reads_the_password_from_stdin(demo_dir: Path) -> None:
+    bad = emc(demo_dir, "users", "add", "someone", "--role", "esco", "--password-stdin", stdin="long-enough\n")
+    assert bad.returncode == 1 and "an ESCO user needs the ESCO code" in bad.stderr
+    unknown = emc(demo_dir, "users", "add", "someone", "--role", "esco", "--esco", "NOPE", "--password-stdin",
+                  stdin="long-enough\n")
+    assert unknown.returncode == 1 and "ESCO 'NOPE' is not known" in unknown.stderr
+    ok = emc(demo_dir, "users", "add", "someone", "--role", "viewer", "--password-stdin", stdin="long-enough\n")
+    assert ok.returncode == 0, ok.stderr
+    assert "someone" in emc(demo_dir, "users", "list").stdout
+
+
+def test_contracts_load_is_all_or_nothing(demo_dir: Path, tmp_path: Path) -> None:
+    small = (Path(__file__).parent / "data" / "small-shared.toml").read_text(encoding="utf-8")
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text(small, encoding="utf-8")
+    bad.write_text(small.replace("T-SCHOOL-2024", "T-BAD-2024").replace('region = "320211"', 'region = "111111"'),
+                   encoding="utf-8")
+    run = emc(demo_dir, "contracts", "load", str(good), str(bad))
+    assert run.returncode == 1 and "region '111111' is not known" in run.stderr and "nothing was loaded" in run.stderr
+    loaded = emc(demo_dir, "contracts", "load", str(good), "--json")
+    assert loaded.returncode == 0 and '"action": "created"' in loaded.stdout
