@@ -101,3 +101,12 @@ def test_cli_check_names_the_key_and_exits_nonzero(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert f"ok    {good}" in run.stdout
     assert f"{bad}: institutions[0] (T-SCH-1).category" in run.stderr and "castle" in run.stderr
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_stored_terms_read_back_as_the_same_contract(path: Path) -> None:
+    from emc.contracts.spec import ContractFile
+
+    spec = load_contract_file(path)
+    again = ContractFile.model_validate(spec.canonical())
+    assert again == spec and again.spec_hash() == spec.spec_hash()

@@ -398,8 +398,9 @@ class ContractFile(Strict):
 
     # -- identity -----------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
-        """The terms as plain JSON (decimals as text): what the database stores and hashes."""
-        return self.model_dump(mode="json", exclude_none=True)
+        """The terms as plain JSON (decimals as text, keys as written in files): what the database stores
+        and hashes, and what ``ContractFile.model_validate`` reads back."""
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
     def spec_hash(self) -> str:
         blob = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
