@@ -2,7 +2,7 @@
 
 For tests, benchmarks and the demo. The default :class:`PortfolioSpec` is Wuxi-sized (415 public
 institutions, ~200 contracts, ~2,000 meters, three years of daily readings). Everything is made up
-but shaped like the real thing (see docs in /work/shared/domain.md): Chinese names, the category mix
+but shaped like the real thing (the project's domain notes): Chinese names, the category mix
 of a city's public institutions, every contract type in realistic proportions, county custody
 packages, institutions with an energy and a water contract, baselines that agree with the readings,
 and consumption driven by a Yangtze-delta temperature curve, the Chinese working-day calendar and a
@@ -114,13 +114,14 @@ class PortfolioSummary:
         types = ", ".join(f"{k} {v}" for k, v in self.contracts_by_type.items())
         utils = ", ".join(f"{k} {v}" for k, v in self.meters_by_utility.items())
         return [
-            f"city {self.city}: {self.institutions} institutions ({self.institutions_under_contract} under contract), "
-            f"{self.escos} ESCOs",
+            f"city {self.city}: {self.institutions} institutions "
+            f"({self.institutions_under_contract} under contract), {self.escos} ESCOs",
             f"contracts {self.contracts}: {types}",
             f"meters {self.meters}: {utils}",
             f"readings {self.readings:,} ({self.periods} periods per meter)",
             f"spec digest {self.spec_digest[:16]}",
-            f"time: contracts and parties {self.seconds_parties:.1f} s, readings {self.seconds_readings:.1f} s",
+            f"time: contracts and parties {self.seconds_parties:.1f} s, "
+            f"readings {self.seconds_readings:.1f} s",
         ]
 
 
@@ -258,7 +259,7 @@ def _workdays(days: pd.DatetimeIndex) -> np.ndarray:
 def _climate(spec: PortfolioSpec, rng: np.random.Generator) -> _Climate:
     days = pd.date_range(_add_months(spec.start, -60), spec.end - timedelta(days=1), freq="D")
     n = len(days)
-    doy = days.dayofyear.to_numpy()
+    doy = days.day_of_year.to_numpy()
     # Yangtze delta (Wuxi) daily mean: ~3.5 °C in mid-January, ~29 °C in late July, plus an AR(1)
     # weather anomaly (sd ≈ 2.7 °C) so that degree-day regressions have something to explain.
     seasonal = 16.3 + 12.7 * np.cos(2 * np.pi * (doy - 201) / 365.25)
@@ -300,24 +301,24 @@ def _climate(spec: PortfolioSpec, rng: np.random.Generator) -> _Climate:
 _TOWN_A = "东西南北新长青华金玉梅荷桃柳湖山河石云龙凤安和永兴杨"
 _TOWN_B = "桥塘港湾庄泾浜园林堰墅渚村圩埭"
 _ORGAN_DEPTS = (
-    "人民政府办公室", "发展和改革委员会", "教育局", "科学技术局", "工业和信息化局", "公安局", "民政局", "司法局",
-    "财政局", "人力资源和社会保障局", "自然资源和规划局", "生态环境局", "住房和城乡建设局", "交通运输局", "水利局",
-    "农业农村局", "商务局", "文化广电和旅游局", "卫生健康委员会", "退役军人事务局", "应急管理局", "审计局",
-    "市场监督管理局", "统计局", "医疗保障局", "城市管理局", "机关事务管理局", "行政审批局", "信访局",
-    "人大常委会办公室", "政协办公室", "人民检察院",
+    "人民政府办公室", "发展和改革委员会", "教育局", "科学技术局", "工业和信息化局", "公安局", "民政局",
+    "司法局", "财政局", "人力资源和社会保障局", "自然资源和规划局", "生态环境局", "住房和城乡建设局",
+    "交通运输局", "水利局", "农业农村局", "商务局", "文化广电和旅游局", "卫生健康委员会", "退役军人事务局",
+    "应急管理局", "审计局", "市场监督管理局", "统计局", "医疗保障局", "城市管理局", "机关事务管理局",
+    "行政审批局", "信访局", "人大常委会办公室", "政协办公室", "人民检察院",
 )
 _PARTY = ("办公室", "组织部", "宣传部", "统战部", "政法委员会")
-_HOSPITALS_CITY = ("人民医院", "第二人民医院", "中医医院", "妇幼保健院", "儿童医院", "精神卫生中心", "传染病医院",
-                   "疾病预防控制中心", "急救中心", "中心血站")
+_HOSPITALS_CITY = ("人民医院", "第二人民医院", "中医医院", "妇幼保健院", "儿童医院", "精神卫生中心",
+                   "传染病医院", "疾病预防控制中心", "急救中心", "中心血站")
 _HOSPITALS_DISTRICT = ("人民医院", "中医医院", "妇幼保健所", "疾病预防控制中心")
 _VENUES_CITY = ("体育中心", "图书馆", "美术馆", "文化馆", "大剧院", "科技馆", "档案馆", "游泳馆", "会展中心")
 _VENUES_DISTRICT = ("图书馆", "文化馆", "全民健身中心", "档案馆", "体育馆")
 _OTHER_CITY = ("政务服务中心", "公共资源交易中心", "住房公积金管理中心", "不动产登记中心", "老干部活动中心",
                "社会福利中心", "救助管理站", "机关后勤服务中心")
 _OTHER_DISTRICT = ("政务服务中心", "融媒体中心", "社会福利院", "老年活动中心", "机关事务服务中心")
-_ESCO_WORDS = ("绿源", "恒信", "清源", "博远", "汇能", "瑞泽", "盛景", "苏环", "嘉禾", "宏图", "蓝湾", "晟辉", "润达",
-               "鼎新", "同创", "华益", "远航", "泰和", "新锐", "启明", "和润", "锦程", "聚力", "天朗", "沐阳", "众合",
-               "凯润", "朗坤", "碧波", "优能")
+_ESCO_WORDS = ("绿源", "恒信", "清源", "博远", "汇能", "瑞泽", "盛景", "苏环", "嘉禾", "宏图", "蓝湾",
+               "晟辉", "润达", "鼎新", "同创", "华益", "远航", "泰和", "新锐", "启明", "和润", "锦程",
+               "聚力", "天朗", "沐阳", "众合", "凯润", "朗坤", "碧波", "优能")
 
 
 class _Namer:
@@ -367,21 +368,26 @@ class _Namer:
             fixed = self._fixed(("organ", region), items)
             if fixed is None:
                 town = self.town(region)
-                fixed = f"{place}{town}{'镇人民政府' if place.endswith('市') and not at_city else '街道办事处'}"
+                seat = "镇人民政府" if place.endswith("市") and not at_city else "街道办事处"
+                fixed = f"{place}{town}{seat}"
         elif category == "school":
-            kind = _pick(self.rng, [("小学", .4), ("中学", .3), ("幼儿园", .15), ("实验学校", .1), ("职业", .05)])
+            kind = _pick(self.rng, [("小学", .4), ("中学", .3), ("幼儿园", .15), ("实验学校", .1),
+                                    ("职业", .05)])
             if at_city and kind in ("中学", "小学"):
                 fixed = self._numbered(place, "中学" if kind == "中学" else "实验小学")
             elif kind == "职业":
-                fixed = f"{place}{self.town(region)}职业技术学校" if not at_city else self._numbered(place, "职业学校")
+                fixed = (self._numbered(place, "职业学校") if at_city
+                         else f"{place}{self.town(region)}职业技术学校")
             else:
                 fixed = f"{place}{self.town(region)}{kind}"
         elif category == "hospital":
             fixed = self._fixed(("hospital", region),
                                 [place + h for h in (_HOSPITALS_CITY if at_city else _HOSPITALS_DISTRICT)])
-            if fixed is None:
-                fixed = (self._numbered(place, "人民医院") if at_city
-                         else f"{place}{self.town(region)}{_pick(self.rng, [('社区卫生服务中心', .7), ('卫生院', .3)])}")
+            if fixed is None and at_city:
+                fixed = self._numbered(place, "人民医院")
+            elif fixed is None:
+                kind = _pick(self.rng, [("社区卫生服务中心", .7), ("卫生院", .3)])
+                fixed = f"{place}{self.town(region)}{kind}"
         elif category == "venue":
             items = [place + v for v in (_VENUES_CITY if at_city else _VENUES_DISTRICT)]
             if at_city:
@@ -424,9 +430,10 @@ _ELEC = {"organ": 90, "school": 45, "hospital": 160, "venue": 100, "other": 80}
 _WATER = {"organ": 25, "school": 12, "hospital": 60, "venue": 15, "other": 25}
 _GAS = {"organ": 1.5, "school": 1.5, "hospital": 6.0, "venue": 1.0, "other": 1.5}
 _HAS_GAS = {"organ": 0.4, "school": 0.6, "hospital": 0.9, "venue": 0.3, "other": 0.3}
-_FRACTIONS = {  # base load, occupancy, cooling, heating
-    "electricity": {"organ": (.25, .40, .25, .10), "school": (.20, .50, .20, .10), "hospital": (.45, .20, .25, .10),
-                    "venue": (.25, .40, .25, .10), "other": (.30, .40, .20, .10)},
+_FRACTIONS: dict[str, dict[str, tuple[float, ...]]] = {  # base load, occupancy, cooling, heating
+    "electricity": {"organ": (.25, .40, .25, .10), "school": (.20, .50, .20, .10),
+                    "hospital": (.45, .20, .25, .10), "venue": (.25, .40, .25, .10),
+                    "other": (.30, .40, .20, .10)},
     "water": {c: ((.6, .3, .1, 0) if c == "hospital" else (.3, .6, .1, 0)) for c in CATEGORIES},
     "gas": {c: ((.4, .1, 0, .5) if c == "hospital" else (.2, .3, 0, .5)) for c in CATEGORIES},
 }
@@ -434,7 +441,8 @@ _FRACTIONS = {  # base load, occupancy, cooling, heating
 
 def _institutions(spec: PortfolioSpec, rng: np.random.Generator, city_name: str,
                   districts: dict[str, str]) -> list[_Inst]:
-    cats = [c for c, n in zip(CATEGORIES, _counts(spec.institutions, CATEGORY_SHARE), strict=True) for _ in range(n)]
+    counts = _counts(spec.institutions, CATEGORY_SHARE)
+    cats = [c for c, n in zip(CATEGORIES, counts, strict=True) for _ in range(n)]
     rng.shuffle(cats)
     codes = list(districts)
     # A quarter of the institutions are city-level (市级); county-level cities (codes 32xx8x) are bigger.
@@ -443,7 +451,9 @@ def _institutions(spec: PortfolioSpec, rng: np.random.Generator, city_name: str,
     width = max(4, len(str(spec.institutions)))
     out = []
     for idx, cat in enumerate(cats):
-        region = "" if not codes or rng.random() < 0.25 else codes[int(rng.choice(len(codes), p=weights / weights.sum()))]
+        region = ""
+        if codes and rng.random() >= 0.25:
+            region = codes[int(rng.choice(len(codes), p=weights / weights.sum()))]
         name = namer.name(cat, region)
         area = float(np.clip(_AREA[cat] * rng.lognormal(0, 0.55), 800, 300_000))
         area = round(area, -1)
@@ -460,9 +470,9 @@ def _institutions(spec: PortfolioSpec, rng: np.random.Generator, city_name: str,
             fractions[utility] = f / f.sum()
         place = districts.get(region, city_name)
         road = namer.town(region) + _pick(rng, [("路", .6), ("大道", .2), ("街", .2)])
-        out.append(_Inst(idx, f"{PREFIX}I-{idx + 1:0{width}d}", name, cat, region or spec.city,
-                         f"{city_name if region else ''}{place}{road}{int(rng.integers(1, 999))}号", area, users,
-                         has_gas, annual, fractions))
+        address = f"{city_name if region else ''}{place}{road}{int(rng.integers(1, 999))}号"
+        out.append(_Inst(idx, f"{PREFIX}I-{idx + 1:0{width}d}", name, cat, region or spec.city, address, area,
+                         users, has_gas, annual, fractions))
     return out
 
 
@@ -483,7 +493,7 @@ _VARIANT_UTILITIES = {
     "water_custody_guarantee": ["water"], "shared_guarantee_water": ["electricity", "water"],
     "lease_shared": ["electricity"],
 }
-_AFFINITY = {  # how likely each category is to sign each kind of contract
+_AFFINITY: dict[str, dict[str, float]] = {  # how likely each category signs each kind
     "cost_custody": {"organ": 3, "school": 1, "hospital": 1.5, "venue": 1, "other": 2},
     "shared_savings": {"organ": 1, "school": 1.5, "hospital": 2, "venue": 1.5, "other": 1},
     "guaranteed_savings": {"organ": 1, "school": 2, "hospital": 2, "venue": 1, "other": 1},
@@ -494,8 +504,8 @@ _TERM_YEARS = {"cost_custody": (5, 5, 6, 8, 10), "shared_savings": (5, 6, 8), "g
                "lease": (5, 6, 8), "hybrid": (5, 6, 8, 10)}
 
 
-def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator, insts: list[_Inst],
-                     climate: _Climate) -> list[_ContractPlan]:
+def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator,
+                     insts: list[_Inst]) -> list[_ContractPlan]:
     """Types, sizes and institutions: a few county packages, some multi-site groups, some institutions
     with a second (water) contract, single sites for the rest; some institutions stay uncovered."""
     n = spec.contracts
@@ -503,7 +513,8 @@ def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator, insts: list[
         return []
     types = [t for t, k in zip(CONTRACT_TYPES, _counts(n, TYPE_SHARE), strict=True) for _ in range(k)]
     rng.shuffle(types)
-    n_pkg = 0 if n < 8 else max(1, round(n / 70))
+    n_districts = len({i.region for i in insts} - {spec.city})
+    n_pkg = 0 if n < 8 else min(max(1, n_districts), max(1, round(n / 70)))  # at most one per district
     n_double = round(0.06 * n) if n >= 10 else 0
     n_group = round(0.08 * n)
     n_inst = len(insts)
@@ -545,6 +556,7 @@ def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator, insts: list[
                       insts[i].category in ("school", "venue") else 1.0) for i in candidates])
         return candidates[int(rng.choice(len(candidates), p=w / w.sum()))]
 
+    packaged: set[str] = set()
     for shape, ctype, size in shapes:
         variant = _pick(rng, _VARIANTS[ctype])
         if shape == "package":
@@ -553,25 +565,23 @@ def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator, insts: list[
             for i in sorted(free):
                 if insts[i].category in ("organ", "school", "other"):
                     by_region[insts[i].region].append(i)
-            districts = {r: v for r, v in by_region.items() if r != spec.city} or by_region
-            if not districts:
-                continue
-            region = max(sorted(districts), key=lambda r: len(districts[r]))
-            members = list(districts[region])
-            rng.shuffle(members)
-            chosen = sorted(members[:size])
-        elif shape == "double":
+            districts = {r: v for r, v in by_region.items()
+                         if r not in packaged | {spec.city} and len(v) >= 2}
+            if districts:
+                region = max(sorted(districts), key=lambda r: len(districts[r]))
+                packaged.add(region)
+                members = list(districts[region])
+                rng.shuffle(members)
+                chosen = sorted(members[:size])
+            else:  # nothing left to package: a single site
+                shape, size = "single", 1
+        if shape == "double":
             variant = _WATER_ONLY.get(ctype, "water")
-            candidates = sorted(energy_only - water_at)
-            if not candidates:
-                candidates = sorted(free)
-            if not candidates:
-                continue
+            candidates = sorted(energy_only - water_at) or sorted(free) or list(range(n_inst))
             chosen = [choose(candidates, ctype, variant)]
-        else:
-            candidates = sorted(free)
-            if not candidates:  # more contracts than institutions: reuse (the data get overlaps)
-                candidates = list(range(n_inst))
+        elif shape != "package":
+            # More contracts than institutions: reuse some (their meters then describe extra supply points).
+            candidates = sorted(free) or list(range(n_inst))
             first = choose(candidates, ctype, variant)
             chosen = [first]
             if size > 1:
@@ -645,8 +655,9 @@ def _sub_fractions(f: np.ndarray, item: str) -> tuple[np.ndarray, float]:
     base, occ, cool, heat = f
     weather = cool + heat
     if item == "hvac":
-        shape = np.array([0.05, 0, 0.95 * cool / weather, 0.95 * heat / weather]) if weather else np.array([1., 0, 0, 0])
-        return shape, weather
+        if not weather:
+            return np.array([1.0, 0, 0, 0]), 0.0
+        return np.array([0.05, 0, 0.95 * cool / weather, 0.95 * heat / weather]), weather
     if item == "lighting":
         return np.array([0.1, 0.9, 0, 0]), 0.6 * occ
     if item == "power":
@@ -666,7 +677,9 @@ def _meters(spec: PortfolioSpec, rng: np.random.Generator, insts: list[_Inst],
     extras = max(0, spec.meters - len(pairs))
     weight = {"electricity": 0.75, "water": 0.2, "gas": 0.05, "pv": 0.0}
     w = np.array([insts[i].area ** 0.7 * weight[u] for _, i, u in pairs])
-    counts = rng.multinomial(extras, w / w.sum()) if extras and w.sum() > 0 else np.zeros(len(pairs), dtype=int)
+    counts = np.zeros(len(pairs), dtype=int)
+    if extras and w.sum() > 0:
+        counts = rng.multinomial(extras, w / w.sum())
     width = max(5, len(str(len(pairs) + extras)))
     out: list[_MeterPlan] = []
     for (ci, i, u), extra in zip(pairs, counts, strict=True):
@@ -693,8 +706,9 @@ def _meters(spec: PortfolioSpec, rng: np.random.Generator, insts: list[_Inst],
             mains += extra
         f = inst.fractions[u]
         for k, share in enumerate(rng.dirichlet([3.0] * mains) if mains > 1 else [1.0]):
+            noise = 0.06 if u == "electricity" else 0.12
             out.append(_MeterPlan("", i, ci, u, "total", f"{inst.name}·{_LABEL[u]}{k + 1}",
-                                  inst.annual[u] * float(share), f, 0.06 if u == "electricity" else 0.12, saving))
+                                  inst.annual[u] * float(share), f, noise, saving))
         by_item = Counter(subs)
         for item, n in by_item.items():
             if item == "hot_water":
@@ -713,9 +727,10 @@ def _meters(spec: PortfolioSpec, rng: np.random.Generator, insts: list[_Inst],
 # --- contract files --------------------------------------------------------------------------
 
 
-def _escos(spec: PortfolioSpec, rng: np.random.Generator, contracts: list[_ContractPlan],
+def _escos(rng: np.random.Generator, contracts: list[_ContractPlan],
            city_short: str) -> list[tuple[str, str]]:
-    n = min(len(contracts), max(1, round(3 + 0.09 * len(contracts)))) if contracts else 0
+    # ~21 ESCOs for Wuxi's ~200 contracts; fewer per contract in bigger portfolios.
+    n = min(len(contracts), round(4 + 1.2 * math.sqrt(len(contracts)))) if contracts else 0
     if n == 0:
         return []
     order = list(range(len(contracts)))
@@ -732,8 +747,8 @@ def _escos(spec: PortfolioSpec, rng: np.random.Generator, contracts: list[_Contr
     out = []
     for k in range(n):
         water = sum(c.utilities == ["water"] for c in held[k]) * 2 > len(held[k])
-        suffix = "节水科技有限公司" if water else _pick(rng, [("节能科技有限公司", .45), ("能源服务有限公司", .3),
-                                                           ("综合能源服务有限公司", .25)])
+        suffix = "节水科技有限公司" if water else _pick(
+            rng, [("节能科技有限公司", .45), ("能源服务有限公司", .3), ("综合能源服务有限公司", .25)])
         place = _pick(rng, [("江苏", .5), (city_short, .5)])
         word = words[k % len(words)] + ("" if k < len(words) else _cn_number(k // len(words) + 1))
         out.append((f"{PREFIX}E-{k + 1:03d}", f"{place}{word}{suffix}"))
@@ -741,7 +756,8 @@ def _escos(spec: PortfolioSpec, rng: np.random.Generator, contracts: list[_Contr
 
 
 _TITLE = {
-    ("cost_custody", "energy"): "能源费用托管项目", ("cost_custody", "energy_water"): "水电气能源费用托管项目",
+    ("cost_custody", "energy"): "能源费用托管项目",
+    ("cost_custody", "energy_water"): "水电气能源费用托管项目",
     ("cost_custody", "water"): "用水费用托管项目",
     ("shared_savings", "electricity"): "合同能源管理（节能效益分享型）项目",
     ("shared_savings", "electricity_gas"): "合同能源管理（节能效益分享型）项目",
@@ -791,10 +807,11 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
     def custody(utilities: list[str], key: str = "custody", label: str = "能源费用托管") -> float:
         base = sum(use[u] * prices[u] for u in utilities if u in use)
         factor = round(rng.uniform(0.90, 0.98), 2)
+        adjust = rng.choice(["floor_area", "energy_users", "price", "non_routine"],
+                            size=int(rng.integers(1, 4)), replace=False)
         comp: dict[str, Any] = {"kind": "cost_custody", "key": key, "label": label, "utilities": utilities,
                                 "baseline_cost": fen(_d(base)), "fee_factor": _d(factor),
-                                "adjust_for": sorted(rng.choice(["floor_area", "energy_users", "price", "non_routine"],
-                                                                size=int(rng.integers(1, 4)), replace=False).tolist())}
+                                "adjust_for": sorted(adjust.tolist())}
         if rng.random() < 0.4:
             comp["savings_rate_guarantee"] = _d(round(rng.uniform(0.05, 0.10), 2))
             comp["guarantee_penalty_rate"] = _d(round(rng.uniform(0.01, 0.05), 2))
@@ -805,9 +822,9 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
         first = round(rng.uniform(0.7, 0.9), 2)
         step = rng.choice([0.0, 0.05, 0.1])
         shares = [max(0.4, round(first - step * (y // 2), 2)) for y in range(years)]
-        comp: dict[str, Any] = {"kind": "shared_savings", "key": key, "label": "节能效益分享", "utilities": utilities,
-                                "esco_share": [_d(s) for s in shares], "basis": _pick(rng, [("total", .8),
-                                                                                          ("per_utility", .2)])}
+        comp: dict[str, Any] = {"kind": "shared_savings", "key": key, "label": "节能效益分享",
+                                "utilities": utilities, "esco_share": [_d(s) for s in shares],
+                                "basis": _pick(rng, [("total", .8), ("per_utility", .2)])}
         if rng.random() < 0.2:
             comp["carry_forward"] = True
         part = sum(use[u] * c.savings.get(u, 0) * prices[u] for u in utilities if u in use)
@@ -823,7 +840,8 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
         else:
             rate = max(0.01, round(actual * rng.uniform(0.7, 1.3), 2))  # some contracts will fall short
         comp: dict[str, Any] = {"kind": "guaranteed_savings", "key": key,
-                                "label": "节水效果保证" if utility == "water" else "节能量保证", "utilities": [utility],
+                                "label": "节水效果保证" if utility == "water" else "节能量保证",
+                                "utilities": [utility],
                                 "shortfall_price": _d(prices[utility], 4),
                                 "shortfall": _pick(rng, [("esco_pays", .7), ("net_from_fee", .3)])}
         if rng.random() < 0.7 or water_rate:
@@ -850,10 +868,11 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
         n = years * per_year
         r = rate / per_year
         payment = principal * r / (1 - (1 + r) ** -n)
+        lessor = _pick(rng, [("锡银", .3), ("江南", .3), ("长江", .4)])
         components.append({"kind": "lease", "key": "lease", "label": "融资租赁租金", "utilities": utilities,
-                           "principal": fen(_d(principal)), "annual_rate": _d(rate, 4), "term_months": 12 * years,
-                           "payments_per_year": per_year,
-                           "lessor": f"{city_short}{_pick(rng, [('锡银', .3), ('江南', .3), ('长江', .4)])}融资租赁有限公司"})
+                           "principal": fen(_d(principal)), "annual_rate": _d(rate, 4),
+                           "term_months": 12 * years, "payments_per_year": per_year,
+                           "lessor": f"{city_short}{lessor}融资租赁有限公司"})
         return payment * n
 
     if c.type == "cost_custody":
@@ -866,7 +885,8 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
     elif c.type == "guaranteed_savings":
         value = guarantee(c.utilities[0])
     elif c.type == "lease":
-        principal = round((pv_value * 6 if c.variant == "pv" else saved_value * 4) * rng.uniform(0.8, 1.2), -3)
+        financed = pv_value * 6 if c.variant == "pv" else saved_value * 4
+        principal = round(financed * rng.uniform(0.8, 1.2), -3)
         value = lease(max(principal, 10_000.0), list(c.utilities))
         if c.variant == "electricity":
             guarantee("electricity")
@@ -884,8 +904,8 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
         investment = principal
     if c.type in ("cost_custody", "shared_savings") and rng.random() < 0.1:
         fee = round(cost * rng.uniform(0.01, 0.03), -2)
-        components.append({"kind": "fixed_fee", "key": "om_fee", "label": "运维服务费", "amount": fen(_d(max(fee, 1200))),
-                           "per": "year"})
+        components.append({"kind": "fixed_fee", "key": "om_fee", "label": "运维服务费",
+                           "amount": fen(_d(max(fee, 1200))), "per": "year"})
         value += max(fee, 1200) * years
 
     carbon = _pick(rng, [("institution", .6), ("esco", .15), ("shared", .25)])
@@ -894,7 +914,8 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
         "type": c.type, "signed": c.start - timedelta(days=int(rng.integers(20, 90))), "start": c.start,
         "end": end, "settlement_frequency": _pick(rng, [("monthly", .6), ("quarterly", .3), ("annual", .1)]),
         "payment_days": int(rng.choice([15, 30, 30, 45, 60])), "contract_value": fen(_d(round(value, -2))),
-        "carbon_rights": carbon, "ipmvp_option": "B" if c.type == "shared_savings" and rng.random() < 0.2 else "C",
+        "carbon_rights": carbon,
+        "ipmvp_option": "B" if c.type == "shared_savings" and rng.random() < 0.2 else "C",
         "notes": "合成数据（synthetic data, emc.synthetic）",
     }
     if investment is not None:
@@ -913,7 +934,8 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
         "components": components,
     }
     if use:
-        data["baseline"] = {"start": b_start, "end": b_end, "use": {u: _d(round(v), 0) for u, v in use.items()},
+        data["baseline"] = {"start": b_start, "end": b_end,
+                            "use": {u: _d(round(v), 0) for u, v in use.items()},
                             "cost": fen(_d(cost)), "floor_area_m2": _d(sum(i.area for i in members), 0),
                             "energy_users": sum(i.users for i in members),
                             "notes": "基期：合同开始前 12 个月（合成）"}
@@ -930,14 +952,16 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
 def plan(spec: PortfolioSpec, city_name: str = "无锡市", districts: dict[str, str] | None = None) -> Plan:
     """Everything :func:`generate` will write, as data (no database). ``districts``: code → name."""
     districts = dict(sorted((districts or {}).items()))
-    s_struct, s_weather, s_files = (np.random.default_rng(s) for s in np.random.SeedSequence(spec.seed).spawn(3))
+    s_struct, s_weather, s_files = (np.random.default_rng(s)
+                                    for s in np.random.SeedSequence(spec.seed).spawn(3))
     climate = _climate(spec, s_weather)
     insts = _institutions(spec, s_struct, city_name, districts)
-    contracts = _contract_shapes(spec, s_struct, insts, climate)
+    contracts = _contract_shapes(spec, s_struct, insts)
     meters = _meters(spec, s_struct, insts, contracts)
     city_short = city_name.removesuffix("市")
-    escos = _escos(spec, s_struct, contracts, city_short)
-    files = [_contract_file(s_files, c, insts, meters, escos, climate, districts, city_short) for c in contracts]
+    escos = _escos(s_struct, contracts, city_short)
+    files = [_contract_file(s_files, c, insts, meters, escos, climate, districts, city_short)
+             for c in contracts]
     return Plan(spec, insts, contracts, meters, files, escos, climate)
 
 
@@ -979,7 +1003,8 @@ def _daily_values(plan_: Plan, meters: list[_MeterPlan], rng: np.random.Generato
     for k, m in enumerate(meters):
         inst = insts[m.inst]
         if m.utility == "pv":
-            series = m.annual / 365.25 * climate.solar[w0:w0 + n_days] * rng.lognormal(-m.noise ** 2 / 2, m.noise, n_days)
+            noise = rng.lognormal(-m.noise ** 2 / 2, m.noise, n_days)
+            series = m.annual / 365.25 * climate.solar[w0:w0 + n_days] * noise
             if m.commissioned is not None:
                 series[idx < (m.commissioned - day0).days] = 0.0
         else:
@@ -992,7 +1017,8 @@ def _daily_values(plan_: Plan, meters: list[_MeterPlan], rng: np.random.Generato
     return out
 
 
-def _write_readings(session: Session, plan_: Plan, ids: dict[str, int], rng: np.random.Generator) -> tuple[int, int]:
+def _write_readings(session: Session, plan_: Plan, ids: dict[str, int],
+                    rng: np.random.Generator) -> tuple[int, int]:
     spec, climate = plan_.spec, plan_.climate
     bounds, first_day = _boundaries(spec)
     starts, ends = bounds[:-1], bounds[1:]
@@ -1002,7 +1028,7 @@ def _write_readings(session: Session, plan_: Plan, ids: dict[str, int], rng: np.
     profiles = _hour_profiles(climate, w0, n_days) if spec.interval == "hourly" else {}
     per_chunk = max(1, CHUNK_ROWS // n_periods)
     created = utcnow()
-    table = Reading.__table__
+    table = Reading.__table__  # type: ignore[attr-defined]
     total = 0
     for c0 in range(0, len(plan_.meters), per_chunk):
         chunk = plan_.meters[c0:c0 + per_chunk]
@@ -1045,7 +1071,8 @@ def existing_portfolio(session: Session) -> tuple[int, int]:
     return insts, contracts
 
 
-def generate(session: Session, spec: PortfolioSpec | None = None, *, actor: str = "generator") -> PortfolioSummary:
+def generate(session: Session, spec: PortfolioSpec | None = None, *,
+             actor: str = "generator") -> PortfolioSummary:
     """Write a synthetic portfolio into an empty-of-synthetics database; the caller commits.
 
     Refuses (:class:`SyntheticError`) if any ``SYN-`` institution or contract exists already: a
@@ -1063,8 +1090,10 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *, actor: str 
         regions_added = org.load_regions(session)
     city = org.region_by_code(session, spec.city)
     if city is None:
-        raise SyntheticError(f"city {spec.city!r} is not in the shipped regions; load it with `emc regions load`")
-    districts = {r.code: r.name for r in session.exec(select(Region).where(Region.parent_id == city.id)).all()}
+        raise SyntheticError(f"city {spec.city!r} is not in the shipped regions; "
+                             "load it with `emc regions load`")
+    children = session.exec(select(Region).where(Region.parent_id == city.id)).all()
+    districts = {r.code: r.name for r in children}
     p = plan(spec, city.name, districts)
 
     source = f"synthetic(seed={spec.seed})"
@@ -1092,8 +1121,9 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *, actor: str 
 
     readings, periods = 0, 0
     if spec.interval != "none" and p.meters:
-        ids = dict(session.exec(select(Meter.code, Meter.id)
-                                .where(Meter.code.startswith(PREFIX))).all())  # type: ignore[attr-defined]
+        found = session.exec(select(Meter.code, Meter.id)
+                             .where(Meter.code.startswith(PREFIX))).all()  # type: ignore[attr-defined]
+        ids = {code: int(mid) for code, mid in found if mid is not None}
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
         readings, periods = _write_readings(session, p, ids, rng)
     t2 = perf_counter()

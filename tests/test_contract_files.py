@@ -110,3 +110,17 @@ def test_stored_terms_read_back_as_the_same_contract(path: Path) -> None:
     spec = load_contract_file(path)
     again = ContractFile.model_validate(spec.canonical())
     assert again == spec and again.spec_hash() == spec.spec_hash()
+
+
+@pytest.mark.parametrize(("start", "end", "years"), [
+    ("2022-03-15", "2027-03-14", 5), ("2018-12-01", "2023-11-30", 5), ("2024-01-01", "2024-01-31", 1),
+    ("2020-02-29", "2025-02-27", 5), ("2020-02-29", "2025-02-28", 6), ("2024-01-01", "2025-01-01", 2),
+])
+def test_contract_years_count_anniversaries(start: str, end: str, years: int) -> None:
+    from datetime import date
+
+    from emc.contracts.spec import ContractHead
+
+    head = ContractHead(code="X", name="x", type="lease", start=date.fromisoformat(start),
+                        end=date.fromisoformat(end), settlement_frequency="monthly")
+    assert head.contract_years == years

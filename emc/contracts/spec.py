@@ -137,9 +137,20 @@ class ContractHead(Strict):
 
     @property
     def contract_years(self) -> int:
-        """Number of contract years the term spans (a partial last year counts)."""
-        months = (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
-        return max(1, -(-months // 12))
+        """Contract years in the term: year k runs from the k-th anniversary of the start (a partial
+        last year counts). 2022-03-15..2027-03-14 is five years."""
+        years = 0
+        while add_years(self.start, years) <= self.end:
+            years += 1
+        return years
+
+
+def add_years(day: date, years: int) -> date:
+    """The same calendar day ``years`` later; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 class EscoSpec(Strict):
