@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from sqlmodel import select
 
 from emc.config import get_settings
-from emc.db import NotMigratedError, check_migrated, current_revision, get_engine, head_revision, session_scope, upgrade
+from emc.db import (
+    NotMigratedError,
+    check_migrated,
+    current_revision,
+    get_engine,
+    head_revision,
+    session_scope,
+    upgrade,
+)
 
 app = typer.Typer(help="emc: contracts, meters, savings, settlements and ledgers for public institutions.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -57,7 +65,7 @@ def db_current() -> None:
 
 
 @regions_app.command("load")
-def regions_load(file: Annotated[Optional[Path], typer.Argument(help="TOML of [[regions]]; default: shipped Jiangsu list")] = None) -> None:
+def regions_load(file: Annotated[Path | None, typer.Argument(help="TOML of [[regions]]; default: shipped Jiangsu list")] = None) -> None:
     """Load administrative regions (idempotent)."""
     from emc.org.service import SHIPPED_REGIONS, OrgError, load_regions
 
@@ -124,8 +132,8 @@ def contracts_load(files: Annotated[list[Path], typer.Argument(help="contract fi
 def users_add(
     username: str,
     role: Annotated[str, typer.Option(help="admin | manager | esco | finance | viewer")],
-    region: Annotated[Optional[str], typer.Option(help="region code (managers; optional for finance/viewer)")] = None,
-    esco: Annotated[Optional[str], typer.Option(help="ESCO code (ESCO users)")] = None,
+    region: Annotated[str | None, typer.Option(help="region code (managers; optional for finance/viewer)")] = None,
+    esco: Annotated[str | None, typer.Option(help="ESCO code (ESCO users)")] = None,
     display_name: Annotated[str, typer.Option()] = "",
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
 ) -> None:

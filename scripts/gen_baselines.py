@@ -253,7 +253,7 @@ class Site:
 
 
 # Day types -------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def workday(d: date) -> bool:
     return is_workday(d)
 
@@ -548,7 +548,8 @@ def terms_markdown(site: Site, res: Result) -> str:
 
 
 def savings_markdown(rows: list[tuple[str, str, float, float, float]], unit: str) -> str:
-    out = ["| contract year | meters | counterfactual | actual | true savings | fraction |", "|---|---|---|---|---|---|"]
+    out = ["| contract year | meters | counterfactual | actual | true savings | fraction |",
+           "|---|---|---|---|---|---|"]
     for label, meters, cf, act, frac in rows:
         out.append(f"| {label} | {meters} | {cf:,.1f} {unit} | {act:,.1f} {unit} | {cf - act:,.1f} {unit} | "
                    f"{frac:.2%} |")
@@ -739,10 +740,11 @@ consumed in that hour (interval register, multiplier already applied), {site.dat
         amt = (Decimal(int(qty)) * price).quantize(Decimal("0.01"))
         rows.append({"用户编号": "0510-0108-3327", "表计编号": "WX-SMZX-G01",
                      "起始日期": reads[i - 1].strftime("%Y-%m-%d"), "截止日期": reads[i].strftime("%Y-%m-%d"),
-                     "上期读数": int(reg[i - 1]) % 10 ** int(g["digits"]), "本期读数": int(reg[i]) % 10 ** int(g["digits"]),
+                     "上期读数": int(reg[i - 1]) % 10 ** int(g["digits"]),
+                     "本期读数": int(reg[i]) % 10 ** int(g["digits"]),
                      "用气量(m3)": int(qty), "单价(元/m3)": str(price), "金额(元)": str(amt)})
     write_csv(pd.DataFrame(rows), site.folder / "gas_bills.csv", "utf-8")
-    docs.append(f"""### `gas_bills.csv`
+    docs.append("""### `gas_bills.csv`
 Monthly bills of the gas company (pipeline gas, non-residential). **UTF-8 without BOM**, header
 `用户编号,表计编号,起始日期,截止日期,上期读数,本期读数,用气量(m3),单价(元/m3),金额(元)`. The meter reader reads
 the register (whole m3) at about 09:00 on a workday near the 20th; a bill covers the interval from the
@@ -1007,7 +1009,8 @@ def export_pv(site: Site, res: Result, seed: int) -> list[str]:
     instants = list(pd.date_range(pd.Timestamp(site.contract_start), pd.Timestamp(site.data_end) + pd.Timedelta(days=1),
                                   freq="D"))
     cod_raw = cumulative_at(res, "CZ-TNXZZX-PV01", [datetime.combine(PV_COD, datetime.min.time())], 0.0, 1.0)[0]
-    raw = cumulative_at(res, "CZ-TNXZZX-PV01", instants, -cod_raw / float(spec["multiplier"]), float(spec["multiplier"]))
+    mult = float(spec["multiplier"])
+    raw = cumulative_at(res, "CZ-TNXZZX-PV01", instants, -cod_raw / mult, mult)
     reg = roll(raw, int(spec["digits"]), 2)
     df = pd.DataFrame({"表计编号": "CZ-TNXZZX-PV01", "日期时间": [t.strftime("%Y/%m/%d %H:%M") for t in instants],
                        "正向有功总示数": [fmt_num(v, 2) for v in reg]})
@@ -1213,18 +1216,20 @@ def export_yixing(site: Site, res: Result) -> list[str]:
     write_csv(pd.DataFrame(rows), site.folder / "water_bills_gbk.csv", "gbk")
     return [f"""### `electricity_bills_gbk.csv`
 State Grid monthly bills for every electricity meter of the package, as the bureau's finance office exports
-them. **Encoding GBK**, header `单位名称,户号,表计编号,起始日期,截止日期,起码,止码,倍率,电量(kWh),单价(元/kWh),电费(元)`.
+them. **Encoding GBK**, header
+`单位名称,户号,表计编号,起始日期,截止日期,起码,止码,倍率,电量(kWh),单价(元/kWh),电费(元)`.
 Calendar months (read at 00:00 on the 1st; `起始日期`..`截止日期` inclusive), {site.data_start} to
 {site.data_end}. `起码`/`止码` are raw registers (2 decimals); `电量` = (止码 - 起码) x 倍率, rounded to the kWh.
 Prices: {YIXING_ELEC_PRICE_LV} CNY/kWh below 1 kV, {YIXING_ELEC_PRICE_HV} at 10 kV (multiplier >= 1000), flat
 (invented averages; real bills are time-of-use).
 """, f"""### `water_bills_gbk.csv`
 Water-company bills for every water meter. **Encoding GBK**, header
-`单位名称,户号,表计编号,上次抄表日期,本次抄表日期,上次读数,本次读数,用水量(m3),单价(元/m3),水费(元)`. Small meters (5 digits)
-are read **every two months**, large ones (6 digits) monthly, each account on its own day of the month
-(09:00, moved off weekends): bills are off-cycle and the first ones start before the baseline year, so
-calendarise them. Readings are whole m3 of the mechanical register. **Rollover:** {', '.join(rollovers) or 'none'}
-- the register passes 99,999 and restarts at 0; `用水量` is given correctly across it. {YIXING_WATER_PRICE} CNY/m3.
+`单位名称,户号,表计编号,上次抄表日期,本次抄表日期,上次读数,本次读数,用水量(m3),单价(元/m3),水费(元)`.
+Small meters (5 digits) are read **every two months**, large ones (6 digits) monthly, each account on its
+own day of the month (09:00, moved off weekends): bills are off-cycle and the first ones start before the
+baseline year, so calendarise them. Readings are whole m3 of the mechanical register.
+**Rollover:** {', '.join(rollovers) or 'none'}: the register passes 99,999 and restarts at 0; `用水量` is
+given correctly across it. {YIXING_WATER_PRICE} CNY/m3.
 """]
 
 
@@ -1379,7 +1384,8 @@ def yixing_terms_markdown(site: Site, res: Result) -> str:
                  "both the counterfactual and the actual. A custody settlement must treat it as an approved "
                  "floor-area / non-routine adjustment, not as negative savings.")
     lines.append("\nPer-institution calibrated baseline (2022) and true savings:\n")
-    lines.append("| institution | category | electricity 2022 kWh | saved y1 | saved y2 | water 2022 m3 | saved y1 | saved y2 |")
+    lines.append("| institution | category | electricity 2022 kWh | saved y1 | saved y2 | water 2022 m3 | saved y1 "
+                 "| saved y2 |")
     lines.append("|---|---|---|---|---|---|---|---|")
     bmask = window(res, *site.baseline)
     ymask = [window(res, s, e) for lab, s, e in site.periods if lab.startswith("year")]

@@ -124,3 +124,24 @@ def test_contract_years_count_anniversaries(start: str, end: str, years: int) ->
     head = ContractHead(code="X", name="x", type="lease", start=date.fromisoformat(start),
                         end=date.fromisoformat(end), settlement_frequency="monthly")
     assert head.contract_years == years
+
+
+def test_contract_year_start_moves_the_contract_years() -> None:
+    from datetime import date
+
+    from emc.contracts.spec import ContractHead
+
+    head = ContractHead(code="X", name="x", type="lease", start=date(2024, 3, 15), end=date(2026, 12, 31),
+                        settlement_frequency="monthly", contract_year_start="01-01")
+    assert head.contract_year_starts() == [date(2024, 3, 15), date(2025, 1, 1), date(2026, 1, 1)]
+
+
+def test_absurd_amounts_are_errors_not_crashes() -> None:
+    [message] = problems(SMALL.replace("contract_value = 600000.00", "contract_value = 1e30"))
+    assert "contract.contract_value" in message and "too large" in message
+
+
+def test_editing_only_the_amendment_note_is_not_a_change_of_terms() -> None:
+    base = parse_contract(SMALL + '\n[amendment]\neffective = 2025-01-01\nreason = "first wording"\n')
+    edited = parse_contract(SMALL + '\n[amendment]\neffective = 2025-01-01\nreason = "better wording"\n')
+    assert base.spec_hash() == edited.spec_hash() == parse_contract(SMALL).spec_hash()

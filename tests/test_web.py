@@ -7,7 +7,6 @@ import re
 
 import httpx
 import pytest
-
 from conftest import LiveServer
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

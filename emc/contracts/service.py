@@ -15,7 +15,13 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
 from emc.audit import service as audit
-from emc.contracts.models import Contract, ContractComponent, ContractInstitution, ContractMeter, ContractVersion
+from emc.contracts.models import (
+    Contract,
+    ContractComponent,
+    ContractInstitution,
+    ContractMeter,
+    ContractVersion,
+)
 from emc.contracts.spec import ContractFile, ContractFileError, SpecProblem
 from emc.dbtypes import utcnow
 from emc.metering.models import Meter

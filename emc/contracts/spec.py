@@ -72,13 +72,22 @@ METER_UNITS = {
 }
 
 
+MAX_DIGITS = 13  # 10 trillion yuan: far above any contract, far below what NUMERIC(18,2) holds
+
+
 def _fen(value: Decimal) -> Decimal:
+    if value.adjusted() >= MAX_DIGITS:
+        raise ValueError(f"{value} is too large for an amount of money")
     if value != value.quantize(Decimal("0.01")):
         raise ValueError(f"{value} has fractions of a fen (at most 2 decimals for money)")
     return value
 
 
 def _non_negative(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a finite number")
+    if value.adjusted() >= 15:
+        raise ValueError(f"{value} is too large")
     if value < 0:
         raise ValueError(f"{value} must not be negative")
     return value
@@ -135,14 +144,38 @@ class ContractHead(Strict):
                 raise ValueError(f"contract_year_start {self.contract_year_start!r} is not a day") from exc
         return self
 
+    def contract_year_starts(self) -> list[date]:
+        """First day of each contract year. By default year k starts on the k-th anniversary of the
+        start; with ``contract_year_start = "MM-DD"`` the first year runs to the day before the first
+        such date after the start, and each later year starts on that date."""
+        if self.contract_year_start is None:
+            starts, k = [], 0
+            while (day := add_years(self.start, k)) <= self.end:
+                starts.append(day)
+                k += 1
+            return starts
+        month, dom = (int(x) for x in self.contract_year_start.split("-"))
+        starts = [self.start]
+        year = self.start.year
+        while True:
+            anchor = _on(year, month, dom)
+            if anchor > self.end:
+                return starts
+            if anchor > self.start:
+                starts.append(anchor)
+            year += 1
+
     @property
     def contract_years(self) -> int:
-        """Contract years in the term: year k runs from the k-th anniversary of the start (a partial
-        last year counts). 2022-03-15..2027-03-14 is five years."""
-        years = 0
-        while add_years(self.start, years) <= self.end:
-            years += 1
-        return years
+        """Contract years in the term (a partial last year counts): 2022-03-15..2027-03-14 is five."""
+        return len(self.contract_year_starts())
+
+
+def _on(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:  # 29 February in a common year
+        return date(year, month, 28)
 
 
 def add_years(day: date, years: int) -> date:
@@ -414,7 +447,9 @@ class ContractFile(Strict):
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
     def spec_hash(self) -> str:
-        blob = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """Identity of the *terms*: the [amendment] note is not a term, so editing only it is no change."""
+        terms = {k: v for k, v in self.canonical().items() if k != "amendment"}
+        blob = json.dumps(terms, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

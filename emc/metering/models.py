@@ -26,7 +26,9 @@ class RegisterType(StrEnum):
 
 
 class SubItem(StrEnum):
-    """分项计量 sub-items (JGJ/T 154 style), ``total`` for a main/billing meter."""
+    """分项计量 sub-items (electricity after JGJ/T 154: lighting/sockets, HVAC, power, special; water by
+    use). ``total`` marks a main (billing) meter; every other value is a sub-meter whose use is already
+    inside a main meter, so totals never add sub-meters to mains."""
 
     total = "total"
     lighting = "lighting"
@@ -34,6 +36,11 @@ class SubItem(StrEnum):
     power = "power"
     special = "special"
     hot_water = "hot_water"
+    domestic = "domestic"  # 生活用水
+    canteen = "canteen"  # 食堂
+    dormitory = "dormitory"  # 宿舍
+    landscape = "landscape"  # 绿化
+    other = "other"
 
 
 class Meter(SQLModel, table=True):
