@@ -83,3 +83,41 @@ def test_switch_to_english(page, sqlite_demo_server: LiveServer) -> None:  # typ
     assert page.locator("nav.main a").first.inner_text() == "Contracts"
     page.click("#lang-switch")
     page.wait_for_selector("nav.main >> text=合同")
+
+
+def test_admin_adds_a_user_in_place_and_sees_field_errors(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, "admin")
+    page.click("nav.main >> text=用户")
+    page.wait_for_url("**/admin/users")
+    page.evaluate("window.__notReloaded = true")
+    form = page.locator("#add-user")
+    form.locator("input[name=username]").fill("browser-esco")
+    form.locator("select[name=role]").select_option("esco")
+    form.locator("input[name=password]").fill("long-enough-pw")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".form-error")
+    assert "an ESCO user needs the ESCO code" in page.inner_text(".form-error")
+    assert page.locator("#add-user input[name=username]").input_value() == "browser-esco"  # input kept
+    page.locator("#add-user input[name=esco]").fill("SGJS-IES")
+    page.locator("#add-user input[name=password]").fill("long-enough-pw")
+    page.locator("#add-user button[type=submit]").click()
+    page.wait_for_selector("#user-table >> text=browser-esco")
+    assert page.evaluate("window.__notReloaded") is True
+    assert "已创建用户 browser-esco" in page.inner_text("#toasts")
+    screenshot(page, "admin-users")
+
+
+def test_bad_contract_upload_shows_a_toast_naming_the_key(page, sqlite_demo_server: LiveServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    small = (Path(__file__).parent / "data" / "small-shared.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "broken.toml"
+    bad.write_text(small.replace('category = "school"', 'category = "castle"'), encoding="utf-8")
+    log_in(page, sqlite_demo_server, "manager")
+    page.click("details.upload summary")
+    page.set_input_files("details.upload input[type=file]", str(bad))
+    page.click("details.upload button[type=submit]")
+    toast = page.wait_for_selector(".toast.error")
+    assert "broken.toml: institutions[0] (T-SCH-1).category" in toast.inner_text()
+    assert page.locator("#results").count() == 1  # the page stayed
+    screenshot(page, "upload-error-toast")
