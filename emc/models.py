@@ -8,10 +8,13 @@ from emc.contracts.models import (
     ContractMeter,
     ContractVersion,
 )
-from emc.metering.models import Meter, Reading
+from emc.metering.models import (
+    ImportBatch, ImportProfile, Meter, Reading, ReadingRevision, WeatherObservation, WeatherStation,
+)
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User
 
 __all__ = [
     "ApiToken", "AuditEvent", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
-    "ContractVersion", "Esco", "Institution", "InstitutionYear", "Meter", "Reading", "Region", "User",
+    "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
+    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "Region", "User",
 ]

@@ -6,7 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, Integer, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from emc.dbtypes import ExactDecimal, UTCDateTime, utcnow
@@ -61,19 +63,106 @@ class Reading(SQLModel, table=True):
     """Consumption of one meter over [period_start, period_end), in the meter's unit.
 
     Physical quantities are floats (a register has a few decimals; float64 carries 15 digits);
-    money never is. The source value, unit and conversion factor are kept for audit.
+    money never is. ``source_value`` is what the file said (the interval value before unit
+    conversion, or the register reading at period end for cumulative meters), ``factor`` what it was
+    multiplied by (unit factor × CT multiplier), ``batch_id`` the import that wrote it.
     """
 
     __table_args__ = (UniqueConstraint("meter_id", "period_start", "period_end"),)
-    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(
-        Integer(), "sqlite"), primary_key=True))
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                          primary_key=True))
     meter_id: int = Field(foreign_key="meter.id")
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
     value: float
     source_value: float | None = None
-    source_unit: str = Field(default="", max_length=16)
     factor: float = 1.0
+    from_register: bool = False  # source_value is the register reading at period_end
     estimated: bool = False
-    batch_id: int | None = Field(default=None, index=True)
+    batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+
+
+class ReadingRevision(SQLModel, table=True):
+    """A reading replaced by a correction (import mode "replace"). The old value is kept here for
+    ever; settlements and ledgers that used the period find it here and are flagged for re-run."""
+
+    __tablename__ = "reading_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    meter_id: int = Field(foreign_key="meter.id", index=True)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    old_value: float
+    old_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    new_value: float | None  # None: the reading was removed (a batch revert)
+    new_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class BatchStatus(StrEnum):
+    previewed = "previewed"  # checked, not written; the file waits for commit
+    committed = "committed"
+    reverted = "reverted"
+    rejected = "rejected"  # had errors at commit time; nothing written
+
+
+class ImportBatch(SQLModel, table=True):
+    """One uploaded file. Its hash makes re-uploading the same file a no-op."""
+
+    __tablename__ = "import_batch"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(default="meter", max_length=16)  # meter | weather
+    file_name: str = Field(max_length=300)
+    file_hash: str = Field(max_length=64, index=True)
+    sheet: str = Field(default="", max_length=100)  # XLSX: each sheet is its own import
+    file_size: int
+    stored_path: str = Field(default="", max_length=500)
+    esco_id: int | None = Field(default=None, foreign_key="esco.id", index=True)
+    uploaded_by: str = Field(max_length=64)
+    mode: str = Field(default="only-new", max_length=16)  # only-new | replace
+    status: str = Field(max_length=16, index=True)
+    encoding: str = Field(default="", max_length=20)
+    layout: str = Field(default="", max_length=20)
+    rows_total: int = 0
+    rows_new: int = 0
+    rows_same: int = 0  # already stored with the same value: skipped
+    rows_conflict: int = 0  # stored with another value: skipped (only-new) or replaced (replace)
+    errors: int = 0
+    warnings: int = 0
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    findings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    committed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reverted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ImportProfile(SQLModel, table=True):
+    """How one ESCO's platform writes its exports: extra header aliases, timestamp meaning, zone, units.
+    Saved per ESCO so its next upload needs no questions."""
+
+    __tablename__ = "import_profile"
+    __table_args__ = (UniqueConstraint("esco_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    esco_id: int | None = Field(default=None, foreign_key="esco.id")
+    name: str = Field(default="default", max_length=60)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WeatherStation(SQLModel, table=True):
+    __tablename__ = "weather_station"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, unique=True)  # e.g. the WMO index 58354 (Wuxi)
+    name: str = Field(default="", max_length=100)
+
+
+class WeatherObservation(SQLModel, table=True):
+    """Mean air temperature (°C) over [period_start, period_end)."""
+
+    __tablename__ = "weather_observation"
+    __table_args__ = (UniqueConstraint("station_id", "period_start", "period_end"),)
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="weather_station.id")
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    temperature_c: float
+    batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)

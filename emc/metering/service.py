@@ -1,0 +1,476 @@
+"""Meter and weather imports: check, preview, commit exactly once, correct, revert.
+
+One streaming pass reads the file chunk by chunk, checks it and, unless it is a dry run, writes the
+new rows inside a savepoint; the first error stops the writing (checking goes on, so the user sees
+every finding) and the savepoint is rolled back: all or nothing. The batch row, its findings and the
+audit event are written either way. Services never commit; the caller does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select, text, update
+from sqlmodel import Session
+
+from emc.audit import service as audit
+from emc.config import get_settings
+from emc.dbtypes import to_epoch_us, utcnow
+from emc.metering import store
+from emc.metering.checks import Accepted, MeterChecker, MeterInfo, _State
+from emc.metering.columns import ColumnError, map_columns
+from emc.metering.findings import Finding, Findings
+from emc.metering.models import (
+    BatchStatus,
+    ImportBatch,
+    ImportProfile,
+    Meter,
+    Reading,
+    ReadingRevision,
+    WeatherObservation,
+    WeatherStation,
+)
+from emc.metering.parse import TimeParser, parse_chunk
+from emc.metering.tables import TableError, iter_chunks, open_table
+from emc.org.models import Esco, Role, User
+from emc.org.scope import NotFound, Scope
+
+MODES = ("only-new", "replace")
+TEMPERATURE_RANGE_C = (-60.0, 60.0)
+SAME = 1e-9  # relative tolerance for "the same value" when a stored reading is met again
+
+
+class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
+    """A request we refuse before reading the file (bad mode, no rights)."""
+
+
+@dataclass
+class ImportOptions:
+    kind: str = "meter"  # meter | weather
+    mode: str = "only-new"
+    dry_run: bool = False
+    sheet: str | None = None
+    station: str | None = None  # weather files without a station column
+    timestamp_is: str | None = None  # start | end
+    timezone: str | None = None
+    interval_s: int | None = None
+    chunk_rows: int = 500_000
+
+
+@dataclass
+class ImportReport:
+    batch: ImportBatch
+    findings: Findings
+    already_imported: bool = False
+    written: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.findings.errors == 0
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def keep_upload(source: Path, digest: str, file_name: str) -> Path:
+    """Keep the uploaded file (named by its hash) so a preview can be committed later and audited."""
+    folder = get_settings().data_dir / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{digest}{Path(file_name).suffix.lower()[:8]}"
+    if not target.exists():
+        shutil.copyfile(source, target)
+    return target
+
+
+def profile_settings(session: Session, esco: Esco | None) -> dict[str, Any]:
+    if esco is None:
+        return {}
+    profile = session.execute(select(ImportProfile).where(ImportProfile.esco_id == esco.id,
+                                                          ImportProfile.name == "default")).scalar_one_or_none()
+    return dict(profile.settings) if profile else {}
+
+
+def save_profile(session: Session, esco: Esco, settings: dict[str, Any], *, actor: User | str) -> ImportProfile:
+    """Save an ESCO's mapping (extra header aliases, timestamp meaning, time zone, interval)."""
+    allowed = {"aliases", "timestamp_is", "timezone", "interval_s", "sheet"}
+    unknown = set(settings) - allowed
+    if unknown:
+        raise ImportError_(f"unknown profile keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+    if settings.get("timestamp_is") not in (None, "start", "end"):
+        raise ImportError_(f"timestamp_is must be 'start' or 'end', not {settings['timestamp_is']!r}")
+    profile = session.execute(select(ImportProfile).where(ImportProfile.esco_id == esco.id,
+                                                          ImportProfile.name == "default")).scalar_one_or_none()
+    before = dict(profile.settings) if profile else None
+    if profile is None:
+        profile = ImportProfile(esco_id=esco.id, name="default", settings=settings)
+        session.add(profile)
+    else:
+        profile.settings, profile.updated_at = settings, utcnow()
+    audit.record(session, actor=actor, action="import_profile.save", object_type="esco", object_id=esco.code,
+                 before=before, after=settings)
+    return profile
+
+
+def _meters(session: Session, scope: Scope) -> dict[str, MeterInfo]:
+    allowed = set(session.execute(select(Meter.id).where(scope.meters())).scalars())
+    return {m.code: MeterInfo(m.id, m.code, m.unit, float(m.multiplier), m.register_type, m.register_digits,
+                              m.id in allowed)
+            for m in session.execute(select(Meter)).scalars()}
+
+
+def import_file(session: Session, path: Path, *, file_name: str, actor: User | str, scope: Scope,
+                esco: Esco | None = None, options: ImportOptions | None = None,
+                batch: ImportBatch | None = None) -> ImportReport:
+    """Check (and unless ``dry_run``, write) one file. Re-importing a committed file is a no-op."""
+    opts = options or ImportOptions()
+    if opts.mode not in MODES:
+        raise ImportError_(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}")
+    if opts.kind == "weather" and scope.role not in (Role.admin, Role.manager):
+        raise ImportError_("only bureau managers and administrators import weather data")
+    path = Path(path)
+    size = path.stat().st_size
+    digest = file_hash(path)
+    findings = Findings()
+    sheet = opts.sheet or ""
+    done = session.execute(select(ImportBatch).where(
+        ImportBatch.file_hash == digest, ImportBatch.kind == opts.kind, ImportBatch.sheet == sheet,
+        ImportBatch.status == BatchStatus.committed)).scalars().first()
+    if done is not None and not opts.dry_run and opts.mode == "only-new":
+        return ImportReport(done, findings, already_imported=True)
+
+    username = actor.username if isinstance(actor, User) else actor
+    if batch is None:
+        batch = ImportBatch(kind=opts.kind, file_name=file_name[:300], file_hash=digest, sheet=sheet, file_size=size,
+                            esco_id=esco.id if esco else None, uploaded_by=username, mode=opts.mode,
+                            status=BatchStatus.previewed)
+        session.add(batch)
+    batch.mode = opts.mode
+    session.flush()
+
+    limit = get_settings().upload_max_bytes
+    if size > limit:
+        findings.add(Finding("file_too_large", f"{size:,} bytes is over the limit of {limit:,} bytes",
+                             value=str(size)))
+        return _finish(session, batch, findings, {}, opts, actor, {})
+
+    profile = profile_settings(session, esco)
+    tz = opts.timezone or profile.get("timezone") or get_settings().timezone
+    try:
+        table = open_table(path, opts.sheet or profile.get("sheet"))
+        registry = _stations(session) if opts.kind == "weather" else _meters(session, scope)
+        cmap = map_columns(table.headers, extra_aliases=profile.get("aliases"), known_codes=set(registry),
+                           units_row=table.units_row, weather=opts.kind == "weather")
+    except TableError as exc:
+        findings.add(Finding("unreadable", str(exc)))
+        return _finish(session, batch, findings, {}, opts, actor, {})
+    except ColumnError as exc:
+        findings.add(Finding("missing_column", str(exc), row=table.header_line,
+                             value=" | ".join(table.headers)[:300]))
+        return _finish(session, batch, findings, {"encoding": table.encoding}, opts, actor, {})
+    batch.encoding, batch.layout = table.encoding, cmap.layout
+
+    if opts.kind == "weather":
+        checker = _WeatherChecker(session, registry, opts, findings, scope)
+    else:
+        checker = MeterChecker(registry, now_us=to_epoch_us(utcnow()), value_kind=cmap.value_kind,
+                               timestamp_is=opts.timestamp_is or profile.get("timestamp_is", "start"),
+                               interval_s=opts.interval_s or profile.get("interval_s"), findings=findings,
+                               last_register=lambda m, t: store.last_register(session, m.id, t))
+    times = TimeParser(tz)
+    written = {"new": 0, "same": 0, "conflict": 0, "replaced": 0}
+    savepoint = session.begin_nested()
+    bad_rows: list[tuple[int, str]] = []
+    rows_total = 0
+    try:
+        for first_line, frame in iter_chunks(table, opts.chunk_rows, bad_rows):
+            rows_total += len(frame)
+            parsed = parse_chunk(frame, first_line, cmap, times, default_code=opts.station,
+                                 weather=opts.kind == "weather")
+            accepted = checker.feed(parsed)
+            if opts.kind == "weather":
+                accepted = checker.range_check(accepted)
+            writing = not opts.dry_run and findings.errors == 0
+            _reconcile(session, batch, accepted, opts, findings, written, writing, weather=opts.kind == "weather",
+                       from_register=(cmap.value_kind == "register") if cmap.value_kind else None, registry=registry)
+    except TableError as exc:
+        findings.add(Finding("unreadable", str(exc)))
+    for line, message in bad_rows:
+        findings.add(Finding("bad_row", message, row=line))
+    checker.finish()
+    if rows_total == 0:
+        findings.add(Finding("no_rows", "no data rows below the header", row=table.header_line))
+    if opts.dry_run or findings.errors:
+        savepoint.rollback()
+        if opts.kind == "weather":
+            checker.forget_created()
+    else:
+        savepoint.commit()
+    summary = {"encoding": table.encoding, "layout": cmap.layout, "columns": cmap.columns,
+               "wide_columns": cmap.wide, "header_line": table.header_line, "rows": rows_total,
+               "timezone": tz, "meters": checker.summary(tz), "time_format": times.format}
+    return _finish(session, batch, findings, summary, opts, actor, written)
+
+
+def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: ImportOptions, findings: Findings,
+               written: dict[str, int], writing: bool, *, weather: bool, from_register: bool | None,
+               registry: dict[str, Any]) -> None:
+    """Compare accepted rows with what is stored; write the new ones (and corrections in replace mode)."""
+    if not len(rows):
+        return
+    if weather:
+        ex = _existing_weather(session, rows)
+    else:
+        ex = store.existing(session, rows.meter_id, int(rows.start.min()), int(rows.start.max()))
+    is_new = np.ones(len(rows), dtype=bool)
+    if len(ex):
+        incoming = pd.DataFrame({"meter_id": rows.meter_id, "start": rows.start, "end": rows.end,
+                                 "pos": np.arange(len(rows))})
+        matched = incoming.merge(ex, on=["meter_id", "start", "end"], how="inner")
+        if len(matched):
+            pos = matched["pos"].to_numpy()
+            old = matched["value"].to_numpy(dtype=float)
+            new = rows.value[pos]
+            same = np.abs(old - new) <= SAME * np.maximum(1.0, np.abs(old))
+            is_new[pos] = False
+            written["same"] += int(same.sum())
+            conflict_pos = pos[~same]
+            written["conflict"] += len(conflict_pos)
+            codes = {info.id: code for code, info in registry.items()} if not weather else \
+                {sid: code for code, sid in registry.items()}
+            for k, p in enumerate(conflict_pos[:2000]):
+                j = np.flatnonzero(~same)[k]
+                findings.add(Finding("conflict_existing",
+                                     f"stored {old[j]:g} (batch {matched['batch_id'].iloc[j]}), file says {new[j]:g}"
+                                     + ("; replaced" if opts.mode == "replace" else "; kept the stored value"),
+                                     int(rows.row[p]), None, f"{new[j]:g}", codes.get(int(rows.meter_id[p]))))
+            findings.counts["conflict_existing"] += max(0, len(conflict_pos) - 2000)
+            if writing and opts.mode == "replace" and len(conflict_pos):
+                _replace(session, batch, rows, matched[~same], conflict_pos, weather=weather)
+                written["replaced"] += len(conflict_pos)
+    if not writing:
+        written["new"] += int(is_new.sum())
+        return
+    fresh = Accepted(*(getattr(rows, f)[is_new] for f in Accepted.__dataclass_fields__))
+    if weather:
+        _insert_weather(session, batch, fresh)
+    else:
+        flags = np.full(len(fresh), bool(from_register)) if from_register is not None else \
+            np.array([registry_register(registry, m) for m in fresh.meter_id], dtype=bool)
+        store.insert_readings(session, fresh, batch_id=batch.id, from_register=flags)
+    written["new"] += len(fresh)
+
+
+def registry_register(registry: dict[str, MeterInfo], meter_id: int) -> bool:
+    for info in registry.values():
+        if info.id == meter_id:
+            return info.register_type == "cumulative"
+    return False
+
+
+def _replace(session: Session, batch: ImportBatch, rows: Accepted, matched: pd.DataFrame, positions: np.ndarray,
+             *, weather: bool) -> None:
+    """A correction: keep each old value in reading_revision, then overwrite (never a silent change)."""
+    if weather:
+        for (_, m), p in zip(matched.iterrows(), positions, strict=True):
+            session.execute(update(WeatherObservation).where(WeatherObservation.id == int(m["id"]))
+                            .values(temperature_c=float(rows.value[p]), batch_id=batch.id))
+        return
+    from emc.dbtypes import from_epoch_us
+
+    now = utcnow()
+    session.execute(ReadingRevision.__table__.insert(), [
+        {"meter_id": int(m["meter_id"]), "period_start": from_epoch_us(int(m["start"])),
+         "period_end": from_epoch_us(int(m["end"])), "old_value": float(m["value"]),
+         "old_batch_id": None if pd.isna(m["batch_id"]) else int(m["batch_id"]),
+         "new_value": float(rows.value[p]), "new_batch_id": batch.id, "changed_at": now}
+        for (_, m), p in zip(matched.iterrows(), positions, strict=True)])
+    session.execute(text("UPDATE reading SET value = :v, source_value = :s, factor = :f, estimated = :e, "
+                         "batch_id = :b WHERE id = :id"),
+                    [{"v": float(rows.value[p]), "s": float(rows.source_value[p]), "f": float(rows.factor[p]),
+                      "e": bool(rows.estimated[p]), "b": batch.id, "id": int(m["id"])}
+                     for (_, m), p in zip(matched.iterrows(), positions, strict=True)])
+
+
+def _finish(session: Session, batch: ImportBatch, findings: Findings, summary: dict[str, Any], opts: ImportOptions,
+            actor: User | str, written: dict[str, int]) -> ImportReport:
+    batch.errors, batch.warnings = findings.errors, findings.warnings
+    batch.rows_total = int(summary.get("rows", 0))
+    batch.rows_new, batch.rows_same = written.get("new", 0), written.get("same", 0)
+    batch.rows_conflict = written.get("conflict", 0)
+    batch.summary = {**summary, "counts": {k: n for k, n in sorted(findings.counts.items()) if n}, "truncated": findings.truncated,
+                     "replaced": written.get("replaced", 0)}
+    batch.findings = [f.as_dict() for f in findings.kept]
+    if opts.dry_run:
+        batch.status = BatchStatus.previewed
+    elif findings.errors:
+        batch.status = BatchStatus.rejected
+    else:
+        batch.status, batch.committed_at = BatchStatus.committed, utcnow()
+    action = {"previewed": "import.preview", "rejected": "import.reject", "committed": "import.commit"}[batch.status]
+    audit.record(session, actor=actor, action=action, object_type="import_batch", object_id=batch.id,
+                 after={"file": batch.file_name, "hash": batch.file_hash[:16], "mode": batch.mode,
+                        "rows": batch.rows_total, "new": batch.rows_new, "same": batch.rows_same,
+                        "conflict": batch.rows_conflict, "errors": batch.errors, "warnings": batch.warnings})
+    session.flush()
+    return ImportReport(batch, findings, written=written)
+
+
+def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, reason: str) -> int:
+    """Undo a committed batch: readings it added are removed, readings it corrected get their old
+    values back. Refused once an approved settlement used the batch (settlement module's check)."""
+    if batch.status != BatchStatus.committed:
+        raise ImportError_(f"batch {batch.id} is {batch.status}; only a committed batch can be reverted")
+    if len(reason.strip()) < 5:
+        raise ImportError_("say why the batch is reverted (at least 5 characters)")
+    blockers = approved_settlements_using(session, batch)
+    if blockers:
+        raise ImportError_(f"batch {batch.id} was used by approved settlement(s) {', '.join(blockers)}; correct the "
+                           "data with a new upload in replace mode instead, and settle the difference")
+    if batch.kind == "weather":
+        changed = session.execute(WeatherObservation.__table__.delete().where(
+            WeatherObservation.batch_id == batch.id)).rowcount
+    else:
+        changed = _revert_readings(session, batch)
+    batch.status, batch.reverted_at = BatchStatus.reverted, utcnow()
+    audit.record(session, actor=actor, action="import.revert", object_type="import_batch", object_id=batch.id,
+                 before={"status": "committed"}, after={"status": "reverted", "rows": changed}, reason=reason)
+    return changed
+
+
+def _revert_readings(session: Session, batch: ImportBatch) -> int:
+    revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)).scalars().all()
+    now = utcnow()
+    for rev in revisions:  # put the corrected values back
+        session.execute(update(Reading).where(Reading.meter_id == rev.meter_id,
+                                              Reading.period_start == rev.period_start,
+                                              Reading.period_end == rev.period_end)
+                        .values(value=rev.old_value, batch_id=rev.old_batch_id))
+        session.add(ReadingRevision(meter_id=rev.meter_id, period_start=rev.period_start, period_end=rev.period_end,
+                                    old_value=rev.new_value or 0.0, old_batch_id=batch.id, new_value=rev.old_value,
+                                    new_batch_id=rev.old_batch_id, changed_at=now))
+    deleted = session.execute(Reading.__table__.delete().where(Reading.batch_id == batch.id)).rowcount
+    return int(deleted or 0) + len(revisions)
+
+
+def approved_settlements_using(session: Session, batch: ImportBatch) -> list[str]:
+    """Codes of approved settlements whose inputs include this batch. Settlements arrive with the
+    settlement module; until then nothing can have used a batch."""
+    return []
+
+
+def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0) -> tuple[list[ImportBatch], int]:
+    where = []
+    if scope.is_esco:
+        where.append(ImportBatch.esco_id == scope.esco_id)
+    total = session.execute(select(func.count(ImportBatch.id)).where(*where)).scalar_one()
+    rows = session.execute(select(ImportBatch).where(*where).order_by(ImportBatch.id.desc())
+                           .offset(offset).limit(limit)).scalars().all()
+    return list(rows), total
+
+
+def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None or (scope.is_esco and batch.esco_id != scope.esco_id):
+        raise NotFound("import batch")
+    return batch
+
+
+# -- weather -----------------------------------------------------------------------------------------
+def _stations(session: Session) -> dict[str, int]:
+    return {code: sid for sid, code in session.execute(select(WeatherStation.id, WeatherStation.code)).all()}
+
+
+class _WeatherChecker(MeterChecker):
+    """Weather rows reuse the meter checks for periods, duplicates and gaps; stations are created on
+    first sight (a warning), temperatures outside what any station records are errors."""
+
+    def __init__(self, session: Session, stations: dict[str, int], opts: ImportOptions, findings: Findings,
+                 scope: Scope) -> None:
+        self.session, self.stations = session, stations
+        self.default_station = opts.station
+        self.created: list[str] = []
+        infos = {code: MeterInfo(sid, code, "C") for code, sid in stations.items()}
+        super().__init__(infos, now_us=to_epoch_us(utcnow()), value_kind="consumption",
+                         interval_s=opts.interval_s, findings=findings)
+
+    def feed(self, parsed):  # type: ignore[no-untyped-def]
+        if self.default_station:  # --station: every row belongs to it, whatever the file says
+            parsed.code[:] = self.default_station
+        for code in {str(c) for c in parsed.code} - set(self.meters):
+            station = WeatherStation(code=code[:40], name="")
+            self.session.add(station)
+            self.session.flush()
+            self.stations[code] = station.id
+            self.meters[code] = MeterInfo(station.id, code, "C")
+            self.created.append(code)
+            self.findings.add(Finding("new_station", f"weather station {code} is new and was created", value=code))
+        parsed.unit[:] = None
+        return super().feed(parsed)
+
+    def _meter(self, meter, parsed, idx, date_only):  # type: ignore[no-untyped-def]
+        st = self.state.setdefault(meter.code, _State())
+        start, end = self._periods(meter, st, parsed, idx, date_only)
+        value, rows = parsed.value[idx], parsed.row[idx]
+        keep = self._duplicates(meter, st, start, end, value, rows)
+        prev_end = np.r_[st.last_end if st.last_end >= 0 else start[0], end[:-1]]
+        for i in np.flatnonzero((start > prev_end) & keep)[:200]:
+            self.findings.add(Finding("gap", "missing weather periods before this one", int(rows[i]), None, None,
+                                      meter.code))
+        st.last_end = max(st.last_end, int(end[-1]))
+        st.rows += int(keep.sum())
+        st.total += float(value[keep].sum())
+        st.first = int(start.min()) if st.first < 0 else st.first
+        n = int(keep.sum())
+        return Accepted(np.full(n, meter.id, dtype=np.int64), start[keep], end[keep], value[keep], value[keep],
+                        np.ones(n), np.zeros(n, dtype=bool), rows[keep])
+
+    def range_check(self, rows: Accepted) -> Accepted:
+        lo, hi = TEMPERATURE_RANGE_C
+        bad = (rows.value < lo) | (rows.value > hi)
+        for i in np.flatnonzero(bad)[:1000]:
+            self.findings.add(Finding("temperature_out_of_range", f"{rows.value[i]:.1f} °C is outside {lo:g}..{hi:g} °C",
+                                      int(rows.row[i]), None, f"{rows.value[i]:.1f}"))
+        return Accepted(*(getattr(rows, f)[~bad] for f in Accepted.__dataclass_fields__))
+
+    def forget_created(self) -> None:
+        self.created.clear()
+
+
+def _existing_weather(session: Session, rows: Accepted) -> pd.DataFrame:
+    from emc.dbtypes import from_epoch_us
+
+    found = session.execute(select(WeatherObservation).where(
+        WeatherObservation.station_id.in_([int(s) for s in np.unique(rows.meter_id)]),
+        WeatherObservation.period_start >= from_epoch_us(int(rows.start.min())),
+        WeatherObservation.period_start <= from_epoch_us(int(rows.start.max())))).scalars().all()
+    return pd.DataFrame([{"id": o.id, "meter_id": o.station_id, "start": to_epoch_us(o.period_start),
+                          "end": to_epoch_us(o.period_end), "value": o.temperature_c, "batch_id": o.batch_id}
+                         for o in found], columns=["id", "meter_id", "start", "end", "value", "batch_id"])
+
+
+def _insert_weather(session: Session, batch: ImportBatch, rows: Accepted) -> None:
+    from emc.dbtypes import from_epoch_us
+
+    if len(rows):
+        session.execute(WeatherObservation.__table__.insert(), [
+            {"station_id": int(m), "period_start": from_epoch_us(int(a)), "period_end": from_epoch_us(int(b)),
+             "temperature_c": float(v), "batch_id": batch.id}
+            for m, a, b, v in zip(rows.meter_id, rows.start, rows.end, rows.value, strict=True)])
+
+
+def local_day(value: datetime, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,219 @@
+"""Baseline data sufficiency, CalTRACK 2.0 style (§2.2 "data sufficiency"), returned as warnings.
+
+Rules (parameters of :func:`check`; defaults in brackets):
+
+* the baseline spans a full year [365 days] — shorter is disqualifying, longer is reported (CalTRACK uses
+  the 365 days before the intervention; we fit what we are given);
+* at least ``min_coverage`` [90 %] of the days (hours, for hourly data) have usage and temperature;
+* every calendar month is represented: a month with less than ``month_min_coverage`` [50 %] of its days
+  is disqualifying, one below ``min_coverage`` is a warning;
+* gaps (runs of missing days ≥ 3, hours ≥ 24) and runs of zero usage ≥ 7 days are listed;
+* negative usage was rejected when the data were read (``negative_usage``);
+* bills: off-cycle bills (outside 25–35 days for a monthly cycle, 50–70 days for a bimonthly one) are
+  flagged, bills over 70 days are dropped (CalTRACK 2.0 billing), gaps and overlaps between bills are
+  listed, and a bill with less than 90 % of its days' temperatures is dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import Frame
+from .warning import DISQUALIFYING, INFO, WARNING, MVWarning, iso
+
+MAX_LISTED = 20
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of True runs."""
+    if not mask.any():
+        return []
+    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+
+
+def check(
+    frame: Frame,
+    *,
+    min_days: int = 365,
+    min_coverage: float = 0.90,
+    month_min_coverage: float = 0.50,
+) -> list[MVWarning]:
+    """Sufficiency findings for a baseline :class:`Frame`; excluded bills are marked invalid in place."""
+    if frame.n == 0:
+        return [MVWarning("no_data", "the baseline has no rows", DISQUALIFYING)]
+    if frame.granularity == "billing":
+        out = _billing(frame)
+    else:
+        out = []
+    start = frame.index[0]
+    end = frame.end.max()
+    if start.tz is not None:
+        start, end = start.tz_localize(None), end.tz_localize(None)
+    span = (end - start) / pd.Timedelta(days=1)
+    if span < min_days - 1e-9:
+        out.append(
+            MVWarning(
+                "baseline_too_short",
+                f"the baseline spans {span:.0f} days; a full year ({min_days} days) is needed so every season "
+                "is represented (CalTRACK 2.0)",
+                DISQUALIFYING,
+                iso(start),
+                iso(end),
+                float(span),
+            )
+        )
+    elif span > 366 + 1e-9:
+        out.append(
+            MVWarning(
+                "baseline_longer_than_a_year",
+                f"the baseline spans {span:.0f} days; all of it is fitted (CalTRACK would use the last 365 days)",
+                INFO,
+                iso(start),
+                iso(end),
+                float(span),
+            )
+        )
+    out.extend(_coverage(frame, start, end, min_coverage, month_min_coverage))
+    if frame.granularity != "billing":
+        out.extend(_gaps(frame))
+    return out
+
+
+def _valid_days(frame: Frame) -> pd.Series:
+    """Valid fraction of each calendar day (0..1), indexed by day over the covered span."""
+    valid = frame.valid
+    if frame.granularity == "billing":
+        days: list[np.ndarray] = []
+        for s, e, ok in zip(frame.index, frame.end, valid, strict=True):
+            if ok:
+                days.append(pd.date_range(s.tz_localize(None) if s.tz else s, e.tz_localize(None) if e.tz else e,
+                                          freq="D", inclusive="left").values)
+        if not days:
+            return pd.Series(dtype=float)
+        return pd.Series(1.0, index=pd.DatetimeIndex(np.unique(np.concatenate(days))))
+    idx = frame.index.tz_localize(None) if frame.index.tz is not None else frame.index
+    per = frame.days[0]
+    return pd.Series(valid.astype(float) * per, index=idx).groupby(idx.floor("D")).sum()
+
+
+def _coverage(frame: Frame, start, end, min_coverage: float, month_min: float) -> list[MVWarning]:
+    out: list[MVWarning] = []
+    all_days = pd.date_range(start.floor("D"), end, freq="D", inclusive="left")
+    vd = _valid_days(frame).reindex(all_days, fill_value=0.0)
+    total = float(vd.mean()) if len(vd) else 0.0
+    unit = "hours" if frame.granularity == "hourly" else "days"
+    if total < min_coverage:
+        out.append(
+            MVWarning(
+                "insufficient_coverage",
+                f"only {total:.1%} of the baseline {unit} have usage and temperature; CalTRACK 2.0 needs "
+                f"≥ {min_coverage:.0%}",
+                DISQUALIFYING,
+                iso(start),
+                iso(end),
+                total,
+            )
+        )
+    months = vd.groupby(vd.index.to_period("M")).mean()
+    for per, cov in months.items():
+        p0, p1 = per.start_time, (per + 1).start_time
+        if cov < month_min:
+            out.append(
+                MVWarning(
+                    "month_not_represented",
+                    f"{per} has {cov:.0%} of its {unit} with data (< {month_min:.0%}): the month is not "
+                    "represented in the baseline",
+                    DISQUALIFYING,
+                    iso(p0),
+                    iso(p1),
+                    float(cov),
+                )
+            )
+        elif cov < min_coverage:
+            out.append(
+                MVWarning(
+                    "month_low_coverage",
+                    f"{per} has {cov:.0%} of its {unit} with data (< {min_coverage:.0%})",
+                    WARNING,
+                    iso(p0),
+                    iso(p1),
+                    float(cov),
+                )
+            )
+    return out
+
+
+def _gaps(frame: Frame) -> list[MVWarning]:
+    out: list[MVWarning] = []
+    hourly = frame.granularity == "hourly"
+    min_gap = 24 if hourly else 3
+    unit = "hours" if hourly else "days"
+    runs = [(a, b) for a, b in _runs(~frame.valid) if b - a >= min_gap]
+    for a, b in runs[:MAX_LISTED]:
+        out.append(
+            MVWarning(
+                "gap",
+                f"{b - a} consecutive {unit} without usable data",
+                WARNING,
+                iso(frame.index[a]),
+                iso(frame.end[b - 1]),
+                float(b - a),
+            )
+        )
+    if len(runs) > MAX_LISTED:
+        out.append(MVWarning("gap", f"{len(runs) - MAX_LISTED} further gaps not listed", WARNING))
+    zero = np.isfinite(frame.usage) & (frame.usage == 0)
+    min_zero = 7 * (24 if hourly else 1)
+    for a, b in [(a, b) for a, b in _runs(zero) if b - a >= min_zero][:MAX_LISTED]:
+        out.append(
+            MVWarning(
+                "zero_usage_run",
+                f"{b - a} consecutive {unit} of zero usage: check for a stuck or disconnected meter",
+                WARNING,
+                iso(frame.index[a]),
+                iso(frame.end[b - 1]),
+                float(b - a),
+            )
+        )
+    return out
+
+
+def _billing(frame: Frame) -> list[MVWarning]:
+    out: list[MVWarning] = []
+    days = frame.days
+    bimonthly = float(np.median(days)) > 45
+    lo, hi = (50, 70) if bimonthly else (25, 35)
+    cycle = "bimonthly" if bimonthly else "monthly"
+    for i in range(frame.n):
+        s, e = iso(frame.index[i]), iso(frame.end[i])
+        if days[i] > 70:
+            frame.usage[i] = np.nan
+            out.append(
+                MVWarning("bill_too_long", f"a {days[i]:.0f}-day bill was dropped (longer than 70 days, CalTRACK 2.0)",
+                          WARNING, s, e, float(days[i]))
+            )
+        elif not lo <= days[i] <= hi:
+            out.append(
+                MVWarning("off_cycle_bill", f"a {days[i]:.0f}-day bill is off the {cycle} cycle ({lo}–{hi} days)",
+                          WARNING, s, e, float(days[i]))
+            )
+        if frame.temp_coverage[i] < 0.9:
+            out.append(
+                MVWarning("bill_temperature_coverage",
+                          f"a bill has temperatures for {frame.temp_coverage[i]:.0%} of its days (< 90 %); dropped",
+                          WARNING, s, e, float(frame.temp_coverage[i]))
+            )
+    ends = frame.end.values.astype("datetime64[D]")
+    starts = frame.index.values.astype("datetime64[D]")
+    for i in range(1, frame.n):
+        delta = int((starts[i] - ends[i - 1]).astype(np.int64))
+        if delta > 0:
+            out.append(MVWarning("bill_gap", f"{delta} day(s) between two bills are not billed", WARNING,
+                                 str(ends[i - 1]), str(starts[i]), float(delta)))
+        elif delta < 0:
+            out.append(MVWarning("bill_overlap", f"two bills overlap by {-delta} day(s)", WARNING,
+                                 str(starts[i]), str(ends[i - 1]), float(-delta)))
+    return out
