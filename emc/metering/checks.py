@@ -29,6 +29,7 @@ from emc.metering.parse import Parsed
 from emc.units import UnitError, factor, normalise_unit
 
 US_PER_DAY = 86_400 * 1_000_000
+STANDARD_INTERVALS_US = np.array([60, 300, 600, 900, 1800, 3600, 86_400], dtype=np.int64) * 1_000_000
 SPIKE_FACTOR = 10.0  # × the 95th percentile of the meter's positive consumption in the file
 ZERO_RUN_US = 24 * 3600 * 1_000_000  # a day or more of zeros
 ROLLOVER_BAND = 0.1  # a rollover leaves the top 10 % of the register and lands in the bottom 10 %
@@ -95,7 +96,8 @@ class MeterChecker:
 
     def __init__(self, meters: dict[str, MeterInfo], *, now_us: int, value_kind: str | None,
                  timestamp_is: str = "start", interval_s: int | None = None, findings: Findings | None = None,
-                 last_register: Callable[[MeterInfo, int], tuple[int, float] | None] | None = None) -> None:
+                 last_register: Callable[[MeterInfo, int], tuple[int, float] | None] | None = None,
+                 tz: str = "Asia/Shanghai") -> None:
         self.meters = meters
         self.now_us = now_us
         self.value_kind = value_kind
@@ -105,6 +107,7 @@ class MeterChecker:
         self.last_register = last_register
         self.state: dict[str, _State] = {}
         self.rows_in = 0
+        self.tz = tz
 
     # -- one chunk ------------------------------------------------------------------------------
     def feed(self, parsed: Parsed) -> Accepted:
@@ -193,8 +196,8 @@ class MeterChecker:
                                       meter.code))
         future = end > self.now_us
         for i in np.flatnonzero(future)[:1000]:
-            self.findings.add(Finding("future_timestamp", "this period has not ended yet", int(rows[i]),
-                                      str(parsed.column[idx[0]]), _iso(end[i]), meter.code))
+            self.findings.add(Finding("future_timestamp", f"this period ends {self._t(end[i])}, which has not happened yet",
+                                      int(rows[i]), parsed.time_column, None, meter.code))
         keep = self._duplicates(meter, st, start, end, value, rows)
         self._gaps_zeros_spikes(meter, st, start[keep], end[keep], value[keep], rows[keep])
         for i in np.flatnonzero(est & keep)[:200]:
@@ -223,12 +226,13 @@ class MeterChecker:
             if self.interval_us:
                 st.interval = self.interval_us
             else:
+                # the most common step among the usual metering intervals; a file of a few rows or with
+                # holes must not invent a 75-year period
                 steps = np.diff(np.unique(t0))
+                steps = steps[np.isin(steps, STANDARD_INTERVALS_US)]
                 if len(steps):
                     values, counts = np.unique(steps, return_counts=True)
                     st.interval = int(values[counts.argmax()])
-                elif date_only:
-                    st.interval = US_PER_DAY
             if not st.interval:
                 st.interval = US_PER_DAY if date_only else 3600 * 1_000_000
         if self.timestamp_is == "end":
@@ -294,7 +298,7 @@ class MeterChecker:
             st.interval = int(values[counts.argmax()])
         long_steps = np.flatnonzero(keep & (t - prev_t > st.interval)) if st.interval else []
         for i in long_steps[:500]:
-            self.findings.add(Finding("gap", f"no reading from {_iso(prev_t[i])} to {_iso(t[i])}; the consumption "
+            self.findings.add(Finding("gap", f"no reading from {self._t(prev_t[i])} to {self._t(t[i])}; the consumption "
                                       "between them is counted over the longer period", int(parsed.row[idx[i]]), None,
                                       None, meter.code))
         fac = meter.multiplier * unit_factor
@@ -344,10 +348,10 @@ class MeterChecker:
 
     def _duplicate(self, meter: MeterInfo, first: float, again: float, row: int, start: int) -> None:
         if abs(first - again) <= 1e-9 * max(1.0, abs(first)):
-            self.findings.add(Finding("identical_duplicate", f"period starting {_iso(start)} appears again with the "
+            self.findings.add(Finding("identical_duplicate", f"period starting {self._t(start)} appears again with the "
                                       "same value", int(row), None, str(again), meter.code))
         else:
-            self.findings.add(Finding("conflicting_duplicate", f"period starting {_iso(start)} appears again with "
+            self.findings.add(Finding("conflicting_duplicate", f"period starting {self._t(start)} appears again with "
                                       f"{again} (first {first})", int(row), None, str(again), meter.code))
 
     def _gaps_zeros_spikes(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray,
@@ -357,7 +361,7 @@ class MeterChecker:
         prev_end = np.r_[st.last_end if st.last_end >= 0 else start[0], end[:-1]]
         gap = start > prev_end
         for i in np.flatnonzero(gap)[:500]:
-            self.findings.add(Finding("gap", f"no data from {_iso(prev_end[i])} to {_iso(start[i])}", int(rows[i]),
+            self.findings.add(Finding("gap", f"no data from {self._t(prev_end[i])} to {self._t(start[i])}", int(rows[i]),
                                       None, None, meter.code))
         self.findings.counts["gap"] += max(0, int(gap.sum()) - 500)
         st.last_end = max(st.last_end, int(end[-1]))
@@ -392,10 +396,14 @@ class MeterChecker:
 
     def _close_zero_run(self, meter: MeterInfo, st: _State) -> None:
         if st.zero_end - st.zero_start >= ZERO_RUN_US and st.zero_rows >= 3:
-            self.findings.add(Finding("zero_run", f"zero consumption from {_iso(st.zero_start)} to "
-                                      f"{_iso(st.zero_end)} ({st.zero_rows} periods)", st.zero_row, None, "0",
+            self.findings.add(Finding("zero_run", f"zero consumption from {self._t(st.zero_start)} to "
+                                      f"{self._t(st.zero_end)} ({st.zero_rows} periods)", st.zero_row, None, "0",
                                       meter.code))
         st.zero_start = -1
+
+    def _t(self, us: int) -> str:
+        """A time in messages: local wall-clock time, as the user's file writes it."""
+        return _local(us, self.tz)
 
     def finish(self) -> None:
         for code, st in self.state.items():
@@ -417,5 +425,3 @@ def _local(us: int, tz: str) -> str:
     return from_epoch_us(int(us)).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
 
 
-def _iso(us: int) -> str:
-    return str(np.datetime64(int(us), "us").astype("datetime64[s]")) + "Z"

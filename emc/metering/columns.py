@@ -56,9 +56,14 @@ def _norm(alias: str) -> str:
 _LOOKUP = {_norm(a): name for name, aliases in ALIASES.items() for a in aliases}
 
 
-def is_time_header(header: str) -> bool:
+def is_time_header(header: str, extra: frozenset[str] = frozenset()) -> bool:
     name, _ = split_header(header)
-    return _LOOKUP.get(name) in ("time", "start", "end")
+    return _LOOKUP.get(name) in ("time", "start", "end") or name in extra
+
+
+def time_aliases(extra_aliases: dict[str, list[str]] | None) -> frozenset[str]:
+    """A profile's own names for time columns, normalised like headers."""
+    return frozenset(_norm(a) for f in ("time", "start", "end") for a in (extra_aliases or {}).get(f, []))
 
 
 class ColumnError(ValueError):

@@ -42,6 +42,7 @@ class Parsed:
     column: np.ndarray  # object: the value's column (wide files have one per meter)
     date_only: bool = False
     findings: list[Finding] = field(default_factory=list)
+    time_column: str | None = None
 
     def __len__(self) -> int:
         return len(self.row)
@@ -177,7 +178,7 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
     if cmap.get("end") and not cmap.get("time"):
         ok &= t1 >= 0
     return Parsed(lines[ok], code[ok], t0[ok], t1[ok], value[ok], unit[ok], estimated[ok], old_reg[ok], new_reg[ok],
-                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings)
+                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col)
 
 
 def _parse_wide(frame: pd.DataFrame, lines: np.ndarray, cmap: ColumnMap, times: TimeParser,
@@ -207,4 +208,4 @@ def _parse_wide(frame: pd.DataFrame, lines: np.ndarray, cmap: ColumnMap, times: 
     row, code, t, value, unit, col = (np.concatenate(x) for x in zip(*parts, strict=True))
     n = len(row)
     return Parsed(row, code, t, np.full(n, -1, dtype=np.int64), value, unit, np.zeros(n, bool), np.full(n, np.nan),
-                  np.full(n, np.nan), col, times.date_only, findings)
+                  np.full(n, np.nan), col, times.date_only, findings, time_col)

@@ -25,7 +25,7 @@ from emc.config import get_settings
 from emc.dbtypes import to_epoch_us, utcnow
 from emc.metering import store
 from emc.metering.checks import Accepted, MeterChecker, MeterInfo, _State
-from emc.metering.columns import ColumnError, map_columns
+from emc.metering.columns import ColumnError, map_columns, time_aliases
 from emc.metering.findings import Finding, Findings
 from emc.metering.models import (
     BatchStatus,
@@ -168,7 +168,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     profile = profile_settings(session, esco)
     tz = opts.timezone or profile.get("timezone") or get_settings().timezone
     try:
-        table = open_table(path, opts.sheet or profile.get("sheet"))
+        table = open_table(path, opts.sheet or profile.get("sheet"), time_aliases(profile.get("aliases")))
         registry = _stations(session) if opts.kind == "weather" else _meters(session, scope)
         cmap = map_columns(table.headers, extra_aliases=profile.get("aliases"), known_codes=set(registry),
                            units_row=table.units_row, weather=opts.kind == "weather")
@@ -187,7 +187,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         checker = MeterChecker(registry, now_us=to_epoch_us(utcnow()), value_kind=cmap.value_kind,
                                timestamp_is=opts.timestamp_is or profile.get("timestamp_is", "start"),
                                interval_s=opts.interval_s or profile.get("interval_s"), findings=findings,
-                               last_register=lambda m, t: store.last_register(session, m.id, t))
+                               last_register=lambda m, t: store.last_register(session, m.id, t), tz=tz)
     times = TimeParser(tz)
     written = {"new": 0, "same": 0, "conflict": 0, "replaced": 0}
     savepoint = session.begin_nested()

@@ -60,12 +60,13 @@ def detect_encoding(sample: bytes) -> str:
     return "gb18030"
 
 
-def _find_header(rows: list[list[str]]) -> int:
+def _find_header(rows: list[list[str]], extra: frozenset[str]) -> int:
     for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         cells = [c for c in row if c and str(c).strip()]
-        if len(cells) >= 2 and any(is_time_header(str(c)) for c in cells):
+        if len(cells) >= 2 and any(is_time_header(str(c), extra) for c in cells):
             return i
-    raise TableError("no header row found: the first rows name no time column (时间/日期/timestamp…)")
+    raise TableError("no header row found: the first rows name no time column (时间/日期/timestamp…); "
+                     "if your platform calls it something else, add it to the ESCO's import profile")
 
 
 def _units_row(row: list[Any]) -> bool:
@@ -75,14 +76,15 @@ def _units_row(row: list[Any]) -> bool:
     return bool(cells) and all(normalise_unit(c.strip("()（）[]")) or c in ("℃", "°C", "°F", "℉") for c in cells)
 
 
-def open_table(path: Path, sheet: str | None = None) -> TableSource:
+def open_table(path: Path, sheet: str | None = None, time_aliases: frozenset[str] = frozenset()) -> TableSource:
+    """Detect kind, encoding, delimiter and header row. ``time_aliases``: a profile's own time headers."""
     path = Path(path)
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if not head.strip():
         raise TableError("the file is empty")
     if head.startswith(b"PK\x03\x04"):
-        return _open_xlsx(path, sheet)
+        return _open_xlsx(path, sheet, time_aliases)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise TableError("this is an old .xls workbook: save it as .xlsx or CSV")
     encoding = detect_encoding(head)
@@ -90,13 +92,13 @@ def open_table(path: Path, sheet: str | None = None) -> TableSource:
     lines = text.splitlines()[:HEADER_SEARCH_ROWS + 2]
     delimiter = max([",", "\t", ";", "|"], key=lambda d: sum(line.count(d) for line in lines[:HEADER_SEARCH_ROWS]))
     rows = list(csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter))
-    index = _find_header(rows)
+    index = _find_header(rows, time_aliases)
     headers = [h.strip() for h in rows[index]]
     units = rows[index + 1] if index + 1 < len(rows) and _units_row(rows[index + 1]) else None
     return TableSource(path, "csv", encoding, delimiter, index + 1, headers, units)
 
 
-def _open_xlsx(path: Path, sheet: str | None) -> TableSource:
+def _open_xlsx(path: Path, sheet: str | None, time_aliases: frozenset[str]) -> TableSource:
     import openpyxl
 
     try:
@@ -111,7 +113,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> TableSource:
                 for r in ws.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS + 2, values_only=True)]
     finally:
         book.close()
-    index = _find_header(rows)
+    index = _find_header(rows, time_aliases)
     headers = [h.strip() for h in rows[index]]
     units = rows[index + 1] if index + 1 < len(rows) and _units_row(rows[index + 1]) else None
     return TableSource(path, "xlsx", "xlsx", ",", index + 1, headers, units, ws.title)

@@ -39,7 +39,7 @@ FORMS = ("mean", "2P", "3PH", "3PC", "4P", "5P")
 N_BALANCE_POINTS = {"mean": 0, "2P": 0, "3PH": 1, "3PC": 1, "4P": 1, "5P": 2}
 MIN_TOTAL_DD = 20.0 / 1.8  # CalTRACK 2.0: 20 °F·day of degree-days over the baseline, in °C·day
 COARSE_STEP = 1.0
-FINE_STEP = 0.1
+FINE_STEP = 0.25
 SIGNIFICANCE = 0.10  # CalTRACK 2.0: slopes must be significant at p < 0.1
 
 
@@ -75,58 +75,62 @@ def cdd(t: np.ndarray, bp: np.ndarray | float) -> np.ndarray:
     return np.maximum(t - bp, 0.0)
 
 
-def _solve_batch(
-    F: np.ndarray,
-    y: np.ndarray,
-    w: np.ndarray,
-    H: np.ndarray | None,
-    C: np.ndarray | None,
-    kh: np.ndarray | None,
-    kc: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted least squares for B candidate designs X_b = [F, H[:, kh[b]], C[:, kc[b]]] at once.
+class _Blocks:
+    """Gram blocks of the weighted least-squares problems X_b = [F, H[:, kh[b]], C[:, kc[b]]].
 
-    Returns (beta (B, P), weighted SSE (B,), diag((X'WX)^-1) (B, P)). Built from Gram blocks so the cost
-    is a few (n × K) matrix products instead of B separate regressions.
+    Built once per grid with a few (n × K) matrix products; any batch of candidates is then assembled and
+    solved from them (``solve``) instead of running one regression per candidate.
     """
-    q = F.shape[1]
-    Fw = F * w[:, None]
-    FF = F.T @ Fw
-    Fy = Fw.T @ y
-    yy = float(y @ (w * y))
-    blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
-    if H is not None:
-        blocks.append(("h", H, kh))  # type: ignore[arg-type]
-    if C is not None:
-        blocks.append(("c", C, kc))  # type: ignore[arg-type]
-    B = len(kh) if kh is not None else len(kc) if kc is not None else 1
-    P = q + len(blocks)
-    G = np.empty((B, P, P))
-    g = np.empty((B, P))
-    G[:, :q, :q] = FF
-    g[:, :q] = Fy
-    wcols = []
-    for j, (_, M, k) in enumerate(blocks):
-        Mw = M * w[:, None]
-        wcols.append(Mw)
-        FM = Fw.T @ M  # (q, K)
-        G[:, :q, q + j] = FM[:, k].T
-        G[:, q + j, :q] = FM[:, k].T
-        G[:, q + j, q + j] = np.einsum("ij,ij->j", Mw, M)[k]
-        g[:, q + j] = (Mw.T @ y)[k]
-    if len(blocks) == 2:
-        HC = wcols[0].T @ blocks[1][1]  # (Kh, Kc)
-        G[:, q, q + 1] = G[:, q + 1, q] = HC[kh, kc]
-    # A tiny ridge on the diagonal guards exactly singular candidates (e.g. an all-zero degree-day column);
-    # such candidates fail the support test anyway.
-    scale = np.maximum(np.abs(np.diagonal(G, axis1=1, axis2=2)), 1e-300)
-    Gs = G / np.sqrt(scale[:, :, None] * scale[:, None, :])
-    Gs = Gs + np.eye(P) * 1e-12
-    inv = np.linalg.inv(Gs)
-    inv = inv / np.sqrt(scale[:, :, None] * scale[:, None, :])
-    beta = np.einsum("bij,bj->bi", inv, g)
-    sse = yy - np.einsum("bi,bi->b", beta, g)
-    return beta, np.maximum(sse, 0.0), np.diagonal(inv, axis1=1, axis2=2).copy()
+
+    def __init__(self, d: CPData, H: np.ndarray | None, C: np.ndarray | None) -> None:
+        F, y, w = d.F, d.y, d.w
+        Fw = F * w[:, None]
+        self.q = F.shape[1]
+        self.n = y.size
+        self.FF = F.T @ Fw
+        self.Fy = Fw.T @ y
+        self.yy = float(y @ (w * y))
+        self.H, self.C = H, C
+        self.parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        wcols = {}
+        for key, M in (("h", H), ("c", C)):
+            if M is None:
+                continue
+            Mw = M * w[:, None]
+            wcols[key] = Mw
+            support = ((M > 0).sum(axis=0) >= d.min_rows_dd) & (Mw.sum(axis=0) >= MIN_TOTAL_DD)
+            self.parts[key] = (Fw.T @ M, np.einsum("ij,ij->j", Mw, M), Mw.T @ y, support)
+        self.HC = wcols["h"].T @ C if H is not None and C is not None else None
+
+    def solve(self, kh: np.ndarray | None, kc: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(beta (B, P), weighted SSE (B,), diag((X'WX)^-1) (B, P)) for candidate index arrays."""
+        q = self.q
+        sel = [(key, k) for key, k in (("h", kh), ("c", kc)) if k is not None]
+        B = len(sel[0][1]) if sel else 1
+        P = q + len(sel)
+        G = np.empty((B, P, P))
+        g = np.empty((B, P))
+        G[:, :q, :q] = self.FF
+        g[:, :q] = self.Fy
+        for j, (key, k) in enumerate(sel):
+            FM, MM, My, _ = self.parts[key]
+            G[:, :q, q + j] = FM[:, k].T
+            G[:, q + j, :q] = FM[:, k].T
+            G[:, q + j, q + j] = MM[k]
+            g[:, q + j] = My[k]
+        if len(sel) == 2:
+            G[:, q, q + 1] = G[:, q + 1, q] = self.HC[kh, kc]  # type: ignore[index]
+        # Scale to unit diagonal before inverting; a tiny ridge guards exactly singular candidates (an
+        # all-zero degree-day column), which fail the support test anyway.
+        scale = np.maximum(np.abs(np.diagonal(G, axis1=1, axis2=2)), 1e-300)
+        root = np.sqrt(scale[:, :, None] * scale[:, None, :])
+        inv = np.linalg.inv(G / root + np.eye(P) * 1e-12) / root
+        beta = np.einsum("bij,bj->bi", inv, g)
+        sse = self.yy - np.einsum("bi,bi->b", beta, g)
+        return beta, np.maximum(sse, 0.0), np.diagonal(inv, axis1=1, axis2=2).copy()
+
+    def support(self, key: str, k: np.ndarray) -> np.ndarray:
+        return self.parts[key][3][k]
 
 
 def _grid(t: np.ndarray, step: float) -> np.ndarray:
@@ -154,79 +158,6 @@ class CPData:
         return self.agg(m)
 
 
-def _support(M: np.ndarray, w: np.ndarray, min_rows: int) -> np.ndarray:
-    """Degree-day support per candidate column (CalTRACK 2.0 §3.2)."""
-    rows = (M > 0).sum(axis=0)
-    total = (M * w[:, None]).sum(axis=0)
-    return (rows >= min_rows) & (total >= MIN_TOTAL_DD)
-
-
-def _evaluate(
-    d: CPData, form: str, hb: np.ndarray | None, cb: np.ndarray | None, pairs: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """All candidates of ``form`` on the given grids: (beta, sse, qualified, h, c, reject_code, tstats)."""
-    n, q = d.F.shape
-    H = d.dd("h", hb) if hb is not None else None
-    C = d.dd("c", cb) if cb is not None else None
-    if pairs == "h":
-        kh, kc = np.arange(len(hb)), None  # type: ignore[arg-type]
-    elif pairs == "c":
-        kh, kc = None, np.arange(len(cb))  # type: ignore[arg-type]
-    elif pairs == "same":  # 4P: one change point
-        kh = kc = np.arange(len(hb))  # type: ignore[arg-type]
-    else:  # 5P: h < c
-        ih, ic = np.meshgrid(np.arange(len(hb)), np.arange(len(cb)), indexing="ij")  # type: ignore[arg-type]
-        ok = hb[ih] < cb[ic]  # type: ignore[index]
-        kh, kc = ih[ok], ic[ok]
-    if (kh is not None and len(kh) == 0) or (kc is not None and len(kc) == 0):
-        empty = np.zeros(0)
-        return np.zeros((0, q + 2)), empty, empty.astype(bool), empty, empty, empty, np.zeros((0, 2))
-    with np.errstate(all="ignore"):
-        beta, sse, dinv = _solve_batch(d.F, d.y, d.w, H, C, kh, kc)
-    P = beta.shape[1]
-    dof = n - P
-    sigma2 = sse / max(dof, 1)
-    with np.errstate(all="ignore"):
-        se = np.sqrt(np.maximum(dinv * sigma2[:, None], 0.0))
-        t = np.where(se > 0, beta / np.where(se > 0, se, 1.0), np.inf * np.sign(beta))
-    tcrit = t_two_sided(1.0 - SIGNIFICANCE, max(dof, 1))
-    ok = np.ones(len(sse), dtype=bool)
-    reason = np.zeros(len(sse), dtype=np.int8)  # 0 ok, 1 support, 2 sign, 3 significance, 4 dof
-    if H is not None:
-        sup = _support(H, d.w, d.min_rows_dd)[kh]
-        reason[~sup & ok] = 1
-        ok &= sup
-    if C is not None:
-        sup = _support(C, d.w, d.min_rows_dd)[kc]
-        reason[~sup & ok] = 1
-        ok &= sup
-    th = t[:, q] if H is not None else None
-    tc = t[:, q + (1 if H is not None else 0)] if C is not None else None
-    if form == "4P":
-        bh, bc = beta[:, q], beta[:, q + 1]
-        convex = (bh + bc) > 0
-        steep = np.where(np.abs(bh) >= np.abs(bc), np.abs(th), np.abs(tc))  # type: ignore[arg-type]
-        reason[~convex & ok] = 2
-        ok &= convex
-        reason[~(steep >= tcrit) & ok] = 3
-        ok &= steep >= tcrit
-    else:
-        for tt, col in ((th, q if H is not None else None), (tc, P - 1 if C is not None else None)):
-            if tt is None:
-                continue
-            pos = beta[:, col] > 0
-            reason[~pos & ok] = 2
-            ok &= pos
-            sig = tt >= tcrit
-            reason[~sig & ok] = 3
-            ok &= sig
-    hv = hb[kh] if kh is not None else np.full(len(sse), np.nan)  # type: ignore[index]
-    cv = cb[kc] if kc is not None else np.full(len(sse), np.nan)  # type: ignore[index]
-    tstats = np.stack([th if th is not None else np.full(len(sse), np.nan),
-                       tc if tc is not None else np.full(len(sse), np.nan)], axis=1)
-    return beta, sse, ok, hv, cv, reason, tstats
-
-
 _REJECT = {
     1: "too few days with degree-days at every candidate balance point (CalTRACK 2.0 §3.2)",
     2: "slope of the wrong sign at every qualifying balance point",
@@ -235,46 +166,130 @@ _REJECT = {
 }
 
 
-def _best_on_grid(d: CPData, form: str, hb: np.ndarray | None, cb: np.ndarray | None, pairs: str):
-    beta, sse, ok, hv, cv, reason, _ = _evaluate(d, form, hb, cb, pairs)
-    if len(sse) == 0:
+def _best(blocks: _Blocks, form: str, kh: np.ndarray | None, kc: np.ndarray | None) -> tuple[int | None, int]:
+    """Index (into kh/kc) of the qualifying candidate with the lowest SSE, or (None, rejection code)."""
+    B = len(kh) if kh is not None else len(kc) if kc is not None else 0
+    if B == 0:
         return None, 1
+    with np.errstate(all="ignore"):
+        beta, sse, dinv = blocks.solve(kh, kc)
+    q, P = blocks.q, beta.shape[1]
+    dof = blocks.n - P
+    tcrit = t_two_sided(1.0 - SIGNIFICANCE, max(dof, 1))
+    with np.errstate(all="ignore"):
+        se = np.sqrt(np.maximum(dinv * (sse / max(dof, 1))[:, None], 0.0))
+        t = np.where(se > 0, beta / np.where(se > 0, se, 1.0), np.inf * np.sign(beta))
+    ok = np.ones(B, dtype=bool)
+    reason = np.zeros(B, dtype=np.int8)  # 0 ok, 1 support, 2 sign, 3 significance
+
+    def gate(cond: np.ndarray, code: int) -> None:
+        nonlocal ok
+        reason[~cond & ok] = code
+        ok = ok & cond
+
+    if kh is not None:
+        gate(blocks.support("h", kh), 1)
+    if kc is not None:
+        gate(blocks.support("c", kc), 1)
+    if form == "4P":
+        bh, bc = beta[:, q], beta[:, q + 1]
+        gate((bh + bc) > 0, 2)
+        steep = np.where(np.abs(bh) >= np.abs(bc), np.abs(t[:, q]), np.abs(t[:, q + 1]))
+        gate(steep >= tcrit, 3)
+    else:
+        for col in range(q, P):
+            gate(beta[:, col] > 0, 2)
+            gate(t[:, col] >= tcrit, 3)
     if not ok.any():
         codes = reason[reason > 0]
         return None, int(np.bincount(codes).argmax()) if codes.size else 1
-    i = int(np.flatnonzero(ok)[np.argmin(sse[ok])])
-    return (float(hv[i]), float(cv[i])), 0
+    return int(np.flatnonzero(ok)[np.argmin(sse[ok])]), 0
+
+
+def _pairs(hb: np.ndarray, cb: np.ndarray, h_off: int = 0, c_off: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    ih, ic = np.meshgrid(np.arange(len(hb)), np.arange(len(cb)), indexing="ij")
+    ok = hb[ih] < cb[ic]
+    return ih[ok] + h_off, ic[ok] + c_off
+
+
+def _index_sets(form: str, hb: np.ndarray, cb: np.ndarray, h_off: int, c_off: int):
+    if form == "3PH":
+        return np.arange(len(hb)) + h_off, None
+    if form == "3PC":
+        return None, np.arange(len(cb)) + c_off
+    if form == "4P":
+        return np.arange(len(hb)) + h_off, np.arange(len(cb)) + c_off
+    return _pairs(hb, cb, h_off, c_off)
+
+
+def fit_forms(d: CPData, forms: list[str]) -> list[CPFit]:
+    """Best qualifying candidate of each form: a 1 °C grid, then a 0.25 °C grid around each form's optimum.
+
+    All change-point forms share the Gram blocks of one grid, so the search costs two block builds.
+    """
+    n = d.y.size
+    names = list(d.fixed_names)
+    out: dict[str, CPFit] = {}
+    for form in forms:
+        if form in ("mean", "2P"):
+            X = d.F if form == "mean" else np.column_stack([d.F, d.row_temp])
+            out[form] = _final(d, form, X, names + ([] if form == "mean" else ["temperature"]), None, None)
+    cpf = [f for f in forms if f in N_BALANCE_POINTS and N_BALANCE_POINTS[f] > 0]
+    if cpf:
+        # Balance points that leave fewer than min_rows_dd rows with degree-days cannot qualify: skip them.
+        rt = np.sort(d.row_temp[np.isfinite(d.row_temp)])
+        k = min(d.min_rows_dd, rt.size) - 1
+        grid = _grid(d.day_temp[np.isfinite(d.day_temp)], COARSE_STEP)
+        hg = grid[grid > rt[k] - COARSE_STEP] if rt.size else grid
+        cg = grid[grid < rt[-k - 1] + COARSE_STEP] if rt.size else grid
+        if hg.size == 0:
+            hg = grid[-1:]
+        if cg.size == 0:
+            cg = grid[:1]
+        coarse = _Blocks(d, d.dd("h", hg), d.dd("c", cg))
+        found: dict[str, tuple[float, float]] = {}
+        for form in cpf:
+            if form == "4P":
+                common = np.intersect1d(hg, cg)
+                kh = np.searchsorted(hg, common)
+                kc = np.searchsorted(cg, common)
+            else:
+                kh, kc = _index_sets(form, hg, cg, 0, 0)
+            i, code = _best(coarse, form, kh, kc)
+            if i is None:
+                out[form] = CPFit(form, names, np.zeros(0), None, None, np.inf, n, float(d.w.sum()), False,
+                                  _REJECT[code])
+            else:
+                found[form] = (hg[kh[i]] if kh is not None else np.nan, cg[kc[i]] if kc is not None else np.nan)
+        # Fine grids of all forms side by side in one block build.
+        hs, cs, where = [], [], {}
+        for form, (h0, c0) in found.items():
+            fh = _refine(h0, COARSE_STEP, FINE_STEP) if form != "3PC" else np.zeros(0)
+            fc = _refine(c0 if form != "4P" else h0, COARSE_STEP, FINE_STEP) if form != "3PH" else np.zeros(0)
+            where[form] = (sum(map(len, hs)), sum(map(len, cs)), fh, fc)
+            hs.append(fh)
+            cs.append(fc)
+        if found:
+            hcat, ccat = np.concatenate(hs), np.concatenate(cs)
+            fine = _Blocks(d, d.dd("h", hcat) if hcat.size else None, d.dd("c", ccat) if ccat.size else None)
+            for form, (ho, co, fh, fc) in where.items():
+                kh, kc = _index_sets(form, fh, fc, ho, co)
+                i, _ = _best(fine, form, kh, kc)
+                if i is None:
+                    h, c = found[form]
+                else:
+                    h = hcat[kh[i]] if kh is not None else np.nan
+                    c = ccat[kc[i]] if kc is not None else np.nan
+                out[form] = _final_cp(d, form, None if form == "3PC" else float(h), None if form == "3PH" else float(c))
+    return [out[f] for f in forms]
 
 
 def _refine(center: float, step: float, fine: float) -> np.ndarray:
     return np.round(center + np.arange(-step, step + fine / 2, fine), 6)
 
 
-def fit_form(d: CPData, form: str) -> CPFit:
-    """Best qualifying candidate of one form: coarse grid search, then a fine grid around its optimum."""
-    n = d.y.size
-    names = list(d.fixed_names)
-    if form in ("mean", "2P"):
-        X = d.F if form == "mean" else np.column_stack([d.F, d.row_temp])
-        cols = names + ([] if form == "mean" else ["temperature"])
-        return _final(d, form, X, cols, None, None)
-    grid = _grid(d.day_temp[np.isfinite(d.day_temp)], COARSE_STEP)
-    pairs = {"3PH": "h", "3PC": "c", "4P": "same", "5P": "pair"}[form]
-    hb = grid if pairs in ("h", "same", "pair") else None
-    cb = grid if pairs in ("c", "same", "pair") else None
-    best, code = _best_on_grid(d, form, hb, cb, pairs)
-    if best is None:
-        return CPFit(form, names, np.zeros(0), None, None, np.inf, n, float(d.w.sum()), False, _REJECT[code])
-    h0, c0 = best
-    hb2 = _refine(h0, COARSE_STEP, FINE_STEP) if hb is not None else None
-    cb2 = _refine(c0, COARSE_STEP, FINE_STEP) if cb is not None else None
-    fine, _ = _best_on_grid(d, form, hb2, cb2, pairs)
-    h, c = fine if fine is not None else best
-    h = None if hb is None else h
-    c = None if cb is None else c
-    if form == "4P":
-        c = h
-    cols = list(names)
+def _final_cp(d: CPData, form: str, h: float | None, c: float | None) -> CPFit:
+    cols = list(d.fixed_names)
     mats = []
     if h is not None:
         cols.append("heating_slope")
@@ -282,8 +297,7 @@ def fit_form(d: CPData, form: str) -> CPFit:
     if c is not None:
         cols.append("cooling_slope")
         mats.append(d.dd("c", np.array([c]))[:, 0])
-    X = np.column_stack([d.F, *mats])
-    return _final(d, form, X, cols, h, c)
+    return _final(d, form, np.column_stack([d.F, *mats]), cols, h, c)
 
 
 def _final(d: CPData, form: str, X: np.ndarray, cols: list[str], h: float | None, c: float | None) -> CPFit:

@@ -17,6 +17,7 @@ days, so its variance is ∝ 1/d); daily and hourly data are unweighted.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -188,6 +189,7 @@ def student_t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t >= 0 else tail
 
 
+@lru_cache(maxsize=8192)
 def student_t_ppf(q: float, df: float) -> float:
     """Quantile of Student's t (bisection on the CDF; |error| < 1e-12)."""
     if not 0.0 < q < 1.0:

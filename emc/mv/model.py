@@ -311,7 +311,7 @@ def _cpdata(frame: Frame, rows: np.ndarray, fixed: list[str]) -> cp.CPData:
 
 
 def _fit_forms(d: cp.CPData, forms: list[str]) -> list[cp.CPFit]:
-    return [cp.fit_form(d, f) for f in forms]
+    return cp.fit_forms(d, forms)
 
 
 def _sst(d: cp.CPData) -> float:
@@ -321,6 +321,8 @@ def _sst(d: cp.CPData) -> float:
 
 def _candidates(fits: list[cp.CPFit], d: cp.CPData, suffix: str, n: int, sum_w: float) -> list[Candidate]:
     sst = _sst(d)
+    # Floor SSE at round-off level so exact (noise-free) fits tie and the simpler model wins on p.
+    floor = (1e-9 * abs(float(d.w @ d.y / d.w.sum()))) ** 2 * sum_w
     out = []
     for f in fits:
         name = f.form + suffix
@@ -328,7 +330,7 @@ def _candidates(fits: list[cp.CPFit], d: cp.CPData, suffix: str, n: int, sum_w: 
             out.append(Candidate(name, f.p, math.inf, math.inf, math.nan, False, f.rejection, f))
             continue
         adj = 1 - (f.sse / sst) * (n - 1) / (n - f.p) if sst > 0 and n > f.p else math.nan
-        out.append(Candidate(name, f.p, f.sse, bic(f.sse, sum_w, n, f.p), adj, True, "", f))
+        out.append(Candidate(name, f.p, f.sse, bic(max(f.sse, floor), sum_w, n, f.p), adj, True, "", f))
     return out
 
 
@@ -377,12 +379,13 @@ def _fit_cp(
             if all(p is not None for p in parts):
                 pw, po = parts  # type: ignore[misc]
                 sse = pw.sse + po.sse
+                floor = (1e-9 * abs(float(np.mean(frame.rate[valid])))) ** 2 * sum_w
                 p = pw.p + po.p
                 sst = _sst(_cpdata(frame, valid, ["intercept"]))
                 adj = 1 - (sse / sst) * (n - 1) / (n - p) if sst > 0 and n > p else math.nan
                 candidates.append(
                     Candidate(f"split by day type: workday {pw.name} | non-workday {po.name}", p, sse,
-                              bic(sse, sum_w, n, p), adj, True, "", (pw.payload, po.payload))
+                              bic(max(sse, floor), sum_w, n, p), adj, True, "", (pw.payload, po.payload))
                 )
     chosen, reason = select(candidates)
     if chosen is None:
