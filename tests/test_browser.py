@@ -8,11 +8,11 @@ from conftest import LiveServer, screenshot
 pytestmark = pytest.mark.browser
 
 NAV = {
-    "admin": ["合同", "用户", "审计日志", "接口文档"],
-    "manager": ["合同", "接口文档"],
-    "finance": ["合同", "接口文档"],
-    "viewer": ["合同", "接口文档"],
-    "esco": ["我的合同", "接口文档"],
+    "admin": ["合同", "数据导入", "用户", "审计日志", "接口文档"],
+    "manager": ["合同", "数据导入", "接口文档"],
+    "finance": ["合同", "数据导入", "接口文档"],
+    "viewer": ["合同", "数据导入", "接口文档"],
+    "esco": ["我的合同", "数据导入", "接口文档"],
 }
 
 
@@ -121,3 +121,28 @@ def test_bad_contract_upload_shows_a_toast_naming_the_key(page, sqlite_demo_serv
     assert "broken.toml: institutions[0] (T-SCH-1).category" in toast.inner_text()
     assert page.locator("#results").count() == 1  # the page stayed
     screenshot(page, "upload-error-toast")
+
+
+def test_esco_uploads_a_gbk_export_previews_filters_and_commits(page, sqlite_demo_server: LiveServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    rows = "".join(f"WX-SMZX-E11,2024-07-01 {h:02d}:00,{900 if h == 12 else 10 + h % 4}\n" for h in range(24))
+    rows += "WX-SMZX-E11,2024-07-02 00:00,11\nWX-SMZX-E11,2024-07-02 03:00,12\n"
+    path = tmp_path / "平台导出.csv"
+    path.write_bytes(("测点说明：空调分项\n表计编号,采集时间,用电量(kWh)\n" + rows).encode("gbk"))
+    log_in(page, sqlite_demo_server, "esco")
+    page.click("nav.main >> text=数据导入")
+    page.wait_for_url("**/imports")
+    page.set_input_files("#upload-form input[type=file]", str(path))
+    assert page.inner_text("#dropzone .chosen") == "平台导出.csv"
+    page.click("#upload-form button[type=submit]")
+    page.wait_for_url("**/imports/*")
+    assert "gb18030" in page.inner_text("#batch-summary")
+    assert "WX-SMZX-E11" in page.inner_text("#batch-meters")
+    before = page.locator("#findings tbody tr").count()
+    page.select_option("select[name=code]", "gap")
+    page.wait_for_function("document.querySelectorAll('#findings tbody tr').length < %d" % before)
+    assert "no data from 2024-07-02 01:00 to 2024-07-02 03:00" in page.inner_text("#findings")
+    screenshot(page, "import-preview")
+    page.click("#commit")
+    page.wait_for_selector("#batch-status >> text=已导入")
+    assert page.locator("#commit").count() == 0
+    screenshot(page, "import-committed")

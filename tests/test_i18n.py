@@ -15,7 +15,7 @@ def test_catalogs_have_the_same_keys() -> None:
 def test_every_literal_key_used_in_templates_exists() -> None:
     used = set()
     for path in (ROOT / "templates").rglob("*.html"):
-        used |= set(re.findall(r"""_\(\s*["']([a-z_]+\.[a-z_]+)["']""", path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r"""_\(\s*["']([a-z_]+\.[a-z_]+)["']\s*[,)]""", path.read_text(encoding="utf-8")))
     assert used, "templates use message keys"
     missing = used - set(catalog("zh"))
     assert not missing, f"keys used in templates but missing from the catalogs: {sorted(missing)}"
@@ -23,12 +23,15 @@ def test_every_literal_key_used_in_templates_exists() -> None:
 
 def test_every_enum_value_shown_on_pages_has_a_label() -> None:
     from emc.contracts.spec import CarbonRights, ContractType, Frequency
-    from emc.metering.models import RegisterType, Utility
+    from emc.metering.models import BatchStatus, RegisterType, Utility
     from emc.org.models import InstitutionCategory, Role
 
     wanted = {f"type.{v.value}" for v in ContractType} | {f"freq.{v.value}" for v in Frequency} \
         | {f"carbon.{v.value}" for v in CarbonRights} | {f"register.{v.value}" for v in RegisterType} \
         | {f"utility.{v.value}" for v in Utility} | {f"category.{v.value}" for v in InstitutionCategory} \
         | {f"role.{v.value}" for v in Role} | {f"status.{s}" for s in ("upcoming", "active", "ended")} \
-        | {f"kind.{k}" for k in ("shared_savings", "guaranteed_savings", "cost_custody", "lease", "fixed_fee")}
+        | {f"kind.{k}" for k in ("shared_savings", "guaranteed_savings", "cost_custody", "lease", "fixed_fee")} \
+        | {f"batch.{v.value}" for v in BatchStatus} | {f"layout.{v}" for v in ("long", "wide", "bills")} \
+        | {f"severity.{v}" for v in ("error", "warning")} | {"imports.kind_meter", "imports.kind_weather"} \
+        | {"imports.mode_only_new", "imports.mode_replace"}
     assert wanted <= set(catalog("zh")) and wanted <= set(catalog("en"))

@@ -169,3 +169,85 @@ def test_contract_upload_reports_problems_and_loads(demo_server: LiveServer, pat
     assert c.get("/api/contracts/T-SCHOOL-2024").json()["versions"][0]["version"] == 1
     esco, etoken = login(demo_server, "esco")
     assert esco.post(path, files={"file": ("small.toml", small)}, data={"csrf_token": etoken}).status_code == 403
+
+
+# -- imports over HTTP --------------------------------------------------------------------------------------
+def _hourly(meter: str, day: str = "2024-05-01", value: str | None = None) -> bytes:
+    rows = "".join(f"{meter},{day} {h:02d}:00,{value or 10 + h}\n" for h in range(24))
+    return ("表号,时间,用量(kWh)\n" + rows).encode("gbk")
+
+
+def test_esco_uploads_previews_and_commits_its_own_meter(demo_server: LiveServer) -> None:
+    c, token = login(demo_server, "esco")
+    r = c.post("/imports", files={"file": ("e11.csv", _hourly("WX-SMZX-E11"))}, data={"csrf_token": token},
+               headers={"HX-Request": "true"})
+    assert r.status_code == 204, r.text
+    target = r.headers["HX-Redirect"]
+    page = c.get(target).text
+    assert "gb18030" in page and "WX-SMZX-E11" in page and 'id="commit"' in page
+    batch_id = int(target.rsplit("/", 1)[1])
+    assert c.get(f"/api/imports/{batch_id}").json()["status"] == "previewed"
+    done = c.post(f"{target}/commit", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert done.status_code == 204
+    batch = c.get(f"/api/imports/{batch_id}").json()
+    assert (batch["status"], batch["new"]) == ("committed", 24)
+    again = c.post(f"{target}/commit", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert again.status_code == 409 and "only a previewed batch" in html.unescape(again.text)
+    assert c.post(f"{target}/revert", data={"csrf_token": token, "reason": "not allowed"}).status_code == 403
+
+
+def test_esco_cannot_import_another_escos_meter_and_gets_a_reject_file(demo_server: LiveServer) -> None:
+    c, token = login(demo_server, "esco")
+    r = c.post("/imports", files={"file": ("other.csv", _hourly("CZ-ZLRMYY-E01"))}, data={"csrf_token": token})
+    assert r.status_code == 303
+    batch_id = int(r.headers["location"].rsplit("/", 1)[1])
+    batch = c.get(f"/api/imports/{batch_id}").json()
+    assert batch["errors"] == 24 and batch["counts"] == {"meter_not_yours": 24}
+    rejects = c.get(f"/imports/{batch_id}/rejects.csv")
+    lines = rejects.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 25 and "meter_not_yours" in lines[1] and lines[1].startswith("2,")
+    page = c.get(f"/imports/{batch_id}").text
+    assert 'id="commit"' not in page
+    other, _ = login(demo_server, "esco2")
+    assert other.get(f"/imports/{batch_id}").status_code == 404
+    assert other.get(f"/api/imports/{batch_id}").status_code == 404
+
+
+def test_api_upload_with_bearer_token_commits_and_manager_reverts(demo_server: LiveServer) -> None:
+    from sqlmodel import Session, select
+
+    from emc.org.models import User
+    from emc.org.service import issue_token
+
+    with Session(demo_server.engine) as s:
+        user = s.exec(select(User).where(User.username == "esco")).one()
+        token = issue_token(s, user, "platform-push", actor="test").token
+        s.commit()
+    c = client(demo_server)
+    auth = {"Authorization": f"Bearer {token}"}
+    r = c.post("/api/imports", files={"file": ("push.csv", _hourly("WX-SMZX-E11", "2024-06-01"))},
+               data={"commit": "true"}, headers=auth)
+    assert r.status_code == 201, r.text
+    batch = r.json()
+    assert (batch["status"], batch["new"], batch["encoding"]) == ("committed", 24, "gb18030")
+    same = c.post("/api/imports", files={"file": ("push.csv", _hourly("WX-SMZX-E11", "2024-06-01"))},
+                  data={"commit": "true"}, headers=auth).json()
+    assert same["id"] == batch["id"] and same["status"] == "committed"  # the same file: nothing new
+    m, mtoken = login(demo_server, "manager")
+    reverted = m.post(f"/api/imports/{batch['id']}/revert", json={"reason": "pushed to the wrong meter"},
+                      headers={"X-CSRF-Token": mtoken})
+    assert reverted.status_code == 200 and reverted.json()["status"] == "reverted"
+    assert c.post(f"/api/imports/{batch['id']}/revert", json={"reason": "again and again"},
+                  headers=auth).status_code == 403
+
+
+def test_upload_over_the_size_limit_is_refused_before_reading(demo_server: LiveServer) -> None:
+    c, token = login(demo_server, "esco")
+    limit = demo_server.app.state.settings.upload_max_bytes
+    demo_server.app.state.settings.upload_max_bytes = 200
+    try:
+        r = c.post("/imports", files={"file": ("big.csv", _hourly("WX-SMZX-E11"))}, data={"csrf_token": token},
+                   headers={"HX-Request": "true"})
+    finally:
+        demo_server.app.state.settings.upload_max_bytes = limit
+    assert r.status_code == 422 and "over the upload limit of 200 bytes" in html.unescape(r.text)

@@ -147,7 +147,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     done = session.execute(select(ImportBatch).where(
         ImportBatch.file_hash == digest, ImportBatch.kind == opts.kind, ImportBatch.sheet == sheet,
         ImportBatch.status == BatchStatus.committed)).scalars().first()
-    if done is not None and not opts.dry_run and opts.mode == "only-new":
+    if done is not None and opts.mode == "only-new":  # the same file again: nothing to check or write
         return ImportReport(done, findings, already_imported=True)
 
     username = actor.username if isinstance(actor, User) else actor
@@ -219,7 +219,9 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         savepoint.commit()
     summary = {"encoding": table.encoding, "layout": cmap.layout, "columns": cmap.columns,
                "wide_columns": cmap.wide, "header_line": table.header_line, "rows": rows_total,
-               "timezone": tz, "meters": checker.summary(tz), "time_format": times.format}
+               "timezone": tz, "meters": checker.summary(tz), "time_format": times.format,
+               "options": {"station": opts.station, "timestamp_is": opts.timestamp_is, "interval_s": opts.interval_s,
+                           "timezone": opts.timezone}}
     return _finish(session, batch, findings, summary, opts, actor, written)
 
 

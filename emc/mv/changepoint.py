@@ -309,6 +309,7 @@ def _final(d: CPData, form: str, X: np.ndarray, cols: list[str], h: float | None
     sse = float(d.w @ (r * r))
     dof = n - P - N_BALANCE_POINTS[form]
     fit = CPFit(form, cols, beta, h, c, sse, n, float(d.w.sum()), dof > 0, "" if dof > 0 else _REJECT[4])
+    fit.extra["residual_variance"] = sse / max(n - P, 1)
     try:
         xtwx_inv = np.linalg.inv(X.T @ (X * d.w[:, None]))
         fit.cov = xtwx_inv * (sse / max(n - P, 1))

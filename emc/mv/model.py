@@ -122,6 +122,36 @@ class BaselineModel:
             rate[mask] = r[mask]
         return rate * frame.days if frame.granularity != "hourly" else rate
 
+    def parameter_and_noise_variance(self, frame: Frame, rows: np.ndarray, groups: np.ndarray, n_groups: int
+                                     ) -> tuple[np.ndarray, np.ndarray]:
+        """Per group of reporting rows: variance of the summed prediction from the coefficient covariance,
+        s'·Cov(β)·s with s = Σ days·x, and the residual (noise) variance σ²·Σ days (change-point models).
+
+        Not inflated for autocorrelation here: :func:`emc.mv.savings.savings` applies n/n'. NaN for TOWT,
+        whose covariance is not stored.
+        """
+        if self.towt is not None or not self.segments:
+            nan = np.full(n_groups, np.nan)
+            return nan, nan
+        par = np.zeros(n_groups)
+        noise = np.zeros(n_groups)
+        for seg in self.segments:
+            cov = seg.get("covariance")
+            if cov is None:
+                return np.full(n_groups, np.nan), np.full(n_groups, np.nan)
+            F = np.column_stack([_fixed_column(name, frame, frame.drivers) for name in seg["fixed"]])
+            X = cp.features(frame.day_temp, frame.agg, F, frame.temp, seg["form"],
+                            seg["heating_balance_point"], seg["cooling_balance_point"])
+            sel = rows & _segment_mask(seg["applies_to"], frame)
+            g = groups[sel]
+            Xd = X[sel] * frame.days[sel, None]
+            S = np.zeros((n_groups, X.shape[1]))
+            np.add.at(S, g, Xd)
+            par += np.einsum("gi,ij,gj->g", S, np.asarray(cov, dtype=float), S)
+            noise += float(seg.get("residual_variance", np.nan)) * np.bincount(g, weights=frame.days[sel],
+                                                                                 minlength=n_groups)
+        return par, noise
+
     # -- storage --------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able, versioned dict that :meth:`from_dict` turns back into an identical model."""
@@ -344,6 +374,7 @@ def _segment(f: cp.CPFit, applies_to: str, fixed: list[str]) -> dict[str, Any]:
         "heating_balance_point": None if f.heating_bp is None else float(f.heating_bp),
         "cooling_balance_point": None if f.cooling_bp is None else float(f.cooling_bp),
         "covariance": None if f.cov is None else f.cov.tolist(),
+        "residual_variance": float(f.extra.get("residual_variance", float("nan"))),
     }
 
 

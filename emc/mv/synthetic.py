@@ -38,7 +38,7 @@ def daily_weather(start: str, days: int, rng: np.random.Generator, *, mean: floa
                   anomaly_sd: float = 2.3, anomaly_rho: float = 0.7) -> pd.Series:
     """Daily mean temperature °C: seasonal cosine (coldest mid-January) plus AR(1) anomalies."""
     idx = pd.date_range(start, periods=days, freq="D")
-    doy = idx.dayofyear.to_numpy()
+    doy = idx.day_of_year.to_numpy()
     seasonal = mean - amplitude * np.cos(2 * np.pi * (doy - 15) / 365.25)
     e = rng.normal(0.0, anomaly_sd * np.sqrt(1 - anomaly_rho**2), days)
     a = np.empty(days)

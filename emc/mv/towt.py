@@ -101,15 +101,25 @@ def fit(tow: np.ndarray, temp: np.ndarray, y: np.ndarray) -> TOWTFit:
     counts = np.bincount(tow, minlength=168).astype(float)
     share = np.bincount(tow, weights=pos.astype(float), minlength=168) / np.maximum(counts, 1.0)
     occupied = share > OCCUPANCY_THRESHOLD
-    X = design(tow, temp, knots, occupied)
-    keep = X.any(axis=0)  # empty times of week, or no (un)occupied hours at all
-    G = X[:, keep].T @ X[:, keep]
-    g = X[:, keep].T @ y
+    # Normal equations from the block structure [one-hot(tow) | Z]: the one-hot block is diagonal, so
+    # X'X costs a few bincounts instead of an (n × 182) product.
+    occ = occupied[tow][:, None]
+    Z = np.hstack([comp * occ, comp * ~occ])
+    nk2 = Z.shape[1]
+    G = np.zeros((168 + nk2, 168 + nk2))
+    G[np.arange(168), np.arange(168)] = counts
+    TZ = np.stack([np.bincount(tow, weights=Z[:, j], minlength=168) for j in range(nk2)], axis=1)
+    G[:168, 168:] = TZ
+    G[168:, :168] = TZ.T
+    G[168:, 168:] = Z.T @ Z
+    g = np.concatenate([np.bincount(tow, weights=y, minlength=168), Z.T @ y])
+    keep = np.concatenate([counts > 0, np.abs(Z).sum(axis=0) > 0])
+    Gk = G[np.ix_(keep, keep)]
     try:
-        b = np.linalg.solve(G, g)
+        b = np.linalg.solve(Gk, g[keep])
     except np.linalg.LinAlgError:
-        b, *_ = np.linalg.lstsq(X[:, keep], y, rcond=None)
-    full = np.zeros(X.shape[1])
+        b = np.linalg.lstsq(Gk, g[keep], rcond=None)[0]
+    full = np.zeros(168 + nk2)
     full[keep] = b
     nk = comp.shape[1]
     alpha = full[:168]

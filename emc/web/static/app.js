@@ -14,3 +14,19 @@ document.addEventListener("DOMContentLoaded", () => {
     if (a.dataset.nav === key) a.setAttribute("aria-current", "page");
   });
 });
+// Upload: drag-and-drop onto the drop zone, the chosen file's name, and a progress bar from htmx's XHR.
+document.addEventListener("DOMContentLoaded", () => {
+  const zone = document.getElementById("dropzone");
+  if (!zone) return;
+  const input = zone.querySelector("input[type=file]");
+  const chosen = zone.querySelector(".chosen");
+  const show = () => { chosen.textContent = input.files.length ? input.files[0].name : ""; };
+  input.addEventListener("change", show);
+  ["dragenter", "dragover"].forEach((t) => zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((t) => zone.addEventListener(t, (e) => { e.preventDefault(); zone.classList.remove("over"); }));
+  zone.addEventListener("drop", (e) => { if (e.dataTransfer.files.length) { input.files = e.dataTransfer.files; show(); } });
+});
+document.addEventListener("htmx:xhr:progress", (e) => {
+  const bar = document.getElementById("upload-progress");
+  if (bar && e.detail.lengthComputable) bar.value = Math.round((e.detail.loaded / e.detail.total) * 100);
+});

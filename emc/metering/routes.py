@@ -1,0 +1,258 @@
+"""Upload → preview → commit pages and the same through /api/imports. Thin: the service does the work."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from emc.metering import service
+from emc.metering.findings import CODES
+from emc.metering.models import BatchStatus, ImportBatch
+from emc.metering.rejects import reject_csv, reject_xlsx
+from emc.org.models import Esco, Role, User
+from emc.org.scope import Scope
+from emc.web.deps import ScopeDep, SessionDep, require_roles
+from emc.web.templating import render
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["imports"])
+
+UPLOADERS = (Role.admin, Role.manager, Role.esco)
+REVERTERS = (Role.admin, Role.manager)
+Uploader = Annotated[User, Depends(require_roles(*UPLOADERS))]
+Viewer = Annotated[User, Depends(require_roles(*UPLOADERS, Role.finance, Role.viewer))]
+Reverter = Annotated[User, Depends(require_roles(*REVERTERS))]
+
+
+class UploadTooLarge(ValueError):
+    pass
+
+
+async def _receive(upload: UploadFile, limit: int) -> Path:
+    """Stream the upload to a temporary file, stopping as soon as it passes the size limit."""
+    tmp = Path(tempfile.mkstemp(prefix="emc-upload-", suffix=Path(upload.filename or "").suffix[:8])[1])
+    size = 0
+    with open(tmp, "wb") as out:
+        while block := await upload.read(1 << 20):
+            size += len(block)
+            if size > limit:
+                out.close()
+                tmp.unlink(missing_ok=True)
+                raise UploadTooLarge(f"{upload.filename}: over the upload limit of {limit:,} bytes")
+            out.write(block)
+    return tmp
+
+
+async def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
+                   options: service.ImportOptions) -> ImportBatch:
+    limit = request.app.state.settings.upload_max_bytes
+    tmp = await _receive(upload, limit)
+    try:
+        name = Path(upload.filename or "upload.csv").name
+        digest = service.file_hash(tmp)
+        kept = service.keep_upload(tmp, digest, name)
+        esco = session.get(Esco, user.esco_id) if user.esco_id else None
+        report = service.import_file(session, kept, file_name=name, actor=user, scope=scope, esco=esco,
+                                     options=options)
+        report.batch.stored_path = str(kept)
+        session.commit()
+        return report.batch
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _options(kind: str, mode: str, sheet: str, station: str, dry_run: bool = True) -> service.ImportOptions:
+    return service.ImportOptions(kind=kind if kind in ("meter", "weather") else "meter", mode=mode,
+                                 dry_run=dry_run, sheet=sheet.strip() or None, station=station.strip() or None)
+
+
+@pages.get("/imports")
+def imports_page(request: Request, session: SessionDep, user: Viewer, scope: ScopeDep,
+                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    rows, total = service.batches(session, scope, limit=25, offset=(page - 1) * 25)
+    return render(request, "imports/list.html", {
+        "batches": rows, "total": total, "page": page, "pages": max(1, -(-total // 25)),
+        "can_upload": user.role in UPLOADERS, "can_weather": user.role in REVERTERS}, block="history")
+
+
+@pages.post("/imports")
+async def imports_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
+                         file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
+                         kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
+                         station: Annotated[str, Form()] = "") -> Response:
+    try:
+        batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+    except (UploadTooLarge, service.ImportError_) as exc:
+        session.rollback()
+        return render(request, "partials/toast.html", {"level": "error", "message": str(exc)}, block="toast",
+                      status_code=422, headers={"HX-Reswap": "none"})
+    target = f"/imports/{batch.id}"
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return Response(status_code=303, headers={"Location": target})
+
+
+def _detail_context(batch: ImportBatch, user: User, code: str) -> dict[str, Any]:
+    findings = [f for f in batch.findings if not code or f["code"] == code]
+    return {"b": batch, "code": code, "findings": findings[:500], "shown_of": len(findings),
+            "codes": CODES, "counts": batch.summary.get("counts", {}),
+            "can_commit": batch.status == BatchStatus.previewed and batch.errors == 0 and user.role in UPLOADERS,
+            "can_revert": batch.status == BatchStatus.committed and user.role in REVERTERS}
+
+
+@pages.get("/imports/{batch_id}")
+def import_page(request: Request, session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int,
+                code: str = "") -> Response:
+    batch = service.get_batch(session, scope, batch_id)
+    return render(request, "imports/detail.html", _detail_context(batch, user, code), block="findings")
+
+
+@pages.post("/imports/{batch_id}/commit")
+def import_commit(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> Response:
+    batch = service.get_batch(session, scope, batch_id)
+    message = _commit(session, user, scope, batch)
+    if message:
+        return render(request, "partials/toast.html", {"level": "error", "message": message}, block="toast",
+                      status_code=409, headers={"HX-Reswap": "none"})
+    return Response(status_code=204, headers={"HX-Redirect": f"/imports/{batch.id}"}) \
+        if request.headers.get("hx-request") else Response(status_code=303, headers={"Location": f"/imports/{batch.id}"})
+
+
+def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -> str | None:
+    if batch.status != BatchStatus.previewed:
+        return f"batch {batch.id} is {batch.status}; only a previewed batch can be committed"
+    if not batch.stored_path or not Path(batch.stored_path).is_file():
+        return f"the uploaded file of batch {batch.id} is no longer on the server; upload it again"
+    esco = session.get(Esco, batch.esco_id) if batch.esco_id else None
+    kept = batch.summary.get("options", {})
+    options = service.ImportOptions(kind=batch.kind, mode=batch.mode, dry_run=False, sheet=batch.sheet or None,
+                                    station=kept.get("station"), timestamp_is=kept.get("timestamp_is"),
+                                    interval_s=kept.get("interval_s"), timezone=kept.get("timezone"))
+    service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
+                        esco=esco, options=options, batch=batch)
+    session.commit()
+    return None
+
+
+@pages.post("/imports/{batch_id}/revert")
+def import_revert(request: Request, session: SessionDep, user: Reverter, scope: ScopeDep, batch_id: int,
+                  reason: Annotated[str, Form()] = "") -> Response:
+    batch = service.get_batch(session, scope, batch_id)
+    try:
+        service.revert_batch(session, batch, actor=user, reason=reason)
+        session.commit()
+    except service.ImportError_ as exc:
+        session.rollback()
+        return render(request, "partials/toast.html", {"level": "error", "message": str(exc)}, block="toast",
+                      status_code=409, headers={"HX-Reswap": "none"})
+    return Response(status_code=204, headers={"HX-Redirect": f"/imports/{batch.id}"}) \
+        if request.headers.get("hx-request") else Response(status_code=303, headers={"Location": f"/imports/{batch.id}"})
+
+
+@pages.get("/imports/{batch_id}/rejects.{fmt}")
+def import_rejects(session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int, fmt: str) -> Response:
+    batch = service.get_batch(session, scope, batch_id)
+    stem = f"rejects-batch-{batch.id}"
+    if fmt == "xlsx":
+        return Response(reject_xlsx(batch), headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    if fmt == "csv":
+        return Response(reject_csv(batch), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
+    return Response(status_code=404)
+
+
+# -- JSON API -----------------------------------------------------------------------------------------
+class BatchOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    file_name: str
+    file_hash: str
+    mode: str
+    encoding: str
+    layout: str
+    rows: int
+    new: int
+    same: int
+    conflict: int
+    errors: int
+    warnings: int
+    counts: dict[str, int]
+    meters: dict[str, Any]
+    findings: list[dict[str, Any]]
+    already_imported: bool = False
+
+
+def _out(batch: ImportBatch, already: bool = False, findings: int = 1000) -> BatchOut:
+    return BatchOut(id=batch.id or 0, kind=batch.kind, status=batch.status, file_name=batch.file_name,
+                    file_hash=batch.file_hash, mode=batch.mode, encoding=batch.encoding, layout=batch.layout,
+                    rows=batch.rows_total, new=batch.rows_new, same=batch.rows_same, conflict=batch.rows_conflict,
+                    errors=batch.errors, warnings=batch.warnings, counts=batch.summary.get("counts", {}),
+                    meters=batch.summary.get("meters", {}), findings=batch.findings[:findings],
+                    already_imported=already)
+
+
+@api.post("/imports", response_model=BatchOut, status_code=201)
+async def api_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
+                     file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
+                     kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
+                     station: Annotated[str, Form()] = "", commit: Annotated[bool, Form()] = False) -> Any:
+    """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors."""
+    from fastapi import HTTPException
+
+    try:
+        batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+    except (UploadTooLarge, service.ImportError_) as exc:
+        session.rollback()
+        raise HTTPException(status_code=413 if isinstance(exc, UploadTooLarge) else 422, detail=str(exc)) from exc
+    if commit and batch.errors == 0 and batch.status == BatchStatus.previewed:
+        _commit(session, user, scope, batch)
+    return _out(batch)
+
+
+@api.get("/imports", response_model=list[BatchOut])
+def api_batches(session: SessionDep, user: Viewer, scope: ScopeDep,
+                page: Annotated[int, Query(ge=1)] = 1) -> list[BatchOut]:
+    rows, _ = service.batches(session, scope, limit=50, offset=(page - 1) * 50)
+    return [_out(b, findings=0) for b in rows]
+
+
+@api.get("/imports/{batch_id}", response_model=BatchOut)
+def api_batch(session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int) -> BatchOut:
+    return _out(service.get_batch(session, scope, batch_id))
+
+
+@api.post("/imports/{batch_id}/commit", response_model=BatchOut)
+def api_commit(session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> BatchOut:
+    from fastapi import HTTPException
+
+    batch = service.get_batch(session, scope, batch_id)
+    message = _commit(session, user, scope, batch)
+    if message:
+        raise HTTPException(status_code=409, detail=message)
+    return _out(batch)
+
+
+class RevertIn(BaseModel):
+    reason: str
+
+
+@api.post("/imports/{batch_id}/revert", response_model=BatchOut)
+def api_revert(session: SessionDep, user: Reverter, scope: ScopeDep, batch_id: int, body: RevertIn) -> BatchOut:
+    from fastapi import HTTPException
+
+    batch = service.get_batch(session, scope, batch_id)
+    try:
+        service.revert_batch(session, batch, actor=user, reason=body.reason)
+        session.commit()
+    except service.ImportError_ as exc:
+        session.rollback()
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    return _out(batch)
