@@ -52,6 +52,8 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40) -> Iterator[str
             esco_by_file[path.name] = spec.esco.code
             yield f"contract {result}"
 
+    yield from _baselines(engine)
+
     if synthetic_contracts > 0:
         yield from _synthetic(engine, synthetic_contracts)
 
@@ -68,6 +70,30 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40) -> Iterator[str
                                             display_name=demo_user.display_name), actor="demo")
             yield f"user {demo_user.username} / {demo_user.password} ({demo_user.role})"
     yield "demo ready: emc serve, then open http://127.0.0.1:8000 (users above; README lists them)"
+
+
+def _baselines(engine: Engine) -> Iterator[str]:
+    """Import the examples' meter exports and weather (baselines/manifest.toml) like uploads would."""
+    import tomllib
+
+    from emc.metering.service import ImportOptions, import_file
+    from emc.org.scope import Scope
+
+    folder = resource_dir("baselines")
+    manifest = folder / "manifest.toml"
+    if not manifest.is_file():
+        yield f"baselines: no {manifest}; no readings imported"
+        return
+    for item in tomllib.loads(manifest.read_text(encoding="utf-8"))["imports"]:
+        options = ImportOptions(kind=item.get("kind", "meter"), sheet=item.get("sheet"), station=item.get("station"))
+        with session_scope(engine) as session:
+            report = import_file(session, folder / item["file"], file_name=item["file"], actor="demo",
+                                 scope=Scope.everything(), options=options)
+        batch = report.batch
+        state = "present already" if report.already_imported else f"{batch.status}, {batch.rows_new:,} new rows"
+        if batch.errors:
+            state += f", {batch.errors} errors"
+        yield f"import {item['file']}{' [' + item['sheet'] + ']' if item.get('sheet') else ''}: {state}"
 
 
 def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:

@@ -331,3 +331,10 @@ def test_weather_in_fahrenheit_creates_station_and_checks_range(site: Session, t
 def test_escos_may_not_import_weather(site: Session, tmp_path: Path) -> None:
     with pytest.raises(ImportError_, match="weather"):
         run(site, write(tmp_path, "w.csv", "日期,气温\n2024-01-01,5\n"), kind="weather", station="58354")
+
+
+def test_readings_of_another_interval_over_the_same_time_are_flagged(site: Session, tmp_path: Path) -> None:
+    run(site, write(tmp_path, "bill.csv", "表计编号,起始日期,截止日期,用电量\nM-E,2024-02-20,2024-03-19,9000\n"))
+    report = run(site, write(tmp_path, "h.csv", HOURLY))
+    assert report.ok and codes(report) == {"overlap": 1}
+    assert "M-E already has readings of another interval" in finding(report, "overlap")["message"]

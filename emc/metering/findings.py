@@ -38,6 +38,7 @@ CODES: dict[str, tuple[str, str]] = {
     "estimated": (WARNING, "the platform marked the value as estimated"),
     "first_register": (WARNING, "first register reading of a meter: it sets the start, no consumption"),
     "conflict_existing": (WARNING, "already stored with another value"),
+    "overlap": (WARNING, "the meter already has readings of another interval over the same time"),
     "new_station": (WARNING, "a weather station not seen before; it is created"),
 }
 

@@ -44,6 +44,7 @@ from emc.org.scope import NotFound, Scope
 
 MODES = ("only-new", "replace")
 TEMPERATURE_RANGE_C = (-60.0, 60.0)
+LOOKBACK_US = 45 * 86_400 * 1_000_000
 SAME = 1e-9  # relative tolerance for "the same value" when a stored reading is met again
 
 
@@ -65,11 +66,22 @@ class ImportOptions:
 
 
 @dataclass
+class Tally:
+    """What happened to the accepted rows, counted across chunks."""
+
+    new: int = 0
+    same: int = 0
+    conflict: int = 0
+    replaced: int = 0
+    overlap_meters: set[int] = field(default_factory=set)
+
+
+@dataclass
 class ImportReport:
     batch: ImportBatch
     findings: Findings
     already_imported: bool = False
-    written: dict[str, int] = field(default_factory=dict)
+    written: Tally = field(default_factory=Tally)
 
     @property
     def ok(self) -> bool:
@@ -163,7 +175,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     if size > limit:
         findings.add(Finding("file_too_large", f"{size:,} bytes is over the limit of {limit:,} bytes",
                              value=str(size)))
-        return _finish(session, batch, findings, {}, opts, actor, {})
+        return _finish(session, batch, findings, {}, opts, actor, Tally())
 
     profile = profile_settings(session, esco)
     tz = opts.timezone or profile.get("timezone") or get_settings().timezone
@@ -174,11 +186,11 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                            units_row=table.units_row, weather=opts.kind == "weather")
     except TableError as exc:
         findings.add(Finding("unreadable", str(exc)))
-        return _finish(session, batch, findings, {}, opts, actor, {})
+        return _finish(session, batch, findings, {}, opts, actor, Tally())
     except ColumnError as exc:
         findings.add(Finding("missing_column", str(exc), row=table.header_line,
                              value=" | ".join(table.headers)[:300]))
-        return _finish(session, batch, findings, {"encoding": table.encoding}, opts, actor, {})
+        return _finish(session, batch, findings, {"encoding": table.encoding}, opts, actor, Tally())
     batch.encoding, batch.layout = table.encoding, cmap.layout
 
     if opts.kind == "weather":
@@ -189,7 +201,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                                interval_s=opts.interval_s or profile.get("interval_s"), findings=findings,
                                last_register=lambda m, t: store.last_register(session, m.id, t), tz=tz)
     times = TimeParser(tz)
-    written = {"new": 0, "same": 0, "conflict": 0, "replaced": 0}
+    written = Tally()
     savepoint = session.begin_nested()
     bad_rows: list[tuple[int, str]] = []
     rows_total = 0
@@ -226,7 +238,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
 
 
 def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: ImportOptions, findings: Findings,
-               written: dict[str, int], writing: bool, *, weather: bool, from_register: bool | None,
+               written: Tally, writing: bool, *, weather: bool, from_register: bool | None,
                registry: dict[str, Any]) -> None:
     """Compare accepted rows with what is stored; write the new ones (and corrections in replace mode)."""
     if not len(rows):
@@ -234,7 +246,8 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
     if weather:
         ex = _existing_weather(session, rows)
     else:
-        ex = store.existing(session, rows.meter_id, int(rows.start.min()), int(rows.start.max()))
+        # from 45 days earlier: a stored monthly bill that began before this chunk still overlaps it
+        ex = store.existing(session, rows.meter_id, int(rows.start.min()) - LOOKBACK_US, int(rows.start.max()))
     is_new = np.ones(len(rows), dtype=bool)
     if len(ex):
         incoming = pd.DataFrame({"meter_id": rows.meter_id, "start": rows.start, "end": rows.end,
@@ -246,9 +259,9 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
             new = rows.value[pos]
             same = np.abs(old - new) <= SAME * np.maximum(1.0, np.abs(old))
             is_new[pos] = False
-            written["same"] += int(same.sum())
+            written.same += int(same.sum())
             conflict_pos = pos[~same]
-            written["conflict"] += len(conflict_pos)
+            written.conflict += len(conflict_pos)
             codes = {info.id: code for code, info in registry.items()} if not weather else \
                 {sid: code for code, sid in registry.items()}
             for k, p in enumerate(conflict_pos[:2000]):
@@ -260,9 +273,11 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
             findings.counts["conflict_existing"] += max(0, len(conflict_pos) - 2000)
             if writing and opts.mode == "replace" and len(conflict_pos):
                 _replace(session, batch, rows, matched[~same], conflict_pos, weather=weather)
-                written["replaced"] += len(conflict_pos)
+                written.replaced += len(conflict_pos)
+        if not weather:
+            _overlaps(ex, rows, registry, findings, written)
     if not writing:
-        written["new"] += int(is_new.sum())
+        written.new += int(is_new.sum())
         return
     fresh = Accepted(*(getattr(rows, f)[is_new] for f in Accepted.__dataclass_fields__))
     if weather:
@@ -271,7 +286,23 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
         flags = np.full(len(fresh), bool(from_register)) if from_register is not None else \
             np.array([registry_register(registry, m) for m in fresh.meter_id], dtype=bool)
         store.insert_readings(session, fresh, batch_id=batch.id, from_register=flags)
-    written["new"] += len(fresh)
+    written.new += len(fresh)
+
+
+def _overlaps(ex: pd.DataFrame, rows: Accepted, registry: dict[str, MeterInfo], findings: Findings,
+              written: Tally) -> None:
+    """Stored readings of another interval over the same time (monthly bills under hourly data) are
+    both kept; say so once per meter, since summing both would count the use twice."""
+    incoming = set(zip(rows.meter_id.tolist(), (rows.end - rows.start).tolist(), strict=True))
+    codes = {info.id: code for code, info in registry.items()}
+    ex = ex[(ex["end"] > int(rows.start.min())) & (ex["start"] < int(rows.end.max()))]
+    stored = set(zip(ex["meter_id"].astype(int).tolist(), (ex["end"] - ex["start"]).astype(int).tolist(), strict=True))
+    for meter_id, _ in stored - incoming:
+        if meter_id in written.overlap_meters:
+            continue
+        written.overlap_meters.add(meter_id)
+        findings.add(Finding("overlap", f"meter {codes.get(meter_id)} already has readings of another interval over "
+                             "this time; both are kept, and M&V uses one interval per meter", meter=codes.get(meter_id)))
 
 
 def registry_register(registry: dict[str, MeterInfo], meter_id: int) -> bool:
@@ -306,13 +337,12 @@ def _replace(session: Session, batch: ImportBatch, rows: Accepted, matched: pd.D
 
 
 def _finish(session: Session, batch: ImportBatch, findings: Findings, summary: dict[str, Any], opts: ImportOptions,
-            actor: User | str, written: dict[str, int]) -> ImportReport:
+            actor: User | str, written: Tally) -> ImportReport:
     batch.errors, batch.warnings = findings.errors, findings.warnings
     batch.rows_total = int(summary.get("rows", 0))
-    batch.rows_new, batch.rows_same = written.get("new", 0), written.get("same", 0)
-    batch.rows_conflict = written.get("conflict", 0)
+    batch.rows_new, batch.rows_same, batch.rows_conflict = written.new, written.same, written.conflict
     batch.summary = {**summary, "counts": {k: n for k, n in sorted(findings.counts.items()) if n}, "truncated": findings.truncated,
-                     "replaced": written.get("replaced", 0)}
+                     "replaced": written.replaced}
     batch.findings = [f.as_dict() for f in findings.kept]
     if opts.dry_run:
         batch.status = BatchStatus.previewed

@@ -76,50 +76,41 @@ def cdd(t: np.ndarray, bp: np.ndarray | float) -> np.ndarray:
 
 
 class _Blocks:
-    """Gram blocks of the weighted least-squares problems X_b = [F, H[:, kh[b]], C[:, kc[b]]].
+    """Gram blocks of the weighted least-squares problems X_b = [F, D[:, k1[b]] (, D[:, k2[b]])].
 
-    Built once per grid with a few (n × K) matrix products; any batch of candidates is then assembled and
-    solved from them (``solve``) instead of running one regression per candidate.
+    ``D`` holds every candidate degree-day column (heating columns, then cooling columns). The blocks are
+    built once per grid with a few matrix products; any batch of candidates is then assembled and solved
+    from them (``solve``) instead of running one regression per candidate.
     """
 
-    def __init__(self, d: CPData, H: np.ndarray | None, C: np.ndarray | None) -> None:
+    def __init__(self, d: CPData, D: np.ndarray) -> None:
         F, y, w = d.F, d.y, d.w
         Fw = F * w[:, None]
+        Dw = D * w[:, None]
         self.q = F.shape[1]
         self.n = y.size
         self.FF = F.T @ Fw
         self.Fy = Fw.T @ y
         self.yy = float(y @ (w * y))
-        self.H, self.C = H, C
-        self.parts: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
-        wcols = {}
-        for key, M in (("h", H), ("c", C)):
-            if M is None:
-                continue
-            Mw = M * w[:, None]
-            wcols[key] = Mw
-            support = ((M > 0).sum(axis=0) >= d.min_rows_dd) & (Mw.sum(axis=0) >= MIN_TOTAL_DD)
-            self.parts[key] = (Fw.T @ M, np.einsum("ij,ij->j", Mw, M), Mw.T @ y, support)
-        self.HC = wcols["h"].T @ C if H is not None and C is not None else None
+        self.FD = Fw.T @ D
+        self.DD = Dw.T @ D
+        self.Dy = Dw.T @ y
+        self.support = ((D > 0).sum(axis=0) >= d.min_rows_dd) & (Dw.sum(axis=0) >= MIN_TOTAL_DD)
 
-    def solve(self, kh: np.ndarray | None, kc: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(beta (B, P), weighted SSE (B,), diag((X'WX)^-1) (B, P)) for candidate index arrays."""
+    def solve(self, k1: np.ndarray, k2: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(beta (B, P), weighted SSE (B,), diag((X'WX)^-1) (B, P)) for candidate column indices."""
         q = self.q
-        sel = [(key, k) for key, k in (("h", kh), ("c", kc)) if k is not None]
-        B = len(sel[0][1]) if sel else 1
-        P = q + len(sel)
+        ks = [k1] if k2 is None else [k1, k2]
+        B, P = len(k1), q + len(ks)
         G = np.empty((B, P, P))
         g = np.empty((B, P))
         G[:, :q, :q] = self.FF
         g[:, :q] = self.Fy
-        for j, (key, k) in enumerate(sel):
-            FM, MM, My, _ = self.parts[key]
-            G[:, :q, q + j] = FM[:, k].T
-            G[:, q + j, :q] = FM[:, k].T
-            G[:, q + j, q + j] = MM[k]
-            g[:, q + j] = My[k]
-        if len(sel) == 2:
-            G[:, q, q + 1] = G[:, q + 1, q] = self.HC[kh, kc]  # type: ignore[index]
+        for j, k in enumerate(ks):
+            G[:, :q, q + j] = G[:, q + j, :q] = self.FD[:, k].T
+            g[:, q + j] = self.Dy[k]
+            for i, kk in enumerate(ks):
+                G[:, q + i, q + j] = self.DD[kk, k]
         # Scale to unit diagonal before inverting; a tiny ridge guards exactly singular candidates (an
         # all-zero degree-day column), which fail the support test anyway.
         scale = np.maximum(np.abs(np.diagonal(G, axis1=1, axis2=2)), 1e-300)
@@ -128,9 +119,6 @@ class _Blocks:
         beta = np.einsum("bij,bj->bi", inv, g)
         sse = self.yy - np.einsum("bi,bi->b", beta, g)
         return beta, np.maximum(sse, 0.0), np.diagonal(inv, axis1=1, axis2=2).copy()
-
-    def support(self, key: str, k: np.ndarray) -> np.ndarray:
-        return self.parts[key][3][k]
 
 
 def _grid(t: np.ndarray, step: float) -> np.ndarray:
@@ -166,19 +154,28 @@ _REJECT = {
 }
 
 
-def _best(blocks: _Blocks, form: str, kh: np.ndarray | None, kc: np.ndarray | None) -> tuple[int | None, int]:
-    """Index (into kh/kc) of the qualifying candidate with the lowest SSE, or (None, rejection code)."""
-    B = len(kh) if kh is not None else len(kc) if kc is not None else 0
-    if B == 0:
-        return None, 1
+def _best_many(
+    blocks: _Blocks, groups: list[tuple[str, np.ndarray, np.ndarray | None]]
+) -> dict[str, tuple[int | None, Any]]:
+    """For each (form, k1, k2) group: (index of its qualifying candidate with the lowest SSE, SSE), or
+    (None, rejection code). All groups have the same number of degree-day columns and are solved as one batch.
+    """
+    sizes = [len(k1) for _, k1, _ in groups]
+    if sum(sizes) == 0:
+        return {form: (None, 1) for form, _, _ in groups}
+    k1 = np.concatenate([g[1] for g in groups])
+    pair = groups[0][2] is not None
+    k2 = np.concatenate([g[2] for g in groups]) if pair else None  # type: ignore[misc]
     with np.errstate(all="ignore"):
-        beta, sse, dinv = blocks.solve(kh, kc)
+        beta, sse, dinv = blocks.solve(k1, k2)
     q, P = blocks.q, beta.shape[1]
     dof = blocks.n - P
     tcrit = t_two_sided(1.0 - SIGNIFICANCE, max(dof, 1))
     with np.errstate(all="ignore"):
         se = np.sqrt(np.maximum(dinv * (sse / max(dof, 1))[:, None], 0.0))
         t = np.where(se > 0, beta / np.where(se > 0, se, 1.0), np.inf * np.sign(beta))
+    B = len(sse)
+    four = np.concatenate([np.full(n, form == "4P") for (form, _, _), n in zip(groups, sizes, strict=True)])
     ok = np.ones(B, dtype=bool)
     reason = np.zeros(B, dtype=np.int8)  # 0 ok, 1 support, 2 sign, 3 significance
 
@@ -187,45 +184,62 @@ def _best(blocks: _Blocks, form: str, kh: np.ndarray | None, kc: np.ndarray | No
         reason[~cond & ok] = code
         ok = ok & cond
 
-    if kh is not None:
-        gate(blocks.support("h", kh), 1)
-    if kc is not None:
-        gate(blocks.support("c", kc), 1)
-    if form == "4P":
+    gate(blocks.support[k1] & (blocks.support[k2] if k2 is not None else True), 1)
+    if pair:
         bh, bc = beta[:, q], beta[:, q + 1]
-        gate((bh + bc) > 0, 2)
+        # 4P: one change point, convex (slope rises through it), steeper slope significant.
+        # 3PH, 3PC, 5P: every degree-day slope positive and significant.
         steep = np.where(np.abs(bh) >= np.abs(bc), np.abs(t[:, q]), np.abs(t[:, q + 1]))
-        gate(steep >= tcrit, 3)
+        gate(np.where(four, (bh + bc) > 0, (bh > 0) & (bc > 0)), 2)
+        gate(np.where(four, steep >= tcrit, (t[:, q] >= tcrit) & (t[:, q + 1] >= tcrit)), 3)
     else:
-        for col in range(q, P):
-            gate(beta[:, col] > 0, 2)
-            gate(t[:, col] >= tcrit, 3)
-    if not ok.any():
-        codes = reason[reason > 0]
-        return None, int(np.bincount(codes).argmax()) if codes.size else 1
-    return int(np.flatnonzero(ok)[np.argmin(sse[ok])]), 0
+        gate(beta[:, q] > 0, 2)
+        gate(t[:, q] >= tcrit, 3)
+    out: dict[str, tuple[int | None, Any]] = {}
+    start = 0
+    for (form, _, _), n in zip(groups, sizes, strict=True):
+        sl = slice(start, start + n)
+        start += n
+        okg = ok[sl]
+        if n == 0:
+            out[form] = (None, 1)
+        elif not okg.any():
+            codes = reason[sl][reason[sl] > 0]
+            out[form] = (None, int(np.bincount(codes).argmax()) if codes.size else 1)
+        else:
+            i = int(np.flatnonzero(okg)[np.argmin(sse[sl][okg])])
+            out[form] = (i, float(sse[sl][i]))
+    return out
 
 
-def _pairs(hb: np.ndarray, cb: np.ndarray, h_off: int = 0, c_off: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    ih, ic = np.meshgrid(np.arange(len(hb)), np.arange(len(cb)), indexing="ij")
-    ok = hb[ih] < cb[ic]
-    return ih[ok] + h_off, ic[ok] + c_off
-
-
-def _index_sets(form: str, hb: np.ndarray, cb: np.ndarray, h_off: int, c_off: int):
-    if form == "3PH":
-        return np.arange(len(hb)) + h_off, None
-    if form == "3PC":
-        return None, np.arange(len(cb)) + c_off
-    if form == "4P":
-        return np.arange(len(hb)) + h_off, np.arange(len(cb)) + c_off
-    return _pairs(hb, cb, h_off, c_off)
+def _groups(forms: list[str], hb: list[np.ndarray] | np.ndarray, cb: list[np.ndarray] | np.ndarray,
+            ho: dict[str, int] | int, co: dict[str, int] | int, kh_total: int):
+    """Candidate index groups into D = [H | C] for each form: singles (3PH, 3PC) and pairs (4P, 5P)."""
+    singles, pairs = [], []
+    for form in forms:
+        h = hb[form] if isinstance(hb, dict) else hb
+        c = cb[form] if isinstance(cb, dict) else cb
+        oh = ho[form] if isinstance(ho, dict) else ho
+        oc = (co[form] if isinstance(co, dict) else co) + kh_total
+        if form == "3PH":
+            singles.append((form, np.arange(len(h)) + oh, None))
+        elif form == "3PC":
+            singles.append((form, np.arange(len(c)) + oc, None))
+        elif form == "4P":
+            common = np.intersect1d(h, c)
+            pairs.append((form, np.searchsorted(h, common) + oh, np.searchsorted(c, common) + oc))
+        else:
+            ih, ic = np.meshgrid(np.arange(len(h)), np.arange(len(c)), indexing="ij")
+            m = h[ih] < c[ic]
+            pairs.append((form, ih[m] + oh, ic[m] + oc))
+    return singles, pairs
 
 
 def fit_forms(d: CPData, forms: list[str]) -> list[CPFit]:
     """Best qualifying candidate of each form: a 1 °C grid, then a 0.25 °C grid around each form's optimum.
 
-    All change-point forms share the Gram blocks of one grid, so the search costs two block builds.
+    All change-point forms share the Gram blocks of one grid, so the search costs two block builds and
+    at most four batched solves.
     """
     n = d.y.size
     names = list(d.fixed_names)
@@ -234,53 +248,74 @@ def fit_forms(d: CPData, forms: list[str]) -> list[CPFit]:
         if form in ("mean", "2P"):
             X = d.F if form == "mean" else np.column_stack([d.F, d.row_temp])
             out[form] = _final(d, form, X, names + ([] if form == "mean" else ["temperature"]), None, None)
-    cpf = [f for f in forms if f in N_BALANCE_POINTS and N_BALANCE_POINTS[f] > 0]
-    if cpf:
-        # Balance points that leave fewer than min_rows_dd rows with degree-days cannot qualify: skip them.
-        rt = np.sort(d.row_temp[np.isfinite(d.row_temp)])
-        k = min(d.min_rows_dd, rt.size) - 1
-        grid = _grid(d.day_temp[np.isfinite(d.day_temp)], COARSE_STEP)
-        hg = grid[grid > rt[k] - COARSE_STEP] if rt.size else grid
-        cg = grid[grid < rt[-k - 1] + COARSE_STEP] if rt.size else grid
-        if hg.size == 0:
-            hg = grid[-1:]
-        if cg.size == 0:
-            cg = grid[:1]
-        coarse = _Blocks(d, d.dd("h", hg), d.dd("c", cg))
-        found: dict[str, tuple[float, float]] = {}
-        for form in cpf:
-            if form == "4P":
-                common = np.intersect1d(hg, cg)
-                kh = np.searchsorted(hg, common)
-                kc = np.searchsorted(cg, common)
+    cpf = [f for f in forms if N_BALANCE_POINTS.get(f, 0) > 0]
+    if not cpf:
+        return [out[f] for f in forms]
+    # Balance points that leave fewer than min_rows_dd rows with degree-days cannot qualify: skip them.
+    rt = np.sort(d.row_temp[np.isfinite(d.row_temp)])
+    k = max(min(d.min_rows_dd, rt.size) - 1, 0)
+    grid = _grid(d.day_temp[np.isfinite(d.day_temp)], COARSE_STEP)
+    hg = grid[grid > rt[k] - COARSE_STEP] if rt.size else grid
+    cg = grid[grid < rt[-k - 1] + COARSE_STEP] if rt.size else grid
+    hg = hg if hg.size else grid[-1:]
+    cg = cg if cg.size else grid[:1]
+    coarse = _Blocks(d, np.hstack([d.dd("h", hg), d.dd("c", cg)]))
+    singles, pairs = _groups(cpf, hg, cg, 0, 0, len(hg))
+    res: dict[str, tuple[int | None, Any]] = {}
+    for grp in (singles, pairs):
+        if grp:
+            res.update(_best_many(coarse, grp))
+    found: dict[str, tuple[float | None, float | None]] = {}
+    idx = {g[0]: g for g in singles + pairs}
+    for form in cpf:
+        i, code = res[form]
+        if i is None:
+            out[form] = CPFit(form, names, np.zeros(0), None, None, np.inf, n, float(d.w.sum()), False, _REJECT[code])
+            continue
+        _, k1, k2 = idx[form]
+        v1 = hg[k1[i]] if k1[i] < len(hg) else cg[k1[i] - len(hg)]
+        if form == "3PH":
+            found[form] = (v1, None)
+        elif form == "3PC":
+            found[form] = (None, v1)
+        else:
+            found[form] = (v1, cg[k2[i] - len(hg)])  # type: ignore[index]
+    if not found:
+        return [out[f] for f in forms]
+    # Fine grids of all forms side by side in one block build.
+    fh: dict[str, np.ndarray] = {}
+    fc: dict[str, np.ndarray] = {}
+    ho: dict[str, int] = {}
+    co: dict[str, int] = {}
+    nh = nc = 0
+    for form, (h0, c0) in found.items():
+        fh[form] = _refine(h0, COARSE_STEP, FINE_STEP) if h0 is not None else np.zeros(0)
+        fc[form] = _refine(c0, COARSE_STEP, FINE_STEP) if c0 is not None else np.zeros(0)
+        ho[form], co[form] = nh, nc
+        nh += len(fh[form])
+        nc += len(fc[form])
+    hcat = np.concatenate(list(fh.values()))
+    ccat = np.concatenate(list(fc.values()))
+    fine = _Blocks(d, np.hstack([d.dd("h", hcat), d.dd("c", ccat)]))
+    singles, pairs = _groups(list(found), fh, fc, ho, co, nh)
+    res = {}
+    for grp in (singles, pairs):
+        if grp:
+            res.update(_best_many(fine, grp))
+    idx = {g[0]: g for g in singles + pairs}
+    for form, (h0, c0) in found.items():
+        i, sse = res[form]
+        h, c = h0, c0
+        if i is not None:
+            _, k1, k2 = idx[form]
+            if form == "3PH":
+                h = hcat[k1[i]]
+            elif form == "3PC":
+                c = ccat[k1[i] - nh]
             else:
-                kh, kc = _index_sets(form, hg, cg, 0, 0)
-            i, code = _best(coarse, form, kh, kc)
-            if i is None:
-                out[form] = CPFit(form, names, np.zeros(0), None, None, np.inf, n, float(d.w.sum()), False,
-                                  _REJECT[code])
-            else:
-                found[form] = (hg[kh[i]] if kh is not None else np.nan, cg[kc[i]] if kc is not None else np.nan)
-        # Fine grids of all forms side by side in one block build.
-        hs, cs, where = [], [], {}
-        for form, (h0, c0) in found.items():
-            fh = _refine(h0, COARSE_STEP, FINE_STEP) if form != "3PC" else np.zeros(0)
-            fc = _refine(c0 if form != "4P" else h0, COARSE_STEP, FINE_STEP) if form != "3PH" else np.zeros(0)
-            where[form] = (sum(map(len, hs)), sum(map(len, cs)), fh, fc)
-            hs.append(fh)
-            cs.append(fc)
-        if found:
-            hcat, ccat = np.concatenate(hs), np.concatenate(cs)
-            fine = _Blocks(d, d.dd("h", hcat) if hcat.size else None, d.dd("c", ccat) if ccat.size else None)
-            for form, (ho, co, fh, fc) in where.items():
-                kh, kc = _index_sets(form, fh, fc, ho, co)
-                i, _ = _best(fine, form, kh, kc)
-                if i is None:
-                    h, c = found[form]
-                else:
-                    h = hcat[kh[i]] if kh is not None else np.nan
-                    c = ccat[kc[i]] if kc is not None else np.nan
-                out[form] = _final_cp(d, form, None if form == "3PC" else float(h), None if form == "3PH" else float(c))
+                h, c = hcat[k1[i]], ccat[k2[i] - nh]  # type: ignore[index]
+        out[form] = _pending(d, form, None if h is None else float(h), None if c is None else float(c),
+                             sse if i is not None else None)
     return [out[f] for f in forms]
 
 

@@ -349,10 +349,15 @@ def _sst(d: cp.CPData) -> float:
     return float(d.w @ (d.y - ybar) ** 2)
 
 
+def _sse_floor(y: np.ndarray, w: np.ndarray) -> float:
+    """Round-off level of an SSE computed from normal equations (1e-10 of Σw·y²): below it a fit is exact, so
+    noise-free fits tie and the criterion decides on the number of parameters alone."""
+    return 1e-10 * float(w @ (y * y))
+
+
 def _candidates(fits: list[cp.CPFit], d: cp.CPData, suffix: str, n: int, sum_w: float) -> list[Candidate]:
     sst = _sst(d)
-    # Floor SSE at round-off level so exact (noise-free) fits tie and the simpler model wins on p.
-    floor = (1e-9 * abs(float(d.w @ d.y / d.w.sum()))) ** 2 * sum_w
+    floor = _sse_floor(d.y, d.w)
     out = []
     for f in fits:
         name = f.form + suffix
@@ -406,11 +411,15 @@ def _fit_cp(
                 d = _cpdata(frame, rows, base_fixed)
                 nn = int(rows.sum())
                 sub = _candidates(_fit_forms(d, forms), d, "", nn, float(nn))
-                parts.append(select(sub)[0])
+                best = select(sub)[0]
+                if best is not None:
+                    best.payload = cp.finalize(best.payload)
+                    best.sse = best.payload.sse
+                parts.append(best)
             if all(p is not None for p in parts):
                 pw, po = parts  # type: ignore[misc]
                 sse = pw.sse + po.sse
-                floor = (1e-9 * abs(float(np.mean(frame.rate[valid])))) ** 2 * sum_w
+                floor = _sse_floor(frame.rate[valid], np.ones(n))
                 p = pw.p + po.p
                 sst = _sst(_cpdata(frame, valid, ["intercept"]))
                 adj = 1 - (sse / sst) * (n - 1) / (n - p) if sst > 0 and n > p else math.nan
@@ -422,6 +431,8 @@ def _fit_cp(
     if chosen is None:
         warnings.append(MVWarning("no_qualifying_model", "no candidate model qualified", DISQUALIFYING))
         return _empty_model(frame, drivers, calendar, warnings)
+    if not isinstance(chosen.payload, tuple):
+        chosen.payload = cp.finalize(chosen.payload)
     if isinstance(chosen.payload, tuple):
         segments = [_segment(chosen.payload[0], "workday", base_fixed),
                     _segment(chosen.payload[1], "non_workday", base_fixed)]
