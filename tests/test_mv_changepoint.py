@@ -47,7 +47,7 @@ def test_noise_free_daily_recovers_form_and_parameters(form: str) -> None:
     assert not m.disqualified
 
 
-@pytest.mark.parametrize("form", ["3PH", "3PC", "5P"])
+@pytest.mark.parametrize("form", list(TRUE))
 def test_noisy_daily_recovers_parameters_within_tolerance(form: str) -> None:
     f, coefs, h, c = TRUE[form]
     t = _temps(11)
@@ -64,6 +64,7 @@ def test_noisy_daily_recovers_parameters_within_tolerance(form: str) -> None:
     if c is not None:
         assert abs(seg["cooling_balance_point"] - c) <= 1.0
     assert 0.01 < m.metrics["cvrmse"] < 0.05
+    assert m.metrics["p"] == len(coefs) + (h is not None) + (c is not None and form != "4P")
     assert m.gates["passed"]
 
 

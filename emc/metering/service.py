@@ -62,7 +62,7 @@ class ImportOptions:
     timestamp_is: str | None = None  # start | end
     timezone: str | None = None
     interval_s: int | None = None
-    chunk_rows: int = 500_000
+    chunk_rows: int = 250_000
 
 
 @dataclass

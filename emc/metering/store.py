@@ -12,6 +12,8 @@ from datetime import UTC
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -25,10 +27,6 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _pg_times(us: np.ndarray) -> np.ndarray:
-    return np.char.add(np.datetime_as_string(us.astype("datetime64[us]"), unit="us"), "+00")
-
-
 def insert_readings(session: Session, rows: Accepted, *, batch_id: int, from_register: np.ndarray) -> int:
     if not len(rows):
         return 0
@@ -40,24 +38,28 @@ def insert_readings(session: Session, rows: Accepted, *, batch_id: int, from_reg
         raw = session.connection().connection.driver_connection
         raw.executemany(f"INSERT INTO reading ({', '.join(READING_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)", data)
         return len(rows)
-    frame = pd.DataFrame({
-        "meter_id": rows.meter_id, "period_start": _pg_times(rows.start), "period_end": _pg_times(rows.end),
-        "value": rows.value, "source_value": rows.source_value, "factor": rows.factor,
-        "from_register": np.where(from_register, "t", "f"), "estimated": np.where(rows.estimated, "t", "f"),
-        "batch_id": batch_id})
-    copy_frame(session, "reading", frame)
+    table = pa.table({
+        "meter_id": pa.array(rows.meter_id, pa.int64()),
+        "period_start": pa.array(rows.start.astype("datetime64[us]"), pa.timestamp("us", tz="UTC")),
+        "period_end": pa.array(rows.end.astype("datetime64[us]"), pa.timestamp("us", tz="UTC")),
+        "value": pa.array(rows.value, pa.float64()), "source_value": pa.array(rows.source_value, pa.float64()),
+        "factor": pa.array(rows.factor, pa.float64()), "from_register": pa.array(from_register, pa.bool_()),
+        "estimated": pa.array(rows.estimated, pa.bool_()),
+        "batch_id": pa.array(np.full(len(rows), batch_id, dtype=np.int64), pa.int64())})
+    copy_table(session, "reading", table)
     return len(rows)
 
 
-def copy_frame(session: Session, table: str, frame: pd.DataFrame) -> None:
-    """COPY a frame into ``table`` (PostgreSQL), in slices so the text buffer stays small."""
+def copy_table(session: Session, name: str, table: pa.Table) -> None:
+    """COPY an Arrow table into ``name`` (PostgreSQL). Arrow's C++ CSV writer formats the rows (shortest
+    round-trip floats, ISO times with Z), far faster than formatting them in Python."""
     raw = session.connection().connection.driver_connection
-    columns = ", ".join(frame.columns)
-    with raw.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for lo in range(0, len(frame), 200_000):
-            buffer = io.StringIO()
-            frame.iloc[lo:lo + 200_000].to_csv(buffer, sep="\t", header=False, index=False, na_rep="\\N",
-                                               float_format="%.17g")
+    columns = ", ".join(table.column_names)
+    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    with raw.cursor() as cur, cur.copy(f"COPY {name} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        for batch in table.to_batches(max_chunksize=100_000):
+            buffer = io.BytesIO()
+            pacsv.write_csv(pa.Table.from_batches([batch]), buffer, options)
             copy.write(buffer.getvalue())
 
 

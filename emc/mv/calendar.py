@@ -69,6 +69,11 @@ def workdays(days: pd.DatetimeIndex | np.ndarray, calendar: str = "cn") -> tuple
     if calendar not in CALENDARS:
         raise ValueError(f"unknown calendar {calendar!r}; choose one of {CALENDARS}")
     d = _as_days(days)
+    if d.size > 1000:
+        # Sub-daily input: decide each distinct day once.
+        u, inv = np.unique(d, return_inverse=True)
+        f, w = workdays(u, calendar)
+        return f[inv], w
     weekday = (d.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (3)
     flags = weekday < 5
     if calendar == "weekday" or d.size == 0:
@@ -108,6 +113,10 @@ def workdays(days: pd.DatetimeIndex | np.ndarray, calendar: str = "cn") -> tuple
 def day_types(days: pd.DatetimeIndex | np.ndarray, calendar: str = "cn") -> tuple[np.ndarray, list[MVWarning]]:
     """Day type 0..6 per day for time-of-week models (weekday, with holidays and make-up workdays remapped)."""
     d = _as_days(days)
+    if d.size > 1000:
+        u, inv = np.unique(d, return_inverse=True)
+        t, w = day_types(u, calendar)
+        return t[inv], w
     weekday = ((d.astype(np.int64) + 3) % 7).astype(np.int64)
     work, warnings = workdays(d, calendar)
     types = weekday.copy()

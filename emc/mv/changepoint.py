@@ -319,6 +319,27 @@ def fit_forms(d: CPData, forms: list[str]) -> list[CPFit]:
     return [out[f] for f in forms]
 
 
+def _pending(d: CPData, form: str, h: float | None, c: float | None, sse: float | None) -> CPFit:
+    """A searched candidate whose exact coefficients are computed only if it is chosen (:func:`finalize`)."""
+    if sse is None:
+        return _final_cp(d, form, h, c)
+    cols = list(d.fixed_names) + (["heating_slope"] if h is not None else []) + (
+        ["cooling_slope"] if c is not None else [])
+    n = d.y.size
+    dof = n - len(cols) - N_BALANCE_POINTS[form]
+    fit = CPFit(form, cols, np.zeros(0), h, c, float(sse), n, float(d.w.sum()), dof > 0, "" if dof > 0 else _REJECT[4])
+    fit.extra["pending"] = d
+    return fit
+
+
+def finalize(fit: CPFit) -> CPFit:
+    """Exact coefficients, covariance and SSE of a candidate found by the batched search."""
+    d = fit.extra.get("pending")
+    if d is None:
+        return fit
+    return _final_cp(d, fit.form, fit.heating_bp, fit.cooling_bp)
+
+
 def _refine(center: float, step: float, fine: float) -> np.ndarray:
     return np.round(center + np.arange(-step, step + fine / 2, fine), 6)
 

@@ -51,6 +51,7 @@ class Frame:
     temp_coverage: np.ndarray  # share of the row's days (billing) / 1.0 with temperature
     consecutive: np.ndarray  # row i starts where row i-1 ended
     warnings: list[MVWarning] = field(default_factory=list)
+    cache: dict = field(default_factory=dict)  # derived arrays (e.g. time of week) computed once per frame
 
     @property
     def n(self) -> int:
@@ -94,7 +95,7 @@ def _as_index(data: pd.DataFrame) -> pd.DatetimeIndex:
 def _column(data: pd.DataFrame, name: str) -> np.ndarray:
     if name not in data.columns:
         raise MVInputError(f"data needs a {name!r} column (has {list(data.columns)})")
-    return pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.array(pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan), dtype=float)
 
 
 def _reject_negative(usage: np.ndarray, index: pd.DatetimeIndex, warnings: list[MVWarning]) -> np.ndarray:
@@ -169,8 +170,8 @@ def _prepare_interval(
     freq = "D" if granularity == "daily" else "h"
     idx = data.index
     if len(idx):
-        floored = idx.floor(freq)
-        if not (floored == idx).all():
+        v = (idx.tz_localize(None) if idx.tz is not None else idx).values
+        if not (v.astype("datetime64[D]" if freq == "D" else "datetime64[h]") == v).all():
             raise MVInputError(f"{granularity} data must be indexed by whole {'days' if freq == 'D' else 'hours'}")
         full = pd.date_range(idx[0], idx[-1], freq=freq)
         if len(full) != len(idx):
@@ -184,7 +185,7 @@ def _prepare_interval(
         work, cw = workdays(idx, calendar)
     else:
         local = idx.tz_localize(None) if idx.tz is not None else idx
-        work, cw = workdays(local.floor("D"), calendar)
+        work, cw = workdays(local.values.astype("datetime64[D]"), calendar)
     warnings.extend(cw)
     end = idx + pd.Timedelta(days=1) if granularity == "daily" else idx + pd.Timedelta(hours=1)
     consecutive = np.ones(len(idx), dtype=bool)

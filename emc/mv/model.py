@@ -106,9 +106,7 @@ class BaselineModel:
     def predict_frame(self, frame: Frame, driver_values: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Predicted usage per row of a prepared frame; ``driver_values`` overrides driver columns."""
         if self.towt is not None:
-            fit = _towt_from_dict(self.towt)
-            tow, _ = towt.time_of_week(frame.index, self.calendar)
-            return towt.predict(fit, tow, frame.temp)
+            return towt.predict(_towt_from_dict(self.towt), _tow(frame, self.calendar), frame.temp)
         drivers = dict(frame.drivers)
         if driver_values:
             drivers.update(driver_values)
@@ -225,6 +223,13 @@ def _segment_mask(applies_to: str, frame: Frame) -> np.ndarray:
     if applies_to == "non_workday":
         return frame.workday < 0.5
     raise ValueError(f"unknown segment {applies_to!r}")
+
+
+def _tow(frame: Frame, calendar: str) -> np.ndarray:
+    key = ("tow", calendar)
+    if key not in frame.cache:
+        frame.cache[key] = towt.time_of_week(frame.index, calendar)[0]
+    return frame.cache[key]
 
 
 def _towt_from_dict(d: dict[str, Any]) -> towt.TOWTFit:
@@ -465,7 +470,7 @@ def _fit_towt(frame: Frame, drivers: list[str], calendar: str, warnings: list[MV
     if drivers:
         warnings.append(MVWarning("drivers_ignored", "the hourly TOWT model takes no extra drivers; ignored", INFO))
     valid = frame.valid
-    tow, _ = towt.time_of_week(frame.index, calendar)
+    tow = _tow(frame, calendar)
     fit = towt.fit(tow[valid], frame.temp[valid], frame.usage[valid])
     warnings.extend(fit.warnings)
     model = BaselineModel(

@@ -82,28 +82,32 @@ def check(
     return out
 
 
-def _valid_days(frame: Frame) -> pd.Series:
-    """Valid fraction of each calendar day (0..1), indexed by day over the covered span."""
+def _valid_days(frame: Frame, first: np.datetime64, ndays: int) -> np.ndarray:
+    """Valid fraction (0..1) of each calendar day from ``first`` on (numpy only: this runs once per meter)."""
+    out = np.zeros(ndays)
     valid = frame.valid
     if frame.granularity == "billing":
-        days: list[np.ndarray] = []
-        for s, e, ok in zip(frame.index, frame.end, valid, strict=True):
+        starts = frame.index.tz_localize(None) if frame.index.tz is not None else frame.index
+        ends = frame.end.tz_localize(None) if frame.end.tz is not None else frame.end
+        s = (starts.values.astype("datetime64[D]") - first).astype(np.int64)
+        e = (ends.values.astype("datetime64[D]") - first).astype(np.int64)
+        for a, b, ok in zip(s, e, valid, strict=True):
             if ok:
-                days.append(pd.date_range(s.tz_localize(None) if s.tz else s, e.tz_localize(None) if e.tz else e,
-                                          freq="D", inclusive="left").values)
-        if not days:
-            return pd.Series(dtype=float)
-        return pd.Series(1.0, index=pd.DatetimeIndex(np.unique(np.concatenate(days))))
+                out[max(a, 0):max(min(b, ndays), 0)] = 1.0
+        return out
     idx = frame.index.tz_localize(None) if frame.index.tz is not None else frame.index
-    per = frame.days[0]
-    return pd.Series(valid.astype(float) * per, index=idx).groupby(idx.floor("D")).sum()
+    codes = (idx.values.astype("datetime64[D]") - first).astype(np.int64)
+    inside = (codes >= 0) & (codes < ndays)
+    return np.bincount(codes[inside], weights=(valid * frame.days)[inside], minlength=ndays)[:ndays]
 
 
 def _coverage(frame: Frame, start, end, min_coverage: float, month_min: float) -> list[MVWarning]:
     out: list[MVWarning] = []
-    all_days = pd.date_range(start.floor("D"), end, freq="D", inclusive="left")
-    vd = _valid_days(frame).reindex(all_days, fill_value=0.0)
-    total = float(vd.mean()) if len(vd) else 0.0
+    first = np.datetime64(start.floor("D").date(), "D")
+    last = np.datetime64((end - pd.Timedelta(microseconds=1)).date(), "D") + 1  # exclusive
+    ndays = int((last - first).astype(np.int64))
+    vd = _valid_days(frame, first, ndays)
+    total = float(vd.mean()) if ndays else 0.0
     unit = "hours" if frame.granularity == "hourly" else "days"
     if total < min_coverage:
         out.append(
@@ -117,30 +121,35 @@ def _coverage(frame: Frame, start, end, min_coverage: float, month_min: float) -
                 total,
             )
         )
-    months = vd.groupby(vd.index.to_period("M")).mean()
-    for per, cov in months.items():
+    months = (first + np.arange(ndays)).astype("datetime64[M]")
+    m0 = months[0] if ndays else None
+    mcode = (months - m0).astype(np.int64) if ndays else np.zeros(0, dtype=np.int64)
+    cov = np.bincount(mcode, weights=vd) / np.maximum(np.bincount(mcode), 1)
+    for j in np.flatnonzero(cov < min_coverage):
+        per = pd.Period(str(m0 + j), "M")  # type: ignore[operator]
         p0, p1 = per.start_time, (per + 1).start_time
-        if cov < month_min:
+        c = float(cov[j])
+        if c < month_min:
             out.append(
                 MVWarning(
                     "month_not_represented",
-                    f"{per} has {cov:.0%} of its {unit} with data (< {month_min:.0%}): the month is not "
+                    f"{per} has {c:.0%} of its {unit} with data (< {month_min:.0%}): the month is not "
                     "represented in the baseline",
                     DISQUALIFYING,
                     iso(p0),
                     iso(p1),
-                    float(cov),
+                    c,
                 )
             )
-        elif cov < min_coverage:
+        else:
             out.append(
                 MVWarning(
                     "month_low_coverage",
-                    f"{per} has {cov:.0%} of its {unit} with data (< {min_coverage:.0%})",
+                    f"{per} has {c:.0%} of its {unit} with data (< {min_coverage:.0%})",
                     WARNING,
                     iso(p0),
                     iso(p1),
-                    float(cov),
+                    c,
                 )
             )
     return out

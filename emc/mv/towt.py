@@ -35,8 +35,11 @@ OCCUPANCY_THRESHOLD = 0.65
 def time_of_week(index: pd.DatetimeIndex, calendar: str) -> tuple[np.ndarray, list[MVWarning]]:
     """Hour-of-week 0..167 (day type × 24 + hour) for hourly timestamps in local time."""
     local = index.tz_localize(None) if index.tz is not None else index
-    types, warnings = day_types(local.floor("D"), calendar)
-    return types * 24 + local.hour.to_numpy(), warnings
+    v = local.values
+    days = v.astype("datetime64[D]")
+    hours = (v.astype("datetime64[h]") - days).astype(np.int64)
+    types, warnings = day_types(days, calendar)
+    return types * 24 + hours, warnings
 
 
 def merge_knots(temp: np.ndarray, knots: tuple[float, ...] = KNOTS_C) -> list[float]:
@@ -96,7 +99,10 @@ def fit(tow: np.ndarray, temp: np.ndarray, y: np.ndarray) -> TOWTFit:
     comp = components(temp, knots)
     # Occupancy: residual sign frequency per time of week of a temperature-only fit (Mathieu et al. §II-B).
     X0 = np.column_stack([np.ones(y.size), comp])
-    b0, *_ = np.linalg.lstsq(X0, y, rcond=None)
+    try:
+        b0 = np.linalg.solve(X0.T @ X0, X0.T @ y)
+    except np.linalg.LinAlgError:
+        b0 = np.linalg.lstsq(X0, y, rcond=None)[0]
     pos = (y - X0 @ b0) > 0
     counts = np.bincount(tow, minlength=168).astype(float)
     share = np.bincount(tow, weights=pos.astype(float), minlength=168) / np.maximum(counts, 1.0)

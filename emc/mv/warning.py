@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 #: A finding that the reader should know about; the result stays usable.
 INFO = "info"
 #: A finding that weakens the result (a gate failed, a month is thin); the result is usable with care.
@@ -64,15 +66,12 @@ class MVWarning:
 
 
 def iso(ts: Any) -> str | None:
-    """ISO text of a timestamp or date (date only when it falls on midnight), or None."""
+    """ISO text of a timestamp (just the date when it is a naive midnight), or None."""
     if ts is None:
         return None
-    t = ts if hasattr(ts, "isoformat") else None
-    if t is None:
-        return str(ts)
-    import pandas as pd
-
     t = pd.Timestamp(ts)
-    if t.hour == 0 and t.minute == 0 and t.second == 0 and t.microsecond == 0 and t.tzinfo is None:
+    if t is pd.NaT:
+        return None
+    if t.tzinfo is None and t == t.normalize():
         return t.date().isoformat()
     return t.isoformat()

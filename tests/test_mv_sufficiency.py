@@ -1,0 +1,103 @@
+"""CalTRACK-style sufficiency: findings are warnings (data), disqualification is a severity."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emc.mv import MVInputError, fit_baseline
+from emc.mv.calendar import day_types, workdays
+from emc.mv.synthetic import MeterSpec, bills_from_daily, daily_meter, daily_weather
+
+
+def _daily(seed: int = 1, start: str = "2023-01-01", days: int = 365) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return daily_meter(MeterSpec(noise_cv=0.03), daily_weather(start, days, rng), rng)[["usage", "temperature"]]
+
+
+def _codes(model) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for w in model.warnings:
+        out.setdefault(w.code, []).append(w)
+    return out
+
+
+def test_clean_year_has_no_findings() -> None:
+    m = fit_baseline(_daily(), granularity="daily")
+    assert not m.disqualified and m.accepted
+    assert [w.code for w in m.warnings if w.severity != "info"] == []
+
+
+def test_gaps_negatives_and_low_coverage_month_are_reported() -> None:
+    df = _daily()
+    df.loc["2023-04-10":"2023-04-14", "usage"] = np.nan  # a 5-day gap
+    df.loc["2023-06-01", "usage"] = -50.0  # a negative reading
+    df = df.drop(pd.date_range("2023-08-03", "2023-08-06"))  # missing rows are gaps too
+    m = fit_baseline(df, granularity="daily")
+    c = _codes(m)
+    assert c["negative_usage"][0].period_start == "2023-06-01"
+    gaps = {(w.period_start, w.period_end, w.value) for w in c["gap"]}
+    assert ("2023-04-10", "2023-04-15", 5.0) in gaps and ("2023-08-03", "2023-08-07", 4.0) in gaps
+    assert {w.period_start for w in c["month_low_coverage"]} == {"2023-04-01", "2023-08-01"}
+    assert not m.disqualified  # 98 % of days remain, every month represented
+    assert m.baseline["rows_used"] == 365 - 5 - 1 - 4
+
+
+def test_insufficient_coverage_and_missing_month_disqualify() -> None:
+    df = _daily()
+    df.loc["2023-02-01":"2023-03-10", "usage"] = np.nan
+    m = fit_baseline(df, granularity="daily")
+    c = _codes(m)
+    assert c["month_not_represented"][0].period_start == "2023-02-01"
+    assert c["month_low_coverage"][0].period_start == "2023-03-01"
+    assert c["insufficient_coverage"][0].value == pytest.approx(327 / 365)
+    assert m.disqualified and not m.accepted
+
+
+def test_short_baseline_disqualifies() -> None:
+    m = fit_baseline(_daily(days=200), granularity="daily")
+    assert "baseline_too_short" in _codes(m) and m.disqualified
+
+
+def test_off_cycle_long_and_gapped_bills() -> None:
+    rng = np.random.default_rng(2)
+    t = daily_weather("2023-01-01", 420, rng)
+    daily = daily_meter(MeterSpec(noise_cv=0.02), t, rng)
+    starts = ["2023-01-01", "2023-02-01", "2023-03-01", "2023-03-15", "2023-04-01", "2023-05-01", "2023-07-15",
+              "2023-08-01", "2023-09-01", "2023-10-01", "2023-11-01", "2023-12-01"]
+    bills = bills_from_daily(daily, starts, "2024-01-01").drop(columns="temperature")
+    bills.loc[pd.Timestamp("2023-08-01"), "end"] = pd.Timestamp("2023-08-29")  # 3 days not billed
+    m = fit_baseline(bills, granularity="billing", temperature=t)
+    c = _codes(m)
+    assert {w.period_start for w in c["off_cycle_bill"]} == {"2023-03-01", "2023-03-15", "2023-07-15"}
+    assert c["bill_too_long"][0].period_start == "2023-05-01"  # 75 days: dropped (CalTRACK 2.0)
+    assert c["bill_gap"][0].period_start == "2023-08-29" and c["bill_gap"][0].value == 3
+    assert "month_not_represented" in c  # June lies only in the dropped bill
+    assert m.disqualified
+
+
+def test_calendar_knows_adjusted_working_days_and_warns_beyond_its_coverage() -> None:
+    days = pd.date_range("2024-02-04", "2024-02-18")
+    work, warns = workdays(days)
+    assert warns == []
+    as_dict = dict(zip(days.date, work, strict=True))
+    assert as_dict[dt.date(2024, 2, 4)]  # Sunday, adjusted working day before Spring Festival
+    assert not as_dict[dt.date(2024, 2, 12)]  # Monday, Spring Festival holiday
+    types, _ = day_types(pd.DatetimeIndex(["2024-02-04", "2024-02-12", "2024-02-13"]))
+    assert types.tolist() == [2, 6, 6]
+    far = pd.date_range("2026-12-30", "2027-01-05")
+    work, warns = workdays(far)
+    assert [w.code for w in warns] == ["calendar_out_of_range"]
+    assert warns[0].period_start == "2027-01-01" and warns[0].detail["years"] == [2027]
+    # Monday–Friday fallback: it cannot know that 2027-01-01 (a Friday) is New Year's Day — hence the warning.
+    assert work.tolist() == [True, True, True, False, False, True, True]
+
+
+def test_unreadable_input_raises() -> None:
+    with pytest.raises(MVInputError):
+        fit_baseline(pd.DataFrame({"usage": [1.0]}, index=pd.DatetimeIndex(["2023-01-01"])), granularity="daily")
+    with pytest.raises(MVInputError):
+        fit_baseline(_daily(), granularity="weekly")
