@@ -143,7 +143,7 @@ def floor(path: Path, url: str, meters: int) -> dict[str, float]:
     return {"read_s": t_read, "write_s": t_write, "total_s": t_read + t_write}
 
 
-def emc_import_child(path: str, url: str) -> None:
+def emc_import_child(path: str, url: str, dry_run: bool = False) -> None:
     """Run in a child process: import the file end to end and report time and peak memory."""
     from emc.db import make_engine, session_scope
     from emc.metering.service import ImportOptions, import_file
@@ -153,7 +153,7 @@ def emc_import_child(path: str, url: str) -> None:
     t0 = time.perf_counter()
     with session_scope(engine) as session:
         report = import_file(session, Path(path), file_name=Path(path).name, actor="bench",
-                             scope=Scope.everything(), options=ImportOptions())
+                             scope=Scope.everything(), options=ImportOptions(dry_run=dry_run))
         rows, errors = report.batch.rows_new, report.batch.errors
     seconds = time.perf_counter() - t0
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec from the forking parent
@@ -162,8 +162,9 @@ def emc_import_child(path: str, url: str) -> None:
     print(json.dumps({"seconds": seconds, "rows": rows, "errors": errors, "peak_mb": peak_mb}))
 
 
-def run_emc(path: Path, url: str) -> dict[str, float]:
-    out = subprocess.run([sys.executable, __file__, "--child", str(path), url], capture_output=True, text=True,
+def run_emc(path: Path, url: str, dry_run: bool = False) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", str(path), url] + (["dry"] if dry_run else []),
+                         capture_output=True, text=True,
                          check=False, env={**os.environ, "PYTHONPATH": str(ROOT),
                                            "EMC_UPLOAD_MAX_BYTES": str(20 * 1024**3)})
     if out.returncode != 0:
@@ -195,7 +196,7 @@ def bench(path: Path, rows: int, url_for: callable, label: str, meters: int) -> 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        emc_import_child(sys.argv[2], sys.argv[3])
+        emc_import_child(sys.argv[2], sys.argv[3], dry_run=len(sys.argv) > 4)
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--meters", type=int, default=200)
@@ -203,6 +204,8 @@ def main() -> None:
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL server URL to also benchmark on")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "emc-bench")
+    parser.add_argument("--memory-check", type=int, metavar="N", default=0,
+                        help="also check (dry run) a file N times longer: peak memory must not grow with the file")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     path = args.workdir / f"import-{args.meters}m-{args.days}d.csv"
@@ -219,6 +222,20 @@ def main() -> None:
         results["sqlite"] = bench(path, rows, sqlite_url, "SQLite", args.meters)
     if args.postgres:
         results["postgresql"] = bench(path, rows, lambda: scratch_pg(args.postgres), "PostgreSQL", args.meters)
+    if args.memory_check:
+        big = args.workdir / f"import-{args.meters}m-{args.days * args.memory_check}d.csv"
+        if not big.exists():
+            make_csv(big, args.meters, args.days * args.memory_check)
+        peaks = {}
+        for label, file in (("1x", path), (f"{args.memory_check}x", big)):
+            db = args.workdir / f"mem-{uuid.uuid4().hex[:8]}.db"
+            prepare_db(f"sqlite:///{db}", args.meters)
+            peaks[label] = run_emc(file, f"sqlite:///{db}", dry_run=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            print(f"memory {label:>4}: {file.stat().st_size / 1e6:,.0f} MB file, checked in {peaks[label]['seconds']:.1f} s, "
+                  f"peak {peaks[label]['peak_mb']:,.0f} MB")
+        results["memory"] = {k: v["peak_mb"] for k, v in peaks.items()}
     print(json.dumps(results))
 
 

@@ -54,7 +54,7 @@ TZ = "Asia/Shanghai"
 
 
 # -- synthetic meters (emc side) ---------------------------------------------------------------------
-def make_meters(n: int, seed: int, hourly: bool = False) -> list[dict]:
+def make_meters(n: int, seed: int, hourly: bool = False, calendar: str = "cn") -> list[dict]:
     """``n`` meters with known savings; arrays only, so both virtualenvs can read them."""
     import pandas as pd
 
@@ -85,9 +85,10 @@ def make_meters(n: int, seed: int, hourly: bool = False) -> list[dict]:
         if hourly:
             if k not in hourly_stations:
                 hourly_stations[k] = hourly_weather(stations[k], np.random.default_rng(seed + 2000 + k))
-            df = hourly_meter(spec, hourly_stations[k], r, reporting_start=REP_START)  # type: ignore[arg-type]
+            df = hourly_meter(spec, hourly_stations[k], r, reporting_start=REP_START,  # type: ignore[arg-type]
+                              calendar=calendar)
         else:
-            df = daily_meter(spec, stations[k], r, reporting_start=REP_START)
+            df = daily_meter(spec, stations[k], r, reporting_start=REP_START, calendar=calendar)
         rep = df.index >= pd.Timestamp(REP_START)
         meters.append({
             "temp_base": df["temperature"].to_numpy()[~rep], "use_base": df["usage"].to_numpy()[~rep],
@@ -110,7 +111,7 @@ def savings_error(meter: dict, rep_pred_sum: float) -> float:
     return abs(est - true) * 100.0
 
 
-def run_emc(meters: list[dict], granularity: str) -> dict:
+def run_emc(meters: list[dict], granularity: str, calendar: str = "cn") -> dict:
     import pandas as pd
 
     from emc.mv import fit_baseline, savings
@@ -120,11 +121,12 @@ def run_emc(meters: list[dict], granularity: str) -> dict:
     ir = pd.date_range(REP_START, periods=len(meters[0]["use_rep"]), freq=freq)
     frames = [(pd.DataFrame({"usage": m["use_base"], "temperature": m["temp_base"]}, index=ib),
                pd.DataFrame({"usage": m["use_rep"], "temperature": m["temp_rep"]}, index=ir)) for m in meters]
-    fit_baseline(frames[0][0], granularity=granularity)  # warm caches (calendar tables), as for eemeter
+    # warm caches (calendar tables), as eemeter is warmed up
+    fit_baseline(frames[0][0], granularity=granularity, calendar=calendar)
     times, preds, models = [], [], []
     for base, rep in frames:
         t0 = time.perf_counter()
-        model = fit_baseline(base, granularity=granularity)
+        model = fit_baseline(base, granularity=granularity, calendar=calendar)
         pred = model.predict(rep)
         times.append(time.perf_counter() - t0)
         preds.append(float(pred.sum()))
@@ -285,6 +287,9 @@ def main() -> None:
     ap.add_argument("--eemeter-hourly-caltrack", action="store_true",
                     help="also time eemeter's CalTRACK hourly model (several seconds per meter)")
     ap.add_argument("--seed", type=int, default=20240501)
+    ap.add_argument("--calendar", choices=("cn", "weekday"), default="cn",
+                    help="working days of the synthetic meters (and of emc's fit): the Chinese official calendar "
+                    "with holidays and make-up working weekends (default), or plain Monday–Friday")
     ap.add_argument("--venv", type=Path, default=DEFAULT_VENV, help=f"eemeter virtualenv (default {DEFAULT_VENV})")
     ap.add_argument("--no-eemeter", action="store_true", help="run emc only")
     ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
@@ -296,17 +301,17 @@ def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     t_start = time.perf_counter()
     py = None if args.no_eemeter else ensure_venv(args.venv)
-    out_lines = [f"emc.mv benchmark — seed {args.seed}, baseline {BASE_START}..{REP_START}, reporting "
-                 f"{REP_START}..{END}, single process, one BLAS/numba thread, {os.cpu_count()} CPU(s)"]
+    out_lines = [f"emc.mv benchmark — seed {args.seed}, calendar {args.calendar}, baseline {BASE_START}..{REP_START}, "
+                 f"reporting {REP_START}..{END}, single process, one BLAS/numba thread, {os.cpu_count()} CPU(s)"]
     figures: dict = {}
     for kind, n_all, n_ee in (("daily", args.meters, args.eemeter_meters),
                               ("hourly", args.hourly_meters, args.eemeter_hourly_meters)):
         if n_all <= 0:
             continue
         print(f"generating {n_all} {kind} meters …", flush=True)
-        meters = make_meters(n_all, args.seed, hourly=kind == "hourly")
+        meters = make_meters(n_all, args.seed, hourly=kind == "hourly", calendar=args.calendar)
         print(f"emc: fitting {n_all} {kind} meters …", flush=True)
-        emc_all = run_emc(meters, kind)
+        emc_all = run_emc(meters, kind, args.calendar)
         n_s = min(n_ee, n_all)
         emc_s = {key: emc_all[key][:n_s] for key in ("times", "cvrmse", "savings_err_pp")}
         ee_res: dict = {}

@@ -150,7 +150,7 @@ def iter_chunks(source: TableSource, chunk_rows: int = 500_000,
 
     skip = source.first_data_line - 1
     read = pacsv.ReadOptions(encoding="utf8" if source.encoding == "utf-8" else source.encoding,
-                             skip_rows=skip, column_names=names, block_size=32 << 20)
+                             skip_rows=skip, column_names=names, block_size=4 << 20)
     parse = pacsv.ParseOptions(delimiter=source.delimiter, invalid_row_handler=on_invalid)
     convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
                                    quoted_strings_can_be_null=False)
