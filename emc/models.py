@@ -1,6 +1,7 @@
 """Every table, imported once so the metadata (and Alembic) sees the whole schema."""
 
 from emc.audit.models import AuditEvent
+from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.contracts.models import (
     Contract,
     ContractComponent,
@@ -14,7 +15,7 @@ from emc.metering.models import (
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
+    "ApiToken", "AuditEvent", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
     "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
     "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "Region", "User",
 ]

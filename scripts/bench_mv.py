@@ -178,6 +178,8 @@ def worker(kind: str, inp: str, out: str, caltrack: bool) -> None:
     logging.disable(logging.WARNING)
     import eemeter.eemeter as ee
 
+    warnings.filterwarnings("ignore")  # again: statsmodels re-enables its own warnings on import
+
     data = np.load(inp)
     k = data["use_base"].shape[0]
     freq = "D" if kind == "daily" else "h"

@@ -118,6 +118,7 @@ class ContractDetail:
     meters: list[tuple[Meter, Institution]]
     versions: list[ContractVersion]
     spec: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[int, tuple[int, Any, Any]] = field(default_factory=dict)  # meter id → (readings, first, last)
 
 
 def contract_detail(session: Session, scope: Scope, code: str, today: date) -> ContractDetail:
@@ -135,8 +136,16 @@ def contract_detail(session: Session, scope: Scope, code: str, today: date) -> C
     versions = list(session.execute(select(ContractVersion).where(ContractVersion.contract_id == contract.id)
                                     .order_by(ContractVersion.version.desc())).scalars())
     current = next((v for v in versions if v.version == contract.current_version), versions[0])
+    coverage = {}
+    if meters:
+        from emc.metering.models import Reading
+
+        for meter_id, n, first, last in session.execute(
+                select(Reading.meter_id, func.count(), func.min(Reading.period_start), func.max(Reading.period_end))
+                .where(Reading.meter_id.in_([m.id for m, _ in meters])).group_by(Reading.meter_id)):
+            coverage[meter_id] = (n, first, last)
     return ContractDetail(contract, esco, status_of(contract, today), institutions, meters,  # type: ignore[arg-type]
-                          versions, current.spec)
+                          versions, current.spec, coverage)
 
 
 def escos_in_scope(session: Session, scope: Scope) -> list[Esco]:

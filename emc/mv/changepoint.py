@@ -374,6 +374,15 @@ def _final(d: CPData, form: str, X: np.ndarray, cols: list[str], h: float | None
     return fit
 
 
+def dot_fixed(X: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """X @ beta summed column by column in a fixed order, without BLAS: bit-identical on every machine, so a
+    stored baseline reproduces its predictions exactly wherever it is evaluated."""
+    out = X[:, 0] * beta[0]
+    for j in range(1, X.shape[1]):
+        out = out + X[:, j] * beta[j]
+    return out
+
+
 def features(
     day_temp: np.ndarray, agg: Any, F: np.ndarray, row_temp: np.ndarray, form: str, h: float | None, c: float | None
 ) -> np.ndarray:

@@ -115,7 +115,7 @@ class BaselineModel:
             F = np.column_stack([_fixed_column(name, frame, drivers) for name in seg["fixed"]])
             X = cp.features(frame.day_temp, frame.agg, F, frame.temp, seg["form"],
                             seg["heating_balance_point"], seg["cooling_balance_point"])
-            r = X @ np.asarray(seg["coefficients"], dtype=float)
+            r = cp.dot_fixed(X, np.asarray(seg["coefficients"], dtype=float))
             mask = _segment_mask(seg["applies_to"], frame)
             rate[mask] = r[mask]
         return rate * frame.days if frame.granularity != "hourly" else rate

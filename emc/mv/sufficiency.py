@@ -44,10 +44,7 @@ def check(
     """Sufficiency findings for a baseline :class:`Frame`; excluded bills are marked invalid in place."""
     if frame.n == 0:
         return [MVWarning("no_data", "the baseline has no rows", DISQUALIFYING)]
-    if frame.granularity == "billing":
-        out = _billing(frame)
-    else:
-        out = []
+    out = _billing(frame) if frame.granularity == "billing" else []
     start = frame.index[0]
     end = frame.end.max()
     if start.tz is not None:

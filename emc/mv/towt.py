@@ -151,5 +151,8 @@ def fit(tow: np.ndarray, temp: np.ndarray, y: np.ndarray) -> TOWTFit:
 def predict(fit_: TOWTFit, tow: np.ndarray, temp: np.ndarray) -> np.ndarray:
     comp = components(temp, fit_.knots)
     occ = fit_.occupied[tow]
-    slopes = np.where(occ[:, None], fit_.beta_occ[None, :], fit_.beta_unocc[None, :])
-    return fit_.alpha[tow] + (comp * slopes).sum(axis=1)
+    out = fit_.alpha[tow]
+    # column by column in a fixed order (no BLAS, no pairwise reductions): bit-identical everywhere
+    for j in range(comp.shape[1]):
+        out = out + comp[:, j] * np.where(occ, fit_.beta_occ[j], fit_.beta_unocc[j])
+    return out

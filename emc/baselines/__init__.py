@@ -1,0 +1,2 @@
+"""Baselines of contracts: fitted with the M&V engine (emc.mv), versioned, approved, adjusted, and the
+savings of reporting periods computed from them."""

@@ -1,0 +1,150 @@
+"""Read meter and weather data out of the database into the frames emc.mv expects.
+
+Usage of a meter group (the contract's main meters of one utility; sub-meters are inside a main meter
+and are never added to it) is summed per local day, hour or bill. Readings longer than a day (bills)
+are spread evenly over their days and summed per calendar month: an approximation for groups of
+meters on different billing cycles, stated with the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlmodel import Session
+
+from emc.contracts.models import Contract, ContractInstitution, ContractMeter
+from emc.metering.models import Meter, Reading, WeatherObservation, WeatherStation
+from emc.org.models import Institution
+
+DAY_US = 86_400 * 1_000_000
+
+
+class SeriesError(ValueError):
+    pass
+
+
+@dataclass
+class Series:
+    frame: pd.DataFrame  # usage (+ temperature for interval data) indexed by local timestamp
+    granularity: str  # hourly | daily | billing
+    temperature: pd.Series  # daily mean °C, indexed by local date
+    meters: list[str]
+    station: str
+    data_hash: str
+    notes: list[str]
+
+
+def group_meters(session: Session, contract: Contract, utility: str) -> list[Meter]:
+    return list(session.execute(
+        select(Meter).join(ContractMeter, ContractMeter.meter_id == Meter.id)
+        .where(ContractMeter.contract_id == contract.id, Meter.utility == utility, Meter.sub_item == "total")
+        .order_by(Meter.code)).scalars())
+
+
+def station_of(session: Session, contract: Contract) -> str:
+    codes = [c for c in session.execute(
+        select(Institution.weather_station).join(ContractInstitution,
+                                                 ContractInstitution.institution_id == Institution.id)
+        .where(ContractInstitution.contract_id == contract.id)).scalars() if c]
+    if not codes:
+        raise SeriesError(f"no institution of {contract.code} names a weather station (weather_station in the "
+                          "contract file); weather-normalised baselines need one")
+    return max(set(codes), key=codes.count)
+
+
+def _bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    return (datetime.combine(start, time(), tz), datetime.combine(end + timedelta(days=1), time(), tz))
+
+
+def readings_frame(session: Session, meters: list[Meter], start: date, end: date, tz: ZoneInfo) -> pd.DataFrame:
+    lo, hi = _bounds(start, end, tz)
+    rows = session.execute(select(Reading.meter_id, Reading.period_start, Reading.period_end, Reading.value)
+                           .where(Reading.meter_id.in_([m.id for m in meters]), Reading.period_start >= lo,
+                                  Reading.period_start < hi)).all()
+    frame = pd.DataFrame(rows, columns=["meter_id", "start", "end", "value"])
+    if len(frame):
+        frame["start"] = pd.to_datetime(frame["start"], utc=True).dt.tz_convert(tz)
+        frame["end"] = pd.to_datetime(frame["end"], utc=True).dt.tz_convert(tz)
+    return frame
+
+
+def temperature_series(session: Session, station: str, start: date, end: date, tz: ZoneInfo) -> pd.Series:
+    lo, hi = _bounds(start - timedelta(days=40), end + timedelta(days=1), tz)
+    rows = session.execute(select(WeatherObservation.period_start, WeatherObservation.period_end,
+                                  WeatherObservation.temperature_c)
+                           .join(WeatherStation, WeatherStation.id == WeatherObservation.station_id)
+                           .where(WeatherStation.code == station, WeatherObservation.period_start >= lo,
+                                  WeatherObservation.period_start < hi)).all()
+    if not rows:
+        raise SeriesError(f"no weather data for station {station} between {start} and {end}; import it first")
+    frame = pd.DataFrame(rows, columns=["start", "end", "t"])
+    frame["day"] = pd.to_datetime(frame["start"], utc=True).dt.tz_convert(tz).dt.normalize().dt.tz_localize(None)
+    return frame.groupby("day")["t"].mean().sort_index()
+
+
+def load(session: Session, contract: Contract, utility: str, start: date, end: date, *, tz: str,
+         granularity: str | None = None) -> Series:
+    """The contract's usage of ``utility`` over [start, end] (inclusive local dates) with temperatures."""
+    zone = ZoneInfo(tz)
+    meters = group_meters(session, contract, utility)
+    if not meters:
+        raise SeriesError(f"{contract.code} has no main ({'total'}) meter of utility {utility}")
+    frame = readings_frame(session, meters, start, end, zone)
+    if frame.empty:
+        raise SeriesError(f"no {utility} readings for {contract.code} between {start} and {end}")
+    station = station_of(session, contract)
+    temps = temperature_series(session, station, start, end, zone)
+    duration = (frame["end"] - frame["start"]).dt.total_seconds()
+    typical = float(duration.median())
+    chosen = granularity or ("billing" if typical > 2 * 86_400 else "daily")
+    notes: list[str] = []
+    days = pd.date_range(start, end, freq="D")
+    if chosen == "billing":
+        data = _billing(frame, meters, start, end, notes)
+    elif chosen == "daily":
+        frame["day"] = frame["start"].dt.normalize().dt.tz_localize(None)
+        per_day = frame.groupby("day")["value"].sum()
+        cover = (duration.groupby(frame["day"]).sum() / (86_400 * len(meters)))
+        per_day[cover < 0.999] = np.nan  # a day without full data for every meter is missing, not low
+        usage = per_day.reindex(days)
+        data = pd.DataFrame({"usage": usage, "temperature": temps.reindex(days)})
+    elif chosen == "hourly":
+        frame["hour"] = frame["start"].dt.floor("h").dt.tz_localize(None)
+        per_hour = frame.groupby("hour")["value"].sum()
+        hours = pd.date_range(start, pd.Timestamp(end) + pd.Timedelta(hours=23), freq="h")
+        usage = per_hour.reindex(hours)
+        hourly_t = temps.reindex(hours.normalize()).to_numpy()
+        data = pd.DataFrame({"usage": usage, "temperature": hourly_t}, index=hours)
+        notes.append("hourly temperatures are the day's mean (the station reports daily means)")
+    else:
+        raise SeriesError(f"granularity must be hourly, daily or billing, not {chosen!r}")
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame[["meter_id", "start", "end", "value"]], index=False)
+                            .to_numpy().tobytes()).hexdigest()
+    return Series(data, chosen, temps, [m.code for m in meters], station, digest, notes)
+
+
+def _billing(frame: pd.DataFrame, meters: list[Meter], start: date, end: date, notes: list[str]) -> pd.DataFrame:
+    if len(meters) == 1:
+        bills = frame.sort_values("start")
+        bills = bills[(bills["start"].dt.date >= start) & (bills["end"].dt.date <= end + timedelta(days=1))]
+        return pd.DataFrame({"usage": bills["value"].to_numpy(), "end": bills["end"].dt.tz_localize(None).to_numpy()},
+                            index=pd.DatetimeIndex(bills["start"].dt.tz_localize(None)))
+    # several meters on their own cycles: spread each bill over its days, then sum calendar months
+    notes.append("bills of several meters were spread evenly over their days and summed per calendar month")
+    daily = []
+    for row in frame.itertuples():
+        span = pd.date_range(row.start.tz_localize(None), row.end.tz_localize(None) - pd.Timedelta(days=1), freq="D")
+        if len(span):
+            daily.append(pd.Series(row.value / len(span), index=span))
+    per_day = pd.concat(daily).groupby(level=0).sum()
+    months = per_day.groupby(per_day.index.to_period("M")).sum()
+    out = pd.DataFrame({"usage": months.to_numpy(), "start": months.index.to_timestamp().to_numpy(),
+                        "end": (months.index + 1).to_timestamp().to_numpy()})
+    out = out[(out["start"].dt.date >= start) & (out["end"].dt.date <= end + timedelta(days=1))]
+    return out.set_index(pd.DatetimeIndex(out.pop("start")))

@@ -1,0 +1,219 @@
+"""Fit, approve and use baselines; propose and approve non-routine adjustments; compute savings.
+
+The engine is emc.mv (pure). This module loads the data, stores versions and decides who may do what:
+a baseline is proposed by a fit, approved by a bureau manager (one failing the ASHRAE G14 gates only with
+a written reason), and superseded — never deleted — by the next approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from emc import mv
+from emc.audit import service as audit
+from emc.baselines import series
+from emc.baselines.models import AdjustmentStatus, Baseline, BaselineStatus, NonRoutineAdjustment
+from emc.config import get_settings
+from emc.contracts.models import Contract
+from emc.contracts.service import current_version
+from emc.dbtypes import utcnow
+from emc.org.models import Role, User
+
+
+class BaselineError(ValueError):
+    pass
+
+
+def _actor(actor: User | str) -> str:
+    return actor.username if isinstance(actor, User) else actor
+
+
+def _require_manager(actor: User | str) -> None:
+    if isinstance(actor, User) and actor.role not in (Role.admin, Role.manager):
+        raise BaselineError("only a bureau manager or an administrator decides on baselines and adjustments")
+
+
+def baseline_period(session: Session, contract: Contract) -> tuple[date, date]:
+    spec = current_version(session, contract).spec
+    if "baseline" not in spec:
+        raise BaselineError(f"{contract.code} has no [baseline] period in its contract file")
+    return date.fromisoformat(spec["baseline"]["start"]), date.fromisoformat(spec["baseline"]["end"])
+
+
+def utilities(session: Session, contract: Contract) -> list[str]:
+    spec = current_version(session, contract).spec
+    found = []
+    for comp in spec.get("components", []):
+        for u in comp.get("utilities", []):
+            if u not in found and u != "pv":
+                found.append(u)
+    return found or sorted({m["utility"] for m in spec.get("meters", []) if m.get("utility") != "pv"})
+
+
+def fit(session: Session, contract: Contract, utility: str, *, actor: User | str,
+        granularity: str | None = None) -> Baseline:
+    """Fit the baseline period's data and store it as a new proposed version."""
+    start, end = baseline_period(session, contract)
+    tz = get_settings().timezone
+    data = series.load(session, contract, utility, start, end, tz=tz, granularity=granularity)
+    kwargs: dict[str, Any] = {"granularity": data.granularity}
+    frame = data.frame
+    if data.granularity == "billing":
+        kwargs["temperature"] = data.temperature
+    else:
+        frame = frame.copy()
+    try:
+        model = mv.fit_baseline(frame, **kwargs)
+    except mv.MVInputError as exc:
+        raise BaselineError(f"{contract.code} {utility}: {exc}") from exc
+    stored = model.to_dict()
+    version = (session.execute(select(func.max(Baseline.version)).where(
+        Baseline.contract_id == contract.id, Baseline.utility == utility)).scalar_one() or 0) + 1
+    baseline = Baseline(contract_id=contract.id, utility=utility, meters=data.meters, version=version,
+                        status=BaselineStatus.proposed, granularity=data.granularity, period_start=start,
+                        period_end=end, model=stored, metrics=_plain(stored.get("metrics", {})),
+                        passes_gates=bool(model.gates.get("passed", False)),
+                        disqualified=bool(model.disqualified), data_hash=data.data_hash,
+                        weather_station=data.station, created_by=_actor(actor))
+    session.add(baseline)
+    session.flush()
+    audit.record(session, actor=actor, action="baseline.fit", object_type="baseline",
+                 object_id=f"{contract.code}/{utility}/v{version}",
+                 after={"granularity": data.granularity, "model_type": stored.get("model_type"), "metrics": baseline.metrics,
+                        "passes_gates": baseline.passes_gates, "notes": data.notes})
+    return baseline
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def approve(session: Session, baseline: Baseline, *, actor: User | str, reason: str = "") -> Baseline:
+    _require_manager(actor)
+    if baseline.status != BaselineStatus.proposed:
+        raise BaselineError(f"baseline v{baseline.version} is {baseline.status}; only a proposed one can be approved")
+    if baseline.disqualified:
+        raise BaselineError("the data did not qualify (see its warnings); fix the data and fit again")
+    if not baseline.passes_gates and len(reason.strip()) < 10:
+        raise BaselineError("this model fails the ASHRAE Guideline 14 gates; approving it needs a written reason "
+                            "(at least 10 characters)")
+    for old in session.execute(select(Baseline).where(
+            Baseline.contract_id == baseline.contract_id, Baseline.utility == baseline.utility,
+            Baseline.meter_group == baseline.meter_group, Baseline.status == BaselineStatus.approved)).scalars():
+        old.status = BaselineStatus.superseded
+    baseline.status, baseline.decided_by, baseline.decided_at = BaselineStatus.approved, _actor(actor), utcnow()
+    baseline.reason = reason.strip()
+    audit.record(session, actor=actor, action="baseline.approve", object_type="baseline", object_id=baseline.id,
+                 before={"status": "proposed"}, after={"status": "approved", "passes_gates": baseline.passes_gates},
+                 reason=reason)
+    return baseline
+
+
+def reject(session: Session, baseline: Baseline, *, actor: User | str, reason: str) -> Baseline:
+    _require_manager(actor)
+    if baseline.status != BaselineStatus.proposed:
+        raise BaselineError(f"baseline v{baseline.version} is {baseline.status}; only a proposed one can be rejected")
+    if len(reason.strip()) < 5:
+        raise BaselineError("say why the baseline is rejected")
+    baseline.status, baseline.decided_by, baseline.decided_at = BaselineStatus.rejected, _actor(actor), utcnow()
+    baseline.reason = reason.strip()
+    audit.record(session, actor=actor, action="baseline.reject", object_type="baseline", object_id=baseline.id,
+                 before={"status": "proposed"}, after={"status": "rejected"}, reason=reason)
+    return baseline
+
+
+def approved(session: Session, contract: Contract, utility: str) -> Baseline | None:
+    return session.execute(select(Baseline).where(
+        Baseline.contract_id == contract.id, Baseline.utility == utility,
+        Baseline.status == BaselineStatus.approved)).scalars().first()
+
+
+def versions(session: Session, contract: Contract, utility: str) -> list[Baseline]:
+    return list(session.execute(select(Baseline).where(Baseline.contract_id == contract.id,
+                                                       Baseline.utility == utility)
+                                .order_by(Baseline.version.desc())).scalars())
+
+
+def propose_adjustment(session: Session, contract: Contract, utility: str, *, kind: str, start: date,
+                       reason: str, actor: User | str, end: date | None = None, amount: float | None = None,
+                       multiplier: float | None = None) -> NonRoutineAdjustment:
+    mv.Adjustment(start=start, end=end, kind=kind, reason=reason, amount=amount, multiplier=multiplier)  # validates
+    row = NonRoutineAdjustment(contract_id=contract.id, utility=utility, kind=kind, start=start, end=end,
+                               amount=amount, multiplier=multiplier, reason=reason.strip(),
+                               proposed_by=_actor(actor))
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="adjustment.propose", object_type="adjustment", object_id=row.id,
+                 after={"contract": contract.code, "utility": utility, "kind": kind, "start": start.isoformat(),
+                        "amount": amount, "multiplier": multiplier}, reason=reason)
+    return row
+
+
+def decide_adjustment(session: Session, row: NonRoutineAdjustment, *, approve_it: bool, actor: User | str,
+                      note: str = "") -> NonRoutineAdjustment:
+    _require_manager(actor)
+    if row.status != AdjustmentStatus.proposed:
+        raise BaselineError(f"adjustment {row.id} is {row.status} already")
+    if not approve_it and len(note.strip()) < 5:
+        raise BaselineError("say why the adjustment is rejected")
+    row.status = AdjustmentStatus.approved if approve_it else AdjustmentStatus.rejected
+    row.decided_by, row.decided_at, row.decision_note = _actor(actor), utcnow(), note.strip()
+    audit.record(session, actor=actor, action=f"adjustment.{'approve' if approve_it else 'reject'}",
+                 object_type="adjustment", object_id=row.id, before={"status": "proposed"},
+                 after={"status": row.status}, reason=note)
+    return row
+
+
+def adjustments(session: Session, contract: Contract, utility: str | None = None) -> list[NonRoutineAdjustment]:
+    query = select(NonRoutineAdjustment).where(NonRoutineAdjustment.contract_id == contract.id)
+    if utility:
+        query = query.where(NonRoutineAdjustment.utility == utility)
+    return list(session.execute(query.order_by(NonRoutineAdjustment.start)).scalars())
+
+
+@dataclass
+class SavingsReport:
+    baseline: Baseline
+    result: mv.SavingsResult
+    granularity: str
+    notes: list[str]
+
+
+def compute_savings(session: Session, contract: Contract, utility: str, start: date, end: date, *,
+                    period: str = "M") -> SavingsReport:
+    """Savings of [start, end] against the approved baseline and the approved adjustments."""
+    baseline = approved(session, contract, utility)
+    if baseline is None:
+        raise BaselineError(f"{contract.code} has no approved {utility} baseline yet")
+    model = mv.BaselineModel.from_dict(baseline.model)
+    data = series.load(session, contract, utility, start, end, tz=get_settings().timezone,
+                       granularity=baseline.granularity)
+    adjusts = [mv.Adjustment(start=a.start, end=a.end, kind=a.kind, reason=a.reason, amount=a.amount,
+                             multiplier=a.multiplier, approved_by=a.decided_by, id=str(a.id))
+               for a in adjustments(session, contract, utility) if a.status == AdjustmentStatus.approved]
+    kwargs: dict[str, Any] = {"adjustments": adjusts, "period": period}
+    if baseline.granularity == "billing":
+        kwargs["temperature"] = data.temperature
+    result = mv.savings(model, data.frame, **kwargs)
+    return SavingsReport(baseline, result, baseline.granularity, data.notes)
+
+
+def baseline_fit_frame(session: Session, baseline: Baseline) -> tuple[Any, Any]:
+    """Actual and predicted use over the baseline period (for the chart)."""
+    contract = session.get(Contract, baseline.contract_id)
+    assert contract is not None
+    data = series.load(session, contract, baseline.utility, baseline.period_start, baseline.period_end,
+                       tz=get_settings().timezone, granularity=baseline.granularity)
+    model = mv.BaselineModel.from_dict(baseline.model)
+    kwargs = {"temperature": data.temperature} if baseline.granularity == "billing" else {}
+    predicted = model.predict(data.frame, **kwargs)
+    return data.frame["usage"], predicted
