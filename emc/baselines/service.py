@@ -217,3 +217,20 @@ def baseline_fit_frame(session: Session, baseline: Baseline) -> tuple[Any, Any]:
     kwargs = {"temperature": data.temperature} if baseline.granularity == "billing" else {}
     predicted = model.predict(data.frame, **kwargs)
     return data.frame["usage"], predicted
+
+
+def last_data_day(session: Session, contract: Contract, utility: str) -> date | None:
+    """The last local day with data in the contract's main meters of ``utility``."""
+    from emc.metering.models import Reading
+
+    meters = series.group_meters(session, contract, utility)
+    if not meters:
+        return None
+    last = session.execute(select(func.max(Reading.period_end)).where(
+        Reading.meter_id.in_([m.id for m in meters]))).scalar_one()
+    if last is None:
+        return None
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    return (last.astimezone(ZoneInfo(get_settings().timezone)) - timedelta(microseconds=1)).date()

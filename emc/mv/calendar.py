@@ -70,10 +70,11 @@ def workdays(days: pd.DatetimeIndex | np.ndarray, calendar: str = "cn") -> tuple
         raise ValueError(f"unknown calendar {calendar!r}; choose one of {CALENDARS}")
     d = _as_days(days)
     if d.size > 1000:
-        # Sub-daily input: decide each distinct day once.
+        # Sub-daily input: decide each distinct day once (a long run of distinct days needs no folding).
         u, inv = np.unique(d, return_inverse=True)
-        f, w = workdays(u, calendar)
-        return f[inv], w
+        if u.size < d.size:
+            f, w = workdays(u, calendar)
+            return f[inv], w
     weekday = (d.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (3)
     flags = weekday < 5
     if calendar == "weekday" or d.size == 0:

@@ -60,6 +60,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from emc.audit.routes import router as audit_router
+    from emc.baselines.routes import api as baselines_api
+    from emc.baselines.routes import pages as baselines_pages
     from emc.contracts.routes import api as contracts_api
     from emc.contracts.routes import pages as contracts_pages
     from emc.metering.routes import api as imports_api
@@ -72,6 +74,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(org_pages)
     app.include_router(audit_router)
     app.include_router(imports_pages)
+    app.include_router(baselines_pages)
+    app.include_router(baselines_api, prefix="/api")
     app.include_router(imports_api, prefix="/api")
     app.include_router(contracts_api, prefix="/api")
     app.include_router(org_api, prefix="/api")

@@ -36,7 +36,7 @@ class Translator:
         return self._messages.get(key) or catalog("zh").get(key) or fallback
 
     def number(self, value: Any, digits: int = 0) -> str:
-        if value is None:
+        if value is None or (isinstance(value, float) and value != value):
             return "—"
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(Decimal(str(value)), format=fmt, locale=BABEL_LOCALES[self.lang])

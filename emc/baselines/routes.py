@@ -1,0 +1,206 @@
+"""The M&V page of a contract: baseline model and gates, charts, savings, adjustments, decisions by role."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from emc.baselines import service
+from emc.baselines.models import Baseline, NonRoutineAdjustment
+from emc.baselines.series import SeriesError
+from emc.contracts.models import Contract
+from emc.org.models import Role, User
+from emc.org.scope import NotFound
+from emc.web.charts import Line, time_chart
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web.templating import render
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(tags=["baselines"])
+
+DECIDERS = (Role.admin, Role.manager)
+PROPOSERS = (Role.admin, Role.manager, Role.esco)
+
+
+def _contract(session: SessionDep, scope: ScopeDep, code: str) -> Contract:
+    return scope.find(session, Contract, Contract.code == code)
+
+
+def _series_points(values: pd.Series) -> list[tuple[date, float | None]]:
+    return [(ts.date(), None if pd.isna(v) else float(v)) for ts, v in values.items()]
+
+
+def _settled(rows: list[dict[str, Any]], key: str) -> list[tuple[date, float | None]]:
+    """Monthly points; a period that is not settled (too little data) is a hole, not a zero."""
+    return [(pd.Timestamp(r["period_start"]).date(), r[key] if r.get("settled") else None) for r in rows]
+
+
+def _page_context(session: SessionDep, user: User, contract: Contract, utility: str) -> dict[str, Any]:
+    utilities = service.utilities(session, contract)
+    utility = utility if utility in utilities else (utilities[0] if utilities else "")
+    versions = service.versions(session, contract, utility) if utility else []
+    current = next((b for b in versions if b.status == "approved"), versions[0] if versions else None)
+    charts: dict[str, str] = {}
+    savings_rows: list[dict[str, Any]] = []
+    total: dict[str, Any] = {}
+    problems: list[str] = []
+    if current is not None:
+        try:
+            actual, predicted = service.baseline_fit_frame(session, current)
+            charts["baseline"] = time_chart([
+                Line("实际 actual", "#1f6f5c", _series_points(actual)),
+                Line("基线模型 baseline model", "#d9822b", _series_points(predicted), dashed=True)],
+                title=f"{contract.code} {utility} baseline period")
+        except (SeriesError, service.BaselineError, ValueError) as exc:
+            problems.append(str(exc))
+    approved = next((b for b in versions if b.status == "approved"), None)
+    if approved is not None:
+        last = service.last_data_day(session, contract, utility)
+        end = min(contract.end_date, date.today(), last or contract.start_date)
+        try:
+            report = service.compute_savings(session, contract, utility, contract.start_date, end)
+            periods = report.result.periods
+            savings_rows = [r for r in periods.to_dict(orient="records") if r.get("days_with_data")]
+            total = report.result.total
+            charts["reporting"] = time_chart([
+                Line("校准基线 adjusted baseline", "#d9822b", _settled(savings_rows, "adjusted_baseline")),
+                Line("实际 actual", "#1f6f5c", _settled(savings_rows, "actual")),
+                Line("节约量 savings", "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
+                title=f"{contract.code} {utility} reporting period")
+        except (SeriesError, service.BaselineError, ValueError) as exc:
+            problems.append(str(exc))
+    return {"c": contract, "utility": utility, "utilities": utilities, "versions": versions, "current": current,
+            "charts": charts, "savings_rows": savings_rows, "total": total, "problems": problems,
+            "adjustments": service.adjustments(session, contract, utility) if utility else [],
+            "can_decide": user.role in DECIDERS, "can_propose": user.role in PROPOSERS}
+
+
+@pages.get("/contracts/{code}/mv")
+def mv_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+            utility: str = "") -> Response:
+    contract = _contract(session, scope, code)
+    return render(request, "contracts/mv.html", _page_context(session, user, contract, utility))
+
+
+def _back(request: Request, code: str, utility: str, error: str | None = None) -> Response:
+    if error:
+        return render(request, "partials/toast.html", {"level": "error", "message": error}, block="toast",
+                      status_code=422, headers={"HX-Reswap": "none"})
+    target = f"/contracts/{code}/mv?utility={utility}"
+    if request.headers.get("hx-request"):
+        return Response(status_code=204, headers={"HX-Redirect": target})
+    return Response(status_code=303, headers={"Location": target})
+
+
+@pages.post("/contracts/{code}/mv/fit")
+def mv_fit(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+           utility: Annotated[str, Form()], granularity: Annotated[str, Form()] = "") -> Response:
+    if user.role not in PROPOSERS:
+        from emc.web.deps import Forbidden
+
+        raise Forbidden()
+    contract = _contract(session, scope, code)
+    try:
+        service.fit(session, contract, utility, actor=user, granularity=granularity or None)
+        session.commit()
+    except (service.BaselineError, SeriesError) as exc:
+        session.rollback()
+        return _back(request, code, utility, str(exc))
+    return _back(request, code, utility)
+
+
+@pages.post("/contracts/{code}/mv/baselines/{baseline_id}")
+def mv_decide(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+              baseline_id: int, decision: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
+    contract = _contract(session, scope, code)
+    baseline = session.get(Baseline, baseline_id)
+    if baseline is None or baseline.contract_id != contract.id:
+        raise NotFound("baseline")
+    try:
+        if decision == "approve":
+            service.approve(session, baseline, actor=user, reason=reason)
+        else:
+            service.reject(session, baseline, actor=user, reason=reason)
+        session.commit()
+    except service.BaselineError as exc:
+        session.rollback()
+        if "only a bureau manager" in str(exc):
+            from emc.web.deps import Forbidden
+
+            raise Forbidden() from exc
+        return _back(request, code, baseline.utility, str(exc))
+    return _back(request, code, baseline.utility)
+
+
+@pages.post("/contracts/{code}/mv/adjustments")
+def mv_propose_adjustment(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                          utility: Annotated[str, Form()], kind: Annotated[str, Form()],
+                          start: Annotated[date, Form()], reason: Annotated[str, Form()],
+                          end: Annotated[str, Form()] = "", amount: Annotated[str, Form()] = "",
+                          multiplier: Annotated[str, Form()] = "") -> Response:
+    if user.role not in PROPOSERS:
+        from emc.web.deps import Forbidden
+
+        raise Forbidden()
+    contract = _contract(session, scope, code)
+    try:
+        service.propose_adjustment(
+            session, contract, utility, kind=kind, start=start, reason=reason, actor=user,
+            end=date.fromisoformat(end) if end.strip() else None,
+            amount=float(amount) if amount.strip() else None,
+            multiplier=float(multiplier) if multiplier.strip() else None)
+        session.commit()
+    except ValueError as exc:
+        session.rollback()
+        return _back(request, code, utility, f"adjustment: {exc}")
+    return _back(request, code, utility)
+
+
+@pages.post("/contracts/{code}/mv/adjustments/{adjustment_id}")
+def mv_decide_adjustment(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                         adjustment_id: int, decision: Annotated[str, Form()],
+                         note: Annotated[str, Form()] = "") -> Response:
+    contract = _contract(session, scope, code)
+    row = session.get(NonRoutineAdjustment, adjustment_id)
+    if row is None or row.contract_id != contract.id:
+        raise NotFound("adjustment")
+    try:
+        service.decide_adjustment(session, row, approve_it=decision == "approve", actor=user, note=note)
+        session.commit()
+    except service.BaselineError as exc:
+        session.rollback()
+        if "only a bureau manager" in str(exc):
+            from emc.web.deps import Forbidden
+
+            raise Forbidden() from exc
+        return _back(request, code, row.utility, str(exc))
+    return _back(request, code, row.utility)
+
+
+@api.get("/contracts/{code}/baselines")
+def api_baselines(session: SessionDep, scope: ScopeDep, code: str) -> list[dict[str, Any]]:
+    contract = _contract(session, scope, code)
+    rows = session.execute(select(Baseline).where(Baseline.contract_id == contract.id)
+                           .order_by(Baseline.utility, Baseline.version.desc())).scalars()
+    return [{"utility": b.utility, "version": b.version, "status": b.status, "granularity": b.granularity,
+             "period": [b.period_start, b.period_end], "meters": b.meters, "model": b.model,
+             "passes_gates": b.passes_gates, "disqualified": b.disqualified, "reason": b.reason,
+             "decided_by": b.decided_by} for b in rows]
+
+
+@api.get("/contracts/{code}/savings")
+def api_savings(session: SessionDep, scope: ScopeDep, code: str, utility: str, start: date, end: date) -> dict[str, Any]:
+    from fastapi import HTTPException
+
+    contract = _contract(session, scope, code)
+    try:
+        report = service.compute_savings(session, contract, utility, start, end)
+    except (service.BaselineError, SeriesError) as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    return {"baseline_version": report.baseline.version, "granularity": report.granularity, "notes": report.notes,
+            **report.result.to_dict()}
