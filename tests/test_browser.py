@@ -146,3 +146,24 @@ def test_esco_uploads_a_gbk_export_previews_filters_and_commits(page, sqlite_dem
     page.wait_for_selector("#batch-status >> text=已导入")
     assert page.locator("#commit").count() == 0
     screenshot(page, "import-committed")
+
+
+def test_mv_page_esco_fits_manager_approves_and_sees_savings(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, sqlite_demo_server, "esco")
+    page.goto(f"{sqlite_demo_server.url}/contracts/WX-SMZX-2018/mv?utility=electricity")
+    page.click("#fit")
+    page.wait_for_selector("#versions >> text=待审批")
+    assert page.locator("#versions button.approve").count() == 0  # an ESCO proposes, never decides
+    page.click("#logout")
+    log_in(page, sqlite_demo_server, "manager")
+    page.goto(f"{sqlite_demo_server.url}/contracts/WX-SMZX-2018/mv?utility=electricity")
+    model = page.inner_text("#model")
+    assert "CV(RMSE)" in model and "BIC" in model and "≤ 25%" in model
+    page.click("#versions button.approve")
+    page.wait_for_selector("#savings")
+    assert page.locator("#chart-baseline svg polyline").count() >= 2
+    assert page.locator("#chart-reporting svg").count() == 1
+    rows = page.locator("#savings tbody tr")
+    assert rows.count() >= 12
+    assert "2018-12-01" in rows.first.inner_text()
+    screenshot(page, "mv-electricity")
