@@ -55,8 +55,7 @@ class _State:
     interval: int = 0
     bill_end_inclusive: bool | None = None
     origin: int = -1
-    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    seen_values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    seen: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))  # 0: unseen, else value hash
     seen_other: dict[tuple[int, int], float] = field(default_factory=dict)
     zero_start: int = -1
     zero_end: int = -1
@@ -308,8 +307,8 @@ class MeterChecker:
     def _duplicates(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray, value: np.ndarray,
                     rows: np.ndarray) -> np.ndarray:
         """Mark repeats: identical ones are skipped with a warning, conflicting ones are errors.
-        Periods on the meter's regular grid are remembered in a bitmap (a byte per period), others in
-        a dict, so memory grows with the span of time, not with the number of rows."""
+        Periods on the meter's regular grid are remembered in an array holding a 32-bit hash of the value
+        (0 = not seen), others in a dict: 4 bytes per period of a regular meter, whatever the file's size."""
         keep = np.ones(len(start), dtype=bool)
         step = st.interval or 0
         if st.origin < 0:
@@ -320,22 +319,22 @@ class MeterChecker:
         if regular.any():
             need = int(slots.max()) + 1
             if need > len(st.seen):
-                size = max(need, 2 * len(st.seen), 1024)
-                st.seen = np.concatenate([st.seen, np.zeros(size - len(st.seen), dtype=bool)])
-                st.seen_values = np.concatenate([st.seen_values, np.zeros(size - len(st.seen_values))])
+                size = max(need, len(st.seen) + len(st.seen) // 2, 1024)
+                st.seen = np.concatenate([st.seen, np.zeros(size - len(st.seen), dtype=np.uint32)])
         reg_idx = np.flatnonzero(regular)
         if len(reg_idx):
             s = slots[reg_idx]
-            already = st.seen[s]
+            hashes = _value_hash(value[reg_idx])
+            already = st.seen[s] != 0
             order = np.argsort(s, kind="stable")
             repeat = np.zeros(len(s), dtype=bool)
             repeat[order[1:][s[order][1:] == s[order][:-1]]] = True
             first = ~already & ~repeat
-            st.seen[s[first]] = True
-            st.seen_values[s[first]] = value[reg_idx[first]]
+            st.seen[s[first]] = hashes[first]
             for j in np.flatnonzero(~first):
                 i = reg_idx[j]
-                self._duplicate(meter, float(st.seen_values[s[j]]), float(value[i]), int(rows[i]), int(start[i]))
+                self._duplicate(meter, None if st.seen[s[j]] != hashes[j] else float(value[i]), float(value[i]),
+                                int(rows[i]), int(start[i]))
                 keep[i] = False
         for i in np.flatnonzero(~regular):
             key = (int(start[i]), int(end[i]))
@@ -346,13 +345,15 @@ class MeterChecker:
                 st.seen_other[key] = float(value[i])
         return keep
 
-    def _duplicate(self, meter: MeterInfo, first: float, again: float, row: int, start: int) -> None:
-        if abs(first - again) <= 1e-9 * max(1.0, abs(first)):
+    def _duplicate(self, meter: MeterInfo, first: float | None, again: float, row: int, start: int) -> None:
+        """``first`` is None when only its hash is known and it differs from ``again``."""
+        if first is not None and abs(first - again) <= 1e-9 * max(1.0, abs(first)):
             self.findings.add(Finding("identical_duplicate", f"period starting {self._t(start)} appears again with the "
                                       "same value", int(row), None, str(again), meter.code))
         else:
+            earlier = f" (first {first})" if first is not None else " (an earlier row had another value)"
             self.findings.add(Finding("conflicting_duplicate", f"period starting {self._t(start)} appears again with "
-                                      f"{again} (first {first})", int(row), None, str(again), meter.code))
+                                      f"{again}{earlier}", int(row), None, str(again), meter.code))
 
     def _gaps_zeros_spikes(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray,
                            value: np.ndarray, rows: np.ndarray) -> None:
@@ -417,6 +418,12 @@ class MeterChecker:
                        "unit": self.meters[code].unit,
                        "interval_s": st.interval // 1_000_000 if st.interval else None}
                 for code, st in sorted(self.state.items()) if st.rows}
+
+
+def _value_hash(values: np.ndarray) -> np.ndarray:
+    """A non-zero 32-bit fingerprint of each float64 (equal values → equal fingerprints)."""
+    bits = (np.asarray(values, dtype=np.float64) + 0.0).view(np.uint64)  # + 0.0 folds −0.0 into 0.0
+    return (((bits >> np.uint64(32)) ^ (bits & np.uint64(0xFFFFFFFF))).astype(np.uint32)) | np.uint32(1)
 
 
 def _local(us: int, tz: str) -> str:
