@@ -118,16 +118,21 @@ def test_admin_creates_a_user_and_bad_input_names_the_field(demo_server: LiveSer
     assert WUXI in codes and HOSPITAL not in codes  # the hospital is in Changzhou
 
 
-def test_bearer_token_reaches_the_api_without_csrf(demo_server: LiveServer) -> None:
+def bearer_token(server: LiveServer, username: str, name: str) -> str:
     from sqlmodel import Session, select
 
     from emc.org.models import User
     from emc.org.service import issue_token
 
-    with Session(demo_server.engine) as s:
-        user = s.exec(select(User).where(User.username == "esco")).one()
-        token = issue_token(s, user, "platform", actor="test").token
+    with Session(server.engine) as s:
+        user = s.exec(select(User).where(User.username == username)).one()
+        token = issue_token(s, user, name, actor="test").token
         s.commit()
+    return token
+
+
+def test_bearer_token_reaches_the_api_without_csrf(demo_server: LiveServer) -> None:
+    token = bearer_token(demo_server, "esco", "platform")
     c = client(demo_server)
     me = c.get("/api/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["role"] == "esco"
@@ -214,15 +219,7 @@ def test_esco_cannot_import_another_escos_meter_and_gets_a_reject_file(demo_serv
 
 
 def test_api_upload_with_bearer_token_commits_and_manager_reverts(demo_server: LiveServer) -> None:
-    from sqlmodel import Session, select
-
-    from emc.org.models import User
-    from emc.org.service import issue_token
-
-    with Session(demo_server.engine) as s:
-        user = s.exec(select(User).where(User.username == "esco")).one()
-        token = issue_token(s, user, "platform-push", actor="test").token
-        s.commit()
+    token = bearer_token(demo_server, "esco", "platform-push")
     c = client(demo_server)
     auth = {"Authorization": f"Bearer {token}"}
     r = c.post("/api/imports", files={"file": ("push.csv", _hourly("WX-SMZX-E11", "2024-06-01"))},
@@ -251,3 +248,19 @@ def test_upload_over_the_size_limit_is_refused_before_reading(demo_server: LiveS
     finally:
         demo_server.app.state.settings.upload_max_bytes = limit
     assert r.status_code == 422 and "over the upload limit of 200 bytes" in html.unescape(r.text)
+
+
+def test_mv_decisions_are_for_managers(demo_server: LiveServer) -> None:
+    c, token = login(demo_server, "esco")
+    assert c.get(f"/contracts/{WUXI}/mv?utility=electricity").status_code == 200
+    fit = c.post(f"/contracts/{WUXI}/mv/fit", data={"csrf_token": token, "utility": "electricity"},
+                 headers={"HX-Request": "true"})
+    assert fit.status_code == 204
+    baselines = c.get(f"/api/contracts/{WUXI}/baselines").json()
+    proposed = [b for b in baselines if b["utility"] == "electricity" and b["status"] == "proposed"]
+    assert proposed and proposed[0]["model"]["gates"]["passed"] is True
+    assert c.post(f"/contracts/{WUXI}/mv/baselines/1", data={"csrf_token": token, "decision": "approve"}
+                  ).status_code == 403
+    other, otoken = login(demo_server, "esco2")
+    assert other.get(f"/contracts/{WUXI}/mv").status_code == 404
+    assert other.get(f"/api/contracts/{WUXI}/baselines").status_code == 404

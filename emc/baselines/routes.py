@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from emc.contracts.models import Contract
 from emc.org.models import Role, User
 from emc.org.scope import NotFound
 from emc.web.charts import Line, time_chart
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -25,6 +25,8 @@ api = APIRouter(tags=["baselines"])
 
 DECIDERS = (Role.admin, Role.manager)
 PROPOSERS = (Role.admin, Role.manager, Role.esco)
+Decider = Annotated[User, Depends(require_roles(*DECIDERS))]
+Proposer = Annotated[User, Depends(require_roles(*PROPOSERS))]
 
 
 def _contract(session: SessionDep, scope: ScopeDep, code: str) -> Contract:
@@ -98,12 +100,8 @@ def _back(request: Request, code: str, utility: str, error: str | None = None) -
 
 
 @pages.post("/contracts/{code}/mv/fit")
-def mv_fit(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+def mv_fit(request: Request, session: SessionDep, user: Proposer, scope: ScopeDep, code: str,
            utility: Annotated[str, Form()], granularity: Annotated[str, Form()] = "") -> Response:
-    if user.role not in PROPOSERS:
-        from emc.web.deps import Forbidden
-
-        raise Forbidden()
     contract = _contract(session, scope, code)
     try:
         service.fit(session, contract, utility, actor=user, granularity=granularity or None)
@@ -115,7 +113,7 @@ def mv_fit(request: Request, session: SessionDep, user: CurrentUser, scope: Scop
 
 
 @pages.post("/contracts/{code}/mv/baselines/{baseline_id}")
-def mv_decide(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+def mv_decide(request: Request, session: SessionDep, user: Decider, scope: ScopeDep, code: str,
               baseline_id: int, decision: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
     contract = _contract(session, scope, code)
     baseline = session.get(Baseline, baseline_id)
@@ -129,24 +127,16 @@ def mv_decide(request: Request, session: SessionDep, user: CurrentUser, scope: S
         session.commit()
     except service.BaselineError as exc:
         session.rollback()
-        if "only a bureau manager" in str(exc):
-            from emc.web.deps import Forbidden
-
-            raise Forbidden() from exc
         return _back(request, code, baseline.utility, str(exc))
     return _back(request, code, baseline.utility)
 
 
 @pages.post("/contracts/{code}/mv/adjustments")
-def mv_propose_adjustment(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+def mv_propose_adjustment(request: Request, session: SessionDep, user: Proposer, scope: ScopeDep, code: str,
                           utility: Annotated[str, Form()], kind: Annotated[str, Form()],
                           start: Annotated[date, Form()], reason: Annotated[str, Form()],
                           end: Annotated[str, Form()] = "", amount: Annotated[str, Form()] = "",
                           multiplier: Annotated[str, Form()] = "") -> Response:
-    if user.role not in PROPOSERS:
-        from emc.web.deps import Forbidden
-
-        raise Forbidden()
     contract = _contract(session, scope, code)
     try:
         service.propose_adjustment(
@@ -162,7 +152,7 @@ def mv_propose_adjustment(request: Request, session: SessionDep, user: CurrentUs
 
 
 @pages.post("/contracts/{code}/mv/adjustments/{adjustment_id}")
-def mv_decide_adjustment(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+def mv_decide_adjustment(request: Request, session: SessionDep, user: Decider, scope: ScopeDep, code: str,
                          adjustment_id: int, decision: Annotated[str, Form()],
                          note: Annotated[str, Form()] = "") -> Response:
     contract = _contract(session, scope, code)
@@ -174,10 +164,6 @@ def mv_decide_adjustment(request: Request, session: SessionDep, user: CurrentUse
         session.commit()
     except service.BaselineError as exc:
         session.rollback()
-        if "only a bureau manager" in str(exc):
-            from emc.web.deps import Forbidden
-
-            raise Forbidden() from exc
         return _back(request, code, row.utility, str(exc))
     return _back(request, code, row.utility)
 
