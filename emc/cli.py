@@ -269,6 +269,49 @@ def meters_import(
     _run_import(file, "meter", esco, dry_run, mode, sheet, None, timestamp_is, as_json)
 
 
+@meters_app.command("profile")
+def meters_profile(
+    esco: Annotated[str, typer.Argument(help="ESCO code")],
+    alias: Annotated[list[str] | None, typer.Option(help="FIELD=HEADER, e.g. meter=测点 (repeatable); fields: "
+                                                        "meter, time, start, end, consumption, register, unit, "
+                                                        "estimated")] = None,
+    timestamp_is: Annotated[str | None, typer.Option(help="start | end")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone of the platform's times")] = None,
+    interval: Annotated[int | None, typer.Option(help="interval in seconds when the file cannot tell")] = None,
+    show: Annotated[bool, typer.Option("--show", help="print the saved profile and change nothing")] = False,
+) -> None:
+    """Save how an ESCO's platform writes its exports, so its uploads need no questions."""
+    from emc.metering.columns import ALIASES
+    from emc.metering.service import ImportError_, profile_settings, save_profile
+    from emc.org.models import Esco
+
+    with session_scope(_migrated_engine()) as session:
+        party = session.exec(select(Esco).where(Esco.code == esco)).first()
+        if party is None:
+            _fail(f"ESCO {esco!r} is not known")
+        current = profile_settings(session, party)
+        if show:
+            typer.echo(json.dumps(current, ensure_ascii=False, indent=2))
+            return
+        aliases: dict[str, list[str]] = {k: list(v) for k, v in current.get("aliases", {}).items()}
+        for item in alias or []:
+            field_name, sep, header = item.partition("=")
+            if not sep or field_name not in ALIASES or not header.strip():
+                _fail(f"--alias {item!r}: write FIELD=HEADER with FIELD one of {', '.join(ALIASES)}")
+            aliases.setdefault(field_name, [])
+            if header.strip() not in aliases[field_name]:
+                aliases[field_name].append(header.strip())
+        settings = {**current, **({"aliases": aliases} if aliases else {})}
+        for key, value in (("timestamp_is", timestamp_is), ("timezone", timezone), ("interval_s", interval)):
+            if value is not None:
+                settings[key] = value
+        try:
+            save_profile(session, party, settings, actor="cli")
+        except ImportError_ as exc:
+            _fail(str(exc))
+    typer.echo(json.dumps(settings, ensure_ascii=False))
+
+
 @weather_app.command("import")
 def weather_import(
     file: Annotated[Path, typer.Argument(help="CSV or XLSX of time, temperature (°C or °F) [, station]")],

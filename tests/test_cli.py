@@ -60,3 +60,25 @@ def test_contracts_load_is_all_or_nothing(demo_dir: Path, tmp_path: Path) -> Non
     assert run.returncode == 1 and "region '111111' is not known" in run.stderr and "nothing was loaded" in run.stderr
     loaded = emc(demo_dir, "contracts", "load", str(good), "--json")
     assert loaded.returncode == 0 and '"action": "created"' in loaded.stdout
+
+
+def test_meter_import_and_profile_commands(demo_dir: Path, tmp_path: Path) -> None:
+    export = tmp_path / "platform.csv"
+    export.write_text("测点,采样时刻,有功电能增量\nWX-SMZX-E11,2024-02-01 01:00,5\nWX-SMZX-E11,2024-02-01 02:00,6\n",
+                      encoding="utf-8")
+    refused = emc(demo_dir, "meters", "import", str(export), "--esco", "SGJS-IES")
+    assert refused.returncode == 1 and "import profile" in refused.stderr
+    bad = emc(demo_dir, "meters", "profile", "SGJS-IES", "--timezone", "Mars/Olympus")
+    assert bad.returncode == 1 and "not an IANA time zone" in bad.stderr
+    saved = emc(demo_dir, "meters", "profile", "SGJS-IES", "--alias", "meter=测点", "--alias", "time=采样时刻",
+                "--alias", "consumption=有功电能增量", "--timestamp-is", "end")
+    assert saved.returncode == 0, saved.stderr
+    dry = emc(demo_dir, "meters", "import", str(export), "--esco", "SGJS-IES", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    import json
+
+    report = json.loads(dry.stdout)
+    assert (report["status"], report["new"], report["errors"]) == ("previewed", 2, 0)
+    assert report["meters"]["WX-SMZX-E11"]["first"] == "2024-02-01 00:00"  # the stamps mark period ends
+    other = emc(demo_dir, "meters", "import", str(export).replace("platform", "x"), "--esco", "SGJS-IES")
+    assert other.returncode == 1 and "no such file" in other.stderr

@@ -122,6 +122,15 @@ def save_profile(session: Session, esco: Esco, settings: dict[str, Any], *, acto
         raise ImportError_(f"unknown profile keys {sorted(unknown)}; allowed: {sorted(allowed)}")
     if settings.get("timestamp_is") not in (None, "start", "end"):
         raise ImportError_(f"timestamp_is must be 'start' or 'end', not {settings['timestamp_is']!r}")
+    if settings.get("timezone"):
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(settings["timezone"])
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ImportError_(f"timezone {settings['timezone']!r} is not an IANA time zone") from exc
+    if settings.get("interval_s") is not None and int(settings["interval_s"]) <= 0:
+        raise ImportError_("interval_s must be a positive number of seconds")
     profile = session.execute(select(ImportProfile).where(ImportProfile.esco_id == esco.id,
                                                           ImportProfile.name == "default")).scalar_one_or_none()
     before = dict(profile.settings) if profile else None
@@ -283,8 +292,11 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
     if weather:
         _insert_weather(session, batch, fresh)
     else:
-        flags = np.full(len(fresh), bool(from_register)) if from_register is not None else \
-            np.array([registry_register(registry, m) for m in fresh.meter_id], dtype=bool)
+        if from_register is not None:  # the value column says what it holds
+            flags = np.full(len(fresh), from_register)
+        else:  # the meter's register type decides
+            cumulative = np.array([info.id for info in registry.values() if info.register_type == "cumulative"])
+            flags = np.isin(fresh.meter_id, cumulative)
         store.insert_readings(session, fresh, batch_id=batch.id, from_register=flags)
     written.new += len(fresh)
 
@@ -303,13 +315,6 @@ def _overlaps(ex: pd.DataFrame, rows: Accepted, registry: dict[str, MeterInfo], 
         written.overlap_meters.add(meter_id)
         findings.add(Finding("overlap", f"meter {codes.get(meter_id)} already has readings of another interval over "
                              "this time; both are kept, and M&V uses one interval per meter", meter=codes.get(meter_id)))
-
-
-def registry_register(registry: dict[str, MeterInfo], meter_id: int) -> bool:
-    for info in registry.values():
-        if info.id == meter_id:
-            return info.register_type == "cumulative"
-    return False
 
 
 def _replace(session: Session, batch: ImportBatch, rows: Accepted, matched: pd.DataFrame, positions: np.ndarray,
