@@ -78,7 +78,8 @@ def test_zheng_or_zheng() -> None:
 
 
 @pytest.mark.parametrize("bad", [0.1, 12.0, Decimal("1.005"), "1.001", Decimal("NaN"), Decimal("Infinity"), "abc",
-                                 True, Decimal("1000000000000"), Decimal("-1000000000000.00")])
+                                 True, Decimal("1000000000000"), Decimal("-1000000000000.00"),
+                                 Decimal("1E+40"), "1e400"])
 def test_refuses(bad: object) -> None:
     with pytest.raises(MoneyError):
         chinese_uppercase(bad)

@@ -32,6 +32,8 @@ LIMIT = Decimal(10**12)
 
 def _exact_fen(value: Any) -> Decimal:
     amount = to_decimal(value)  # refuses floats, NaN and infinities
+    if abs(amount) >= LIMIT:
+        raise MoneyError(f"{amount} is beyond 1 万亿 yuan; no statement carries such an amount")
     if amount != amount.quantize(FEN):
         raise MoneyError(f"{value} has fractions of a fen; round with emc.money.fen() first")
     return amount.quantize(FEN)
@@ -77,8 +79,6 @@ def chinese_uppercase(value: Any, *, whole: str = "整") -> str:
     if whole not in ("整", "正"):
         raise ValueError(f"whole must be 整 or 正, not {whole!r}")
     amount = _exact_fen(value)
-    if abs(amount) >= LIMIT:
-        raise MoneyError(f"{amount} is beyond 1 万亿 yuan; no statement carries such an amount")
     if amount == 0:
         return "零元" + whole
     sign = "负" if amount < 0 else ""

@@ -1,6 +1,6 @@
 """The CJK font our PDFs embed, found once and registered with ReportLab.
 
-Decision (2025): PDFs embed a TrueType (glyf-outline) CJK font, subset by ReportLab, and never use the built-in
+Decision: PDFs embed a TrueType (glyf-outline) CJK font, subset by ReportLab, and never use the built-in
 `STSong-Light`: that one is a reference to a font the viewer must already have, so a finance office's viewer
 without CJK fonts shows blanks. Noto/Source Han CJK cannot be used either: their outlines are CFF, which
 ReportLab refuses ("postscript outlines are not supported").
@@ -21,6 +21,7 @@ If none is found, `CjkFontMissing` says what to install. There is no silent fall
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,8 @@ _registered: dict[tuple[str, int], CjkFont] = {}
 
 
 def _load(path: Path, index: int) -> TTFont:
-    font = TTFont(f"emc-cjk-{len(_registered)}", str(path), subfontIndex=index)
+    name = "emc-cjk-" + re.sub(r"[^A-Za-z0-9]+", "-", path.stem) + f"-{index}"
+    font = TTFont(name, str(path), subfontIndex=index)
     missing = [ch for ch in REQUIRED_GLYPHS if ord(ch) not in font.face.charToGlyph]
     if missing:
         raise TTFError(f"{path} lacks glyphs {''.join(missing)!r}")

@@ -4,19 +4,21 @@ and byte-stable output (ReportLab invariant mode, creation date taken from the d
 from __future__ import annotations
 
 import io
+import itertools
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 from xml.sax.saxutils import escape
 
-from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.barcode import qrencoder
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.enums import TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import getFont, stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Table, TableStyle
 
@@ -43,49 +45,164 @@ class Styles:
         self.font = font
 
         def style(name: str, size: float, leading: float, align: int = TA_LEFT, **kw: Any) -> ParagraphStyle:
+            kw.setdefault("textColor", INK)
             return ParagraphStyle(name, fontName=font, fontSize=size, leading=leading, alignment=align,
-                                  wordWrap="CJK", textColor=INK, **kw)
+                                  wordWrap="CJK", **kw)
 
         self.title = style("title", 18, 22, TA_LEFT)
         self.title_en = style("title_en", 9.5, 12, TA_LEFT, textColor=GREY)
         self.section = style("section", 10.5, 14, spaceBefore=8, spaceAfter=3)
-        self.cell = style("cell", 8.5, 11)
-        self.cell_right = style("cell_right", 8.5, 11, TA_RIGHT)
-        self.cell_center = style("cell_center", 8.5, 11, TA_CENTER)
-        self.head = style("head", 8, 10, TA_CENTER)
-        self.head_left = style("head_left", 8, 10, TA_LEFT)
-        self.small = style("small", 7.5, 9.5)
-        self.small_center = style("small_center", 7, 9, TA_CENTER, textColor=GREY)
-        self.body = style("body", 9, 13)
-        self.total = style("total", 10, 13, TA_RIGHT)
 
 
 _styles: dict[str, Styles] = {}
 
 
 def styles() -> Styles:
-    font = cjk_font().name
-    if font not in _styles:
+    """Styles in the CJK font (found and registered on first use)."""
+    if not _styles:
+        font = cjk_font().name
         _styles[font] = Styles(font)
-    return _styles[font]
+    return next(iter(_styles.values()))
+
+
+# Characters some CJK fonts lack, and what to print instead. A missing glyph prints as nothing, and a lost
+# minus sign changes an amount's meaning, so every text goes through `clean` before it reaches the page.
+_SUBSTITUTES = {"\u2212": "-", "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2022": "·", "\u2009": " ",
+                "\u202f": " ", "\u00a0": " ", "\u2713": "√", "\u2714": "√", "\u2717": "×", "\u2610": "□",
+                "\u2611": "√", "\ufffd": "?"}
+_covered: dict[str, frozenset[int]] = {}
+
+
+def clean(text: object) -> str:
+    """`text` with every character the font has no glyph for replaced by a look-alike, else by "?"."""
+    text = str(text)
+    font = styles().font
+    covered = _covered.get(font)
+    if covered is None:
+        covered = _covered[font] = frozenset(getFont(font).face.charToGlyph)
+    if all(ord(ch) in covered for ch in text):
+        return text
+    return "".join(ch if ord(ch) in covered or ch == "\n" else _SUBSTITUTES.get(ch, "?") for ch in text)
 
 
 def esc(text: object) -> str:
-    return escape(str(text))
+    return escape(clean(text))
 
 
-def bi(zh: str, en: str = "", style: ParagraphStyle | None = None) -> Paragraph:
-    """Chinese label with its English sub-label on the next line, smaller and grey."""
-    style = style or styles().head
-    text = esc(zh)
-    if en:
-        size = style.fontSize * EN_SIZE_RATIO
-        text += f'<br/><font size="{size:.1f}" color="#555555">{esc(en)}</font>'
-    return Paragraph(text, style)
+# Line breaking for mixed Chinese/Latin text. ReportLab's CJK paragraphs break inside Latin words such as
+# contract codes ("WX-2024-05 / 18"), can end a line on an opening bracket, and are slow (one object per
+# glyph). Table cells use `TextBlock` instead: it breaks between Chinese characters and between Latin words
+# only, keeps 禁则 (kinsoku: no line ends on an opening bracket or starts with closing punctuation), and draws
+# plain strings.
+_TOKEN = re.compile(r"\n|[ \t]+|[^\s\u2e80-\uffff]+|.")
+_NO_END = frozenset("（([{“‘《〈「『【〔¥$")
+_NO_START = frozenset("）)]}”’》〉」』】〕，。、；：？！,.;:?!%·")
+CELL_PADDING = 3.5
+LEADING = 1.3  # line height as a multiple of the font size
 
 
-def para(text: object, style: ParagraphStyle | None = None) -> Paragraph:
-    return Paragraph(esc(text), style or styles().cell)
+def _tokens(text: str) -> list[str]:
+    out: list[str] = []
+    glue_next = False
+    for token in _TOKEN.findall(text):
+        if out and not token.isspace() and (glue_next or token[0] in _NO_START) and not out[-1].isspace():
+            out[-1] += token
+        else:
+            out.append(token)
+        glue_next = token[-1] in _NO_END and not token.isspace()
+    return out
+
+
+def wrap_lines(text: str, font: str, size: float, width: float) -> list[str]:
+    """Greedy line breaking of `text` into lines no wider than `width` points ("\\n" forces a break)."""
+    lines: list[str] = []
+    line, used, space = "", 0.0, False
+    space_width = stringWidth(" ", font, size)
+    for token in _tokens(text):
+        if token == "\n":
+            lines.append(line)
+            line, used, space = "", 0.0, False
+            continue
+        if token.isspace():
+            space = bool(line)
+            continue
+        w = stringWidth(token, font, size)
+        gap = space_width if space else 0.0
+        space = False
+        if line and used + gap + w > width:
+            lines.append(line)
+            line, used, gap = "", 0.0, 0.0
+        if not line and w > width:  # a single token wider than the column: cut it by characters
+            for ch in token:
+                cw = stringWidth(ch, font, size)
+                if line and used + cw > width:
+                    lines.append(line)
+                    line, used = "", 0.0
+                line += ch
+                used += cw
+            continue
+        line += (" " if gap else "") + token
+        used += gap + w
+    lines.append(line)
+    return lines
+
+
+Part = tuple[str, float, colors.Color]  # text, font size, colour
+
+
+class TextBlock(Flowable):
+    """Plain text parts stacked and wrapped to the width it is given (a table cell's), drawn as strings."""
+
+    def __init__(self, parts: Sequence[Part], align: str = "LEFT") -> None:
+        super().__init__()
+        self.parts = [(clean(text), size, color) for text, size, color in parts if text != ""]
+        self.align = align
+        self.font = styles().font
+        self._laid_out_for: float | None = None
+        self._lines: list[tuple[str, float, colors.Color]] = []
+
+    def _layout(self, width: float) -> None:
+        if self._laid_out_for == width:
+            return
+        self._lines = [(line, size, color) for text, size, color in self.parts
+                       for line in wrap_lines(text, self.font, size, width)]
+        self._laid_out_for = width
+        self.height = sum(size * LEADING for _, size, _ in self._lines)
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:  # noqa: N803 (ReportLab's names)
+        self._layout(availWidth)
+        self.width = availWidth
+        return availWidth, self.height
+
+    def draw(self) -> None:
+        canvas = self.canv
+        y = self.height
+        for text, size, color in self._lines:
+            y -= size * LEADING
+            baseline = y + size * (LEADING - 1) / 2 + size * 0.14
+            canvas.setFont(self.font, size)
+            canvas.setFillColor(color)
+            if self.align == "RIGHT":
+                canvas.drawRightString(self.width, baseline, text)
+            elif self.align == "CENTER":
+                canvas.drawCentredString(self.width / 2, baseline, text)
+            else:
+                canvas.drawString(0, baseline, text)
+
+
+def text(value: object, *, size: float = 8.5, align: str = "LEFT", color: colors.Color = INK) -> TextBlock:
+    """A table cell's text, wrapped to the column."""
+    return TextBlock([(str(value), size, color)], align)
+
+
+def bi(zh: str, en: str = "", *, size: float = 8.5, align: str = "LEFT") -> TextBlock:
+    """Chinese label with its English sub-label under it, smaller and grey."""
+    return TextBlock([(zh, size, INK), (en, size * EN_SIZE_RATIO, GREY)], align)
+
+
+def head(zh: str, en: str = "", align: str = "CENTER") -> TextBlock:
+    """A column or row header: bilingual, 8 pt."""
+    return bi(zh, en, size=8, align=align)
 
 
 def section(zh: str, en: str) -> Paragraph:
@@ -104,6 +221,7 @@ def number(value: Decimal | None, places: int | None = None) -> str:
 def grid_table(rows: list[list[Any]], widths: Sequence[float], *, header_rows: int = 1,
                extra: Sequence[tuple[Any, ...]] = (), font_size: float = 8.5) -> Table:
     """A bordered table with a shaded header that repeats on every page it flows onto."""
+    rows = [[clean(v) if isinstance(v, str) else v for v in row] for row in rows]
     table = Table(rows, colWidths=list(widths), repeatRows=header_rows)
     commands: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), styles().font),
@@ -124,13 +242,31 @@ def grid_table(rows: list[list[Any]], widths: Sequence[float], *, header_rows: i
     return table
 
 
-def qr_drawing(value: str, size: float) -> Drawing:
-    """A vector QR code (ReportLab's own encoder), error correction M, with its quiet zone."""
-    widget = QrCodeWidget(value, barLevel="M", barBorder=2)
-    x0, y0, x1, y1 = widget.getBounds()
-    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
-    drawing.add(widget)
-    return drawing
+class QrCode(Flowable):
+    """A vector QR code (ReportLab's own encoder, error correction M) drawn as one filled path, with a
+    two-module quiet zone; much faster than the QR widget's one shape per module."""
+
+    def __init__(self, value: str, size: float) -> None:
+        super().__init__()
+        qr = qrencoder.QRCode(None, qrencoder.QRErrorCorrectLevel.M)
+        qr.addData(value)
+        qr.make()
+        self.modules = [[bool(m) for m in row] for row in qr.modules]
+        self.width = self.height = size
+
+    def draw(self) -> None:
+        count = len(self.modules)
+        module = self.width / (count + 4)
+        path = self.canv.beginPath()
+        for r, row in enumerate(self.modules):
+            c = 0
+            for dark, run in itertools.groupby(row):
+                n = len(list(run))
+                if dark:
+                    path.rect((c + 2) * module, self.height - (r + 3) * module, n * module, module)
+                c += n
+        self.canv.setFillColor(INK)
+        self.canv.drawPath(path, stroke=0, fill=1)
 
 
 def pdf_date(day: date) -> str:
@@ -171,7 +307,7 @@ def build(flowables: list[Flowable], *, title: str, author: str, subject: str, c
     doc = SimpleDocTemplate(out, pagesize=PAGE, leftMargin=MARGIN_X, rightMargin=MARGIN_X, topMargin=MARGIN_TOP,
                             bottomMargin=MARGIN_BOTTOM, title=title, author=author, subject=subject,
                             creator="emc", producer="emc (ReportLab)", keywords=list(keywords), invariant=1,
-                            pageCompression=1, lang="zh-CN")
+                            pageCompression=1, lang="zh-CN", initialFontName=styles().font)
     doc.build(flowables, canvasmaker=PagedCanvas)
     return out.getvalue()
 
@@ -187,6 +323,7 @@ def draw_running_text(canvas: Canvas, *, left: str, right: str, footer_left: str
     canvas.setLineWidth(0.4)
     top = height - MARGIN_TOP + 6 * mm
     canvas.setFont(font, 7.5)
+    left, right, footer_left, footer_right = map(clean, (left, right, footer_left, footer_right))
     canvas.drawString(MARGIN_X, top + 1.5 * mm, left)
     canvas.drawRightString(width - MARGIN_X, top + 1.5 * mm, right)
     canvas.line(MARGIN_X, top, width - MARGIN_X, top)
