@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     session_max_age_s: int = 12 * 3600
     login_max_failures: int = 5
     login_window_s: int = 300
+    # Printed in statements' QR codes and verification links.
+    public_url: str = "http://127.0.0.1:8000"
     # Only set behind HTTPS; browsers then refuse to send the session cookie over plain HTTP.
     cookie_secure: bool = False
 

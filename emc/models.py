@@ -12,10 +12,11 @@ from emc.contracts.models import (
 from emc.metering.models import (
     ImportBatch, ImportProfile, Meter, Reading, ReadingRevision, WeatherObservation, WeatherStation,
 )
+from emc.settlement.models import LedgerEntry, Settlement, SettlementLine
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User
 
 __all__ = [
     "ApiToken", "AuditEvent", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
     "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
-    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "Region", "User",
+    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "User",
 ]

@@ -39,8 +39,11 @@ class JobSpec:
     cron: dict[str, Any]
 
 
-# Later issues add their jobs here (settlement drafts, reminders, quota warnings).
-JOBS: list[JobSpec] = []
+# Every job, by stable import path. Misfires within the grace time run once (coalesced); later ones are
+# recorded in the audit log by the listener below and caught up by the next run (the jobs are idempotent).
+JOBS: list[JobSpec] = [
+    JobSpec("settlement-drafts", "emc.settlement.jobs:create_due_drafts", {"hour": 2, "minute": 15}),
+]
 
 
 class SchedulerLock:

@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from emc.contracts.routes import api as contracts_api
     from emc.contracts.routes import pages as contracts_pages
     from emc.metering.routes import api as imports_api
+    from emc.settlement.routes import api as settlements_api
+    from emc.settlement.routes import pages as settlements_pages
     from emc.metering.routes import pages as imports_pages
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
@@ -75,6 +77,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(audit_router)
     app.include_router(imports_pages)
     app.include_router(baselines_pages)
+    app.include_router(settlements_pages)
+    app.include_router(settlements_api, prefix="/api")
     app.include_router(baselines_api, prefix="/api")
     app.include_router(imports_api, prefix="/api")
     app.include_router(contracts_api, prefix="/api")

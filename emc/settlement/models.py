@@ -1,0 +1,96 @@
+"""Settlements, their lines and the money ledger (tables). Append-only once approved."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from emc.dbtypes import ExactDecimal, Money, UTCDateTime, utcnow
+
+
+class SettlementStatus(StrEnum):
+    draft = "draft"  # recomputable
+    submitted = "submitted"
+    approved = "approved"  # frozen; inputs hashed; ledger posted
+    issued = "issued"
+    paid = "paid"
+
+
+class Settlement(SQLModel, table=True):
+    """One contract period's settlement. Unique per (contract, period, version): version 1 is the period's
+    settlement, a later version an adjustment settling a difference found after approval."""
+
+    __table_args__ = (UniqueConstraint("contract_id", "kind", "period_start", "period_end", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=80, unique=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    period_start: date
+    period_end: date  # exclusive: the period is [period_start, period_end)
+    contract_year: int
+    version: int = 1  # 1: the settlement; 2, 3 …: adjustments of it after data changed
+    kind: str = Field(default="period", max_length=16)  # period | year_end
+    adjusts_id: int | None = Field(default=None, foreign_key="settlement.id")
+    status: str = Field(default=SettlementStatus.draft, max_length=16, index=True)
+    to_esco: Decimal = Field(default=Decimal("0.00"), sa_column=Column(Money(), nullable=False))
+    from_esco: Decimal = Field(default=Decimal("0.00"), sa_column=Column(Money(), nullable=False))
+    net_to_esco: Decimal = Field(default=Decimal("0.00"), sa_column=Column(Money(), nullable=False))
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state_after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    warnings: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    inputs_hash: str = Field(default="", max_length=64)
+    flagged: str = Field(default="", max_length=500)  # data behind an approved settlement changed
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=64)
+    submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    approved_by: str = Field(default="", max_length=64)
+    issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    countersigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    countersigned_by: str = Field(default="", max_length=64)
+    paid_on: date | None = None
+    paid_reference: str = Field(default="", max_length=100)
+    reject_reason: str = Field(default="", max_length=1000)
+
+    @property
+    def last_day(self) -> date:
+        """The period's last day (``period_end`` is exclusive)."""
+        return self.period_end - timedelta(days=1)
+
+
+class SettlementLine(SQLModel, table=True):
+    __tablename__ = "settlement_line"
+    id: int | None = Field(default=None, primary_key=True)
+    settlement_id: int = Field(foreign_key="settlement.id", index=True)
+    position: int
+    component: str = Field(max_length=60)
+    kind: str = Field(max_length=40)
+    utility: str = Field(default="", max_length=16)
+    payer: str = Field(max_length=16)
+    payee: str = Field(max_length=16)
+    quantity: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
+    unit: str = Field(default="", max_length=16)
+    unit_price: Decimal | None = Field(default=None, sa_column=Column(ExactDecimal(), nullable=True))
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    formula: str = Field(max_length=1000)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class LedgerEntry(SQLModel, table=True):
+    """An append-only money movement. Each approved settlement posts entries whose amounts sum to zero
+    (double entry): the payer's payable against the payee's receivable."""
+
+    __tablename__ = "ledger_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    settlement_id: int = Field(foreign_key="settlement.id", index=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    posted_on: date
+    party: str = Field(max_length=16)  # institution | esco | lessor
+    account: str = Field(max_length=30)  # payable | receivable | penalty_payable | penalty_receivable | paid
+    amount: Decimal = Field(sa_column=Column(Money(), nullable=False))  # + debit, − credit
+    memo: str = Field(default="", max_length=300)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,450 @@
+"""Settlements in the database: draft from measured data, the approval workflow, the money ledger.
+
+The pure core (engine.py and the component rules) computes; this module gathers its inputs (contract
+versions, M&V savings of approved baselines), keeps one settlement per (contract, kind, period, version),
+freezes and hashes approved ones, posts balanced ledger entries, and turns data corrected after approval
+into an adjustment settlement that references the original — never an edit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from emc.audit import service as audit
+from emc.baselines import service as baselines
+from emc.baselines.series import SeriesError
+from emc.contracts.models import Contract, ContractMeter, ContractVersion
+from emc.contracts.spec import ContractFile
+from emc.dbtypes import utcnow
+from emc.metering.models import ReadingRevision
+from emc.money import fen
+from emc.org.models import Role, User
+from emc.settlement import engine
+from emc.settlement.adjustments import adjustment_lines
+from emc.settlement.inputs import PeriodData, TermsVersion, UtilitySavings
+from emc.settlement.lines import ESCO, INSTITUTION, Line, totals
+from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
+from emc.settlement.periods import Period, settlement_periods
+from emc.settlement.state import SettlementState
+
+SAVINGS_KINDS = {"shared_savings", "guaranteed_savings"}
+PENALTY_CODES = {"shortfall", "penalty", "guarantee_penalty", "rate_penalty"}
+
+
+class SettlementError(ValueError):
+    pass
+
+
+class IncompleteData(SettlementError):
+    """The period cannot be settled yet; nothing is written (never a half-settlement)."""
+
+
+def _actor(actor: User | str) -> str:
+    return actor.username if isinstance(actor, User) else actor
+
+
+def _role(actor: User | str, *roles: Role) -> None:
+    if isinstance(actor, User) and Role(actor.role) not in roles:
+        raise SettlementError(f"a {actor.role} user cannot do this")
+
+
+# -- inputs ------------------------------------------------------------------------------------------------
+def terms(session: Session, contract: Contract) -> list[TermsVersion]:
+    rows = session.execute(select(ContractVersion).where(ContractVersion.contract_id == contract.id)
+                           .order_by(ContractVersion.version)).scalars()
+    return [TermsVersion(f"v{v.version}", v.effective_from, ContractFile.model_validate(v.spec)) for v in rows]
+
+
+def savings_utilities(versions: list[TermsVersion]) -> list[str]:
+    found: list[str] = []
+    for v in versions:
+        for comp in v.terms.components:
+            measured = comp.kind in SAVINGS_KINDS or getattr(comp, "savings_rate_guarantee", None) is not None
+            for u in comp.utilities if measured else []:
+                if str(u) not in found:
+                    found.append(str(u))
+    return found
+
+
+def period_data(session: Session, contract: Contract, period: Period, utilities: list[str]) -> PeriodData:
+    """Savings of each measured utility over the period from its approved baseline (IncompleteData if not)."""
+    figures = []
+    for utility in utilities:
+        try:
+            report = baselines.compute_savings(session, contract, utility, period.start,
+                                               period.end - timedelta(days=1), period="M")
+        except (baselines.BaselineError, SeriesError) as exc:
+            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}") from exc
+        rows = report.result.periods
+        if rows.empty or not bool(rows["settled"].all()):
+            cover = float(rows["coverage"].min()) if not rows.empty else 0.0
+            raise IncompleteData(f"{contract.code} {period.label} {utility}: data cover {cover:.0%} of the period; "
+                                 "a period is settled only when at least 90 % of its days have data")
+        total = report.result.total
+        figures.append(UtilitySavings(utility, adjusted_baseline=total["adjusted_baseline"], actual=total["actual"],
+                                      uncertainty=total.get("uncertainty_68"), confidence=0.68,
+                                      source=f"baseline {utility} v{report.baseline.version}"))
+    return PeriodData(period, savings=tuple(figures))
+
+
+def _previous_state(session: Session, contract: Contract, period: Period) -> SettlementState:
+    prior = session.execute(select(Settlement).where(
+        Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.version == 1,
+        Settlement.period_end <= period.start).order_by(Settlement.period_end.desc())).scalars().first()
+    first = settlement_periods(terms(session, contract)[-1].terms.contract)[0]
+    if prior is None:
+        if period.start != first.start:
+            raise IncompleteData(f"{contract.code}: settle the periods before {period.label} first")
+        return SettlementState()
+    if prior.period_end != period.start:
+        raise IncompleteData(f"{contract.code}: the period before {period.label} is not settled yet")
+    return SettlementState.from_dict(prior.state_after) if prior.state_after else SettlementState()
+
+
+# -- drafting ----------------------------------------------------------------------------------------------
+def _number(contract: Contract, kind: str, start: date, version: int) -> str:
+    tag = "Y" if kind == "year_end" else ""
+    return f"{contract.code}-{start:%Y%m}{tag}" + (f"-A{version - 1}" if version > 1 else "")
+
+
+def _store(session: Session, contract: Contract, result: engine.Settlement, *, actor: User | str,
+           version: int = 1, adjusts: Settlement | None = None, lines: list[Line] | None = None) -> Settlement:
+    lines = list(result.lines if lines is None else lines)
+    sums = totals(lines)
+    to_esco = sum((a for (payer, payee), a in sums.items() if payee == ESCO), Decimal(0))
+    from_esco = sum((a for (payer, payee), a in sums.items() if payer == ESCO), Decimal(0))
+    row = Settlement(number=_number(contract, result.kind, result.start, version), contract_id=contract.id,
+                     period_start=result.start, period_end=result.end, contract_year=result.contract_year,
+                     version=version, kind=result.kind, adjusts_id=adjusts.id if adjusts else None,
+                     to_esco=fen(to_esco), from_esco=fen(from_esco), net_to_esco=fen(to_esco - from_esco),
+                     inputs={**dict(result.inputs), "contract_versions": list(result.versions),
+                             "esco_costs": str(result.esco_costs)},
+                     state_after=result.state.to_dict() if result.kind == "period" else {},
+                     warnings=[w.to_dict() for w in result.warnings], created_by=_actor(actor))
+    session.add(row)
+    session.flush()
+    _write_lines(session, row, lines)
+    return row
+
+
+def _write_lines(session: Session, row: Settlement, lines: list[Line]) -> None:
+    for i, line in enumerate(lines):
+        session.add(SettlementLine(settlement_id=row.id, position=i, component=line.component, kind=line.code,
+                                   utility=line.utility, payer=line.payer, payee=line.payee, quantity=line.quantity,
+                                   unit=line.unit, unit_price=line.unit_price, amount=line.amount,
+                                   formula=line.formula[:1000], detail=line.to_dict()))
+
+
+def find(session: Session, contract: Contract, kind: str, start: date, end: date, version: int = 1) -> Settlement | None:
+    return session.execute(select(Settlement).where(
+        Settlement.contract_id == contract.id, Settlement.kind == kind, Settlement.period_start == start,
+        Settlement.period_end == end, Settlement.version == version)).scalars().first()
+
+
+def draft_period(session: Session, contract: Contract, period: Period, *, actor: User | str) -> list[Settlement]:
+    """Draft (or recompute a draft of) the period, and the contract year's true-up after its last period.
+
+    Idempotent: a settlement past draft is returned as it is; two concurrent runs create one row (the
+    unique key decides, the loser reads the winner's)."""
+    versions = terms(session, contract)
+    existing = find(session, contract, "period", period.start, period.end)
+    if existing is not None and existing.status != SettlementStatus.draft:
+        return [existing]
+    data = period_data(session, contract, period, savings_utilities(versions))
+    state = _previous_state(session, contract, period)
+    result = engine.settle_period(versions, period, data, state)
+    out = [_upsert(session, contract, result, existing, actor)]
+    periods = [p for p in settlement_periods(versions[-1].terms.contract) if p.contract_year == period.contract_year]
+    if period.end == periods[-1].end:
+        out.extend(_draft_year_end(session, contract, versions, periods, actor))
+    return out
+
+
+def _upsert(session: Session, contract: Contract, result: engine.Settlement, existing: Settlement | None,
+            actor: User | str) -> Settlement:
+    if existing is not None:  # a draft is recomputable: replace its lines and figures
+        for line in session.execute(select(SettlementLine).where(SettlementLine.settlement_id == existing.id)).scalars():
+            session.delete(line)
+        session.flush()
+        sums = totals(result.lines)
+        to_esco = sum((a for (_, payee), a in sums.items() if payee == ESCO), Decimal(0))
+        from_esco = sum((a for (payer, _), a in sums.items() if payer == ESCO), Decimal(0))
+        existing.to_esco, existing.from_esco, existing.net_to_esco = fen(to_esco), fen(from_esco), fen(to_esco - from_esco)
+        existing.inputs = {**dict(result.inputs), "contract_versions": list(result.versions),
+                           "esco_costs": str(result.esco_costs)}
+        existing.state_after = result.state.to_dict() if result.kind == "period" else {}
+        existing.warnings = [w.to_dict() for w in result.warnings]
+        _write_lines(session, existing, list(result.lines))
+        audit.record(session, actor=actor, action="settlement.recompute", object_type="settlement",
+                     object_id=existing.number, after={"net_to_esco": str(existing.net_to_esco)})
+        return existing
+    savepoint = session.begin_nested()
+    try:
+        row = _store(session, contract, result, actor=actor)
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        row = find(session, contract, result.kind, result.start, result.end)
+        if row is None:
+            raise
+        return row
+    audit.record(session, actor=actor, action="settlement.draft", object_type="settlement", object_id=row.number,
+                 after={"period": f"{row.period_start}/{row.period_end}", "net_to_esco": str(row.net_to_esco)})
+    return row
+
+
+def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
+                    actor: User | str) -> list[Settlement]:
+    number = periods[0].contract_year
+    year_start, year_end = periods[0].start, periods[-1].end
+    existing = find(session, contract, "year_end", year_start, year_end)
+    if existing is not None and existing.status != SettlementStatus.draft:
+        return [existing]
+    if not any(c.kind in engine.YEAR_RULES for v in versions for c in v.terms.components):
+        return []
+    utilities = savings_utilities(versions)
+    data = [period_data(session, contract, p, utilities) for p in periods]
+    settled = [Line.from_dict(line.detail) for row in session.execute(select(Settlement).where(
+        Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.contract_year == number))
+        .scalars() for line in session.execute(select(SettlementLine).where(
+            SettlementLine.settlement_id == row.id).order_by(SettlementLine.position)).scalars()]
+    result = engine.settle_contract_year(versions, number, data, settled)
+    return [_upsert(session, contract, result, existing, actor)]
+
+
+def draft(session: Session, contract: Contract, month: date, *, actor: User | str) -> list[Settlement]:
+    """Draft the contract period that contains ``month``."""
+    versions = terms(session, contract)
+    for period in settlement_periods(versions[-1].terms.contract):
+        if period.start <= month < period.end:
+            return draft_period(session, contract, period, actor=actor)
+    raise SettlementError(f"{month} is outside the term of {contract.code}")
+
+
+# -- the scheduled job ------------------------------------------------------------------------------------
+@dataclass
+class DueReport:
+    created: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # incomplete data: retried on the next run
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"created": self.created, "waiting": self.waiting}
+
+
+def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -> DueReport:
+    """Draft every contract period that has ended by ``today`` and has no settlement, in order, stopping at a
+    contract's first period whose data is incomplete (recorded as a warning to retry, never half-settled)."""
+    report = DueReport()
+    for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
+        try:
+            versions = terms(session, contract)
+        except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
+            report.waiting.append(f"{contract.code}: {exc}")
+            continue
+        for period in settlement_periods(versions[-1].terms.contract):
+            if period.end > today:
+                break
+            done = find(session, contract, "period", period.start, period.end)
+            if done is not None:
+                continue
+            try:
+                savepoint = session.begin_nested()
+                rows = draft_period(session, contract, period, actor=actor)
+                savepoint.commit()
+                report.created.extend(r.number for r in rows)
+            except IncompleteData as exc:
+                savepoint.rollback()
+                report.waiting.append(str(exc))
+                break
+    if report.waiting:
+        audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
+                     after={"waiting": report.waiting[:50], "created": len(report.created)})
+    return report
+
+
+# -- workflow ---------------------------------------------------------------------------------------------
+TRANSITIONS = {
+    "submit": ({SettlementStatus.draft}, SettlementStatus.submitted, (Role.admin, Role.manager)),
+    "approve": ({SettlementStatus.submitted}, SettlementStatus.approved, (Role.admin, Role.manager)),
+    "reject": ({SettlementStatus.submitted}, SettlementStatus.draft, (Role.admin, Role.manager)),
+    "issue": ({SettlementStatus.approved}, SettlementStatus.issued, (Role.admin, Role.manager)),
+    "pay": ({SettlementStatus.issued}, SettlementStatus.paid, (Role.admin, Role.finance)),
+}
+
+
+def lines_of(session: Session, row: Settlement) -> list[SettlementLine]:
+    return list(session.execute(select(SettlementLine).where(SettlementLine.settlement_id == row.id)
+                                .order_by(SettlementLine.position)).scalars())
+
+
+def inputs_hash(session: Session, row: Settlement) -> str:
+    """SHA-256 over the frozen inputs and every line: what a statement's verification code is made of."""
+    blob = json.dumps({"number": row.number, "inputs": row.inputs, "net": str(row.net_to_esco),
+                       "lines": [line.detail for line in lines_of(session, row)]}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def transition(session: Session, row: Settlement, action: str, *, actor: User | str, reason: str = "",
+               paid_on: date | None = None, reference: str = "") -> Settlement:
+    if action not in TRANSITIONS:
+        raise SettlementError(f"unknown action {action!r}")
+    sources, target, roles = TRANSITIONS[action]
+    _role(actor, *roles)
+    if row.status not in sources:
+        raise SettlementError(f"{row.number} is {row.status}; '{action}' needs {' or '.join(sorted(sources))}")
+    before = row.status
+    now = utcnow()
+    if action == "reject":
+        if len(reason.strip()) < 5:
+            raise SettlementError("say why the settlement is rejected")
+        row.reject_reason = reason.strip()
+    if action == "submit":
+        row.submitted_at = now
+    if action == "approve":
+        row.approved_at, row.approved_by = now, _actor(actor)
+        row.inputs_hash = inputs_hash(session, row)
+        _post(session, row, now.date())
+    if action == "issue":
+        row.issued_at = now
+    if action == "pay":
+        if paid_on is None or not reference.strip():
+            raise SettlementError("record the payment date and the bank reference")
+        row.paid_on, row.paid_reference = paid_on, reference.strip()[:100]
+        _post_payment(session, row, paid_on)
+    row.status = target
+    audit.record(session, actor=actor, action=f"settlement.{action}", object_type="settlement", object_id=row.number,
+                 before={"status": before}, after={"status": target, "hash": row.inputs_hash[:16] or None},
+                 reason=reason or reference)
+    return row
+
+
+def countersign(session: Session, row: Settlement, *, actor: User | str) -> Settlement:
+    """The ESCO confirms its statement (countersignature); only once it is issued."""
+    _role(actor, Role.esco, Role.admin)
+    if row.status not in (SettlementStatus.issued, SettlementStatus.paid):
+        raise SettlementError(f"{row.number} is {row.status}; an ESCO countersigns an issued statement")
+    if row.countersigned_at is not None:
+        raise SettlementError(f"{row.number} was countersigned on {row.countersigned_at:%Y-%m-%d}")
+    row.countersigned_at, row.countersigned_by = utcnow(), _actor(actor)
+    audit.record(session, actor=actor, action="settlement.countersign", object_type="settlement",
+                 object_id=row.number)
+    return row
+
+
+def _post(session: Session, row: Settlement, day: date) -> None:
+    """Double entry: for each payer → payee total, the payer's payable and the payee's receivable."""
+    for line in lines_of(session, row):
+        account = "penalty" if line.kind in PENALTY_CODES else "settlement"
+        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payer,
+                                account=f"{account}_payable", amount=-line.amount, memo=f"{row.number} {line.kind}"))
+        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payee,
+                                account=f"{account}_receivable", amount=line.amount, memo=f"{row.number} {line.kind}"))
+
+
+def _post_payment(session: Session, row: Settlement, day: date) -> None:
+    for payer, payee, amount in ((INSTITUTION, ESCO, row.to_esco), (ESCO, INSTITUTION, row.from_esco)):
+        if amount:
+            session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=payer,
+                                    account="settlement_payable", amount=amount, memo=f"{row.number} paid"))
+            session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=payee,
+                                    account="settlement_receivable", amount=-amount, memo=f"{row.number} paid"))
+
+
+def balances(session: Session, contract: Contract, on: date) -> dict[tuple[str, str], Decimal]:
+    """Ledger balances per (party, account) at the end of ``on``."""
+    rows = session.execute(select(LedgerEntry.party, LedgerEntry.account, func.sum(LedgerEntry.amount))
+                           .where(LedgerEntry.contract_id == contract.id, LedgerEntry.posted_on <= on)
+                           .group_by(LedgerEntry.party, LedgerEntry.account)).all()
+    return {(p, a): Decimal(v) for p, a, v in rows}
+
+
+def ledger_problems(session: Session) -> list[str]:
+    """Invariants as data: every settlement's entries sum to zero; nothing settled twice."""
+    problems = []
+    for sid, total in session.execute(select(LedgerEntry.settlement_id, func.sum(LedgerEntry.amount))
+                                      .group_by(LedgerEntry.settlement_id)).all():
+        if Decimal(total) != 0:
+            problems.append(f"settlement {sid}: ledger entries sum to {total}, not 0")
+    return problems
+
+
+# -- data changed after approval ---------------------------------------------------------------------------
+def flag_changed(session: Session) -> list[str]:
+    """Flag approved settlements whose readings were corrected after approval (reading_revision)."""
+    flagged = []
+    for row in session.execute(select(Settlement).where(Settlement.status.in_(
+            [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]),
+            Settlement.flagged == "")).scalars():
+        meters = select(ContractMeter.meter_id).where(ContractMeter.contract_id == row.contract_id)
+        changed = session.execute(select(func.count()).select_from(ReadingRevision).where(
+            ReadingRevision.meter_id.in_(meters), ReadingRevision.changed_at > row.approved_at,
+            ReadingRevision.period_end > _start_of(row.period_start),
+            ReadingRevision.period_start < _start_of(row.period_end))).scalar_one()
+        if changed:
+            row.flagged = f"{changed} reading(s) corrected after approval; settle the difference as an adjustment"
+            audit.record(session, actor="system", action="settlement.flag", object_type="settlement",
+                         object_id=row.number, after={"flag": row.flagged})
+            flagged.append(row.number)
+    return flagged
+
+
+def _start_of(day: date):  # type: ignore[no-untyped-def]
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    from emc.config import get_settings
+
+    return datetime.combine(day, time(), ZoneInfo(get_settings().timezone))
+
+
+def adjust(session: Session, row: Settlement, *, actor: User | str) -> Settlement:
+    """Recompute a flagged approved settlement with today's data; the difference becomes a new settlement
+    (version n + 1) that references the original. The original is never edited."""
+    _role(actor, Role.admin, Role.manager)
+    if row.status not in (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid):
+        raise SettlementError(f"{row.number} is {row.status}; a draft is simply recomputed")
+    contract = session.get(Contract, row.contract_id)
+    assert contract is not None
+    versions = terms(session, contract)
+    period = next(p for p in settlement_periods(versions[-1].terms.contract)
+                  if (p.start, p.end) == (row.period_start, row.period_end))
+    data = period_data(session, contract, period, savings_utilities(versions))
+    state_before = _previous_state(session, contract, period)
+    corrected = engine.settle_period(versions, period, data, state_before)
+    original = [Line.from_dict(line.detail) for line in lines_of(session, row)]
+    diff = adjustment_lines(original, list(corrected.lines), reference=row.number)
+    if not diff:
+        row.flagged = ""
+        raise SettlementError(f"{row.number}: the corrected data give the same amounts; nothing to adjust")
+    version = (session.execute(select(func.max(Settlement.version)).where(
+        Settlement.contract_id == row.contract_id, Settlement.kind == row.kind,
+        Settlement.period_start == row.period_start, Settlement.period_end == row.period_end)).scalar_one() or 1) + 1
+    new = _store(session, contract, corrected, actor=actor, version=version, adjusts=row, lines=diff)
+    new.state_after = {}
+    row.flagged = f"adjusted by {new.number}"
+    audit.record(session, actor=actor, action="settlement.adjust", object_type="settlement", object_id=new.number,
+                 after={"adjusts": row.number, "net_to_esco": str(new.net_to_esco)})
+    return new
+
+
+def contract_of(session: Session, row: Settlement) -> Contract:
+    contract = session.get(Contract, row.contract_id)
+    assert contract is not None
+    return contract
+
+
+def as_json(session: Session, row: Settlement) -> dict[str, Any]:
+    return {"number": row.number, "contract": contract_of(session, row).code, "kind": row.kind,
+            "period": [row.period_start.isoformat(), row.period_end.isoformat()], "contract_year": row.contract_year,
+            "version": row.version, "status": row.status, "to_esco": str(row.to_esco), "from_esco": str(row.from_esco),
+            "net_to_esco": str(row.net_to_esco), "inputs_hash": row.inputs_hash, "flagged": row.flagged,
+            "warnings": row.warnings, "lines": [line.detail for line in lines_of(session, row)]}

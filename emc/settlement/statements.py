@@ -1,0 +1,98 @@
+"""A settlement as the PDF statement finance receives (emc.reports.statement renders it)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from emc.config import get_settings
+from emc.contracts.models import ContractInstitution
+from emc.contracts.service import current_version
+from emc.org.models import Esco, Institution
+from emc.reports import statement as st
+from emc.settlement import service
+from emc.settlement.lines import ESCO, PARTY_ZH
+from emc.settlement.models import Settlement
+
+TYPE_ZH = {"shared_savings": ("节能效益分享型", "shared savings"), "guaranteed_savings": ("节能量保证型", "guaranteed savings"),
+           "cost_custody": ("能源费用托管型", "energy-cost custody"), "lease": ("融资租赁型", "finance lease"),
+           "hybrid": ("混合型", "hybrid")}
+UTILITY = {"electricity": ("电", "Electricity", "kWh"), "water": ("水", "Water", "m³"), "gas": ("天然气", "Gas", "m³"),
+           "heat": ("热", "Heat", "GJ")}
+
+
+def verification_code(row: Settlement) -> str:
+    """Printed on the statement: the first 16 hex digits of the frozen inputs' hash, grouped."""
+    code = row.inputs_hash[:16].upper()
+    return "-".join(code[i:i + 4] for i in range(0, 16, 4))
+
+
+def build(session: Session, row: Settlement) -> st.Statement:
+    contract = service.contract_of(session, row)
+    esco = session.get(Esco, contract.esco_id)
+    assert esco is not None
+    institutions = list(session.execute(select(Institution).join(
+        ContractInstitution, ContractInstitution.institution_id == Institution.id)
+        .where(ContractInstitution.contract_id == contract.id).order_by(Institution.code)).scalars())
+    spec = current_version(session, contract).spec
+    inst_parties = [st.Party(i.name, i.name_en) for i in institutions] or [st.Party("—")]
+    esco_party = st.Party(esco.name, esco.name_en, esco.credit_code)
+    institution_side = inst_parties[0] if len(inst_parties) == 1 else st.Party(
+        f"{inst_parties[0].name} 等 {len(inst_parties)} 家用能单位", f"{len(inst_parties)} institutions")
+    net = row.net_to_esco
+    payer, payee = (institution_side, esco_party) if net >= 0 else (esco_party, institution_side)
+    sign = Decimal(1) if net >= 0 else Decimal(-1)
+    lines = []
+    for line in service.lines_of(session, row):
+        toward = Decimal(1) if line.payee == ESCO else Decimal(-1)
+        lines.append(st.LineItem(description=f"{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)}"
+                                 f" · {line.component}", formula=line.formula, amount=line.amount * toward * sign,
+                                 description_en=line.detail.get("formula_en", "")[:120]))
+    savings = []
+    for key, value in sorted(row.inputs.items()):
+        if key.startswith("savings.") and key.endswith(".adjusted_baseline"):
+            utility = key.split(".")[1]
+            zh, en, unit = UTILITY.get(utility, (utility, utility, ""))
+            unc = row.inputs.get(f"savings.{utility}.uncertainty")
+            savings.append(st.SavingsRow(zh, en, unit, Decimal(value), Decimal(row.inputs[f"savings.{utility}.actual"]),
+                                         Decimal(row.inputs[f"savings.{utility}.savings"]),
+                                         Decimal(unc) if unc else None, "68%"))
+    prices = (spec.get("valuation") or {}).get("prices", {})
+    rates = [st.Rate(f"{UTILITY.get(u, (u,))[0]} 合同单价", Decimal(p), f"元/{UTILITY.get(u, ('', '', ''))[2]}",
+                     f"合同 v{contract.current_version}") for u, p in prices.items()]
+    zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
+    issued = (row.issued_at or row.approved_at or row.created_at).date()
+    days = int(spec.get("contract", {}).get("payment_days", 30))
+    base = get_settings().public_url.rstrip("/")
+    notes = [w.get("message", "") for w in row.warnings][:5]
+    if row.kind == "year_end":
+        notes.insert(0, "本结算单为合同年度清算（保证量核算、费用对账）。This statement is the contract-year true-up.")
+    if row.adjusts_id:
+        notes.insert(0, "本结算单为对已批准结算单的差额调整。This statement adjusts an approved settlement.")
+    return st.Statement(
+        number=row.number, bureau="机关事务管理局 Government Offices Administration Bureau",
+        institutions=inst_parties, esco=esco_party, contract_code=contract.code, contract_name=contract.name,
+        contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
+        period_end=row.period_end - timedelta(days=1), issue_date=issued, savings=savings, lines=lines,
+        payer=payer, payee=payee, due_date=issued + timedelta(days=days),
+        payment_terms=f"收到结算单后 {days} 日内支付 Payable within {days} days of issue",
+        verification_code=verification_code(row) if row.inputs_hash else "DRAFT",
+        verification_url=f"{base}/verify/{row.number}", rates=rates, notes=notes)
+
+
+def render(session: Session, row: Settlement) -> bytes:
+    if not row.inputs_hash:
+        raise service.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
+    return st.render_statement(build(session, row))
+
+
+def pdf_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def today() -> date:
+    return date.today()
