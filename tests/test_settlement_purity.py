@@ -1,0 +1,20 @@
+"""The settlement core is pure: importing it loads no database engine, web or service code (sqlmodel is loaded
+by emc.contracts.spec itself, for the enums it shares with the tables)."""
+
+import subprocess
+import sys
+
+CORE = ["periods", "lines", "inputs", "tariffs", "valuation", "shared_savings", "guaranteed", "custody", "lease",
+        "fixed_fee", "state", "engine", "adjustments", "economics"]
+
+
+def test_core_imports_no_database_or_web() -> None:
+    code = (
+        "import sys, importlib\n"
+        f"for name in {CORE!r}: importlib.import_module('emc.settlement.' + name)\n"
+        "bad = sorted(m for m in sys.modules if m in ('emc.db', 'fastapi')"
+        " or m.startswith(('emc.web', 'emc.settlement.service', 'emc.settlement.models', 'emc.audit')))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

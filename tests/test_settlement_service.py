@@ -1,0 +1,166 @@
+"""Settlements in the database: drafted from the Wuxi civic centre's measured data, the workflow by role,
+the balanced ledger, idempotence under concurrency, corrections after approval — on both databases."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from emc.baselines import service as baselines
+from emc.contracts.models import Contract
+from emc.contracts.service import load_contract
+from emc.contracts.spec import load_contract_file
+from emc.metering.service import ImportOptions, import_file
+from emc.org.models import Role, User
+from emc.org.scope import Scope
+from emc.org.service import load_regions
+from emc.settlement import service
+from emc.settlement.models import LedgerEntry, Settlement
+
+ROOT = Path(__file__).resolve().parent.parent
+WUXI = ROOT / "baselines" / "WX-SMZX-2018"
+FEE = Decimal("1307829.01")  # 16,179,328.00 × 0.97 / 12, half-up to the fen
+
+
+def manager() -> User:
+    return User(username="mgr", password_hash="x", role=Role.manager.value)
+
+
+@pytest.fixture
+def wuxi(session: Session) -> Contract:
+    load_regions(session)
+    load_contract(session, load_contract_file(ROOT / "contracts" / "wuxi-civic-centre.toml"), source="w", actor="t")
+    for name, kind, station in (("meter_readings_baseline_gbk.csv", "meter", None),
+                                ("meter_readings_year1_gbk.csv", "meter", None), ("weather.csv", "weather", "58354")):
+        assert import_file(session, WUXI / name, file_name=name, actor="t", scope=Scope.everything(),
+                           options=ImportOptions(kind=kind, station=station)).ok
+    contract = session.execute(select(Contract).where(Contract.code == "WX-SMZX-2018")).scalar_one()
+    baselines.approve(session, baselines.fit(session, contract, "water", actor="t"), actor="t")
+    session.commit()
+    return contract
+
+
+def test_due_periods_are_drafted_in_order_once(session: Session, wuxi: Contract) -> None:
+    first = service.run_due(session, date(2019, 3, 5))
+    session.commit()
+    assert first.created == ["WX-SMZX-2018-201812", "WX-SMZX-2018-201901", "WX-SMZX-2018-201902"]
+    again = service.run_due(session, date(2019, 3, 5))
+    assert again.created == [] and again.waiting == []
+    row = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201901")).scalar_one()
+    assert (row.status, row.to_esco, row.net_to_esco) == ("draft", FEE, FEE)
+    assert row.inputs["savings.water.source"].startswith("baseline water v")
+
+
+def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contract) -> None:
+    report = service.run_due(session, date(2019, 12, 10))
+    assert report.created[-2:] == ["WX-SMZX-2018-201911", "WX-SMZX-2018-201812Y"]
+    year_end = session.execute(select(Settlement).where(Settlement.kind == "year_end")).scalar_one()
+    months = session.execute(select(func.count()).where(Settlement.kind == "period")).scalar_one()
+    assert months == 12
+    # 12 monthly fees of 1,307,829.01 = 15,693,948.12; the year's fee is 15,693,948.16: the true-up pays 0.04,
+    # and the water guarantee (2 %) is met in year 1 (true savings 3.4 %), so no shortfall line
+    assert year_end.net_to_esco == Decimal("0.04")
+    assert not [line for line in service.lines_of(session, year_end) if line.payer == "esco"]
+
+
+def test_no_approved_baseline_means_waiting_and_nothing_written(session: Session, wuxi: Contract) -> None:
+    for b in baselines.versions(session, wuxi, "water"):
+        b.status = "superseded"
+    report = service.run_due(session, date(2019, 2, 5))
+    assert report.created == [] and "no approved water baseline" in report.waiting[0]
+    assert session.execute(select(func.count()).select_from(Settlement)).scalar_one() == 0
+
+
+def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) -> None:
+    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    esco = User(username="e", password_hash="x", role=Role.esco.value)
+    with pytest.raises(service.SettlementError, match="a esco user cannot"):
+        service.transition(session, row, "submit", actor=esco)
+    with pytest.raises(service.SettlementError, match="'approve' needs submitted"):
+        service.transition(session, row, "approve", actor=manager())
+    service.transition(session, row, "submit", actor=manager())
+    with pytest.raises(service.SettlementError, match="say why"):
+        service.transition(session, row, "reject", actor=manager(), reason="no")
+    service.transition(session, row, "approve", actor=manager())
+    assert len(row.inputs_hash) == 64 and service.ledger_problems(session) == []
+    balances = service.balances(session, wuxi, date.today())  # posted on the day of approval
+    assert balances[("institution", "settlement_payable")] == -FEE
+    assert balances[("esco", "settlement_receivable")] == FEE
+    service.transition(session, row, "issue", actor=manager())
+    service.countersign(session, row, actor=esco)
+    with pytest.raises(service.SettlementError, match="payment date and the bank reference"):
+        service.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"))
+    service.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"),
+                       paid_on=date(2019, 1, 20), reference="ICBC-20190120-0001")
+    session.commit()
+    after = service.balances(session, wuxi, date.today())
+    assert after[("institution", "settlement_payable")] == 0 and after[("esco", "settlement_receivable")] == 0
+    assert service.ledger_problems(session) == []
+
+
+def test_two_concurrent_runs_create_one_settlement(engine, wuxi: Contract) -> None:  # type: ignore[no-untyped-def]
+    barrier, errors = threading.Barrier(2), []
+
+    def run() -> None:
+        try:
+            with Session(engine) as s:
+                contract = s.get(Contract, wuxi.id)
+                barrier.wait()
+                service.draft(s, contract, date(2018, 12, 1), actor="thread")
+                s.commit()
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with Session(engine) as s:
+        assert s.execute(select(func.count()).select_from(Settlement)).scalar_one() == 1
+
+
+def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp_path: Path) -> None:
+    """The hospital's shared savings depend on the data: a correction after approval is settled as a
+    difference in a new settlement that references the original, which stays as it was."""
+    hospital = ROOT / "baselines" / "CZ-ZLRMYY-HVAC-2024"
+    load_regions(session)
+    load_contract(session, load_contract_file(ROOT / "contracts" / "hospital-hvac-lighting.toml"), source="h",
+                  actor="t")
+    for sheet in (None, "日用气量"):
+        assert import_file(session, hospital / "platform_export.xlsx", file_name="p.xlsx", actor="t",
+                           scope=Scope.everything(), options=ImportOptions(sheet=sheet)).ok
+    assert import_file(session, hospital / "weather.csv", file_name="w.csv", actor="t", scope=Scope.everything(),
+                       options=ImportOptions(kind="weather", station="58343")).ok
+    contract = session.execute(select(Contract).where(Contract.code == "CZ-ZLRMYY-HVAC-2024")).scalar_one()
+    for utility in ("electricity", "gas"):
+        baselines.approve(session, baselines.fit(session, contract, utility, actor="t"), actor="t")
+    report = service.run_due(session, date(2024, 6, 10))
+    assert report.created == ["CZ-ZLRMYY-HVAC-2024-202403"], report.waiting
+    row = session.execute(select(Settlement)).scalar_one()
+    for action in ("submit", "approve"):
+        service.transition(session, row, action, actor=manager())
+    session.commit()
+    before = [(line.kind, line.amount) for line in service.lines_of(session, row)]
+    assert row.net_to_esco > 0 and before
+    # the platform re-sends April's main-meter data 10 % higher: a correction (replace mode)
+    rows = "".join(f"CZ-ZLRMYY-E01,2024-04-{d:02d} {h:02d}:00,{2000 + h}\n" for d in range(1, 11) for h in range(24))
+    fix = tmp_path / "fix.csv"
+    fix.write_text("表计编号,时间,用电量(kWh)\n" + rows, encoding="utf-8")
+    corrected = import_file(session, fix, file_name="fix.csv", actor="t", scope=Scope.everything(),
+                            options=ImportOptions(mode="replace"))
+    assert corrected.ok and corrected.batch.summary["replaced"] == 240
+    assert service.flag_changed(session) == [row.number]
+    adjustment = service.adjust(session, row, actor=manager())
+    session.commit()
+    assert (adjustment.version, adjustment.adjusts_id, adjustment.number) == (2, row.id, row.number + "-A1")
+    assert adjustment.net_to_esco < 0  # more use, less saved: the ESCO was overpaid
+    assert [(line.kind, line.amount) for line in service.lines_of(session, row)] == before  # never edited
+    assert row.flagged == f"adjusted by {adjustment.number}"
