@@ -264,3 +264,67 @@ def test_mv_decisions_are_for_managers(demo_server: LiveServer) -> None:
     other, otoken = login(demo_server, "esco2")
     assert other.get(f"/contracts/{WUXI}/mv").status_code == 404
     assert other.get(f"/api/contracts/{WUXI}/baselines").status_code == 404
+
+
+def _approved_wuxi_settlement(server: LiveServer) -> str:
+    """Approve the water baseline and draft + approve the first Wuxi period, as the bureau would."""
+    from datetime import date
+
+    from sqlmodel import Session, select
+
+    from emc.baselines import service as baselines
+    from emc.contracts.models import Contract
+    from emc.settlement import service as settlement
+    from emc.settlement.models import Settlement
+
+    with Session(server.engine) as s:
+        number = "WX-SMZX-2018-201812"
+        if s.exec(select(Settlement).where(Settlement.number == number)).first() is None:
+            contract = s.exec(select(Contract).where(Contract.code == WUXI)).one()
+            if baselines.approved(s, contract, "water") is None:
+                baselines.approve(s, baselines.fit(s, contract, "water", actor="t"), actor="t")
+            settlement.draft(s, contract, date(2018, 12, 1), actor="t")
+            s.commit()
+    return number
+
+
+def test_settlement_workflow_over_http_pdf_and_verification(demo_server: LiveServer) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    number = _approved_wuxi_settlement(demo_server)
+    m, mt = login(demo_server, "manager")
+    assert number in m.get("/settlements", params={"contract": WUXI}).text
+    assert m.get(f"/settlements/{number}/statement.pdf").status_code == 409  # a draft has no statement
+    for action in ("submit", "approve", "issue"):
+        r = m.post(f"/settlements/{number}/{action}", data={"csrf_token": mt}, headers={"HX-Request": "true"})
+        assert r.status_code == 204, (action, r.text)
+    pdf = m.get(f"/settlements/{number}/statement.pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert number in text and "壹佰叁拾万柒仟捌佰贰拾玖元零壹分" in text and "1,307,829.01" in text
+    assert m.get(f"/settlements/{number}/statement.pdf").content == pdf.content  # deterministic
+    # finance records the payment; the ESCO countersigns; the other ESCO sees nothing
+    f, ft = login(demo_server, "finance")
+    assert f.post(f"/settlements/{number}/approve", data={"csrf_token": ft}).status_code == 403
+    paid = f.post(f"/settlements/{number}/pay", data={"csrf_token": ft, "paid_on": "2019-01-20",
+                                                       "reference": "ICBC-0001"}, headers={"HX-Request": "true"})
+    assert paid.status_code == 204
+    e, et = login(demo_server, "esco")
+    assert e.post(f"/settlements/{number}/countersign", data={"csrf_token": et},
+                  headers={"HX-Request": "true"}).status_code == 204
+    other, _ = login(demo_server, "esco2")
+    assert other.get(f"/settlements/{number}").status_code == 404
+    assert other.get(f"/api/settlements/{number}").status_code == 404
+    state = m.get(f"/api/settlements/{number}").json()
+    assert state["status"] == "paid" and len(state["inputs_hash"]) == 64
+    # anyone may verify a presented PDF: the true one matches, a changed one does not
+    v = client(demo_server)
+    token = CSRF.search(v.get(f"/verify/{number}").text).group(1)  # type: ignore[union-attr]
+    ok = v.post(f"/verify/{number}", files={"file": ("s.pdf", pdf.content)}, data={"csrf_token": token})
+    assert "完全一致" in ok.text
+    middle = len(pdf.content) // 2
+    forged = pdf.content[:middle] + bytes([pdf.content[middle] ^ 1]) + pdf.content[middle + 1:]
+    bad = v.post(f"/verify/{number}", files={"file": ("s.pdf", forged)}, data={"csrf_token": token})
+    assert "不一致" in bad.text
