@@ -8,11 +8,11 @@ from conftest import LiveServer, screenshot
 pytestmark = pytest.mark.browser
 
 NAV = {
-    "admin": ["合同", "数据导入", "用户", "审计日志", "接口文档"],
-    "manager": ["合同", "数据导入", "接口文档"],
-    "finance": ["合同", "数据导入", "接口文档"],
-    "viewer": ["合同", "数据导入", "接口文档"],
-    "esco": ["我的合同", "数据导入", "接口文档"],
+    "admin": ["合同", "结算", "数据导入", "用户", "审计日志", "接口文档"],
+    "manager": ["合同", "结算", "数据导入", "接口文档"],
+    "finance": ["合同", "结算", "数据导入", "接口文档"],
+    "viewer": ["合同", "结算", "数据导入", "接口文档"],
+    "esco": ["我的合同", "结算", "数据导入", "接口文档"],
 }
 
 
@@ -167,3 +167,19 @@ def test_mv_page_esco_fits_manager_approves_and_sees_savings(page, sqlite_demo_s
     assert rows.count() >= 12
     assert "2018-12-01" in rows.first.inner_text()
     screenshot(page, "mv-electricity")
+
+
+def test_manager_approves_and_issues_a_settlement_finance_sees_it(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    from test_web import _approved_wuxi_settlement
+
+    number = _approved_wuxi_settlement(sqlite_demo_server)
+    log_in(page, sqlite_demo_server, "manager")
+    page.click("nav.main >> text=结算")
+    page.wait_for_url("**/settlements")
+    page.click(f"text={number}")
+    assert "1,307,829.01" in page.inner_text("#amounts")
+    for action, status in (("submit", "待审批"), ("approve", "已批准"), ("issue", "已出具")):
+        page.click(f"#action-{action}")
+        page.wait_for_selector(f"#settlement-status >> text={status}")
+    assert page.locator("#pdf").count() == 1
+    screenshot(page, "settlement-issued")
