@@ -108,7 +108,9 @@ def _pieces(versions: list[TermsVersion], period: Period,
         warnings.append(SettlementWarning(
             "prorated_by_days", f"{period.label} is split by an amendment; its savings and bills were shared out by "
             "days (give PeriodData.parts for measured figures per part)", "", period.start))
-    pieces = [(version_on(versions, p.start), p, d) for p, d in zip(parts, split_data(data, parts), strict=True)]
+    tz = versions[0].terms.institutions[0].timezone
+    pieces = [(version_on(versions, p.start), p, d)
+              for p, d in zip(parts, split_data(data, parts, tz), strict=True)]
     return pieces, warnings
 
 

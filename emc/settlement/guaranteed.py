@@ -113,9 +113,9 @@ def settle_guaranteed_year(key: str, year_ctx: Context, pieces: Sequence[Piece],
     ``pieces`` are the year's periods (or parts of them) with the component's terms in force on each;
     ``year_ctx`` carries the terms in force on the year's last day, which set the year-end prices."""
     out = Outcome()
-    comp = next(c for ctx, c, _ in reversed(pieces)) if pieces else None
-    if comp is None:
+    if not pieces:
         return out
+    comp = pieces[-1][1]  # the terms in force at the year's end set the year-end prices
     u = str(comp.utilities[0])
     unit = unit_shown(CANONICAL_UNITS[u])
     year = year_ctx.year

@@ -19,12 +19,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from emc.contracts.spec import ContractFile
 from emc.money import fen, to_decimal
 
 from .lines import QTY, ZERO, quantity
 from .periods import Period, split_period
+
+
+def local_time(moment: datetime, tz: str) -> datetime:
+    """Wall-clock time in the institution's zone (naive datetimes are taken as already local)."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
 class SettlementInputError(ValueError):
@@ -116,7 +124,7 @@ class PeriodData:
         return next((p for p in self.parts if (p.period.start, p.period.end) == (period.start, period.end)), None)
 
 
-def split_data(data: PeriodData, parts: Sequence[Period]) -> list[PeriodData]:
+def split_data(data: PeriodData, parts: Sequence[Period], tz: str = "Asia/Shanghai") -> list[PeriodData]:
     """The figures for each part of a split period: the parts given in ``data.parts`` if any (all of them), or
     else the period's figures shared out by days — the fallback when M&V has only the whole period (bills);
     the last part takes the remainder, so the parts add up to the whole exactly. Interval readings go to the
@@ -137,7 +145,7 @@ def split_data(data: PeriodData, parts: Sequence[Period]) -> list[PeriodData]:
                 piece = s.scaled(share, remainder_of=taken)
             else:
                 piece = s.scaled(share)
-            intervals = tuple((t, q) for t, q in s.intervals if part.start <= t.date() < part.end)
+            intervals = tuple((t, q) for t, q in s.intervals if part.start <= local_time(t, tz).date() < part.end)
             savings.append(replace(piece, intervals=intervals))
         bills = []
         for j, b in enumerate(data.bills):

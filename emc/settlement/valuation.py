@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from emc.contracts.spec import UnitCostLimits, ValuationSpec
 
-from .inputs import Bill, UtilitySavings
+from .inputs import Bill, UtilitySavings, local_time
 from .lines import ONE, QTY, ZERO, SettlementWarning, fmt_pct, fmt_price, price
 from .tariffs import BAND_ZH, TariffBook, TariffError, group_by_band, tier_slices, unit_price
 
@@ -62,13 +61,6 @@ def average_cost_price(bills: Sequence[Bill], limits: UnitCostLimits | None) -> 
     if limits is not None and raw > limits.max:
         return price(limits.max), raw, "max"
     return raw, raw, ""
-
-
-def local_time(moment: datetime, tz: str) -> datetime:
-    """Wall-clock time in the institution's zone (naive datetimes are already local)."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
 
 
 def value_savings(
