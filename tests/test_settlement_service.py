@@ -164,3 +164,16 @@ def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp
     assert adjustment.net_to_esco < 0  # more use, less saved: the ESCO was overpaid
     assert [(line.kind, line.amount) for line in service.lines_of(session, row)] == before  # never edited
     assert row.flagged == f"adjusted by {adjustment.number}"
+
+
+def test_data_loaded_once_for_many_periods_gives_the_same_figures(session: Session, wuxi: Contract) -> None:
+    from emc.settlement.periods import settlement_periods
+
+    versions = service.terms(session, wuxi)
+    periods = settlement_periods(versions[-1].terms.contract)[:6]
+    cache = service._reporting_cache(session, wuxi, versions, periods)
+    assert (wuxi.id, "water") in cache
+    for period in periods:
+        fresh = service.period_data(session, wuxi, period, ["water"])
+        cached = service.period_data(session, wuxi, period, ["water"], cache)
+        assert fresh.savings == cached.savings

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
@@ -188,23 +189,50 @@ class SavingsReport:
     notes: list[str]
 
 
-def compute_savings(session: Session, contract: Contract, utility: str, start: date, end: date, *,
-                    period: str = "M") -> SavingsReport:
-    """Savings of [start, end] against the approved baseline and the approved adjustments."""
+@dataclass
+class Reporting:
+    """Everything a savings computation needs over a span, loaded once (a back-settlement of years of
+    periods slices it instead of reading the database again for every period)."""
+
+    baseline: Baseline
+    model: mv.BaselineModel
+    data: series.Series
+    adjustments: list[mv.Adjustment]
+    start: date
+    end: date  # inclusive
+
+    def covers(self, start: date, end: date) -> bool:
+        return self.start <= start and end <= self.end
+
+
+def prepare_reporting(session: Session, contract: Contract, utility: str, start: date, end: date) -> Reporting:
     baseline = approved(session, contract, utility)
     if baseline is None:
         raise BaselineError(f"{contract.code} has no approved {utility} baseline yet")
-    model = mv.BaselineModel.from_dict(baseline.model)
     data = series.load(session, contract, utility, start, end, tz=get_settings().timezone,
                        granularity=baseline.granularity)
     adjusts = [mv.Adjustment(start=a.start, end=a.end, kind=a.kind, reason=a.reason, amount=a.amount,
                              multiplier=a.multiplier, approved_by=a.decided_by, id=str(a.id))
                for a in adjustments(session, contract, utility) if a.status == AdjustmentStatus.approved]
-    kwargs: dict[str, Any] = {"adjustments": adjusts, "period": period}
-    if baseline.granularity == "billing":
-        kwargs["temperature"] = data.temperature
-    result = mv.savings(model, data.frame, **kwargs)
-    return SavingsReport(baseline, result, baseline.granularity, data.notes)
+    return Reporting(baseline, mv.BaselineModel.from_dict(baseline.model), data, adjusts, start, end)
+
+
+def savings_from(reporting: Reporting, start: date, end: date, *, period: str = "M") -> SavingsReport:
+    """Savings over [start, end] (inclusive) from prepared data."""
+    frame = reporting.data.frame
+    if reporting.baseline.granularity != "billing" and (start, end) != (reporting.start, reporting.end):
+        frame = frame[(frame.index >= pd.Timestamp(start)) & (frame.index < pd.Timestamp(end) + pd.Timedelta(days=1))]
+    kwargs: dict[str, Any] = {"adjustments": reporting.adjustments, "period": period}
+    if reporting.baseline.granularity == "billing":
+        kwargs["temperature"] = reporting.data.temperature
+    result = mv.savings(reporting.model, frame, **kwargs)
+    return SavingsReport(reporting.baseline, result, reporting.baseline.granularity, reporting.data.notes)
+
+
+def compute_savings(session: Session, contract: Contract, utility: str, start: date, end: date, *,
+                    period: str = "M") -> SavingsReport:
+    """Savings of [start, end] against the approved baseline and the approved adjustments."""
+    return savings_from(prepare_reporting(session, contract, utility, start, end), start, end, period=period)
 
 
 def baseline_fit_frame(session: Session, baseline: Baseline) -> tuple[Any, Any]:

@@ -75,13 +75,22 @@ def savings_utilities(versions: list[TermsVersion]) -> list[str]:
     return found
 
 
-def period_data(session: Session, contract: Contract, period: Period, utilities: list[str]) -> PeriodData:
-    """Savings of each measured utility over the period from its approved baseline (IncompleteData if not)."""
+Cache = dict[tuple[int, str], "baselines.Reporting"]
+
+
+def period_data(session: Session, contract: Contract, period: Period, utilities: list[str],
+                cache: Cache | None = None) -> PeriodData:
+    """Savings of each measured utility over the period from its approved baseline (IncompleteData if not).
+    ``cache`` holds data loaded once for a span of periods (run_due); periods outside it read afresh."""
     figures = []
+    last = period.end - timedelta(days=1)
     for utility in utilities:
         try:
-            report = baselines.compute_savings(session, contract, utility, period.start,
-                                               period.end - timedelta(days=1), period="M")
+            prepared = (cache or {}).get((contract.id, utility))
+            if prepared is not None and prepared.covers(period.start, last):
+                report = baselines.savings_from(prepared, period.start, last)
+            else:
+                report = baselines.compute_savings(session, contract, utility, period.start, last, period="M")
         except (baselines.BaselineError, SeriesError) as exc:
             raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}") from exc
         rows = report.result.periods
@@ -150,7 +159,8 @@ def find(session: Session, contract: Contract, kind: str, start: date, end: date
         Settlement.period_end == end, Settlement.version == version)).scalars().first()
 
 
-def draft_period(session: Session, contract: Contract, period: Period, *, actor: User | str) -> list[Settlement]:
+def draft_period(session: Session, contract: Contract, period: Period, *, actor: User | str,
+                 cache: Cache | None = None) -> list[Settlement]:
     """Draft (or recompute a draft of) the period, and the contract year's true-up after its last period.
 
     Idempotent: a settlement past draft is returned as it is; two concurrent runs create one row (the
@@ -159,13 +169,13 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
     existing = find(session, contract, "period", period.start, period.end)
     if existing is not None and existing.status != SettlementStatus.draft:
         return [existing]
-    data = period_data(session, contract, period, savings_utilities(versions))
+    data = period_data(session, contract, period, savings_utilities(versions), cache)
     state = _previous_state(session, contract, period)
     result = engine.settle_period(versions, period, data, state)
     out = [_upsert(session, contract, result, existing, actor)]
     periods = [p for p in settlement_periods(versions[-1].terms.contract) if p.contract_year == period.contract_year]
     if period.end == periods[-1].end:
-        out.extend(_draft_year_end(session, contract, versions, periods, actor))
+        out.extend(_draft_year_end(session, contract, versions, periods, actor, cache))
     return out
 
 
@@ -203,7 +213,7 @@ def _upsert(session: Session, contract: Contract, result: engine.Settlement, exi
 
 
 def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
-                    actor: User | str) -> list[Settlement]:
+                    actor: User | str, cache: Cache | None = None) -> list[Settlement]:
     number = periods[0].contract_year
     year_start, year_end = periods[0].start, periods[-1].end
     existing = find(session, contract, "year_end", year_start, year_end)
@@ -212,7 +222,7 @@ def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVe
     if not any(c.kind in engine.YEAR_RULES for v in versions for c in v.terms.components):
         return []
     utilities = savings_utilities(versions)
-    data = [period_data(session, contract, p, utilities) for p in periods]
+    data = [period_data(session, contract, p, utilities, cache) for p in periods]
     settled = [Line.from_dict(line.detail) for row in session.execute(select(Settlement).where(
         Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.contract_year == number))
         .scalars() for line in session.execute(select(SettlementLine).where(
@@ -250,15 +260,15 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
             report.waiting.append(f"{contract.code}: {exc}")
             continue
-        for period in settlement_periods(versions[-1].terms.contract):
-            if period.end > today:
-                break
-            done = find(session, contract, "period", period.start, period.end)
-            if done is not None:
-                continue
+        due = [p for p in settlement_periods(versions[-1].terms.contract) if p.end <= today]
+        done = {(r.period_start, r.period_end) for r in session.execute(select(Settlement).where(
+            Settlement.contract_id == contract.id, Settlement.kind == "period")).scalars()}
+        todo = [p for p in due if (p.start, p.end) not in done]
+        cache = _reporting_cache(session, contract, versions, todo)
+        for period in todo:
             try:
                 savepoint = session.begin_nested()
-                rows = draft_period(session, contract, period, actor=actor)
+                rows = draft_period(session, contract, period, actor=actor, cache=cache)
                 savepoint.commit()
                 report.created.extend(r.number for r in rows)
             except IncompleteData as exc:
@@ -269,6 +279,23 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
                      after={"waiting": report.waiting[:50], "created": len(report.created)})
     return report
+
+
+def _reporting_cache(session: Session, contract: Contract, versions: list[TermsVersion], todo: list[Period]) -> Cache:
+    """Load each measured utility's data once for all the periods about to be drafted (and their contract
+    years, for the true-ups)."""
+    if not todo:
+        return {}
+    years = {p.contract_year for p in todo}
+    span = [p for p in settlement_periods(versions[-1].terms.contract) if p.contract_year in years]
+    start, last = span[0].start, min(span[-1].end, todo[-1].end) - timedelta(days=1)
+    cache: Cache = {}
+    for utility in savings_utilities(versions):
+        try:
+            cache[(contract.id, utility)] = baselines.prepare_reporting(session, contract, utility, start, last)
+        except (baselines.BaselineError, SeriesError):
+            continue  # the period itself will say what is missing
+    return cache
 
 
 # -- workflow ---------------------------------------------------------------------------------------------
