@@ -18,6 +18,7 @@ from emc.org.models import Role, User
 from emc.org.scope import NotFound
 from emc.web.charts import Line, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
+from emc.web import htmx
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -91,12 +92,8 @@ def mv_page(request: Request, session: SessionDep, user: CurrentUser, scope: Sco
 
 def _back(request: Request, code: str, utility: str, error: str | None = None) -> Response:
     if error:
-        return render(request, "partials/toast.html", {"level": "error", "message": error}, block="toast",
-                      status_code=422, headers={"HX-Reswap": "none"})
-    target = f"/contracts/{code}/mv?utility={utility}"
-    if request.headers.get("hx-request"):
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return Response(status_code=303, headers={"Location": target})
+        return htmx.toast(request, error)
+    return htmx.redirect(request, f"/contracts/{code}/mv?utility={utility}")
 
 
 @pages.post("/contracts/{code}/mv/fit")

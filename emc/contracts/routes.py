@@ -15,6 +15,7 @@ from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFileError, ContractType, parse_contract
 from emc.org.models import Role, User
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
+from emc.web import htmx
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -66,17 +67,11 @@ async def contract_upload(request: Request, session: SessionDep,
         session.commit()
     except ContractFileError as exc:
         session.rollback()
-        return render(request, "partials/toast.html", {"level": "error", "messages": [str(p) for p in exc.problems]},
-                      block="toast", status_code=422, headers={"HX-Reswap": "none"})
+        return htmx.toast(request, [str(p) for p in exc.problems])
     except (UnicodeDecodeError, ValueError) as exc:
         session.rollback()
-        message = f"{name}: not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc)
-        return render(request, "partials/toast.html", {"level": "error", "messages": [message]},
-                      block="toast", status_code=422, headers={"HX-Reswap": "none"})
-    target = f"/contracts/{result.code}"
-    if request.headers.get("hx-request"):
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return Response(status_code=303, headers={"Location": target})
+        return htmx.toast(request, f"{name}: not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc))
+    return htmx.redirect(request, f"/contracts/{result.code}")
 
 
 # -- JSON API ---------------------------------------------------------------------------------------

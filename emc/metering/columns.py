@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from emc.units import normalise_unit
 
 # field → header aliases (compared after normalising: lower case, no spaces, no unit suffix)
 ALIASES: dict[str, tuple[str, ...]] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ from emc.metering.rejects import reject_csv, reject_xlsx
 from emc.org.models import Esco, Role, User
 from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep, require_roles
+from emc.web import htmx
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -90,12 +90,8 @@ async def imports_upload(request: Request, session: SessionDep, user: Uploader, 
         batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
-        return render(request, "partials/toast.html", {"level": "error", "message": str(exc)}, block="toast",
-                      status_code=422, headers={"HX-Reswap": "none"})
-    target = f"/imports/{batch.id}"
-    if request.headers.get("hx-request"):
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return Response(status_code=303, headers={"Location": target})
+        return htmx.toast(request, str(exc))
+    return htmx.redirect(request, f"/imports/{batch.id}")
 
 
 def _detail_context(batch: ImportBatch, user: User, code: str) -> dict[str, Any]:
@@ -118,10 +114,8 @@ def import_commit(request: Request, session: SessionDep, user: Uploader, scope: 
     batch = service.get_batch(session, scope, batch_id)
     message = _commit(session, user, scope, batch)
     if message:
-        return render(request, "partials/toast.html", {"level": "error", "message": message}, block="toast",
-                      status_code=409, headers={"HX-Reswap": "none"})
-    return Response(status_code=204, headers={"HX-Redirect": f"/imports/{batch.id}"}) \
-        if request.headers.get("hx-request") else Response(status_code=303, headers={"Location": f"/imports/{batch.id}"})
+        return htmx.toast(request, message, status_code=409)
+    return htmx.redirect(request, f"/imports/{batch.id}")
 
 
 def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -> str | None:
@@ -149,10 +143,8 @@ def import_revert(request: Request, session: SessionDep, user: Reverter, scope: 
         session.commit()
     except service.ImportError_ as exc:
         session.rollback()
-        return render(request, "partials/toast.html", {"level": "error", "message": str(exc)}, block="toast",
-                      status_code=409, headers={"HX-Reswap": "none"})
-    return Response(status_code=204, headers={"HX-Redirect": f"/imports/{batch.id}"}) \
-        if request.headers.get("hx-request") else Response(status_code=303, headers={"Location": f"/imports/{batch.id}"})
+        return htmx.toast(request, str(exc), status_code=409)
+    return htmx.redirect(request, f"/imports/{batch.id}")
 
 
 @pages.get("/imports/{batch_id}/rejects.{fmt}")

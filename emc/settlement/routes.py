@@ -17,6 +17,7 @@ from emc.org.scope import NotFound, Scope
 from emc.settlement import service, statements
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web import htmx
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -107,12 +108,8 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
         session.commit()
     except (service.SettlementError, ValueError) as exc:
         session.rollback()
-        return render(request, "partials/toast.html", {"level": "error", "message": str(exc)}, block="toast",
-                      status_code=409, headers={"HX-Reswap": "none"})
-    target = f"/settlements/{result.number}"
-    if request.headers.get("hx-request"):
-        return Response(status_code=204, headers={"HX-Redirect": target})
-    return Response(status_code=303, headers={"Location": target})
+        return htmx.toast(request, str(exc), status_code=409)
+    return htmx.redirect(request, f"/settlements/{result.number}")
 
 
 @pages.get("/settlements/{number}/statement.pdf")
