@@ -8,7 +8,7 @@ a written reason), and superseded — never deleted — by the next approval.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -200,9 +200,21 @@ class Reporting:
     adjustments: list[mv.Adjustment]
     start: date
     end: date  # inclusive
+    _months: dict[tuple[date, date], dict[str, Any]] | None = None
 
     def covers(self, start: date, end: date) -> bool:
         return self.start <= start and end <= self.end
+
+    def month(self, start: date, end: date) -> dict[str, Any] | None:
+        """The savings row of calendar month [start, end] from one computation over the whole span (each
+        month's figures and uncertainty depend on that month's data only: G14 Annex B per period)."""
+        if self.baseline.granularity == "billing" or start.day != 1 or (end + timedelta(days=1)).day != 1:
+            return None
+        if self._months is None:
+            rows = savings_from(self, self.start, self.end).result.periods.to_dict(orient="records")
+            self._months = {(pd.Timestamp(r["period_start"]).date(),
+                             (pd.Timestamp(r["period_end"]) - pd.Timedelta(days=1)).date()): r for r in rows}
+        return self._months.get((start, end))
 
 
 def prepare_reporting(session: Session, contract: Contract, utility: str, start: date, end: date) -> Reporting:

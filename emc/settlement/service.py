@@ -59,9 +59,16 @@ def _role(actor: User | str, *roles: Role) -> None:
 
 # -- inputs ------------------------------------------------------------------------------------------------
 def terms(session: Session, contract: Contract) -> list[TermsVersion]:
-    rows = session.execute(select(ContractVersion).where(ContractVersion.contract_id == contract.id)
-                           .order_by(ContractVersion.version)).scalars()
-    return [TermsVersion(f"v{v.version}", v.effective_from, ContractFile.model_validate(v.spec)) for v in rows]
+    """The contract's versions as the engine reads them. Validated once per session and version count
+    (validating the stored terms again for every period of a back-settlement costs more than settling)."""
+    memo = session.info.setdefault("emc.settlement.terms", {})
+    key = (contract.id, contract.current_version)
+    if key not in memo:
+        rows = session.execute(select(ContractVersion).where(ContractVersion.contract_id == contract.id)
+                               .order_by(ContractVersion.version)).scalars()
+        memo[key] = [TermsVersion(f"v{v.version}", v.effective_from, ContractFile.model_validate(v.spec))
+                     for v in rows]
+    return memo[key]
 
 
 def savings_utilities(versions: list[TermsVersion]) -> list[str]:
@@ -87,21 +94,24 @@ def period_data(session: Session, contract: Contract, period: Period, utilities:
     for utility in utilities:
         try:
             prepared = (cache or {}).get((contract.id, utility))
-            if prepared is not None and prepared.covers(period.start, last):
-                report = baselines.savings_from(prepared, period.start, last)
+            month = prepared.month(period.start, last) if prepared and prepared.covers(period.start, last) else None
+            if month is not None:  # one computation for the whole span, sliced by month
+                rows, total, version = [month], month, prepared.baseline.version
             else:
-                report = baselines.compute_savings(session, contract, utility, period.start, last, period="M")
+                report = (baselines.savings_from(prepared, period.start, last) if prepared and
+                          prepared.covers(period.start, last) else
+                          baselines.compute_savings(session, contract, utility, period.start, last, period="M"))
+                rows = report.result.periods.to_dict(orient="records")
+                total, version = report.result.total, report.baseline.version
         except (baselines.BaselineError, SeriesError) as exc:
             raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}") from exc
-        rows = report.result.periods
-        if rows.empty or not bool(rows["settled"].all()):
-            cover = float(rows["coverage"].min()) if not rows.empty else 0.0
+        if not rows or not all(bool(r["settled"]) for r in rows):
+            cover = min((float(r["coverage"]) for r in rows), default=0.0)
             raise IncompleteData(f"{contract.code} {period.label} {utility}: data cover {cover:.0%} of the period; "
                                  "a period is settled only when at least 90 % of its days have data")
-        total = report.result.total
         figures.append(UtilitySavings(utility, adjusted_baseline=total["adjusted_baseline"], actual=total["actual"],
                                       uncertainty=total.get("uncertainty_68"), confidence=0.68,
-                                      source=f"baseline {utility} v{report.baseline.version}"))
+                                      source=f"baseline {utility} v{version}"))
     return PeriodData(period, savings=tuple(figures))
 
 
