@@ -8,16 +8,16 @@ from conftest import LiveServer, screenshot
 pytestmark = pytest.mark.browser
 
 NAV = {
-    "admin": ["合同", "结算", "数据导入", "用户", "审计日志", "接口文档"],
-    "manager": ["合同", "结算", "数据导入", "接口文档"],
-    "finance": ["合同", "结算", "数据导入", "接口文档"],
-    "viewer": ["合同", "结算", "数据导入", "接口文档"],
+    "admin": ["项目总览", "合同", "结算", "数据导入", "用户", "审计日志", "接口文档"],
+    "manager": ["项目总览", "合同", "结算", "数据导入", "接口文档"],
+    "finance": ["项目总览", "合同", "结算", "数据导入", "接口文档"],
+    "viewer": ["项目总览", "合同", "结算", "数据导入", "接口文档"],
     "esco": ["我的合同", "结算", "数据导入", "接口文档"],
 }
 
 
 def log_in(page, server: LiveServer, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{server.url}/login")
+    page.goto(f"{server.url}/login?next=/contracts")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", f"demo-{username}")
     page.click("#login-submit")
@@ -79,10 +79,10 @@ def test_contract_detail_shows_terms_parties_meters(page, sqlite_demo_server: Li
 def test_switch_to_english(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
     log_in(page, sqlite_demo_server, "viewer")
     page.click("#lang-switch")
-    page.wait_for_selector("text=Contracts")
-    assert page.locator("nav.main a").first.inner_text() == "Contracts"
+    page.wait_for_selector("nav.main >> text=Contracts")
+    assert page.locator("nav.main a").all_inner_texts()[:3] == ["Portfolio", "Contracts", "Settlements"]
     page.click("#lang-switch")
-    page.wait_for_selector("nav.main >> text=合同")
+    page.wait_for_selector("nav.main >> text=项目总览")
 
 
 def test_admin_adds_a_user_in_place_and_sees_field_errors(page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]

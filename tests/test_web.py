@@ -328,3 +328,20 @@ def test_settlement_workflow_over_http_pdf_and_verification(demo_server: LiveSer
     forged = pdf.content[:middle] + bytes([pdf.content[middle] ^ 1]) + pdf.content[middle + 1:]
     bad = v.post(f"/verify/{number}", files={"file": ("s.pdf", forged)}, data={"csrf_token": token})
     assert "不一致" in bad.text
+
+
+def test_portfolio_is_the_bureaus_first_page_with_money_and_savings(demo_server: LiveServer) -> None:
+    number = _approved_wuxi_settlement(demo_server)
+    m, mt = login(demo_server, "manager")
+    assert m.get("/").headers["location"] == "/portfolio"
+    before = m.get("/portfolio", params={"q": "市民中心"}).text
+    assert WUXI in before and HOSPITAL not in before
+    state = m.get(f"/api/settlements/{number}").json()["status"]
+    if state == "draft":
+        for action in ("submit", "approve"):
+            m.post(f"/settlements/{number}/{action}", data={"csrf_token": mt})
+    part = m.get("/portfolio", params={"q": "市民中心"}, headers={"HX-Request": "true"}).text
+    assert "<html" not in part and "水 761" in part  # the water savings verified in the approved period
+    e, _ = login(demo_server, "esco")
+    assert e.get("/").headers["location"] == "/contracts"
+    assert HOSPITAL not in e.get("/portfolio").text

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from emc.audit.models import AuditEvent
 from emc.contracts.models import Contract
+from emc.contracts.routes import contract_filter
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
 from emc.settlement import service, statements
@@ -56,6 +57,20 @@ def _actions(user: User, row: Settlement) -> list[str]:
     if row.flagged and not row.flagged.startswith("adjusted by"):
         possible.append("adjust")
     return [a for a in possible if a in allowed]
+
+
+@pages.get("/portfolio")
+def portfolio_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
+                   flt: Annotated[Any, Depends(contract_filter)]) -> Response:
+    from emc.contracts import queries
+    from emc.contracts.spec import ContractType
+    from emc.settlement.portfolio import portfolio
+
+    data = portfolio(session, scope, flt, date.today())
+    return render(request, "settlements/portfolio.html", {
+        "p": data, "flt": flt, "types": [t.value for t in ContractType],
+        "escos": [] if scope.is_esco else queries.escos_in_scope(session, scope),
+        "regions": [] if scope.is_esco else queries.regions_in_scope(session, scope)}, block="results")
 
 
 @pages.get("/settlements")

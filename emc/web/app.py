@@ -19,7 +19,7 @@ from emc.db import check_migrated, get_engine
 from emc.org.scope import NotFound
 from emc.paths import STATIC_DIR
 from emc.web import auth
-from emc.web.deps import CsrfFailed, Forbidden, LoginRequired, verify_csrf
+from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, verify_csrf
 from emc.web.i18n import Translator
 from emc.web.ratelimit import LoginThrottle
 from emc.web.templating import is_htmx, language, render
@@ -85,8 +85,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(org_api, prefix="/api")
 
     @app.get("/", include_in_schema=False)
-    def home() -> Response:
-        return RedirectResponse("/contracts", status_code=303)
+    def home(user: CurrentUser) -> Response:
+        """The bureau opens its portfolio first; an ESCO its own contracts."""
+        return RedirectResponse("/contracts" if user.role == "esco" else "/portfolio", status_code=303)
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

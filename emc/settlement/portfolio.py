@@ -1,0 +1,86 @@
+"""The portfolio the bureau opens first: every contract in scope with its money and savings to date."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from emc.contracts import queries
+from emc.contracts.models import Contract
+from emc.org.scope import Scope
+from emc.settlement.models import Settlement, SettlementStatus
+
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class PortfolioRow:
+    contract: queries.ContractRow
+    savings: dict[str, Decimal] = field(default_factory=dict)  # verified savings to date, per utility
+    paid: Decimal = ZERO  # net to the ESCO, settled and paid
+    due: Decimal = ZERO  # approved or issued, not yet paid
+    draft: int = 0  # periods drafted or submitted, not yet approved
+    last_period: date | None = None
+    shortfall: Decimal = ZERO  # guarantee money paid or owed by the ESCO so far
+    flagged: int = 0
+
+    @property
+    def guarantee(self) -> str:
+        """'missed' once a shortfall was settled, 'at risk' when data changed under approved money."""
+        if self.shortfall > 0:
+            return "missed"
+        if self.flagged:
+            return "at_risk"
+        return "met"
+
+
+@dataclass
+class Portfolio:
+    rows: list[PortfolioRow]
+    total: int
+    value: Decimal
+    paid: Decimal
+    due: Decimal
+    page: int
+    pages: int
+
+
+def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today: date) -> Portfolio:
+    page = queries.list_contracts(session, scope, flt, today)
+    ids = [r.contract.id for r in page.rows]
+    rows = {r.contract.id: PortfolioRow(r) for r in page.rows}
+    if ids:
+        for s in session.execute(select(Settlement).where(Settlement.contract_id.in_(ids))).scalars():
+            row = rows[s.contract_id]
+            if s.status == SettlementStatus.paid:
+                row.paid += s.net_to_esco
+            elif s.status in (SettlementStatus.approved, SettlementStatus.issued):
+                row.due += s.net_to_esco
+            else:
+                row.draft += 1
+            if s.flagged and not s.flagged.startswith("adjusted"):
+                row.flagged += 1
+            if s.status in (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid):
+                row.shortfall += s.from_esco
+                if s.kind == "period" and s.version == 1:
+                    for key, value in s.inputs.items():
+                        parts = key.split(".")
+                        if len(parts) == 3 and parts[0] == "savings" and parts[2] == "savings":
+                            row.savings[parts[1]] = row.savings.get(parts[1], ZERO) + Decimal(value)
+            last_day = s.last_day
+            row.last_period = max(row.last_period or last_day, last_day)
+    totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    scoped = select(Settlement.status, Settlement.net_to_esco).join(Contract, Contract.id == Settlement.contract_id) \
+        .where(scope.contracts(), *flt.clauses(today))
+    for status, net in session.execute(scoped):
+        if status == SettlementStatus.paid:
+            totals["paid"] += net
+        elif status in (SettlementStatus.approved, SettlementStatus.issued):
+            totals["due"] += net
+    return Portfolio([rows[i] for i in ids], page.total, page.value_total, totals["paid"], totals["due"], page.page,
+                     page.pages)
