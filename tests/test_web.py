@@ -345,3 +345,13 @@ def test_portfolio_is_the_bureaus_first_page_with_money_and_savings(demo_server:
     e, _ = login(demo_server, "esco")
     assert e.get("/").headers["location"] == "/contracts"
     assert HOSPITAL not in e.get("/portfolio").text
+
+
+def test_contract_page_shows_the_escos_economics(demo_server: LiveServer) -> None:
+    _approved_wuxi_settlement(demo_server)
+    m, _ = login(demo_server, "manager")
+    page = html.unescape(m.get(f"/contracts/{WUXI}").text)
+    assert 'id="economics"' in page and "NPV" in page and "t=0 at the contract start" in page
+    assert "折现率 6.0%" in page
+    assert "折现率 8.0%" in html.unescape(m.get(f"/contracts/{WUXI}", params={"rate": "0.08"}).text)
+    assert m.get(f"/contracts/{WUXI}", params={"rate": "2"}).status_code == 422

@@ -48,9 +48,13 @@ def contract_list(request: Request, session: SessionDep, user: CurrentUser, scop
 
 
 @pages.get("/contracts/{code}")
-def contract_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str) -> Response:
+def contract_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                  rate: Annotated[Decimal, Query(ge=0, le=Decimal("0.5"))] = Decimal("0.06")) -> Response:
+    from emc.settlement.service import economics
+
     detail = queries.contract_detail(session, scope, code, date.today())
-    return render(request, "contracts/detail.html", {"d": detail})
+    return render(request, "contracts/detail.html", {
+        "d": detail, "econ": economics(session, detail.contract, date.today(), rate), "rate": rate})
 
 
 @pages.post("/contracts/upload")

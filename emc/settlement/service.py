@@ -485,3 +485,27 @@ def as_json(session: Session, row: Settlement) -> dict[str, Any]:
             "version": row.version, "status": row.status, "to_esco": str(row.to_esco), "from_esco": str(row.from_esco),
             "net_to_esco": str(row.net_to_esco), "inputs_hash": row.inputs_hash, "flagged": row.flagged,
             "warnings": row.warnings, "lines": [line.detail for line in lines_of(session, row)]}
+
+
+# -- contract economics ------------------------------------------------------------------------------------
+DEFAULT_DISCOUNT_RATE = Decimal("0.06")  # shown on the page; the bureau may try another in the URL (?rate=)
+
+
+def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE):  # type: ignore[no-untyped-def]
+    """The ESCO's investment against its cash from approved settlements (net of bills it paid directly),
+    to date and projected to the end of the term at the last twelve months' pace. None without an investment."""
+    from emc.settlement.economics import CashFlow, contract_economics, projected_flows
+
+    head = terms(session, contract)[-1].terms.contract
+    if head.esco_investment is None:
+        return None
+    rows = session.execute(select(Settlement).where(
+        Settlement.contract_id == contract.id, Settlement.status.in_(
+            [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]))
+        .order_by(Settlement.period_end)).scalars().all()
+    flows = [CashFlow(r.last_day, r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0")), r.number)
+             for r in rows if r.last_day <= as_of]
+    recent = [f for f in flows if (as_of - f.day).days <= 366]
+    annual = sum((f.amount for f in recent), Decimal(0)) if recent else Decimal(0)
+    projected = projected_flows(head, as_of, annual) if recent else []
+    return contract_economics(head, flows + projected, rate=rate, as_of=as_of)
