@@ -355,3 +355,37 @@ def test_contract_page_shows_the_escos_economics(demo_server: LiveServer) -> Non
     assert "折现率 6.0%" in page
     assert "折现率 8.0%" in html.unescape(m.get(f"/contracts/{WUXI}", params={"rate": "0.08"}).text)
     assert m.get(f"/contracts/{WUXI}", params={"rate": "2"}).status_code == 422
+
+
+def test_finance_takes_a_period_at_once_and_exports_are_formula_safe(demo_server: LiveServer) -> None:
+    import io
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    from emc.reports.cells import safe_cell
+
+    number = _approved_wuxi_settlement(demo_server)
+    m, mt = login(demo_server, "manager")
+    state = m.get(f"/api/settlements/{number}").json()["status"]
+    for action in {"draft": ("submit", "approve"), "submitted": ("approve",)}.get(state, ()):
+        m.post(f"/settlements/{number}/{action}", data={"csrf_token": mt})
+    bad = m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2018-13"},
+                 headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "YYYY-MM" in html.unescape(bad.text)
+    if m.get(f"/api/settlements/{number}").json()["status"] == "approved":
+        assert m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2018-12"},
+                      headers={"HX-Request": "true"}).status_code == 204
+    assert m.get(f"/api/settlements/{number}").json()["status"] in ("issued", "paid")
+    f, _ = login(demo_server, "finance")
+    bundle = zipfile.ZipFile(io.BytesIO(f.get("/settlements/period/2018-12.zip").content))
+    assert f"{number}.pdf" in bundle.namelist() and "summary-2018-12.xlsx" in bundle.namelist()
+    book = load_workbook(io.BytesIO(bundle.read("summary-2018-12.xlsx")))
+    by_contract = book["按合同 contract"]
+    assert [c.value for c in by_contract[2]][:4] == [WUXI, 1307829.01, 0, 1307829.01]
+    assert by_contract[by_contract.max_row][0].value == "合计 total"
+    csv_text = f.get("/settlements/export.csv", params={"contract": WUXI}).content.decode("utf-8-sig")
+    assert csv_text.splitlines()[0].startswith("结算单号 number") and number in csv_text
+    assert safe_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")" and safe_cell("-5") == "'-5" and safe_cell(5) == 5
+    e, _ = login(demo_server, "esco")
+    assert e.get("/settlements/period/2018-12.zip").status_code == 403

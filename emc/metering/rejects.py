@@ -8,18 +8,9 @@ import io
 from typing import Any
 
 from emc.metering.models import ImportBatch
+from emc.reports.cells import safe_cell
 
 HEADERS = ("行号 row", "列 column", "值 value", "表号 meter", "代码 code", "说明 message")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """A leading =, +, -, @ makes Excel evaluate the cell (CSV injection); prefix it with a quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
 def _rows(batch: ImportBatch, *, errors_only: bool = True) -> list[tuple[Any, ...]]:
     return [(f.get("row"), f.get("column"), f.get("value"), f.get("meter"), f.get("code"), f.get("message"))
             for f in batch.findings if not errors_only or f.get("severity") == "error"]

@@ -85,6 +85,62 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
 
 
+@pages.get("/settlements/export.{fmt}")
+def settlements_export(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, status: str = "",
+                       contract: str = "") -> Response:
+    from emc.settlement import exports
+
+    where = [Settlement.status == status] if status else []
+    if contract:
+        where.append(Contract.code == contract)
+    if fmt == "csv":
+        return Response(exports.export_csv(session, scope, where), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="settlements.csv"'})
+    if fmt == "xlsx":
+        return Response(exports.export_xlsx(session, scope, where),
+                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": 'attachment; filename="settlements.xlsx"'})
+    raise NotFound("export format")
+
+
+def _month(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise HTTPException(status_code=422, detail=f"month {value!r}: write YYYY-MM")
+    return value
+
+
+@pages.post("/settlements/issue-period")
+def settlements_issue_period(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
+                             month: Annotated[str, Form()]) -> Response:
+    from emc.settlement import exports
+    from emc.web.deps import Forbidden
+
+    if Role(user.role) not in (Role.admin, Role.manager):
+        raise Forbidden()
+    try:
+        issued = exports.issue_period(session, scope, _month(month), actor=user)
+        session.commit()
+    except HTTPException as exc:
+        return htmx.toast(request, str(exc.detail))
+    if not issued:
+        return htmx.toast(request, f"{month}: no approved settlement to issue", status_code=409)
+    return htmx.redirect(request, "/settlements?status=issued")
+
+
+@pages.get("/settlements/period/{month}.zip")
+def settlements_period_zip(session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str) -> Response:
+    from emc.settlement import exports
+    from emc.web.deps import Forbidden
+
+    if Role(user.role) not in (Role.admin, Role.manager, Role.finance):
+        raise Forbidden()
+    data = exports.period_bundle(session, scope, _month(month))
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="statements-{month}.zip"'})
+
+
 @pages.get("/settlements/{number}")
 def settlement_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
     row = _get(session, scope, number)

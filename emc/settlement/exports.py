@@ -1,0 +1,112 @@
+"""What finance takes away: a period's statements at once (PDFs + one XLSX summary) and list exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from openpyxl import Workbook
+from sqlalchemy import select
+from sqlmodel import Session
+
+from emc.contracts.models import Contract, ContractInstitution
+from emc.org.models import Esco, Institution, User
+from emc.org.scope import Scope
+from emc.reports.cells import safe_cell
+from emc.settlement import service, statements
+from emc.settlement.models import Settlement, SettlementStatus
+
+COLUMNS = ("结算单号 number", "合同 contract", "合同名称 name", "节能服务公司 ESCO", "用能单位 institutions",
+           "期间起 from", "期间止 to", "类型 kind", "状态 status", "付节能服务公司 to ESCO", "节能服务公司付 from ESCO",
+           "净额 net to ESCO", "校验码 code")
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    year, mon = (int(x) for x in month.split("-"))
+    start = date(year, mon, 1)
+    return start, date(year + (mon == 12), mon % 12 + 1, 1)
+
+
+def _rows(session: Session, scope: Scope, where: list) -> list[tuple[Settlement, Contract, Esco, str]]:  # type: ignore[type-arg]
+    found = session.execute(select(Settlement, Contract, Esco).join(Contract, Contract.id == Settlement.contract_id)
+                            .join(Esco, Esco.id == Contract.esco_id).where(scope.contracts(), *where)
+                            .order_by(Settlement.period_start, Contract.code, Settlement.version)).all()
+    names: dict[int, str] = {}
+    for cid, name in session.execute(select(ContractInstitution.contract_id, Institution.name).join(
+            Institution, Institution.id == ContractInstitution.institution_id)
+            .where(ContractInstitution.contract_id.in_({c.id for _, c, _ in found}))
+            .order_by(Institution.code)):
+        names[cid] = names[cid] + "、" + name if cid in names else name
+    return [(s, c, e, names.get(c.id, "")) for s, c, e in found]
+
+
+def _line(s: Settlement, c: Contract, e: Esco, inst: str) -> list[object]:
+    return [s.number, c.code, c.name, e.name, inst, s.period_start, s.last_day, s.kind, s.status, s.to_esco,
+            s.from_esco, s.net_to_esco, statements.verification_code(s) if s.inputs_hash else ""]
+
+
+def export_csv(session: Session, scope: Scope, where: list) -> bytes:  # type: ignore[type-arg]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for row in _rows(session, scope, where):
+        writer.writerow([safe_cell(str(v)) for v in _line(*row)])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _sheet(book: Workbook, title: str, header: tuple[str, ...], rows: list[list[object]]) -> None:
+    sheet = book.create_sheet(title)
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+
+
+def export_xlsx(session: Session, scope: Scope, where: list) -> bytes:  # type: ignore[type-arg]
+    rows = _rows(session, scope, where)
+    book = Workbook()
+    book.remove(book.active)
+    _sheet(book, "明细 statements", COLUMNS, [_line(*r) for r in rows])
+    for title, key, label in (("按节能服务公司 ESCO", lambda r: r[2].name, "节能服务公司 ESCO"),
+                              ("按用能单位 institution", lambda r: r[3], "用能单位 institutions"),
+                              ("按合同 contract", lambda r: r[1].code, "合同 contract")):
+        sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+        for r in rows:
+            total = sums[key(r)]
+            total[0] += r[0].to_esco
+            total[1] += r[0].from_esco
+            total[2] += r[0].net_to_esco
+        grand = [sum((v[i] for v in sums.values()), Decimal(0)) for i in range(3)]
+        _sheet(book, title, (label, "付节能服务公司 to ESCO", "节能服务公司付 from ESCO", "净额 net to ESCO"),
+               [[k, *v] for k, v in sorted(sums.items())] + [["合计 total", *grand]])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def issue_period(session: Session, scope: Scope, month: str, *, actor: User | str) -> list[Settlement]:
+    """Issue every approved settlement of the month in scope (the manager's 'issue the period')."""
+    start, end = month_bounds(month)
+    issued = []
+    for s, _, _, _ in _rows(session, scope, [Settlement.period_start >= start, Settlement.period_start < end,
+                                              Settlement.status == SettlementStatus.approved]):
+        issued.append(service.transition(session, s, "issue", actor=actor))
+    return issued
+
+
+def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
+    """A zip of the month's issued (and paid) statements as PDFs, with the XLSX summary for finance."""
+    start, end = month_bounds(month)
+    where = [Settlement.period_start >= start, Settlement.period_start < end,
+             Settlement.status.in_([SettlementStatus.issued, SettlementStatus.paid])]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for s, _, _, _ in _rows(session, scope, where):
+            info = zipfile.ZipInfo(f"{s.number}.pdf", date_time=(s.period_start.year, s.period_start.month, 1, 0, 0, 0))
+            bundle.writestr(info, statements.render(session, s))
+        info = zipfile.ZipInfo(f"summary-{month}.xlsx", date_time=(start.year, start.month, 1, 0, 0, 0))
+        bundle.writestr(info, export_xlsx(session, scope, where))
+    return buffer.getvalue()
