@@ -177,3 +177,21 @@ def test_data_loaded_once_for_many_periods_gives_the_same_figures(session: Sessi
         fresh = service.period_data(session, wuxi, period, ["water"])
         cached = service.period_data(session, wuxi, period, ["water"], cache)
         assert fresh.savings == cached.savings
+
+
+def test_reminders_for_approval_and_payment_beyond_their_days(session: Session, wuxi: Contract) -> None:
+    from datetime import timedelta
+
+    from emc.org.scope import Scope
+
+    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    service.transition(session, row, "submit", actor=manager())
+    today = row.submitted_at.date()
+    assert service.reminders(session, Scope.everything(), today + timedelta(days=5)) == []
+    [late] = service.reminders(session, Scope.everything(), today + timedelta(days=6))
+    assert (late.number, late.waiting_for, late.days) == (row.number, "approval", 6)
+    service.transition(session, row, "approve", actor=manager())
+    service.transition(session, row, "issue", actor=manager())
+    assert service.reminders(session, Scope.everything(), today + timedelta(days=30)) == []  # 30 payment days
+    [unpaid] = service.reminders(session, Scope.everything(), today + timedelta(days=33))
+    assert (unpaid.waiting_for, unpaid.days) == ("payment", 3)

@@ -43,6 +43,7 @@ class JobSpec:
 # recorded in the audit log by the listener below and caught up by the next run (the jobs are idempotent).
 JOBS: list[JobSpec] = [
     JobSpec("settlement-drafts", "emc.settlement.jobs:create_due_drafts", {"hour": 2, "minute": 15}),
+    JobSpec("settlement-reminders", "emc.settlement.jobs:remind", {"hour": 8, "minute": 0}),
 ]
 
 

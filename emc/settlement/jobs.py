@@ -15,3 +15,18 @@ def create_due_drafts() -> dict[str, list[str]]:
         report = service.run_due(session, date.today())
         flagged = service.flag_changed(session)
     return {**report.as_dict(), "flagged": flagged}
+
+
+def remind() -> list[str]:
+    """Record in the audit log, once a day, the settlements overdue for approval or payment (the pages show
+    them live)."""
+    from emc.audit import service as audit
+    from emc.org.scope import Scope
+
+    with session_scope(get_engine()) as session:
+        due = service.reminders(session, Scope.everything(), date.today())
+        if due:
+            audit.record(session, actor="scheduler", action="settlement.reminder", object_type="job",
+                         object_id="remind", after={"overdue": [f"{r.number}: {r.waiting_for} +{r.days} d"
+                                                               for r in due[:100]]})
+    return [r.number for r in due]

@@ -81,7 +81,7 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
     rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
                            .offset((page - 1) * PAGE).limit(PAGE)).all()
     return render(request, "settlements/list.html", {
-        "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE)), "status": status,
+        "reminders": service.reminders(session, scope, date.today()), "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE)), "status": status,
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
 
 

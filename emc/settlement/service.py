@@ -509,3 +509,41 @@ def economics(session: Session, contract: Contract, as_of: date, rate: Decimal =
     annual = sum((f.amount for f in recent), Decimal(0)) if recent else Decimal(0)
     projected = projected_flows(head, as_of, annual) if recent else []
     return contract_economics(head, flows + projected, rate=rate, as_of=as_of)
+
+
+# -- reminders ---------------------------------------------------------------------------------------------
+APPROVAL_DAYS = 5  # a submitted settlement waiting longer than this is overdue for approval
+
+
+@dataclass
+class Reminder:
+    number: str
+    waiting_for: str  # approval | payment
+    since: date
+    days: int
+
+
+def reminders(session: Session, scope: Any, today: date) -> list[Reminder]:
+    """Settlements waiting for approval beyond APPROVAL_DAYS, or for payment beyond the contract's payment
+    days after issue."""
+    out = []
+    rows = session.execute(select(Settlement, Contract).join(Contract, Contract.id == Settlement.contract_id)
+                           .where(scope.contracts(), Settlement.status.in_(
+                               [SettlementStatus.submitted, SettlementStatus.issued]))).all()
+    for row, contract in rows:
+        if row.status == SettlementStatus.submitted and row.submitted_at is not None:
+            since = row.submitted_at.date()
+            if (today - since).days > APPROVAL_DAYS:
+                out.append(Reminder(row.number, "approval", since, (today - since).days))
+        elif row.status == SettlementStatus.issued and row.issued_at is not None:
+            days = int(current_version_spec(session, contract).get("contract", {}).get("payment_days", 30))
+            since = row.issued_at.date()
+            if (today - since).days > days:
+                out.append(Reminder(row.number, "payment", since, (today - since).days - days))
+    return sorted(out, key=lambda r: -r.days)
+
+
+def current_version_spec(session: Session, contract: Contract) -> dict[str, Any]:
+    from emc.contracts.service import current_version
+
+    return current_version(session, contract).spec
