@@ -13,7 +13,7 @@ from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
 from emc.db import session_scope
-from emc.org.models import Esco, User
+from emc.org.models import User
 from emc.org.service import UserCreate, create_user, load_regions
 from emc.paths import resource_dir
 
@@ -109,7 +109,3 @@ def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
         summary = synthetic.generate(session, spec, actor="demo")
     yield f"synthetic portfolio: {summary}"
 
-
-def esco_codes(engine: Engine) -> list[str]:
-    with session_scope(engine) as session:
-        return list(session.exec(select(Esco.code)).all())

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -506,8 +505,3 @@ def _insert_weather(session: Session, batch: ImportBatch, rows: Accepted) -> Non
              "temperature_c": float(v), "batch_id": batch.id}
             for m, a, b, v in zip(rows.meter_id, rows.start, rows.end, rows.value, strict=True)])
 
-
-def local_day(value: datetime, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")

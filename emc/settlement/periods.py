@@ -72,8 +72,34 @@ def term_end(head: ContractHead) -> date:
     return head.end + ONE_DAY
 
 
+class _Span:
+    """[start, end) cut from the nominal [nominal_start, nominal_end): days, their share, the last day."""
+
+    start: date
+    end: date
+    nominal_start: date
+    nominal_end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    @property
+    def nominal_days(self) -> int:
+        return (self.nominal_end - self.nominal_start).days
+
+    @property
+    def prorate(self) -> Fraction:
+        """Share of the nominal span (1 unless the term or an amendment cuts it)."""
+        return Fraction(self.days, self.nominal_days)
+
+    @property
+    def last_day(self) -> date:
+        return self.end - ONE_DAY
+
+
 @dataclass(frozen=True)
-class ContractYear:
+class ContractYear(_Span):
     """Contract year ``number`` (1-based): ``[start, end)`` clipped to the term, nominally a full year."""
 
     number: int
@@ -87,29 +113,12 @@ class ContractYear:
         return self.number
 
     @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-    @property
-    def nominal_days(self) -> int:
-        return (self.nominal_end - self.nominal_start).days
-
-    @property
-    def prorate(self) -> Fraction:
-        """Share of a full contract year (1 unless the term cuts the year)."""
-        return Fraction(self.days, self.nominal_days)
-
-    @property
-    def last_day(self) -> date:
-        return self.end - ONE_DAY
-
-    @property
     def label(self) -> str:
         return f"第{self.number}合同年 {self.start.isoformat()}～{self.last_day.isoformat()}"
 
 
 @dataclass(frozen=True)
-class Period:
+class Period(_Span):
     """One settlement period ``[start, end)`` inside contract year ``contract_year``.
 
     ``index`` counts nominal periods within the contract year from 1; ``nominal_start``/``nominal_end`` are
@@ -127,24 +136,9 @@ class Period:
             raise ValueError(f"period {self.start}..{self.end} is not inside {self.nominal_start}..{self.nominal_end}")
 
     @property
-    def days(self) -> int:
-        return (self.end - self.start).days
-
-    @property
-    def nominal_days(self) -> int:
-        return (self.nominal_end - self.nominal_start).days
-
-    @property
-    def prorate(self) -> Fraction:
-        return Fraction(self.days, self.nominal_days)
-
-    @property
     def is_partial(self) -> bool:
         return self.prorate != 1
 
-    @property
-    def last_day(self) -> date:
-        return self.end - ONE_DAY
 
     @property
     def key(self) -> str:

@@ -135,20 +135,26 @@ def _number(contract: Contract, kind: str, start: date, version: int) -> str:
     return f"{contract.code}-{start:%Y%m}{tag}" + (f"-A{version - 1}" if version > 1 else "")
 
 
+def _fill(row: Settlement, result: engine.Settlement, lines: list[Line]) -> None:
+    """The figures a settlement row carries, from the engine's result and the lines it stores."""
+    sums = totals(lines)
+    to_esco = sum((a for (_, payee), a in sums.items() if payee == ESCO), Decimal(0))
+    from_esco = sum((a for (payer, _), a in sums.items() if payer == ESCO), Decimal(0))
+    row.to_esco, row.from_esco, row.net_to_esco = fen(to_esco), fen(from_esco), fen(to_esco - from_esco)
+    row.inputs = {**dict(result.inputs), "contract_versions": list(result.versions),
+                  "esco_costs": str(result.esco_costs)}
+    row.state_after = result.state.to_dict() if result.kind == "period" else {}
+    row.warnings = [w.to_dict() for w in result.warnings]
+
+
 def _store(session: Session, contract: Contract, result: engine.Settlement, *, actor: User | str,
            version: int = 1, adjusts: Settlement | None = None, lines: list[Line] | None = None) -> Settlement:
     lines = list(result.lines if lines is None else lines)
-    sums = totals(lines)
-    to_esco = sum((a for (payer, payee), a in sums.items() if payee == ESCO), Decimal(0))
-    from_esco = sum((a for (payer, payee), a in sums.items() if payer == ESCO), Decimal(0))
     row = Settlement(number=_number(contract, result.kind, result.start, version), contract_id=contract.id,
                      period_start=result.start, period_end=result.end, contract_year=result.contract_year,
                      version=version, kind=result.kind, adjusts_id=adjusts.id if adjusts else None,
-                     to_esco=fen(to_esco), from_esco=fen(from_esco), net_to_esco=fen(to_esco - from_esco),
-                     inputs={**dict(result.inputs), "contract_versions": list(result.versions),
-                             "esco_costs": str(result.esco_costs)},
-                     state_after=result.state.to_dict() if result.kind == "period" else {},
-                     warnings=[w.to_dict() for w in result.warnings], created_by=_actor(actor))
+                     created_by=_actor(actor))
+    _fill(row, result, lines)
     session.add(row)
     session.flush()
     _write_lines(session, row, lines)
@@ -195,14 +201,7 @@ def _upsert(session: Session, contract: Contract, result: engine.Settlement, exi
         for line in session.execute(select(SettlementLine).where(SettlementLine.settlement_id == existing.id)).scalars():
             session.delete(line)
         session.flush()
-        sums = totals(result.lines)
-        to_esco = sum((a for (_, payee), a in sums.items() if payee == ESCO), Decimal(0))
-        from_esco = sum((a for (payer, _), a in sums.items() if payer == ESCO), Decimal(0))
-        existing.to_esco, existing.from_esco, existing.net_to_esco = fen(to_esco), fen(from_esco), fen(to_esco - from_esco)
-        existing.inputs = {**dict(result.inputs), "contract_versions": list(result.versions),
-                           "esco_costs": str(result.esco_costs)}
-        existing.state_after = result.state.to_dict() if result.kind == "period" else {}
-        existing.warnings = [w.to_dict() for w in result.warnings]
+        _fill(existing, result, list(result.lines))
         _write_lines(session, existing, list(result.lines))
         audit.record(session, actor=actor, action="settlement.recompute", object_type="settlement",
                      object_id=existing.number, after={"net_to_esco": str(existing.net_to_esco)})

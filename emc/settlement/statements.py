@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -93,6 +93,3 @@ def render(session: Session, row: Settlement) -> bytes:
 def pdf_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
-
-def today() -> date:
-    return date.today()
