@@ -30,6 +30,7 @@ regions_app = typer.Typer(help="Administrative regions.", no_args_is_help=True)
 meters_app = typer.Typer(help="Meter data imports.", no_args_is_help=True)
 weather_app = typer.Typer(help="Weather data imports.", no_args_is_help=True)
 baseline_app = typer.Typer(help="Baselines (M&V): fit, approve, try a model on any CSV.", no_args_is_help=True)
+tariffs_app = typer.Typer(help="Tariffs: effective-dated prices (contracts/tariffs/*.toml).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(users_app, name="users")
@@ -37,6 +38,7 @@ app.add_typer(regions_app, name="regions")
 app.add_typer(meters_app, name="meters")
 app.add_typer(weather_app, name="weather")
 app.add_typer(baseline_app, name="baseline")
+app.add_typer(tariffs_app, name="tariffs")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -108,6 +110,48 @@ def contracts_check(files: Annotated[list[Path], typer.Argument(help="contract f
                 typer.echo(f"error {where}: {p['key'] + ': ' if p['key'] else ''}{p['message']}", err=True)
     if not all(item["ok"] for item in report):
         raise typer.Exit(1)
+
+
+@tariffs_app.command("load")
+def tariffs_load(files: Annotated[list[Path], typer.Argument(help="tariff files")], as_json: JsonOpt = False) -> None:
+    """Load tariff files (idempotent; a version that priced approved settlements cannot change). All or none."""
+    from emc.tariffs.files import TariffFileError
+    from emc.tariffs.service import load_file
+
+    engine = _migrated_engine()
+    saved = []
+    try:
+        with session_scope(engine) as session:
+            for path in files:
+                saved.extend(load_file(session, path, actor="cli"))
+    except TariffFileError as exc:
+        for p in exc.problems:
+            typer.echo(f"error {p}", err=True)
+        _fail("nothing was loaded")
+    if as_json:
+        typer.echo(json.dumps([s.__dict__ for s in saved], ensure_ascii=False))
+    else:
+        for item in saved:
+            typer.echo(str(item))
+
+
+@tariffs_app.command("list")
+def tariffs_list(code: Annotated[str | None, typer.Option(help="one tariff code")] = None,
+                 as_json: JsonOpt = False) -> None:
+    """Stored tariff versions with the dates the settlement applies them."""
+    from emc.tariffs.service import as_json as tariff_json
+    from emc.tariffs.service import effective_ends, versions
+
+    with session_scope(_migrated_engine()) as session:
+        rows = versions(session, code)
+        ends = effective_ends(rows)
+        items = [tariff_json(r, ends.get(r.id or 0)) for r in rows]
+    if as_json:
+        typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        typer.echo(f"{item['id']:<42} {item['kind']:<6} {item['effective_from']} → {item['effective_to'] or '…':<10} "
+                   f"{item['source']}")
 
 
 @contracts_app.command("load")

@@ -16,6 +16,7 @@ from emc.db import session_scope
 from emc.org.models import User
 from emc.org.service import UserCreate, create_user, load_regions
 from emc.paths import resource_dir
+from emc.tariffs.service import load_file as load_tariffs
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40) -> Iterator[str
     with session_scope(engine) as session:
         added = load_regions(session)
         yield f"regions: {added} added"
+        for path in sorted((contracts_dir / "tariffs").glob("*.toml")):
+            for saved in load_tariffs(session, path, actor="demo"):
+                yield f"tariff {saved}"
         for path in files:
             spec = load_contract_file(path)
             result = load_contract(session, spec, source=path.name, actor="demo")

@@ -14,9 +14,10 @@ from emc.metering.models import (
 )
 from emc.settlement.models import LedgerEntry, Settlement, SettlementLine
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User
+from emc.tariffs.models import Tariff
 
 __all__ = [
     "ApiToken", "AuditEvent", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
     "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
-    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "User",
+    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "Tariff", "User",
 ]

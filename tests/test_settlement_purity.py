@@ -4,7 +4,7 @@ by emc.contracts.spec itself, for the enums it shares with the tables)."""
 import subprocess
 import sys
 
-CORE = ["periods", "lines", "inputs", "tariffs", "valuation", "shared_savings", "guaranteed", "custody", "lease",
+CORE = ["periods", "lines", "inputs", "valuation", "shared_savings", "guaranteed", "custody", "lease",
         "fixed_fee", "state", "engine", "adjustments", "economics"]
 
 
@@ -12,8 +12,9 @@ def test_core_imports_no_database_or_web() -> None:
     code = (
         "import sys, importlib\n"
         f"for name in {CORE!r}: importlib.import_module('emc.settlement.' + name)\n"
+        "importlib.import_module('emc.tariffs.book')\n"
         "bad = sorted(m for m in sys.modules if m in ('emc.db', 'fastapi')"
-        " or m.startswith(('emc.web', 'emc.settlement.service', 'emc.settlement.models', 'emc.audit')))\n"
+        " or m.startswith(('emc.web', 'emc.settlement.service', 'emc.settlement.models', 'emc.audit', 'emc.tariffs.service', 'emc.tariffs.models')))\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -22,6 +22,7 @@ from emc.org.scope import Scope
 from emc.org.service import load_regions
 from emc.settlement import service
 from emc.settlement.models import LedgerEntry, Settlement
+from emc.tariffs import service as tariffs
 
 ROOT = Path(__file__).resolve().parent.parent
 WUXI = ROOT / "baselines" / "WX-SMZX-2018"
@@ -35,6 +36,7 @@ def manager() -> User:
 @pytest.fixture
 def wuxi(session: Session) -> Contract:
     load_regions(session)
+    tariffs.load_file(session, ROOT / "contracts" / "tariffs" / "wuxi.toml", actor="t")
     load_contract(session, load_contract_file(ROOT / "contracts" / "wuxi-civic-centre.toml"), source="w", actor="t")
     for name, kind, station in (("meter_readings_baseline_gbk.csv", "meter", None),
                                 ("meter_readings_year1_gbk.csv", "meter", None), ("weather.csv", "weather", "58354")):
@@ -63,10 +65,28 @@ def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contrac
     year_end = session.execute(select(Settlement).where(Settlement.kind == "year_end")).scalar_one()
     months = session.execute(select(func.count()).where(Settlement.kind == "period")).scalar_one()
     assert months == 12
-    # 12 monthly fees of 1,307,829.01 = 15,693,948.12; the year's fee is 15,693,948.16: the true-up pays 0.04,
-    # and the water guarantee (2 %) is met in year 1 (true savings 3.4 %), so no shortfall line
-    assert year_end.net_to_esco == Decimal("0.04")
+    # The electricity tariff WX-GS-10KV rises 0.7936 → 0.8136 from 2019-07-01 (contracts/tariffs/wuxi.toml) and
+    # the contract's price_tariffs make it a fee change: 16,480,000 kWh × 0.02 × 0.97 = 319,712.00 a year,
+    # 26,642.666… → 26,642.67 a month for July–November, naming the tariff version.
+    july = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201907")).scalar_one()
+    [change] = [line for line in service.lines_of(session, july) if line.kind == "custody_change"]
+    assert change.amount == Decimal("26642.67") and change.detail["tariff_version"] == "WX-GS-10KV/electricity@2019-07-01"
+    assert july.inputs["tariff_versions"] == "WX-GS-10KV/electricity@2019-07-01"
+    assert july.to_esco == FEE + Decimal("26642.67")
+    # Periods: 12 × 1,307,829.01 + 5 × 26,642.67 = 15,827,161.47. The year's fee rounded once:
+    # 15,693,948.16 + 319,712.00 × 5/12 (133,213.333…) = 15,827,161.49: the true-up pays 0.02.
+    # The water guarantee (2 %) is met in year 1 (true savings 3.4 %), so no shortfall line.
+    assert year_end.net_to_esco == Decimal("0.02")
     assert not [line for line in service.lines_of(session, year_end) if line.payer == "esco"]
+
+
+def test_a_missing_tariff_makes_the_contract_wait(session: Session, wuxi: Contract) -> None:
+    for row in tariffs.versions(session, "WX-GAS-NONRES"):
+        session.delete(row)
+    session.flush()
+    report = service.run_due(session, date(2019, 2, 5))
+    assert report.created == []
+    assert "no gas tariff 'WX-GAS-NONRES' in force on 2018-11-30" in report.waiting[0]
 
 
 def test_no_approved_baseline_means_waiting_and_nothing_written(session: Session, wuxi: Contract) -> None:

@@ -21,7 +21,7 @@ from emc.settlement import (
     settle_period,
     settlement_periods,
 )
-from emc.settlement.tariffs import TariffError, band_at, price_at, tier_slices, tiered_charge, unit_price
+from emc.tariffs.book import TariffError, band_at, price_at, tier_slices, tiered_charge, unit_price
 
 SMALL = Path(__file__).resolve().parent / "data" / "small-shared.toml"
 

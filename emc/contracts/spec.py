@@ -331,6 +331,18 @@ class CostCustody(_Component):
     reconciliation: Literal["annual", "none"] = "annual"
     savings_rate_guarantee: Fraction | None = None  # guaranteed cut in use vs baseline, per year
     guarantee_penalty_rate: Fraction | None = None  # share of the fee forfeited per point missed
+    # tariff code per utility whose price notices adjust the fee (adjust_for must include "price"): each
+    # version in force after the baseline is a price change against the one in force on the baseline's end
+    price_tariffs: dict[Utility, Code] | None = None
+
+    @model_validator(mode="after")
+    def _price_tariffs_agreed(self) -> CostCustody:
+        if self.price_tariffs and "price" not in self.adjust_for:
+            raise ValueError("price_tariffs needs 'price' in adjust_for (the contract must agree to price changes)")
+        unknown = set(self.price_tariffs or {}) - {str(u) for u in self.utilities}
+        if unknown:
+            raise ValueError(f"price_tariffs names {sorted(unknown)}, which this component does not cover")
+        return self
 
 
 class Lease(_Component):
@@ -529,14 +541,20 @@ def parse_contract(text: str, filename: str = "<contract>") -> ContractFile:
     try:
         return ContractFile.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            ctx_error = (err.get("ctx") or {}).get("error")
-            if isinstance(ctx_error, _KeyError):
-                problems.append(SpecProblem(filename, _key_path(ctx_error.loc, data), ctx_error.message))
-            else:
-                problems.append(SpecProblem(filename, _key_path(tuple(err["loc"]), data), _message(err)))
-        raise ContractFileError(problems) from exc
+        raise ContractFileError(problems_of(exc, data, filename)) from exc
+
+
+def problems_of(exc: ValidationError, data: Any, filename: str) -> list[SpecProblem]:
+    """A pydantic error as problems that name the file, the key path as the user wrote it, and the value
+    (shared by every TOML file the product reads: contracts, tariffs)."""
+    problems = []
+    for err in exc.errors():
+        ctx_error = (err.get("ctx") or {}).get("error")
+        if isinstance(ctx_error, _KeyError):
+            problems.append(SpecProblem(filename, _key_path(ctx_error.loc, data), ctx_error.message))
+        else:
+            problems.append(SpecProblem(filename, _key_path(tuple(err["loc"]), data), _message(err)))
+    return problems
 
 
 def load_contract_file(path: Path | str) -> ContractFile:

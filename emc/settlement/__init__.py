@@ -21,6 +21,8 @@ Modules, one job each:
 ``economics``       ESCO NPV / IRR / payback (numpy-financial conventions, stated)
 """
 
+from emc.tariffs.book import TariffBook, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
+
 from .adjustments import adjustment_lines
 from .economics import (
     CashFlow,
@@ -52,7 +54,6 @@ from .periods import (
     split_period,
 )
 from .state import ComponentState, SettlementState
-from .tariffs import TariffBook, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
 from .valuation import average_cost_price, escalated_price, value_savings
 
 __all__ = [

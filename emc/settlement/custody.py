@@ -35,6 +35,7 @@ from fractions import Fraction
 
 from emc.contracts.spec import CANONICAL_UNITS, BaselineSpec, CostCustody, add_years
 from emc.money import fen
+from emc.tariffs.book import TariffBook, unit_price
 
 from .inputs import CustodyChange, PeriodData
 from .lines import (
@@ -309,3 +310,27 @@ def _rate_guarantee(comp: CostCustody, year_ctx: Context, pieces: Sequence[Piece
         inputs={"component": comp.key, "contract_version": year_ctx.version, "achieved_rate": achieved,
                 **{f"{u}.savings": savings[u] for u in utilities}, **{f"{u}.adjusted_baseline": adjusted[u]
                                                                       for u in utilities}})
+
+
+def tariff_price_changes(comp: CostCustody, baseline: BaselineSpec, tariffs: TariffBook) -> list[CustodyChange]:
+    """The ``price`` changes a custody component's ``price_tariffs`` imply (GB/T 24915-2020 App. C: the fee
+    follows energy-price changes when the contract says so): against the version in force on the baseline's
+    last day, every later version of the same tariff with another unit price is a change from its
+    effective date to the next version's. Raises TariffError when a tariff is missing or has no single unit
+    price (a time-of-use tariff cannot set a custody fee; name its average-price tariff instead)."""
+    changes: list[CustodyChange] = []
+    for utility, code in (comp.price_tariffs or {}).items():
+        u = str(utility)
+        base = tariffs.on(code, u, baseline.end)
+        base_price = unit_price(base)
+        for v in tariffs.versions:
+            if (v.code, v.utility) != (code, u) or v.effective_from <= base.effective_from:
+                continue
+            new_price = unit_price(v)
+            if new_price == base_price:
+                continue
+            changes.append(CustodyChange(
+                basis="price", effective=v.effective_from, until=v.effective_to, ref=v.source or v.id, utility=u,
+                baseline_price=base_price, new_price=new_price, tariff_version=v.id, component=comp.key,
+                reason=f"{UTILITY_ZH.get(u, u)}价格调整 {base.id} → {v.id}"))
+    return changes

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from emc.contracts.spec import ContractFile
+from emc.tariffs.book import TariffBook
 
 from .custody import settle_custody_period, settle_custody_year
 from .fixed_fee import settle_fixed_fee
@@ -41,7 +42,6 @@ from .lines import ESCO, INSTITUTION, ZERO, Line, SettlementWarning, net, totals
 from .periods import ContractYear, Period, contract_year, periods_per_year, settlement_periods
 from .shared_savings import settle_shared
 from .state import Context, Outcome, SettlementState
-from .tariffs import TariffBook
 
 Terms = ContractFile | TermsVersion | Sequence[TermsVersion]
 

@@ -30,11 +30,14 @@ from emc.money import fen
 from emc.org.models import Role, User
 from emc.settlement import engine
 from emc.settlement.adjustments import adjustment_lines
-from emc.settlement.inputs import PeriodData, TermsVersion, UtilitySavings
+from emc.settlement.custody import tariff_price_changes
+from emc.settlement.inputs import CustodyChange, PeriodData, TermsVersion, UtilitySavings
 from emc.settlement.lines import ESCO, INSTITUTION, Line, totals
 from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
 from emc.settlement.periods import Period, settlement_periods
 from emc.settlement.state import SettlementState
+from emc.tariffs import service as tariffs
+from emc.tariffs.book import TariffBook, TariffError
 
 SAVINGS_KINDS = {"shared_savings", "guaranteed_savings"}
 PENALTY_CODES = {"shortfall", "penalty", "guarantee_penalty", "rate_penalty"}
@@ -71,6 +74,27 @@ def terms(session: Session, contract: Contract) -> list[TermsVersion]:
     return memo[key]
 
 
+def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook | None, list[CustodyChange]]:
+    """The tariff book (when the contract prices with tariffs) and the custody price changes its
+    ``price_tariffs`` imply. A missing tariff makes the period wait (IncompleteData), never a guess."""
+    uses_book = _tou(versions)
+    custody = [c for c in versions[-1].terms.components if c.kind == "cost_custody" and c.price_tariffs]
+    if not (uses_book or custody):
+        return None, []
+    book = tariffs.book(session)
+    changes = []
+    for comp in custody:
+        try:
+            changes.extend(tariff_price_changes(comp, versions[-1].terms.baseline, book))
+        except TariffError as exc:
+            raise IncompleteData(f"{versions[-1].terms.contract.code}: {exc} (load it: emc tariffs load)") from exc
+    return book, changes
+
+
+def _tou(versions: list[TermsVersion]) -> bool:
+    return any(v.terms.valuation is not None and str(v.terms.valuation.policy) == "time_of_use" for v in versions)
+
+
 def savings_utilities(versions: list[TermsVersion]) -> list[str]:
     found: list[str] = []
     for v in versions:
@@ -86,14 +110,18 @@ Cache = dict[tuple[int, str], "baselines.Reporting"]
 
 
 def period_data(session: Session, contract: Contract, period: Period, utilities: list[str],
-                cache: Cache | None = None) -> PeriodData:
+                cache: Cache | None = None, *, intervals: bool = False) -> PeriodData:
     """Savings of each measured utility over the period from its approved baseline (IncompleteData if not).
-    ``cache`` holds data loaded once for a span of periods (run_due); periods outside it read afresh."""
+    ``cache`` holds data loaded once for a span of periods (run_due); periods outside it read afresh.
+    ``intervals``: also hand over each interval's savings of an hourly baseline (time-of-use valuation)."""
     figures = []
     last = period.end - timedelta(days=1)
     for utility in utilities:
+        hourly: tuple[tuple[Any, Any], ...] = ()
         try:
             prepared = (cache or {}).get((contract.id, utility))
+            if intervals:
+                hourly = _interval_savings(session, contract, utility, period, prepared)
             month = prepared.month(period.start, last) if prepared and prepared.covers(period.start, last) else None
             if month is not None:  # one computation for the whole span, sliced by month
                 rows, total, version = [month], month, prepared.baseline.version
@@ -111,8 +139,24 @@ def period_data(session: Session, contract: Contract, period: Period, utilities:
                                  "a period is settled only when at least 90 % of its days have data")
         figures.append(UtilitySavings(utility, adjusted_baseline=total["adjusted_baseline"], actual=total["actual"],
                                       uncertainty=total.get("uncertainty_68"), confidence=0.68,
-                                      source=f"baseline {utility} v{version}"))
+                                      source=f"baseline {utility} v{version}", intervals=hourly))
     return PeriodData(period, savings=tuple(figures))
+
+
+def _interval_savings(session: Session, contract: Contract, utility: str, period: Period,
+                      prepared: baselines.Reporting | None) -> tuple[tuple[Any, Any], ...]:
+    """(local start, adjusted baseline − actual) per hour, for pricing savings by time-of-use band. Only an
+    hourly baseline has them; daily or billing baselines leave the valuation to say it needs interval data."""
+    last = period.end - timedelta(days=1)
+    if prepared is None or not prepared.covers(period.start, last):
+        prepared = baselines.prepare_reporting(session, contract, utility, period.start, last)
+    if prepared.baseline.granularity != "hourly":
+        return ()
+    rows = baselines.savings_from(prepared, period.start, last, period="row").result.periods
+    rows = rows[rows["settled"].astype(bool)]
+    return tuple((start.to_pydatetime(), Decimal(str(round(float(adj - act), 6))))
+                 for start, adj, act in zip(rows["period_start"], rows["adjusted_baseline"], rows["actual"],
+                                            strict=True))
 
 
 def _previous_state(session: Session, contract: Contract, period: Period) -> SettlementState:
@@ -185,9 +229,10 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
     existing = find(session, contract, "period", period.start, period.end)
     if existing is not None and existing.status != SettlementStatus.draft:
         return [existing]
-    data = period_data(session, contract, period, savings_utilities(versions), cache)
+    book, changes = pricing(session, versions)
+    data = period_data(session, contract, period, savings_utilities(versions), cache, intervals=_tou(versions))
     state = _previous_state(session, contract, period)
-    result = engine.settle_period(versions, period, data, state)
+    result = engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
     out = [_upsert(session, contract, result, existing, actor)]
     periods = [p for p in settlement_periods(versions[-1].terms.contract) if p.contract_year == period.contract_year]
     if period.end == periods[-1].end:
@@ -236,7 +281,8 @@ def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVe
         Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.contract_year == number))
         .scalars() for line in session.execute(select(SettlementLine).where(
             SettlementLine.settlement_id == row.id).order_by(SettlementLine.position)).scalars()]
-    result = engine.settle_contract_year(versions, number, data, settled)
+    book, changes = pricing(session, versions)
+    result = engine.settle_contract_year(versions, number, data, settled, tariffs=book, changes=changes)
     return [_upsert(session, contract, result, existing, actor)]
 
 

@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from emc.contracts.spec import CANONICAL_UNITS, SharedSavings
 from emc.money import fen
+from emc.tariffs.book import BAND_ZH
 
 from .inputs import PeriodData
 from .lines import (
@@ -42,7 +43,6 @@ from .lines import (
     unit_shown,
 )
 from .state import ComponentState, Context, Outcome
-from .tariffs import BAND_ZH
 from .valuation import Priced, value_savings
 
 

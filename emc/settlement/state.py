@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from emc.contracts.spec import ContractFile
+from emc.tariffs.book import TariffBook
 
 from .inputs import CustodyChange
 from .lines import ZERO, Line, SettlementWarning
 from .periods import ContractYear, Period
-from .tariffs import TariffBook
 
 
 @dataclass(frozen=True)

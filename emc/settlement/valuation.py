@@ -23,10 +23,10 @@ from decimal import Decimal
 from typing import Any
 
 from emc.contracts.spec import UnitCostLimits, ValuationSpec
+from emc.tariffs.book import BAND_ZH, TariffBook, TariffError, group_by_band, tier_slices, unit_price
 
 from .inputs import Bill, UtilitySavings, local_time
 from .lines import ONE, QTY, ZERO, SettlementWarning, fmt_pct, fmt_price, price
-from .tariffs import BAND_ZH, TariffBook, TariffError, group_by_band, tier_slices, unit_price
 
 
 @dataclass(frozen=True)

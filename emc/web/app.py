@@ -67,6 +67,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from emc.metering.routes import api as imports_api
     from emc.settlement.routes import api as settlements_api
     from emc.settlement.routes import pages as settlements_pages
+    from emc.tariffs.routes import api as tariffs_api
+    from emc.tariffs.routes import pages as tariffs_pages
     from emc.metering.routes import pages as imports_pages
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
@@ -78,7 +80,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(imports_pages)
     app.include_router(baselines_pages)
     app.include_router(settlements_pages)
+    app.include_router(tariffs_pages)
     app.include_router(settlements_api, prefix="/api")
+    app.include_router(tariffs_api, prefix="/api")
     app.include_router(baselines_api, prefix="/api")
     app.include_router(imports_api, prefix="/api")
     app.include_router(contracts_api, prefix="/api")

@@ -21,7 +21,7 @@ service layer loads (from price notices or bills).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -132,6 +132,18 @@ class TariffVersion:
 
     def in_force(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day < self.effective_to)
+
+
+def close_open_ends(versions: Iterable[TariffVersion]) -> list[TariffVersion]:
+    """Versions written without ``effective_to`` end where the next version of the same code and utility
+    begins (a price notice replaces the previous one; nobody writes the old one's end date)."""
+    ordered = sorted(versions, key=lambda v: (v.code, v.utility, v.effective_from))
+    out = []
+    for v, nxt in zip(ordered, [*ordered[1:], None], strict=True):
+        if v.effective_to is None and nxt is not None and (nxt.code, nxt.utility) == (v.code, v.utility):
+            v = replace(v, effective_to=nxt.effective_from)
+        out.append(v)
+    return out
 
 
 class TariffBook:

@@ -1,0 +1,183 @@
+"""Tariff versions in the database: load files, add a version from a new price notice, build the book.
+
+A version is identified by (code, utility, version). Loading the same entry again changes nothing; a changed
+entry replaces the stored one only while no approved settlement has priced with it (then it is history, and
+the change must be a new version). Services never commit; the caller does, or rolls back on an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from emc.audit import service as audit
+from emc.contracts.spec import SpecProblem, problems_of
+from emc.dbtypes import utcnow
+from emc.org.models import Role, User
+from emc.settlement.models import Settlement, SettlementStatus
+
+from .book import TariffBook, TariffError, TariffVersion, close_open_ends
+from .files import (
+    TariffFileError,
+    TariffSpec,
+    canonical,
+    load_tariff_file,
+    parse_tariffs,
+    spec_hash,
+    to_version,
+    version_from_spec,
+    with_prices,
+)
+from .models import Tariff
+
+
+class TariffInUse(TariffFileError):
+    """A version that approved settlements priced with cannot change."""
+
+
+@dataclass(frozen=True)
+class Saved:
+    key: str
+    action: str  # created | updated | unchanged
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.action}"
+
+
+def _actor(actor: User | str) -> str:
+    return actor.username if isinstance(actor, User) else actor
+
+
+def _require_manager(actor: User | str) -> None:
+    if isinstance(actor, User) and Role(actor.role) not in (Role.admin, Role.manager):
+        raise PermissionError(f"a {actor.role} user cannot change tariffs")
+
+
+def used_by(session: Session, key: str) -> list[str]:
+    """Numbers of the settlements past draft that priced with version ``key``."""
+    rows = session.execute(select(Settlement.number, Settlement.inputs).where(
+        Settlement.status != SettlementStatus.draft)).all()
+    return [number for number, inputs in rows if key in str((inputs or {}).get("tariff_versions", "")).split(",")]
+
+
+def find(session: Session, code: str, utility: str, version: str) -> Tariff | None:
+    return session.execute(select(Tariff).where(Tariff.code == code, Tariff.utility == utility,
+                                                Tariff.version == version)).scalars().first()
+
+
+def save(session: Session, spec: TariffSpec, *, actor: User | str, source_file: str = "",
+         where: str = "") -> Saved:
+    """Store one version (idempotent by content)."""
+    _require_manager(actor)
+    data = canonical(spec)
+    digest = spec_hash(data)
+    version = to_version(spec)
+    row = find(session, spec.code, str(spec.utility), spec.version)
+    if row is not None and row.spec_hash == digest:
+        return Saved(row.key, "unchanged")
+    if row is not None:
+        users = used_by(session, row.key)
+        if users:
+            raise TariffInUse([SpecProblem(source_file or "<form>", where or row.key,
+                                           f"{row.key} priced approved settlements ({', '.join(users[:5])}"
+                                           f"{' …' if len(users) > 5 else ''}); give the new prices a new version")])
+        before = {"spec": row.spec}
+    else:
+        row = Tariff(code=spec.code, utility=str(spec.utility), version=spec.version, created_by=_actor(actor),
+                     kind=version.kind, unit=version.unit, effective_from=spec.effective_from, source=spec.source,
+                     spec=data, spec_hash=digest)
+        before = None
+    row.name, row.kind, row.unit = spec.name, version.kind, version.unit
+    row.effective_from, row.effective_to, row.source = spec.effective_from, spec.effective_to, spec.source
+    row.spec, row.spec_hash, row.source_file, row.updated_at = data, digest, source_file, utcnow()
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="tariff.update" if before else "tariff.create", object_type="tariff",
+                 object_id=row.key, before=before, after={"spec": data, "source_file": source_file})
+    session.info.pop("emc.tariffs.book", None)
+    return Saved(row.key, "updated" if before else "created")
+
+
+def _check_book(session: Session, filename: str) -> None:
+    try:
+        book(session)
+    except TariffError as exc:
+        raise TariffFileError([SpecProblem(filename, "", str(exc))]) from exc
+
+
+def load_text(session: Session, text: str, filename: str, *, actor: User | str) -> list[Saved]:
+    """Load every version of a tariff file; on any problem nothing of it should be committed."""
+    _require_manager(actor)
+    saved = [save(session, spec, actor=actor, source_file=filename, where=f"tariffs[{i}] ({spec.code})")
+             for i, (spec, _) in enumerate(parse_tariffs(text, filename))]
+    _check_book(session, filename)
+    return saved
+
+
+def load_file(session: Session, path: Path | str, *, actor: User | str) -> list[Saved]:
+    load_tariff_file(path)  # file-level problems (missing, not UTF-8) before reading it as text
+    return load_text(session, Path(path).read_text(encoding="utf-8"), Path(path).name, actor=actor)
+
+
+def new_version(session: Session, base: Tariff, *, version: str, effective_from: date, source: str,
+                prices: dict[str, str], actor: User | str) -> Saved:
+    """A new price notice for an existing tariff: same structure (TOU windows, tiers), new prices, in force
+    from ``effective_from`` (the previous version then ends there)."""
+    _require_manager(actor)
+    if find(session, base.code, base.utility, version) is not None:
+        raise TariffFileError([SpecProblem("<form>", "version", f"{base.code}/{base.utility} already has a "
+                                           f"version {version!r}")])
+    try:
+        data = with_prices(base.spec, prices, version=version, effective_from=effective_from.isoformat(),
+                           source=source)
+        spec = TariffSpec.model_validate(data)
+        to_version(spec)
+    except ValidationError as exc:
+        raise TariffFileError(problems_of(exc, data, "<form>")) from exc
+    except TariffError as exc:
+        raise TariffFileError([SpecProblem("<form>", "", str(exc))]) from exc
+    saved = save(session, spec, actor=actor, source_file="form")
+    _check_book(session, "<form>")
+    return saved
+
+
+def book(session: Session) -> TariffBook:
+    """Every stored version as the settlement engine reads it (open ends closed by the next version).
+    Built once per session and rebuilt when a version is saved."""
+    memo = session.info.get("emc.tariffs.book")
+    stamp = session.execute(select(func.count(Tariff.id), func.max(Tariff.updated_at))).one()
+    if memo is None or memo[0] != tuple(stamp):
+        rows = session.execute(select(Tariff)).scalars().all()
+        memo = (tuple(stamp), TariffBook(close_open_ends(version_from_spec(r.spec) for r in rows)))
+        session.info["emc.tariffs.book"] = memo
+    return memo[1]
+
+
+def versions(session: Session, code: str | None = None) -> list[Tariff]:
+    query = select(Tariff).order_by(Tariff.code, Tariff.utility, Tariff.effective_from.desc())
+    if code:
+        query = query.where(Tariff.code == code)
+    return list(session.execute(query).scalars())
+
+
+def as_json(row: Tariff, end: date | None = None) -> dict[str, Any]:
+    return {"id": row.key, "code": row.code, "utility": row.utility, "version": row.version, "name": row.name,
+            "kind": row.kind, "unit": row.unit, "effective_from": row.effective_from.isoformat(),
+            "effective_to": (row.effective_to or end).isoformat() if (row.effective_to or end) else None,
+            "source": row.source, "spec": row.spec}
+
+
+def effective_ends(rows: list[Tariff]) -> dict[int, date | None]:
+    """Each version's end as the book applies it (written end, else the next version's start)."""
+    closed = {v.id: v.effective_to for v in close_open_ends(version_from_spec(r.spec) for r in rows)}
+    return {r.id: closed.get(r.key) for r in rows if r.id is not None}
+
+
+__all__ = ["Saved", "TariffInUse", "TariffVersion", "as_json", "book", "effective_ends", "find", "load_file",
+           "load_text", "new_version", "save", "used_by", "versions"]
