@@ -72,6 +72,9 @@ class PortfolioSpec:
     interval: Interval = "daily"
     seed: int = 1
     city: str = "320200"
+    # benchmark shape: every contract settles monthly from one year into the window (the first year is its
+    # baseline) to the window's end, so N contracts over Y years give exactly N × 12 × (Y − 1) contract-months
+    settle_monthly: bool = False
 
     def __post_init__(self) -> None:
         if self.institutions < 1:
@@ -174,6 +177,7 @@ class _ContractPlan:
     pv: str = ""  # "" | "existing" | "installed"
     package: bool = False
     code: str = ""
+    frequency: str = ""  # "" = drawn at random
 
 
 @dataclass
@@ -612,6 +616,8 @@ def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator,
         else:
             c.start = _add_months(spec.start.replace(day=1), -int(rng.integers(1, 37)))
         c.term_years = int(rng.choice(_TERM_YEARS[c.type]))
+        if spec.settle_monthly:
+            c.start, c.term_years, c.frequency = _add_months(spec.start.replace(day=1), 12), spec.years - 1, "monthly"
         if c.variant == "pv":
             c.pv = "installed"
         elif c.type == "cost_custody" and len(c.insts) == 1 and rng.random() < 0.2:
@@ -912,7 +918,7 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
     head: dict[str, Any] = {
         "code": c.code, "name": name, "name_en": f"Synthetic {c.type.replace('_', ' ')} contract {c.idx + 1}",
         "type": c.type, "signed": c.start - timedelta(days=int(rng.integers(20, 90))), "start": c.start,
-        "end": end, "settlement_frequency": _pick(rng, [("monthly", .6), ("quarterly", .3), ("annual", .1)]),
+        "end": end, "settlement_frequency": c.frequency or _pick(rng, [("monthly", .6), ("quarterly", .3), ("annual", .1)]),
         "payment_days": int(rng.choice([15, 30, 30, 45, 60])), "contract_value": fen(_d(round(value, -2))),
         "carbon_rights": carbon,
         "ipmvp_option": "B" if c.type == "shared_savings" and rng.random() < 0.2 else "C",

@@ -5,6 +5,11 @@ the M&V savings behind each period) and computing (the settlement engine and sto
 
     python scripts/bench_settlement.py                         # 415 institutions, 200 contracts, 6 years daily
     python scripts/bench_settlement.py --contracts 30 --institutions 60 --meters 300 --years 3   # quick look
+    python scripts/bench_settlement.py --monthly               # exactly 200 × 60 = 12,000 contract-months
+
+The default portfolio mixes monthly, quarterly and annual contracts with staggered starts (some wait for
+data); ``--monthly`` makes every contract settle monthly from one year into the window (its baseline year)
+to the end, and back-settles all of it: contracts × 12 × (years − 1) contract-months.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ def main() -> None:
     parser.add_argument("--meters", type=int, default=2000)
     parser.add_argument("--years", type=int, default=6)
     parser.add_argument("--db", default="")
+    parser.add_argument("--monthly", action="store_true",
+                        help="every contract monthly over the whole window; back-settle all of it")
     args = parser.parse_args()
 
     from sqlalchemy import insert, select, update
@@ -63,7 +70,8 @@ def main() -> None:
     eng = make_engine(db)
     upgrade(eng)
     spec = synthetic.PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
-                                   years=args.years, interval="daily", seed=11)
+                                   years=args.years, interval="daily", seed=11,
+                                   settle_monthly=args.monthly)
     t0 = time.perf_counter()
     with Session(eng) as s:
         summary = synthetic.generate(s, spec)
@@ -101,6 +109,8 @@ def main() -> None:
     end = spec.end
     last_month = date(end.year, end.month, 1) - timedelta(days=1)
     cutoff = date(last_month.year, last_month.month, 1)  # everything ending before the last month
+    if args.monthly:
+        cutoff = end  # the whole window: contracts × 12 × (years − 1) contract-months
     with Session(eng) as s:
         t0 = time.perf_counter()
         back = service.run_due(s, cutoff, actor="bench")
@@ -110,6 +120,12 @@ def main() -> None:
     print(f"back-settle to {cutoff}: {len(back.created):,} settlements ({back_periods:,} contract periods) in "
           f"{t_back:.1f} s; {len(back.waiting)} contracts waiting (target: 12,000 contract-months < 120 s)")
     spent_back = dict(clock.spent)
+    if args.monthly:
+        total = sum(spent_back.values()) or 1
+        print(f"  {back_periods / t_back:.0f} contract-months/s; " + ", ".join(
+            f"{k} {v:.1f} s ({v / total:.0%} of measured)" for k, v in spent_back.items()))
+        print(f"  ratio to the target: {t_back / 120:.2f} of 120 s")
+        return
     clock.spent.clear()
     with Session(eng) as s:
         t0 = time.perf_counter()
