@@ -77,6 +77,10 @@ def terms(session: Session, contract: Contract) -> list[TermsVersion]:
 def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook | None, list[CustodyChange]]:
     """The tariff book (when the contract prices with tariffs) and the custody price changes its
     ``price_tariffs`` imply. A missing tariff makes the period wait (IncompleteData), never a guess."""
+    if any(v.terms.valuation is not None and str(v.terms.valuation.policy) == "average_cost" for v in versions):
+        # never a settlement without its value: bill costs are not imported yet (imports read quantities)
+        raise IncompleteData(f"{versions[-1].terms.contract.code}: average-cost valuation needs the period's bill "
+                             "costs, which meter imports do not carry yet; use baseline_price or time_of_use")
     uses_book = _tou(versions)
     custody = [c for c in versions[-1].terms.components if c.kind == "cost_custody" and c.price_tariffs]
     if not (uses_book or custody):
