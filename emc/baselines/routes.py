@@ -6,19 +6,21 @@ from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from emc.baselines import service
+from emc.baselines import annual_report, service
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.org.models import Role, User
 from emc.org.scope import NotFound
+from emc.reports.fonts import CjkFontMissing
+from emc.reports.mv_report import render_mv_report
+from emc.web import htmx
 from emc.web.charts import Line, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
-from emc.web import htmx
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -79,6 +81,7 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
             problems.append(str(exc))
     return {"c": contract, "utility": utility, "utilities": utilities, "versions": versions, "current": current,
             "charts": charts, "savings_rows": savings_rows, "total": total, "problems": problems,
+            "report_years": annual_report.report_years(session, contract),
             "adjustments": service.adjustments(session, contract, utility) if utility else [],
             "can_decide": user.role in DECIDERS, "can_propose": user.role in PROPOSERS}
 
@@ -88,6 +91,27 @@ def mv_page(request: Request, session: SessionDep, user: CurrentUser, scope: Sco
             utility: str = "") -> Response:
     contract = _contract(session, scope, code)
     return render(request, "contracts/mv.html", _page_context(session, user, contract, utility))
+
+
+@pages.get("/contracts/{code}/mv/report/{year}.pdf")
+def mv_annual_report(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                     year: int) -> Response:
+    """The annual M&V report of contract year ``year`` (1-based) as PDF, from stored data."""
+    contract = _contract(session, scope, code)
+    try:
+        report = annual_report.build_annual_report(session, contract, year)
+        pdf = render_mv_report(report)
+    except annual_report.ReportUnavailable as exc:
+        return _report_error(request, 404, str(exc))
+    except (annual_report.ReportNotReady, CjkFontMissing) as exc:
+        return _report_error(request, 409, str(exc))
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{report.number}.pdf"'})
+
+
+def _report_error(request: Request, status: int, message: str) -> Response:
+    """Why there is no report, said in so many words (the generic 404 page would hide it)."""
+    return render(request, "error.html", {"message": message, "status": status}, status_code=status)
 
 
 def _back(request: Request, code: str, utility: str, error: str | None = None) -> Response:
@@ -177,9 +201,8 @@ def api_baselines(session: SessionDep, scope: ScopeDep, code: str) -> list[dict[
 
 
 @api.get("/contracts/{code}/savings")
-def api_savings(session: SessionDep, scope: ScopeDep, code: str, utility: str, start: date, end: date) -> dict[str, Any]:
-    from fastapi import HTTPException
-
+def api_savings(session: SessionDep, scope: ScopeDep, code: str, utility: str, start: date,
+                end: date) -> dict[str, Any]:
     contract = _contract(session, scope, code)
     try:
         report = service.compute_savings(session, contract, utility, start, end)

@@ -18,7 +18,7 @@ from reportlab.graphics.shapes import Drawing, String
 from reportlab.lib import colors
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 
 from emc.reports import pdf
 from emc.reports.amounts import chinese_uppercase, format_yuan
@@ -68,6 +68,7 @@ class ModelSummary:
     nmbe: str
     gates: Sequence[Gate]
     gate_source: str = "ASHRAE Guideline 14-2014"
+    details: Sequence[tuple[str, str, str]] = ()  # extra rows (label, English label, text): approval, meters …
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,7 @@ class CarbonRow:
     factor_unit: str  # kgCO₂/kWh
     factor_version: str
     reduction_t: Decimal  # tCO₂
+    standard_coal_t: Decimal | None = None  # tce saved (折标准煤), when the utility has a coal equivalent
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class MVReport:
     guarantee: Guarantee | None = None
     carbon: Sequence[CarbonRow] = ()
     notes: Sequence[str] = ()
+    warnings: Sequence[str] = ()  # incomplete data, failed checks: printed in a box under the header
     method: str = "IPMVP 选项C（整体设施）· GB/T 28750 · ASHRAE Guideline 14-2014"
     title: str = "年度节能量测量与验证报告"
     title_en: str = "Annual Measurement & Verification Report"
@@ -144,7 +147,7 @@ def _period(report: MVReport) -> str:
     return f"{report.period_start:%Y-%m-%d} 至 {report.period_end:%Y-%m-%d}"
 
 
-def monthly_chart(result: UtilityResult, width: float = W, height: float = 62 * mm) -> Drawing:
+def monthly_chart(result: UtilityResult, width: float = W, height: float = 54 * mm) -> Drawing:
     """Monthly actual use against the adjusted baseline (vector, in the CJK font)."""
     font = styles().font
     drawing = Drawing(width, height)
@@ -169,7 +172,9 @@ def monthly_chart(result: UtilityResult, width: float = W, height: float = 62 * 
     chart.lines[1].strokeColor = ACTUAL_COLOUR
     chart.lines[1].strokeWidth = 1.6
     drawing.add(chart)
-    drawing.add(String(0, height - 10, clean(f"{result.unit}"), fontName=font, fontSize=7, fillColor=GREY))
+    # The chart names its utility: a page break may separate it from its section heading.
+    drawing.add(String(0, height - 10, clean(f"{result.utility} {result.utility_en} · {result.unit}"), fontName=font,
+                       fontSize=7.5, fillColor=GREY))
     legend = Legend()
     legend.fontName = font
     legend.fontSize = 7.5
@@ -220,30 +225,34 @@ def _summary_table(report: MVReport) -> Flowable:
         else:
             u = f"±{number(r.uncertainty)} @{r.confidence}"
             fsu = f"{abs(r.uncertainty / r.savings) * 100:.1f}%" if r.savings else "—"
-        rows.append([bi(r.utility, r.utility_en), r.unit, number(r.savings), u, fsu,
+        rows.append([bi(r.utility, r.utility_en), r.unit, number(r.savings) if r.months else "—", u, fsu,
                      _verdict(all(g.passed for g in r.model.gates))])
     widths = [0.16 * W, 0.09 * W, 0.18 * W, 0.24 * W, 0.15 * W, 0.18 * W]
     return grid_table(rows, widths, extra=[("ALIGN", (1, 1), (1, -1), "CENTER"), ("ALIGN", (2, 1), (4, -1), "RIGHT")])
 
 
-def _model_table(result: UtilityResult) -> Flowable:
+def _model_table(result: UtilityResult) -> list[Flowable]:
     m = result.model
     baseline = f"{m.baseline_start:%Y-%m-%d} 至 {m.baseline_end:%Y-%m-%d}"
-    info = [[head("模型", "Model", "LEFT"), text(m.model), head("数据粒度", "Granularity", "LEFT"),
-             text(m.granularity)],
-            [head("基准期", "Baseline period", "LEFT"), text(baseline),
-             head("样本/参数", "n / p", "LEFT"), text(f"n = {m.n}, p = {m.p}")],
-            [head("R²", "", "LEFT"), text(m.r2), head("CV(RMSE) / NMBE", "", "LEFT"),
-             text(f"{m.cvrmse} / {m.nmbe}")]]
-    table = grid_table(info, [0.15 * W, 0.35 * W, 0.15 * W, 0.35 * W], header_rows=0,
-                       extra=[("BACKGROUND", (0, 0), (0, -1), HEAD_FILL), ("BACKGROUND", (2, 0), (2, -1), HEAD_FILL)])
+    # The model's name spans the row (split models have long names); CV(RMSE) and NMBE are in the gates below.
+    info: list[list[object]] = [
+        [head("模型", "Model", "LEFT"), text(m.model), "", ""],
+        [head("基准期", "Baseline period", "LEFT"), text(baseline), head("数据粒度", "Granularity", "LEFT"),
+         text(m.granularity)],
+        [head("样本/参数", "n / p", "LEFT"), text(f"n = {m.n}, p = {m.p}"), head("R²", "", "LEFT"), text(m.r2)]]
+    extra: list[tuple[object, ...]] = [("SPAN", (1, 0), (3, 0)), ("BACKGROUND", (0, 0), (0, -1), HEAD_FILL),
+                                       ("BACKGROUND", (2, 1), (2, 2), HEAD_FILL)]
+    for zh, en, value in m.details:
+        extra.append(("SPAN", (1, len(info)), (3, len(info))))
+        info.append([head(zh, en, "LEFT"), text(value, size=8), "", ""])
+    table = grid_table(info, [0.15 * W, 0.35 * W, 0.15 * W, 0.35 * W], header_rows=0, extra=extra)
     gate_rows: list[list[object]] = [[head("检验项", "Gate"), head("结果", "Value"), head("限值", "Limit"),
                                       head("结论", "Result")]]
     for g in m.gates:
-        gate_rows.append([g.name, g.value, g.limit, _verdict(g.passed)])
+        gate_rows.append([text(g.name), g.value, g.limit, _verdict(g.passed)])
     gates = grid_table(gate_rows, [0.34 * W, 0.22 * W, 0.22 * W, 0.22 * W], extra=[("ALIGN", (1, 1), (2, -1), "RIGHT")])
     source = TextBlock([(f"检验依据 Gates per: {m.gate_source}", 7, GREY)])
-    return KeepTogether([table, Spacer(1, 2 * mm), gates, Spacer(1, 1 * mm), source])
+    return [table, Spacer(1, 2 * mm), gates, Spacer(1, 1 * mm), source]
 
 
 def _months_table(result: UtilityResult) -> Flowable:
@@ -290,26 +299,57 @@ def _guarantee(g: Guarantee) -> Flowable:
 
 
 def _carbon(report: MVReport) -> Flowable:
+    coal = any(c.standard_coal_t is not None for c in report.carbon)
     rows: list[list[object]] = [[head("能源", "Utility"), head("节约量", "Savings"), head("排放因子", "Factor"),
                                  head("因子版本", "Factor version"), head("减排量 (tCO₂)", "Reduction")]]
+    if coal:
+        rows[0].insert(4, head("折标准煤 (tce)", "Coal equivalent"))
     for c in report.carbon:
-        rows.append([text(c.utility), f"{number(c.savings)} {c.unit}", f"{number(c.factor)} {c.factor_unit}",
-                     text(c.factor_version), number(c.reduction_t)])
+        row: list[object] = [text(c.utility), text(f"{number(c.savings)} {c.unit}", align="RIGHT"),
+                             text(f"{number(c.factor)} {c.factor_unit}", align="RIGHT"),
+                             text(c.factor_version, size=7.5), number(c.reduction_t)]
+        if coal:
+            row.insert(4, number(c.standard_coal_t))
+        rows.append(row)
     total = sum((c.reduction_t for c in report.carbon), Decimal(0))
-    rows.append([bi("合计", "Total", align="CENTER"), "", "", "", number(total)])
-    return grid_table(rows, [0.16 * W, 0.22 * W, 0.22 * W, 0.22 * W, 0.18 * W],
-                      extra=[("ALIGN", (1, 1), (2, -1), "RIGHT"), ("ALIGN", (4, 1), (4, -1), "RIGHT"),
-                             ("BACKGROUND", (0, -1), (-1, -1), pdf.TOTAL_FILL)])
+    total_row: list[object] = [bi("合计", "Total", align="CENTER"), "", "", "", number(total)]
+    if coal:
+        total_row.insert(4, number(sum((c.standard_coal_t or Decimal(0) for c in report.carbon), Decimal(0))))
+    rows.append(total_row)
+    if coal:
+        widths = [0.12 * W, 0.19 * W, 0.17 * W, 0.22 * W, 0.15 * W, 0.15 * W]
+    else:
+        widths = [0.16 * W, 0.22 * W, 0.22 * W, 0.22 * W, 0.18 * W]
+    last = len(widths) - 1
+    return grid_table(rows, widths, extra=[("ALIGN", (4, 1), (last, -1), "RIGHT"),
+                                           ("BACKGROUND", (0, -1), (-1, -1), pdf.TOTAL_FILL)])
+
+
+def _warnings(report: MVReport) -> Flowable:
+    parts = [("提示（数据完整性与方法）  Warnings: data completeness and method", 9, ACTUAL_COLOUR)]
+    parts += [(f"{i}. {w}", 8, INK) for i, w in enumerate(report.warnings, start=1)]
+    return grid_table([[TextBlock(parts)]], [W], header_rows=0,
+                      extra=[("BOX", (0, 0), (-1, -1), 0.9, ACTUAL_COLOUR), ("TOPPADDING", (0, 0), (-1, -1), 4),
+                             ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
 
 
 def flowables(report: MVReport) -> list[Flowable]:
     numbering = iter("一二三四五六七八九十")
     story: list[Flowable] = [*_report_header(report)]
+    if report.warnings:
+        story += [Spacer(1, 3 * mm), _warnings(report)]
     story += [section(f"{next(numbering)}、节能量汇总", "Savings summary"), _summary_table(report)]
     for r in report.utilities:
-        story += [CondPageBreak(90 * mm), section(f"{next(numbering)}、{r.utility}", r.utility_en),
-                  _model_table(r), Spacer(1, 3 * mm),
-                  monthly_chart(r), Spacer(1, 2 * mm), KeepTogether([_months_table(r)])]
+        # Heading with its model, chart with its table: a page break never leaves a heading alone at a page
+        # foot or a chart apart from the figures it draws.
+        # (one KeepTogether each: a nested one reports an endless height and always breaks the page)
+        story += [KeepTogether([section(f"{next(numbering)}、{r.utility}", r.utility_en), *_model_table(r)]),
+                  Spacer(1, 3 * mm)]
+        if r.months:
+            story += [KeepTogether([monthly_chart(r), Spacer(1, 2 * mm), _months_table(r)])]
+        else:  # an empty chart would look like a drawing error
+            story += [TextBlock([("本合同年无数据充分的月份，无节约量可报告。", 9, ACTUAL_COLOUR),
+                                 ("No month of the year has enough data to report savings.", 7.5, GREY)])]
     if report.adjustments:
         story += [section(f"{next(numbering)}、非常规调整", "Non-routine adjustments"), *_adjustments(report)]
     if report.guarantee:
@@ -318,8 +358,8 @@ def flowables(report: MVReport) -> list[Flowable]:
     if report.carbon:
         story += [KeepTogether([section(f"{next(numbering)}、碳减排", "Carbon reduced"), _carbon(report)])]
     if report.notes:
-        story += [section(f"{next(numbering)}、说明", "Notes")]
-        story += [TextBlock([(f"{i}. {n}", 8, INK)]) for i, n in enumerate(report.notes, start=1)]
+        story += [KeepTogether([section(f"{next(numbering)}、说明", "Notes"),
+                                *[TextBlock([(f"{i}. {n}", 8, INK)]) for i, n in enumerate(report.notes, start=1)]])]
     return story
 
 
