@@ -6,11 +6,12 @@ import csv
 import io
 import zipfile
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from openpyxl import Workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution
@@ -31,10 +32,12 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, date(year + (mon == 12), mon % 12 + 1, 1)
 
 
-def _rows(session: Session, scope: Scope, where: list) -> list[tuple[Settlement, Contract, Esco, str]]:  # type: ignore[type-arg]
+def _rows(session: Session, scope: Scope, where: list, *, offset: int = 0,  # type: ignore[type-arg]
+          limit: int | None = None) -> list[tuple[Settlement, Contract, Esco, str]]:
     found = session.execute(select(Settlement, Contract, Esco).join(Contract, Contract.id == Settlement.contract_id)
                             .join(Esco, Esco.id == Contract.esco_id).where(scope.contracts(), *where)
-                            .order_by(Settlement.period_start, Contract.code, Settlement.version)).all()
+                            .order_by(Settlement.period_start, Contract.code, Settlement.kind, Settlement.version)
+                            .offset(offset).limit(limit)).all()
     names: dict[int, str] = {}
     for cid, name in session.execute(select(ContractInstitution.contract_id, Institution.name).join(
             Institution, Institution.id == ContractInstitution.institution_id)
@@ -110,3 +113,65 @@ def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
         info = zipfile.ZipInfo(f"summary-{month}.xlsx", date_time=(start.year, start.month, 1, 0, 0, 0))
         bundle.writestr(info, export_xlsx(session, scope, where))
     return buffer.getvalue()
+
+
+# -- statements by period (the finance page) ---------------------------------------------------------------
+STATEMENT_STATUSES = (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid)
+
+
+@dataclass
+class MonthTotals:
+    """One month's statements (by the month their period starts in): counts per status and money."""
+
+    month: str
+    counts: dict[str, int] = field(default_factory=lambda: {s.value: 0 for s in STATEMENT_STATUSES})
+    to_esco: Decimal = Decimal("0.00")
+    from_esco: Decimal = Decimal("0.00")
+    net: Decimal = Decimal("0.00")
+    unpaid: Decimal = Decimal("0.00")  # net to ESCO of the approved and issued, not yet paid
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts.values())
+
+
+def statement_filter(status: str = "", contract: str = "") -> list:  # type: ignore[type-arg]
+    """Conditions for the finance page: statements only (approved and after), optionally one status/contract."""
+    where = [Settlement.status == status] if status else [Settlement.status.in_(STATEMENT_STATUSES)]
+    if contract:
+        where.append(Contract.code == contract)
+    return where
+
+
+def month_totals(session: Session, scope: Scope, where: list) -> list[MonthTotals]:  # type: ignore[type-arg]
+    """Per month, newest first: grouped by period start and status in the database, folded into months here
+    (portable: no date functions that differ between SQLite and PostgreSQL)."""
+    found = session.execute(select(Settlement.period_start, Settlement.status, func.count(),
+                                   func.sum(Settlement.to_esco), func.sum(Settlement.from_esco),
+                                   func.sum(Settlement.net_to_esco))
+                            .join(Contract, Contract.id == Settlement.contract_id).where(scope.contracts(), *where)
+                            .group_by(Settlement.period_start, Settlement.status)).all()
+    months: dict[str, MonthTotals] = {}
+    for start, status, count, to_esco, from_esco, net in found:
+        key = f"{start:%Y-%m}"
+        m = months.setdefault(key, MonthTotals(key))
+        m.counts[status] = m.counts.get(status, 0) + count
+        m.to_esco += to_esco or 0
+        m.from_esco += from_esco or 0
+        m.net += net or 0
+        if status != SettlementStatus.paid:
+            m.unpaid += net or 0
+    return [months[k] for k in sorted(months, reverse=True)]
+
+
+def statement_rows(session: Session, scope: Scope, where: list) -> list[tuple[Settlement, Contract, Esco, str]]:  # type: ignore[type-arg]
+    """Settlements in scope with their contract, ESCO and institutions' names."""
+    return _rows(session, scope, where)
+
+
+def month_statements(session: Session, scope: Scope, month: str, where: list, *, offset: int = 0,  # type: ignore[type-arg]
+                     limit: int | None = None) -> list[tuple[Settlement, Contract, Esco, str]]:
+    """The month's statements in scope: (settlement, contract, ESCO, institutions)."""
+    start, end = month_bounds(month)
+    return _rows(session, scope, [Settlement.period_start >= start, Settlement.period_start < end, *where],
+                 offset=offset, limit=limit)

@@ -17,13 +17,14 @@ from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
 from emc.settlement import service, statements
 from emc.settlement.models import Settlement, SettlementStatus
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep
 from emc.web import htmx
-from emc.web.templating import render
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web.templating import is_htmx, render
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["settlements"])
 PAGE = 25
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIONS_BY_ROLE = {
     Role.admin: ("submit", "approve", "reject", "issue", "pay", "adjust"),
     Role.manager: ("submit", "approve", "reject", "issue", "adjust"),
@@ -81,7 +82,8 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
     rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
                            .offset((page - 1) * PAGE).limit(PAGE)).all()
     return render(request, "settlements/list.html", {
-        "reminders": service.reminders(session, scope, date.today()), "rows": rows, "total": total, "page": page, "pages": max(1, -(-total // PAGE)), "status": status,
+        "reminders": service.reminders(session, scope, date.today()), "rows": rows, "total": total, "page": page,
+        "pages": max(1, -(-total // PAGE)), "status": status,
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
 
 
@@ -97,8 +99,7 @@ def settlements_export(session: SessionDep, user: CurrentUser, scope: ScopeDep, 
         return Response(exports.export_csv(session, scope, where), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="settlements.csv"'})
     if fmt == "xlsx":
-        return Response(exports.export_xlsx(session, scope, where),
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        return Response(exports.export_xlsx(session, scope, where), media_type=XLSX,
                         headers={"Content-Disposition": 'attachment; filename="settlements.xlsx"'})
     raise NotFound("export format")
 
@@ -111,9 +112,14 @@ def _month(value: str) -> str:
     return value
 
 
+def _back(next_: str) -> str | None:
+    """Where a form on the statements page wants to return: only that page (never another site)."""
+    return next_ if next_ == "/statements" or next_.startswith("/statements?") else None
+
+
 @pages.post("/settlements/issue-period")
 def settlements_issue_period(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
-                             month: Annotated[str, Form()]) -> Response:
+                             month: Annotated[str, Form()], next_: Annotated[str, Form(alias="next")] = "") -> Response:
     from emc.settlement import exports
     from emc.web.deps import Forbidden
 
@@ -126,7 +132,7 @@ def settlements_issue_period(request: Request, session: SessionDep, user: Curren
         return htmx.toast(request, str(exc.detail))
     if not issued:
         return htmx.toast(request, f"{month}: no approved settlement to issue", status_code=409)
-    return htmx.redirect(request, "/settlements?status=issued")
+    return htmx.redirect(request, _back(next_) or "/settlements?status=issued")
 
 
 @pages.get("/settlements/period/{month}.zip")
@@ -139,6 +145,132 @@ def settlements_period_zip(session: SessionDep, user: CurrentUser, scope: ScopeD
     data = exports.period_bundle(session, scope, _month(month))
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="statements-{month}.zip"'})
+
+
+def _statement_context(user: User, rows: list[tuple[Settlement, Contract, Any, str]]) -> list[dict[str, Any]]:
+    return [{"s": s, "c": c, "esco": e.name, "institutions": inst, "actions": _actions(user, s)}
+            for s, c, e, inst in rows]
+
+
+STATEMENTS_PAGE = 100
+
+
+def _statements_view(session: SessionDep, scope: Scope, user: User, month: str, status: str, contract: str,
+                     page: int) -> dict[str, Any]:
+    """What the statements page shows for its filters (the page, and the parts a payment updates)."""
+    from urllib.parse import urlencode
+
+    from emc.settlement import exports
+
+    if status and status not in exports.STATEMENT_STATUSES:
+        raise HTTPException(status_code=422, detail=f"status {status!r}: one of approved, issued, paid")
+    contract = contract.strip()
+    where = exports.statement_filter(status, contract)
+    months = exports.month_totals(session, scope, where)
+    latest = months[0].month if months else f"{date.today():%Y-%m}"
+    month = _month(month) if month else latest
+    current = next((m for m in months if m.month == month), exports.MonthTotals(month))
+    query = {k: v for k, v in (("month", month), ("status", status), ("contract", contract)) if v}
+    role = Role(user.role)
+    return {
+        "month": month, "status": status, "contract": contract, "months": months[:12],
+        "more_months": max(0, len(months) - 12), "current": current, "where": where,
+        "page": page, "pages": max(1, -(-current.count // STATEMENTS_PAGE)),
+        "next": "/statements?" + urlencode({**query, "page": page} if page > 1 else query),
+        "query": urlencode(query), "statuses": [s.value for s in exports.STATEMENT_STATUSES],
+        "can_issue": role in (Role.admin, Role.manager) and current.counts.get("approved", 0) > 0,
+        "can_zip": role in (Role.admin, Role.manager, Role.finance)
+        and current.counts.get("issued", 0) + current.counts.get("paid", 0) > 0,
+        "parties": ["institution", "esco", "lessor"]}
+
+
+def _after_payment(request: Request, session: SessionDep, user: User, scope: Scope, row: Settlement,
+                   back: str) -> Response:
+    """The answer to a payment recorded on the statements page: the month's block as the page shows it (the
+    row updated, the month's totals with it), the totals per month out of band, and a toast."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from fastapi.responses import HTMLResponse
+
+    from emc.settlement import exports
+    from emc.web.i18n import Translator
+    from emc.web.templating import language
+
+    args = {k: v[-1] for k, v in parse_qs(urlsplit(back).query).items()}
+    try:
+        page = max(1, int(args.get("page", "1")))
+        view = _statements_view(session, scope, user, args.get("month", ""), args.get("status", ""),
+                                args.get("contract", ""), page)
+    except (HTTPException, ValueError):  # a hand-made `next`: go to the statement instead
+        return htmx.redirect(request, f"/settlements/{row.number}")
+    rows = exports.month_statements(session, scope, view["month"], view["where"],
+                                    offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE)
+    context = {**view, "rows": _statement_context(user, rows)}
+    message = Translator(language(request))("statements.paid_toast", number=row.number)
+    parts = [render(request, "statements/period.html", context, block="month"),
+             render(request, "statements/period.html", {**context, "oob": True}, block="months"),
+             render(request, "partials/toast.html", {"level": "info", "message": message}, block="toast")]
+    return HTMLResponse(b"".join(bytes(p.body) for p in parts))
+
+
+@pages.get("/statements")
+def statements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str = "",
+                    status: str = "", contract: str = "", page: Annotated[int, Query(ge=1)] = 1) -> Response:
+    """Finance's page: statements by the month their period starts in, with totals per month; one PDF or the
+    month's zip; payments recorded in place. What a role cannot do is not shown."""
+    from emc.settlement import exports
+
+    view = _statements_view(session, scope, user, month, status, contract, page)
+    rows = exports.month_statements(session, scope, view["month"], view["where"],
+                                    offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE)
+    return render(request, "statements/period.html", {**view, "rows": _statement_context(user, rows)},
+                  block="results")
+
+
+def _ledger_filter(contract: str, party: str, start: str, end: str) -> Any:
+    from emc.settlement import ledger_export
+
+    try:
+        return ledger_export.LedgerFilter.parse(contract, party, start, end)
+    except ledger_export.LedgerFilterError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+
+
+
+@pages.get("/ledger/export.{fmt}")
+def ledger_export_file(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, contract: str = "",
+                       party: str = "", start: Annotated[str, Query(alias="from")] = "",
+                       end: Annotated[str, Query(alias="to")] = "") -> Response:
+    """The money ledger's entries in scope (CSV, or XLSX with the balances at ``to`` — or today — beside them)."""
+    from emc.settlement import ledger_export
+
+    flt = _ledger_filter(contract, party, start, end)
+    rows = ledger_export.entries(session, scope, flt)
+    if fmt == "csv":
+        return Response(ledger_export.entries_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="ledger.csv"'})
+    if fmt == "xlsx":
+        totals = ledger_export.balances(session, scope, flt, flt.end or date.today())
+        return Response(ledger_export.ledger_xlsx(rows, totals), media_type=XLSX,
+                        headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
+    raise NotFound("export format")
+
+
+@pages.get("/ledger/balances.{fmt}")
+def ledger_balances_file(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, contract: str = "",
+                         party: str = "", on: Annotated[str, Query(alias="to")] = "") -> Response:
+    """Balances per contract and party at the end of ``to`` (default today); balances are cumulative."""
+    from emc.settlement import ledger_export
+
+    flt = _ledger_filter(contract, party, "", on)
+    totals = ledger_export.balances(session, scope, flt, flt.end or date.today())
+    if fmt == "csv":
+        return Response(ledger_export.balances_csv(totals), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="ledger-balances.csv"'})
+    if fmt == "xlsx":
+        return Response(ledger_export.ledger_xlsx([], totals), media_type=XLSX,
+                        headers={"Content-Disposition": 'attachment; filename="ledger-balances.xlsx"'})
+    raise NotFound("export format")
 
 
 @pages.get("/settlements/{number}")
@@ -172,7 +304,8 @@ def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: 
 @pages.post("/settlements/{number}/{action}")
 def settlement_action(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str,
                       action: str, reason: Annotated[str, Form()] = "", paid_on: Annotated[str, Form()] = "",
-                      reference: Annotated[str, Form()] = "") -> Response:
+                      reference: Annotated[str, Form()] = "",
+                      next_: Annotated[str, Form(alias="next")] = "") -> Response:
     row = _get(session, scope, number)
     try:
         result = _act(session, user, row, action, reason, paid_on, reference)
@@ -180,6 +313,11 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
     except (service.SettlementError, ValueError) as exc:
         session.rollback()
         return htmx.toast(request, str(exc), status_code=409)
+    back = _back(next_)
+    if back and action == "pay":  # from the statements page: its month, updated in place, and a toast
+        if not is_htmx(request):
+            return Response(status_code=303, headers={"Location": back})
+        return _after_payment(request, session, user, scope, result, back)
     return htmx.redirect(request, f"/settlements/{result.number}")
 
 

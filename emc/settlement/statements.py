@@ -15,7 +15,7 @@ from emc.contracts.service import current_version
 from emc.org.models import Esco, Institution
 from emc.reports import statement as st
 from emc.settlement import service
-from emc.settlement.lines import ESCO, PARTY_ZH
+from emc.settlement.lines import ESCO, LESSOR, PARTY_ZH
 from emc.settlement.models import Settlement
 
 TYPE_ZH = {"shared_savings": ("节能效益分享型", "shared savings"), "guaranteed_savings": ("节能量保证型", "guaranteed savings"),
@@ -43,15 +43,28 @@ def build(session: Session, row: Settlement) -> st.Statement:
     esco_party = st.Party(esco.name, esco.name_en, esco.credit_code)
     institution_side = inst_parties[0] if len(inst_parties) == 1 else st.Party(
         f"{inst_parties[0].name} 等 {len(inst_parties)} 家用能单位", f"{len(inst_parties)} institutions")
-    net = row.net_to_esco
-    payer, payee = (institution_side, esco_party) if net >= 0 else (esco_party, institution_side)
+    # A statement is between the institution and one counterparty: the ESCO if any line involves it, else the
+    # lessor of a finance lease. Lines with a third party (a lease's instalments beside an ESCO's fee) are not
+    # part of this statement's total: they are listed in its notes, with their own amounts.
+    stored = service.lines_of(session, row)
+    other = ESCO if any(ESCO in (line.payer, line.payee) for line in stored) or not stored else LESSOR
+    lessor_name = next((str(line.detail.get("inputs", {}).get("lessor", "")) for line in stored
+                        if LESSOR in (line.payer, line.payee)), "") or "出租人"
+    other_party = esco_party if other == ESCO else st.Party(lessor_name, "Lessor")
+    mine = [line for line in stored if other in (line.payer, line.payee)]
+    net = sum((line.amount if line.payee == other else -line.amount for line in mine), Decimal(0))
+    payer, payee = (institution_side, other_party) if net >= 0 else (other_party, institution_side)
     sign = Decimal(1) if net >= 0 else Decimal(-1)
     lines = []
-    for line in service.lines_of(session, row):
-        toward = Decimal(1) if line.payee == ESCO else Decimal(-1)
+    for line in mine:
+        toward = Decimal(1) if line.payee == other else Decimal(-1)
         lines.append(st.LineItem(description=f"{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)}"
                                  f" · {line.component}", formula=line.formula, amount=line.amount * toward * sign,
                                  description_en=line.detail.get("formula_en", "")[:120]))
+    if not lines:  # a period with nothing due is still a statement: it says so
+        lines.append(st.LineItem(description="本期无应付款项", formula="本期各项计算结果均为零。",
+                                 amount=Decimal("0.00"), description_en="No amount is due this period"))
+    third = [line for line in stored if other not in (line.payer, line.payee)]
     savings = []
     for key, value in sorted(row.inputs.items()):
         if key.startswith("savings.") and key.endswith(".adjusted_baseline"):
@@ -68,7 +81,9 @@ def build(session: Session, row: Settlement) -> st.Statement:
     issued = (row.issued_at or row.approved_at or row.created_at).date()
     days = int(spec.get("contract", {}).get("payment_days", 30))
     base = get_settings().public_url.rstrip("/")
-    notes = [w.get("message", "") for w in row.warnings][:5]
+    notes = [f"另：{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)} "
+             f"{line.amount:,.2f} 元（{line.formula}），不计入本结算单合计。" for line in third]
+    notes += [w.get("message", "") for w in row.warnings][:5]
     if row.kind == "year_end":
         notes.insert(0, "本结算单为合同年度清算（保证量核算、费用对账）。This statement is the contract-year true-up.")
     if row.adjusts_id:
