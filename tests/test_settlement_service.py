@@ -121,6 +121,7 @@ def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) ->
     session.commit()
     after = service.balances(session, wuxi, date.today())
     assert after[("institution", "settlement_payable")] == 0 and after[("esco", "settlement_receivable")] == 0
+    assert all(v == 0 for v in after.values()), after  # payment settles every account the approval opened
     assert service.ledger_problems(session) == []
 
 

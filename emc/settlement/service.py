@@ -32,7 +32,7 @@ from emc.settlement import engine
 from emc.settlement.adjustments import adjustment_lines
 from emc.settlement.custody import tariff_price_changes
 from emc.settlement.inputs import CustodyChange, PeriodData, TermsVersion, UtilitySavings
-from emc.settlement.lines import ESCO, INSTITUTION, Line, totals
+from emc.settlement.lines import ESCO, Line, totals
 from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
 from emc.settlement.periods import Period, settlement_periods
 from emc.settlement.state import SettlementState
@@ -437,12 +437,14 @@ def _post(session: Session, row: Settlement, day: date) -> None:
 
 
 def _post_payment(session: Session, row: Settlement, day: date) -> None:
-    for payer, payee, amount in ((INSTITUTION, ESCO, row.to_esco), (ESCO, INSTITUTION, row.from_esco)):
-        if amount:
-            session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=payer,
-                                    account="settlement_payable", amount=amount, memo=f"{row.number} paid"))
-            session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=payee,
-                                    account="settlement_receivable", amount=-amount, memo=f"{row.number} paid"))
+    """Payment settles every payable and receivable the approval posted (penalties and a lease's lessor
+    included), per line, so each party's balances for the settlement return to zero."""
+    for line in lines_of(session, row):
+        account = "penalty" if line.kind in PENALTY_CODES else "settlement"
+        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payer,
+                                account=f"{account}_payable", amount=line.amount, memo=f"{row.number} paid"))
+        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payee,
+                                account=f"{account}_receivable", amount=-line.amount, memo=f"{row.number} paid"))
 
 
 def balances(session: Session, contract: Contract, on: date) -> dict[tuple[str, str], Decimal]:
