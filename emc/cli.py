@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from sqlmodel import select
 
+from emc.carbon.cli import app as carbon_app
 from emc.config import get_settings
 from emc.db import (
     NotMigratedError,
@@ -39,6 +40,7 @@ app.add_typer(meters_app, name="meters")
 app.add_typer(weather_app, name="weather")
 app.add_typer(baseline_app, name="baseline")
 app.add_typer(tariffs_app, name="tariffs")
+app.add_typer(carbon_app)  # emc factors …, emc ledger …
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 

@@ -73,7 +73,33 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40) -> Iterator[str
                                             role=demo_user.role, region=demo_user.region, esco=esco,
                                             display_name=demo_user.display_name), actor="demo")
             yield f"user {demo_user.username} / {demo_user.password} ({demo_user.role})"
+    yield from _carbon(engine)
     yield "demo ready: emc serve, then open http://127.0.0.1:8000 (users above; README lists them)"
+
+
+def _carbon(engine: Engine) -> Iterator[str]:
+    """Factors, targets, quotas and ledger settings from the shipped seed, then the ledger and its warnings
+    (what the nightly jobs keep up to date)."""
+    from datetime import date
+
+    from sqlalchemy import func
+
+    from emc.carbon import alerts, ledger
+    from emc.carbon import service as carbon
+    from emc.carbon.models import CarbonEntry
+
+    with session_scope(engine) as session:
+        for report in carbon.load_seed(session, actor="demo"):
+            for line in report.lines():
+                yield f"carbon {line}"
+        rebuilt = ledger.rebuild(session, actor="demo")
+        yield (f"carbon ledger {rebuilt.years[0] if rebuilt.years else ''}–{rebuilt.years[-1] if rebuilt.years else ''}:"
+               f" {rebuilt.added} entries added, {rebuilt.unchanged} unchanged, {len(rebuilt.problems)} problems")
+        year = func.extract("year", CarbonEntry.month)
+        busiest = session.execute(select(year, func.count()).group_by(year).order_by(func.count().desc())).first()
+        if busiest:  # the over-quota check as of October of the year with the most data (a year in progress)
+            warned = alerts.raise_quota_warnings(session, today=date(int(busiest[0]), 10, 1), actor="demo")
+            yield f"carbon {warned.lines()[0]}"
 
 
 def _baselines(engine: Engine) -> Iterator[str]:

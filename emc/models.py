@@ -2,6 +2,10 @@
 
 from emc.audit.models import AuditEvent
 from emc.baselines.models import Baseline, NonRoutineAdjustment
+from emc.carbon.models import (
+    CarbonEntry, CarbonFactor, CarbonInstitutionSetting, CarbonLedgerSetting, CarbonQuota, CarbonQuotaCorrection,
+    CarbonReference, CarbonTarget, CarbonWarning,
+)
 from emc.contracts.models import (
     Contract,
     ContractComponent,
@@ -20,4 +24,6 @@ __all__ = [
     "ApiToken", "AuditEvent", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
     "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
     "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "Tariff", "User",
+    "CarbonEntry", "CarbonFactor", "CarbonInstitutionSetting", "CarbonLedgerSetting", "CarbonQuota",
+    "CarbonQuotaCorrection", "CarbonReference", "CarbonTarget", "CarbonWarning",
 ]

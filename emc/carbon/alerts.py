@@ -1,0 +1,166 @@
+"""Over-quota warnings (超定额预警): what the scheduled job runs.
+
+For the year of the last complete month, each institution's year-to-date numerator (kgce for energy
+indicators, m³ for water, kgCO₂ for carbon) is compared with its category's quota — the most specific region's,
+corrected for the institution — pro-rated by the institution's own prior-year seasonal profile (by days without
+one), through the last month it has data for. Every tier crossed that has not warned this year is stored once:
+the unique key (institution, year, quota, level, tier) makes a second run, or a second process, a no-op.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from emc.audit import service as audit
+from emc.org.models import Institution, User
+from emc.org.scope import Scope
+
+from . import indicators as ind
+from . import rollup, service, sources
+from .models import CarbonEntry as E
+from .models import CarbonQuota, CarbonQuotaCorrection, CarbonWarning
+from .queries import institutions_in, percent
+from .quotas import Quota, applicable, check, levels, new_tiers
+from .season import seasonal_share
+
+
+@dataclass
+class WarningReport:
+    year: int
+    through: date
+    checked: int = 0
+    raised: list[dict[str, Any]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"quota check {self.year} through {self.through}: {self.checked} institution-quota pairs, "
+               f"{len(self.raised)} new warning(s)"]
+        out += [f"  {w['institution']} {w['quota']} {w['tier']} of {w['level']}: ratio {w['ratio']}"
+                for w in self.raised]
+        return out
+
+
+def _monthly(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int, date], rollup.Figures]:
+    t = E
+    rows = session.execute(select(t.institution_id, t.month, t.kind, t.utility, t.scope, t.in_energy,
+                                  func.sum(t.quantity), func.sum(t.kgce), func.sum(t.kgco2))
+                           .where(t.current == true(), t.kind == "consumption", t.month >= date(min(years), 1, 1),
+                                  t.month < date(max(years) + 1, 1, 1),
+                                  t.institution_id.in_(select(Institution.id).where(institutions_in(scope))))
+                           .group_by(t.institution_id, t.month, t.kind, t.utility, t.scope, t.in_energy)).all()
+    grouped: dict[tuple[int, date], list[Any]] = defaultdict(list)
+    for inst, month, *rest in rows:
+        grouped[(inst, month)].append(rest)
+    return {k: rollup.fold(v) for k, v in grouped.items()}
+
+
+def _numerator(f: rollup.Figures | None, indicator: str) -> Decimal:
+    if f is None:
+        return Decimal(0)
+    column = ind.INDICATORS[indicator][0]
+    return f.co2_kg if column == "co2_kg" else Decimal(getattr(f, column))
+
+
+def raise_quota_warnings(session: Session, *, today: date, actor: User | str = "scheduler",
+                         scope: Scope | None = None) -> WarningReport:
+    """Store the warnings due on ``today`` (data through the end of the previous month)."""
+    scope = scope or Scope.everything()
+    through = today.replace(day=1) - timedelta(days=1)
+    year = through.year
+    report = WarningReport(year, through)
+    quota_rows = [service.quota_of(q) for q in session.execute(select(CarbonQuota)).scalars()]
+    if not quota_rows:
+        return report
+    by_kind: dict[tuple[str, str], list[Quota]] = defaultdict(list)
+    for q in quota_rows:
+        by_kind[(q.category, q.indicator)].append(q)
+    insts = sources.institutions(session)
+    in_scope = set(session.execute(select(Institution.id).where(institutions_in(scope))).scalars())
+    corrections = {(c.institution_id, c.quota_id): c for c in session.execute(select(CarbonQuotaCorrection)).scalars()}
+    denominators = sources.denominators(session, [year])
+    monthly = _monthly(session, scope, [year - 1, year])
+    last_month: dict[int, int] = {}
+    for inst, month in monthly:
+        if month.year == year:
+            last_month[inst] = max(last_month.get(inst, 0), month.month)
+    already: dict[tuple[int, str, str], list[Decimal]] = defaultdict(list)
+    for w in session.execute(select(CarbonWarning).where(CarbonWarning.year == year)).scalars():
+        already[(w.institution_id, w.quota_id, w.level)].append(Decimal(w.tier_bp) / 10000)
+    for inst_id in sorted(in_scope):
+        info = insts.get(inst_id)
+        months = min(last_month.get(inst_id, 0), through.month)
+        if info is None or months == 0 or (inst_id, year) not in denominators:
+            continue
+        area, users = denominators[(inst_id, year)]
+        for (category, indicator), candidates in sorted(by_kind.items()):
+            if category != info.category:
+                continue
+            quota = applicable(candidates, info.path, year)
+            if quota is None:
+                continue
+            report.checked += 1
+            row = corrections.get((inst_id, quota.id))
+            lv = levels(quota, service.correction_of(row, info.code) if row else None)
+            ytd = sum((_numerator(monthly.get((inst_id, date(year, m, 1))), indicator) for m in range(1, months + 1)),
+                      Decimal(0))
+            prior = [_numerator(monthly.get((inst_id, date(year - 1, m, 1))), indicator) for m in range(1, 13)]
+            share, basis = seasonal_share(year, months, prior if any(prior) else ())
+            denominator = Decimal(users) if ind.INDICATORS[indicator][1] == "energy_users" else area
+            result = check(lv, quota.level, quota.tiers, ytd, denominator, share)
+            if result is None:
+                continue
+            for tier in new_tiers(result, already[(inst_id, quota.id, quota.level)]):
+                warning = CarbonWarning(
+                    institution_id=inst_id, year=year, quota_id=quota.id, quota_version=quota.version,
+                    indicator=indicator, level=quota.level, tier_bp=int(tier * 10000),
+                    through=date(year, months, 1) + _month_end(year, months), ratio=result.ratio,
+                    year_to_date=result.year_to_date.quantize(Decimal("0.001")),
+                    allowed_to_date=result.allowed_to_date, detail={
+                        **result.as_dict(), "basis": basis, "months": months, "denominator": str(denominator),
+                        "corrected_by": lv.corrected_by, "illustrative_quota": quota.illustrative})
+                savepoint = session.begin_nested()
+                try:
+                    session.add(warning)
+                    session.flush()
+                    savepoint.commit()
+                except IntegrityError:  # another run stored it first: once is enough
+                    savepoint.rollback()
+                    continue
+                already[(inst_id, quota.id, quota.level)].append(tier)
+                report.raised.append({"institution": info.code, "quota": quota.id, "level": quota.level,
+                                      "tier": percent(int(tier * 10000)), "ratio": str(result.ratio)})
+    if report.raised:
+        audit.record(session, actor=actor, action="carbon.quota_warnings", object_type="job", object_id=str(year),
+                     after={"through": through.isoformat(), "raised": report.raised[:200]})
+    return report
+
+
+def _month_end(year: int, month: int) -> timedelta:
+    import calendar
+
+    return timedelta(days=calendar.monthrange(year, month)[1] - 1)
+
+
+def acknowledge(session: Session, scope: Scope, warning_id: int, *, actor: User | str) -> CarbonWarning:
+    """The bureau has seen the warning (and the institution's explanation). Once; audited."""
+    from emc.dbtypes import utcnow
+    from emc.org.scope import NotFound
+
+    warning = session.execute(select(CarbonWarning).where(
+        CarbonWarning.id == warning_id,
+        CarbonWarning.institution_id.in_(select(Institution.id).where(institutions_in(scope))))).scalars().first()
+    if warning is None:
+        raise NotFound("warning")
+    if warning.acknowledged_at is None:
+        warning.acknowledged_at = utcnow()
+        warning.acknowledged_by = actor.username if isinstance(actor, User) else actor
+        audit.record(session, actor=actor, action="carbon.warning_acknowledge", object_type="carbon_warning",
+                     object_id=warning.id)
+    return warning

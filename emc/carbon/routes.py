@@ -1,0 +1,141 @@
+"""The carbon JSON API (``/api/carbon/…``): ledger, restatements, roll-ups, indicators, targets, warnings,
+leaderboards, the statistics report's rows and the city dashboard. Thin: every figure comes from
+:mod:`emc.carbon.queries`, every read through the user's scope; filters in the query string.
+
+Mount with ``app.include_router(carbon_router, prefix="/api")``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from emc.org.scope import Scope
+from emc.web.deps import ScopeDep, SessionDep
+
+from . import dashboard, queries
+from . import indicators as ind
+
+router = APIRouter(prefix="/carbon", tags=["carbon"])
+
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="calendar year; default: this year")]
+Region = Annotated[str | None, Query(pattern=r"^\d{6}$", description="GB/T 2260 code; default: the user's region")]
+PageNo = Annotated[int, Query(ge=1)]
+
+
+def _year(year: int | None) -> int:
+    return year or date.today().year
+
+
+def _region(scope: Scope, code: str | None) -> str:
+    if code:
+        return code
+    if scope.region_path:
+        return [c for c in scope.region_path.split("/") if c][-1]
+    raise HTTPException(status_code=422, detail="region: give a GB/T 2260 region code (?region=320200)")
+
+
+def _path(session: SessionDep, code: str | None) -> str | None:
+    return queries.region(session, code).path if code else None
+
+
+def _institution_id(session: SessionDep, scope: Scope, code: str | None) -> int | None:
+    return queries.institution(session, scope, code).id if code else None
+
+
+@router.get("/factors")
+def api_factors(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
+    """Every factor version (standard coal and CO₂) with value, unit, status and source."""
+    return queries.factors(session)
+
+
+@router.get("/ledger")
+def api_ledger(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
+               institution: str | None = None, utility: str = "", kind: str = "",
+               month: Annotated[date | None, Query(description="any day of the month")] = None,
+               provisional: bool | None = None, page: PageNo = 1,
+               per_page: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """Current ledger entries (institution × month × utility × kind), each naming its factors and source."""
+    return queries.ledger(session, scope, year=_year(year), region_path=_path(session, region),
+                          institution_id=_institution_id(session, scope, institution), utility=utility, kind=kind,
+                          month=month, provisional=provisional, page=page, per_page=per_page).as_dict()
+
+
+@router.get("/ledger/history")
+def api_ledger_history(session: SessionDep, scope: ScopeDep, key: str) -> list[dict[str, Any]]:
+    """Every revision of one entry: what restatements and corrections changed."""
+    return queries.history(session, scope, key)
+
+
+@router.get("/restatements")
+def api_restatements(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None
+                     ) -> list[dict[str, Any]]:
+    """Entries restated on other factors (a final factor replacing a provisional one), old, new and difference."""
+    return queries.restatements(session, scope, year=_year(year), region_path=_path(session, region))
+
+
+@router.get("/rollup")
+def api_rollup(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None) -> dict[str, Any]:
+    """A region and each region directly below it: figures and indicators."""
+    return queries.rollup_rows(session, scope, _year(year), region_code=_region(scope, region))
+
+
+@router.get("/indicators")
+def api_indicators(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
+                   institution: str | None = None) -> dict[str, Any]:
+    """The four indicators for a region (default: the user's) or one institution, with the year-on-year change."""
+    y = _year(year)
+    inst = _institution_id(session, scope, institution)
+    path = None if inst is not None else _path(session, region or (_region(scope, None) if scope.region_path
+                                                                    else None))
+    rows = queries.indicator_table(session, scope, y, region_path=path, institution_id=inst)
+    return {"year": y, "region": region, "institution": institution,
+            "indicators": [{"name": r.name, "label_zh": r.label_zh, "unit": r.unit, "value": _s(r.value),
+                            "previous": _s(r.previous), "change": _s(r.change)} for r in rows]}
+
+
+def _s(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+@router.get("/targets")
+def api_targets(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
+                as_of: date | None = None) -> list[dict[str, Any]]:
+    """Status (met / on_track / at_risk / missed / no_data) of every target applying to the region."""
+    return [s.as_dict() for s in queries.target_status(session, scope, _year(year), region_code=_region(scope, region),
+                                                       as_of=as_of)]
+
+
+@router.get("/warnings")
+def api_warnings(session: SessionDep, scope: ScopeDep, year: int | None = None, region: Region = None,
+                 institution: str | None = None, page: PageNo = 1) -> dict[str, Any]:
+    """Over-quota warnings (超定额预警), newest first."""
+    return queries.warnings(session, scope, year=year, region_path=_path(session, region),
+                            institution_id=_institution_id(session, scope, institution), page=page).as_dict()
+
+
+@router.get("/leaderboards")
+def api_leaderboard(session: SessionDep, scope: ScopeDep, category: str, year: Year = None,
+                    indicator: str = "energy_per_area", region: Region = None,
+                    limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[dict[str, Any]]:
+    """Institutions of one category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者)."""
+    if indicator not in ind.INDICATORS:
+        raise HTTPException(status_code=422, detail=f"indicator {indicator!r}: one of {sorted(ind.INDICATORS)}")
+    return queries.leaderboard(session, scope, _year(year), category=category, indicator=indicator,
+                               region_code=region, limit=limit)
+
+
+@router.get("/statistics")
+def api_statistics(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None
+                   ) -> list[dict[str, Any]]:
+    """One row per institution in the shape of the provincial statistics report."""
+    return queries.statistics_rows(session, scope, _year(year), region_code=region)
+
+
+@router.get("/dashboard")
+def api_dashboard(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
+                  as_of: date | None = None) -> dict[str, Any]:
+    """Everything the city (or district) dashboard shows, in one call."""
+    return dashboard.city_dashboard(session, scope, region_code=_region(scope, region), year=_year(year), as_of=as_of)

@@ -1,0 +1,153 @@
+"""Indicator targets (year-on-year or multi-year cuts) and their status during the year: pure.
+
+A target cuts one indicator by ``cut`` (a fraction) from its value in ``base_year`` by ``year``: Changzhou's
+2022 targets are one-year cuts (base 2021), the national 2025 targets cut from 2020 over five years (国管局、国家
+发展改革委《"十四五"公共机构节约能源资源工作规划》). For a year between the two the milestone is the straight line:
+``threshold(y) = base × (1 − cut × (y − base_year) / (year − base_year))``.
+
+Status of a target in a year, from the months booked so far (the rule, in order):
+
+1. no base value, no denominator or no month booked → ``no_data``;
+2. all twelve months booked → ``met`` if the year's indicator ≤ the threshold, else ``missed``;
+3. the year-to-date indicator (year-to-date numerator ÷ the year's denominator) already above the threshold →
+   ``missed``: within a year the numerator only grows, so the year cannot end below it;
+4. otherwise forecast the year-end numerator as year-to-date ÷ the share of the prior year's numerator that fell
+   in the same months (its seasonal profile; by days when the prior year is incomplete or empty) →
+   ``on_track`` if the forecast indicator ≤ the threshold, else ``at_risk``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .datafile import DataProblem, Strict, duplicates, entries
+from .indicators import CENT, INDICATORS
+from .season import seasonal_share
+
+Status = Literal["met", "on_track", "at_risk", "missed", "no_data"]
+NATIONAL = "cn"  # a target of the whole country: shown to every region as a reference
+
+
+def _indicator(name: str) -> str:
+    if name not in INDICATORS:
+        raise ValueError(f"indicator {name!r} is not one of {sorted(INDICATORS)}")
+    return name
+
+
+class Target(Strict):
+    id: str = Field(min_length=1, max_length=120)
+    region: str = Field(pattern=r"^(\d{6}|cn)$")
+    indicator: str
+    year: int = Field(ge=2000, le=2100)
+    base_year: int = Field(ge=2000, le=2100)
+    cut: Decimal = Field(gt=0, lt=1)  # 0.015 = a 1.5 % cut
+    source: str = Field(min_length=1, max_length=500)
+    tag: Literal["V", "S", "K"] | None = None
+
+    @model_validator(mode="after")
+    def _years(self) -> Target:
+        _indicator(self.indicator)
+        if self.base_year >= self.year:
+            raise ValueError(f"base_year {self.base_year} must be before year {self.year}")
+        return self
+
+    def applies_to(self, year: int) -> bool:
+        return self.base_year < year <= self.year
+
+    def threshold(self, base_value: Decimal, year: int) -> Decimal:
+        """The milestone for ``year`` on the straight line from the base year to the target year."""
+        if not self.applies_to(year):
+            raise ValueError(f"target {self.id} runs from {self.base_year + 1} to {self.year}, not {year}")
+        fraction = Decimal(year - self.base_year) / Decimal(self.year - self.base_year)
+        return (base_value * (1 - self.cut * fraction)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class Reference(Strict):
+    """A published actual to compare with (e.g. the national 2022 averages)."""
+
+    id: str = Field(min_length=1, max_length=120)
+    region: str = Field(pattern=r"^(\d{6}|cn)$")
+    indicator: str
+    year: int = Field(ge=2000, le=2100)
+    value: Decimal = Field(gt=0)
+    source: str = Field(min_length=1, max_length=500)
+    tag: Literal["V", "S", "K"] | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> Reference:
+        _indicator(self.indicator)
+        return self
+
+
+def parse_targets(data: dict[str, Any], filename: str, problems: list[DataProblem]
+                  ) -> tuple[list[Target], list[Reference]]:
+    targets = entries(data, "target", Target, filename, problems)
+    references = entries(data, "reference", Reference, filename, problems)
+    duplicates(targets, lambda t: t.id, "target", filename, problems)
+    duplicates(references, lambda r: r.id, "reference", filename, problems)
+    return targets, references
+
+
+# -- status ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    """An indicator's year so far: the numerator of each booked month (January first), the year's
+    denominator, the prior year's twelve monthly numerators, and the indicator in the target's base year."""
+
+    monthly: tuple[Decimal, ...]
+    denominator: Decimal
+    prior_monthly: tuple[Decimal, ...] = ()
+    base_value: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    target: Target
+    year: int
+    status: Status
+    threshold: Decimal | None
+    actual: Decimal | None  # the year's indicator so far (the year's when complete)
+    forecast: Decimal | None  # the year-end forecast
+    months: int
+    basis: str  # how the forecast was made
+    base_value: Decimal | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target.id, "region": self.target.region, "indicator": self.target.indicator,
+                "year": self.year, "target_year": self.target.year, "base_year": self.target.base_year,
+                "cut": str(self.target.cut), "status": self.status, "threshold": _s(self.threshold),
+                "actual": _s(self.actual), "forecast": _s(self.forecast), "months": self.months,
+                "basis": self.basis, "base_value": _s(self.base_value), "source": self.target.source}
+
+
+def _s(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def assess(target: Target, year: int, progress: Progress) -> TargetStatus:
+    """The target's status in ``year`` (rule in the module docstring)."""
+    months = len(progress.monthly)
+    if months > 12:
+        raise ValueError(f"{months} months booked in one year")
+    base = progress.base_value
+    threshold = target.threshold(base, year) if base is not None else None
+    if threshold is None or progress.denominator <= 0 or months == 0:
+        return TargetStatus(target, year, "no_data", threshold, None, None, months, "none", base)
+    ytd = sum(progress.monthly, Decimal(0))
+    actual = (ytd / progress.denominator).quantize(CENT, rounding=ROUND_HALF_UP)
+    if months == 12:
+        return TargetStatus(target, year, "met" if actual <= threshold else "missed", threshold, actual, actual, 12,
+                            "complete", base)
+    share, basis = seasonal_share(year, months, progress.prior_monthly)
+    forecast = (ytd / share / progress.denominator).quantize(CENT, rounding=ROUND_HALF_UP) if share > 0 else None
+    if actual > threshold:
+        status: Status = "missed"
+    elif forecast is not None and forecast <= threshold:
+        status = "on_track"
+    else:
+        status = "at_risk"
+    return TargetStatus(target, year, status, threshold, actual, forecast, months, basis, base)
