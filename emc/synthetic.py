@@ -163,7 +163,7 @@ class _MeterPlan:
     commissioned: date | None = None  # pv installed by the contract: no generation before
 
 
-AVERAGE_COST = False  # see _contract_file: switch on once bill costs are imported
+AVERAGE_COST = False  # see _contract_file: switch on once the generator writes bill amounts
 
 
 @dataclass
@@ -949,8 +949,8 @@ def _contract_file(rng: np.random.Generator, c: _ContractPlan, insts: list[_Inst
                             "energy_users": sum(i.users for i in members),
                             "notes": "基期：合同开始前 12 个月（合成）"}
         valued = [u for u in use]
-        # average-cost valuation needs each period's bill costs, which imports do not carry yet (the service
-        # makes such a contract wait rather than settle it without a value): draw, but do not use, it for now
+        # average-cost valuation needs each period's bill amounts; synthetic readings carry none (the service
+        # would make such a contract wait), so the draw is kept (same portfolio per seed) but not used
         if any(comp["kind"] == "shared_savings" for comp in components) and rng.random() < 0.3 and AVERAGE_COST:
             data["valuation"] = {"policy": "average_cost", "limits": {
                 u: {"min": _d(prices[u] * 0.7, 4), "max": _d(prices[u] * 1.5, 4)} for u in valued}}

@@ -269,14 +269,3 @@ def test_the_tariff_pages_in_a_browser(page, sqlite_demo_server: LiveServer) -> 
     assert "0.6500" in page.locator("#version-2026-01-01").inner_text()
     screenshot(page, "tariff-detail")
 
-
-def test_average_cost_valuation_waits_for_bill_costs(session: Session) -> None:
-    """Imports carry quantities, not bill costs: a contract valued at the bills' average cost waits with a
-    message saying so, instead of being settled without its value."""
-    load_regions(session)
-    small = (ROOT / "tests" / "data" / "small-shared.toml").read_text(encoding="utf-8")
-    small = small.replace('policy = "baseline_price"\nprices = { electricity = 0.6832 }',
-                          'policy = "average_cost"\nlimits = { electricity = { min = 0.5, max = 0.9 } }')
-    load_contract(session, parse_contract(small, "s.toml"), source="s.toml", actor="t")
-    report = settlements.run_due(session, date(2024, 3, 1))
-    assert report.created == [] and "average-cost valuation needs the period's bill costs" in report.waiting[0]

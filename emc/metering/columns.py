@@ -25,6 +25,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "register": ("读数", "示数", "表底", "表码", "本次读数", "抄见数", "止码", "表读数", "累计读数", "reading",
                  "register", "meter_reading", "meterreading", "cumulative"),
     "unit": ("单位", "计量单位", "unit", "units", "uom"),
+    # a bill's amount (CNY): kept with the reading, for average-cost valuation and the ESCO's actual costs
+    "cost": ("金额", "费用", "电费", "水费", "气费", "燃气费", "热费", "应缴金额", "应付金额", "账单金额", "本期金额",
+             "合计金额", "amount", "cost", "charge", "charges", "billamount", "bill_amount"),
     "estimated": ("估算", "是否估算", "估计值", "估算标识", "数据标识", "质量标识", "estimated", "estimate", "flag",
                   "quality"),
     "old_register": ("换表旧表读数", "旧表读数", "旧表止码", "old_reading", "oldreading", "old_register"),

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from emc.dbtypes import ExactDecimal, UTCDateTime, utcnow
+from emc.dbtypes import ExactDecimal, Money, UTCDateTime, utcnow
 
 
 class Utility(StrEnum):
@@ -80,6 +80,7 @@ class Reading(SQLModel, table=True):
     from_register: bool = False  # source_value is the register reading at period_end
     estimated: bool = False
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    cost: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))  # the bill's amount, CNY
 
 
 class ReadingRevision(SQLModel, table=True):

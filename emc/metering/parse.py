@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from decimal import Decimal, InvalidOperation
+
 import numpy as np
 import pandas as pd
 
@@ -43,6 +45,7 @@ class Parsed:
     date_only: bool = False
     findings: list[Finding] = field(default_factory=list)
     time_column: str | None = None
+    cost: np.ndarray | None = None  # object: Decimal CNY per row (None where blank), when the file has amounts
 
     def __len__(self) -> int:
         return len(self.row)
@@ -177,8 +180,43 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
     ok = ~bad_t0 & ~bad_value & ~np.isnan(value) & (code != "")
     if cmap.get("end") and not cmap.get("time"):
         ok &= t1 >= 0
+    cost = None
+    if cmap.get("cost") and not weather:
+        cost, bad_cost = parse_amounts(frame[cmap.columns["cost"]])
+        for pos in np.flatnonzero(bad_cost)[:5000]:
+            findings.append(Finding("bad_number", f"{frame[cmap.columns['cost']].iloc[pos]!r} is not an amount in CNY "
+                                    "(to the fen)", int(lines[pos]), cmap.columns["cost"],
+                                    str(frame[cmap.columns["cost"]].iloc[pos]), str(code[pos]) or None))
+        ok &= ~bad_cost
+        cost = cost[ok]
     return Parsed(lines[ok], code[ok], t0[ok], t1[ok], value[ok], unit[ok], estimated[ok], old_reg[ok], new_reg[ok],
-                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col)
+                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col, cost)
+
+
+def parse_amounts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(Decimal or None per cell, mask of cells that are not an amount to the fen). Money is read from the
+    cell's text, never through a float: "1,234.5" → Decimal("1234.50"); "12.345" is refused."""
+    out = np.full(len(values), None, dtype=object)
+    bad = np.zeros(len(values), dtype=bool)
+    for i, cell in enumerate(values.to_numpy()):
+        if cell is None or (isinstance(cell, float) and cell != cell):
+            continue
+        text = str(cell).strip().replace(",", "").replace("，", "").replace("¥", "").replace("￥", "")
+        text = text.removesuffix("元").strip()
+        if not text:
+            continue
+        if isinstance(cell, float):  # an XLSX number cell: its shortest repr is what the sheet showed
+            text = repr(cell)
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            bad[i] = True
+            continue
+        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+            bad[i] = True
+            continue
+        out[i] = amount.quantize(Decimal("0.01"))
+    return out, bad
 
 
 def _parse_wide(frame: pd.DataFrame, lines: np.ndarray, cmap: ColumnMap, times: TimeParser,

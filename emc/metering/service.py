@@ -223,7 +223,8 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                 accepted = checker.range_check(accepted)
             writing = not opts.dry_run and findings.errors == 0
             _reconcile(session, batch, accepted, opts, findings, written, writing, weather=opts.kind == "weather",
-                       from_register=(cmap.value_kind == "register") if cmap.value_kind else None, registry=registry)
+                       from_register=(cmap.value_kind == "register") if cmap.value_kind else None, registry=registry,
+                       cost=_costs(parsed, accepted))
     except TableError as exc:
         findings.add(Finding("unreadable", str(exc)))
     for line, message in bad_rows:
@@ -245,9 +246,16 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     return _finish(session, batch, findings, summary, opts, actor, written)
 
 
+def _costs(parsed: Any, accepted: Accepted) -> np.ndarray | None:
+    """Each accepted row's bill amount, found by its file line (checks keep a row's line number)."""
+    if parsed.cost is None or not len(accepted):
+        return None
+    return parsed.cost[np.searchsorted(parsed.row, accepted.row)]
+
+
 def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: ImportOptions, findings: Findings,
                written: Tally, writing: bool, *, weather: bool, from_register: bool | None,
-               registry: dict[str, Any]) -> None:
+               registry: dict[str, Any], cost: np.ndarray | None = None) -> None:
     """Compare accepted rows with what is stored; write the new ones (and corrections in replace mode)."""
     if not len(rows):
         return
@@ -296,7 +304,8 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
         else:  # the meter's register type decides
             cumulative = np.array([info.id for info in registry.values() if info.register_type == "cumulative"])
             flags = np.isin(fresh.meter_id, cumulative)
-        store.insert_readings(session, fresh, batch_id=batch.id, from_register=flags)
+        store.insert_readings(session, fresh, batch_id=batch.id, from_register=flags,
+                              cost=None if cost is None else cost[is_new])
     written.new += len(fresh)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from emc.metering.checks import Accepted
+from emc.money import to_fen_int
 
 READING_COLUMNS = ("meter_id", "period_start", "period_end", "value", "source_value", "factor", "from_register",
                    "estimated", "batch_id")
@@ -27,7 +28,9 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def insert_readings(session: Session, rows: Accepted, *, batch_id: int, from_register: np.ndarray) -> int:
+def insert_readings(session: Session, rows: Accepted, *, batch_id: int, from_register: np.ndarray,
+                    cost: np.ndarray | None = None) -> int:
+    """``cost``: each row's bill amount (Decimal CNY or None), when the file has an amount column."""
     if not len(rows):
         return 0
     dialect = _dialect(session)
@@ -36,9 +39,17 @@ def insert_readings(session: Session, rows: Accepted, *, batch_id: int, from_reg
                    rows.source_value.tolist(), rows.factor.tolist(), from_register.astype(int).tolist(),
                    rows.estimated.astype(int).tolist(), [batch_id] * len(rows), strict=True)
         raw = session.connection().connection.driver_connection
+        if cost is not None:  # Money is integer fen on SQLite (emc.dbtypes)
+            fen = [None if c is None else to_fen_int(c) for c in cost.tolist()]
+            raw.executemany(f"INSERT INTO reading ({', '.join(READING_COLUMNS)}, cost) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                            [(*row, c) for row, c in zip(data, fen, strict=True)])
+            return len(rows)
         raw.executemany(f"INSERT INTO reading ({', '.join(READING_COLUMNS)}) VALUES (?,?,?,?,?,?,?,?,?)", data)
         return len(rows)
-    table = pa.table({
+    columns = {}
+    if cost is not None:  # NUMERIC text, exact
+        columns["cost"] = pa.array([None if c is None else str(c) for c in cost.tolist()], pa.string())
+    table = pa.table({**columns,
         "meter_id": pa.array(rows.meter_id, pa.int64()),
         "period_start": pa.array(rows.start.astype("datetime64[us]"), pa.timestamp("us", tz="UTC")),
         "period_end": pa.array(rows.end.astype("datetime64[us]"), pa.timestamp("us", tz="UTC")),

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -21,23 +22,25 @@ from sqlmodel import Session
 
 from emc.audit import service as audit
 from emc.baselines import service as baselines
-from emc.baselines.series import SeriesError
+from emc.baselines.series import SeriesError, group_meters
+from emc.config import get_settings
 from emc.contracts.models import Contract, ContractMeter, ContractVersion
-from emc.contracts.spec import ContractFile
+from emc.contracts.spec import CANONICAL_UNITS, ContractFile
 from emc.dbtypes import utcnow
-from emc.metering.models import ReadingRevision
+from emc.metering.models import Reading, ReadingRevision
 from emc.money import fen
 from emc.org.models import Role, User
 from emc.settlement import engine
 from emc.settlement.adjustments import adjustment_lines
 from emc.settlement.custody import tariff_price_changes
-from emc.settlement.inputs import CustodyChange, PeriodData, TermsVersion, UtilitySavings
+from emc.settlement.inputs import Bill, CustodyChange, PeriodData, TermsVersion, UtilitySavings
 from emc.settlement.lines import ESCO, Line, totals
 from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
 from emc.settlement.periods import Period, settlement_periods
 from emc.settlement.state import SettlementState
 from emc.tariffs import service as tariffs
 from emc.tariffs.book import TariffBook, TariffError
+from emc.units import factor as unit_factor
 
 SAVINGS_KINDS = {"shared_savings", "guaranteed_savings"}
 PENALTY_CODES = {"shortfall", "penalty", "guarantee_penalty", "rate_penalty"}
@@ -77,10 +80,6 @@ def terms(session: Session, contract: Contract) -> list[TermsVersion]:
 def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook | None, list[CustodyChange]]:
     """The tariff book (when the contract prices with tariffs) and the custody price changes its
     ``price_tariffs`` imply. A missing tariff makes the period wait (IncompleteData), never a guess."""
-    if any(v.terms.valuation is not None and str(v.terms.valuation.policy) == "average_cost" for v in versions):
-        # never a settlement without its value: bill costs are not imported yet (imports read quantities)
-        raise IncompleteData(f"{versions[-1].terms.contract.code}: average-cost valuation needs the period's bill "
-                             "costs, which meter imports do not carry yet; use baseline_price or time_of_use")
     uses_book = _tou(versions)
     custody = [c for c in versions[-1].terms.components if c.kind == "cost_custody" and c.price_tariffs]
     if not (uses_book or custody):
@@ -93,6 +92,46 @@ def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook 
         except TariffError as exc:
             raise IncompleteData(f"{versions[-1].terms.contract.code}: {exc} (load it: emc tariffs load)") from exc
     return book, changes
+
+
+def _average_cost(versions: list[TermsVersion]) -> bool:
+    return any(v.terms.valuation is not None and str(v.terms.valuation.policy) == "average_cost" for v in versions)
+
+
+def bill_utilities(versions: list[TermsVersion]) -> list[str]:
+    """Utilities whose bills a settlement reads: measured ones valued at average cost, and custody ones (the
+    ESCO pays those bills: its actual costs, and a reimbursement line when the institution pays them)."""
+    found = savings_utilities(versions) if _average_cost(versions) else []
+    for comp in versions[-1].terms.components:
+        if comp.kind == "cost_custody":
+            found += [str(u) for u in comp.utilities if str(u) not in found]
+    return found
+
+
+def bills(session: Session, contract: Contract, period: Period, utilities: list[str]) -> tuple[Bill, ...]:
+    """The period's bills per utility: imported readings with an amount (``reading.cost``) of the contract's
+    main meters whose billing period ends within the period (a bill belongs to the month it is issued in), in
+    canonical units. All of a contract's bills are read once per session."""
+    tz = ZoneInfo(get_settings().timezone)
+    memo = session.info.setdefault("emc.settlement.bills", {})
+    out = []
+    for utility in utilities:
+        key = (contract.id, utility)
+        if key not in memo:
+            meters = group_meters(session, contract, utility)
+            scale = {m.id: unit_factor(m.unit, CANONICAL_UNITS.get(utility, m.unit)) for m in meters}
+            rows = session.execute(select(Reading.meter_id, Reading.period_end, Reading.value, Reading.cost,
+                                          Reading.batch_id).where(Reading.meter_id.in_(list(scale)),
+                                                                  Reading.cost.is_not(None))).all()
+            memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch)
+                         for m, end, value, cost, batch in rows]
+        chosen = [r for r in memo[key] if period.start <= r[0] < period.end]
+        if chosen:
+            batches = sorted({str(r[3]) for r in chosen if r[3] is not None})
+            out.append(Bill(utility, quantity=Decimal(str(round(sum(r[1] for r in chosen), 3))),
+                            cost=sum((r[2] for r in chosen), Decimal(0)),
+                            ref=f"{len(chosen)} bills, import {','.join(batches)}"[:120]))
+    return tuple(out)
 
 
 def _tou(versions: list[TermsVersion]) -> bool:
@@ -235,6 +274,12 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
         return [existing]
     book, changes = pricing(session, versions)
     data = period_data(session, contract, period, savings_utilities(versions), cache, intervals=_tou(versions))
+    data = replace(data, bills=bills(session, contract, period, bill_utilities(versions)))
+    if _average_cost(versions):
+        missing = [u for u in savings_utilities(versions) if not data.bills_for(u)]
+        if missing:
+            raise IncompleteData(f"{contract.code} {period.label}: average-cost valuation needs a bill with an amount "
+                                 f"for {', '.join(missing)} ending in the period (import the bills with their 金额)")
     state = _previous_state(session, contract, period)
     result = engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
     out = [_upsert(session, contract, result, existing, actor)]
@@ -279,8 +324,9 @@ def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVe
         return [existing]
     if not any(c.kind in engine.YEAR_RULES for v in versions for c in v.terms.components):
         return []
-    utilities = savings_utilities(versions)
-    data = [period_data(session, contract, p, utilities, cache) for p in periods]
+    utilities, billed = savings_utilities(versions), bill_utilities(versions)
+    data = [replace(period_data(session, contract, p, utilities, cache), bills=bills(session, contract, p, billed))
+            for p in periods]
     settled = [Line.from_dict(line.detail) for row in session.execute(select(Settlement).where(
         Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.contract_year == number))
         .scalars() for line in session.execute(select(SettlementLine).where(
