@@ -9,7 +9,7 @@ from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import parse_contract
 from emc.metering.models import Meter
-from emc.org.models import Esco, Institution
+from emc.org.models import Esco, Institution, User
 from emc.org.scope import NotFound, Scope
 from emc.org.service import UserCreate, create_user, load_regions
 
@@ -43,6 +43,12 @@ def test_manager_sees_region_subtree(portfolio: Session) -> None:
     assert codes(portfolio, scope_for(portfolio, username="js", role="manager", region="320000")) == {
         "T-SCHOOL-2024", "T-CZ-2024"}
     assert codes(portfolio, scope_for(portfolio, username="lx", role="manager", region="320213")) == set()
+    # institutions too: a Wuxi manager sees the Wuxi school, not Changzhou's institution
+    wx = Scope.of(portfolio, portfolio.exec(select(User).where(User.username == "wx")).one())
+    assert set(portfolio.exec(select(Institution.code).where(wx.institutions())).all()) == {"T-SCH-1"}
+    cz = portfolio.exec(select(Institution).where(Institution.code == "T-CZ-1")).one()
+    with pytest.raises(NotFound):
+        wx.find(portfolio, Institution, Institution.id == cz.id)
 
 
 def test_esco_sees_only_its_contracts_institutions_and_meters(portfolio: Session) -> None:

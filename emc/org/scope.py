@@ -89,7 +89,10 @@ class Scope:
             )
         if self.region_path is None:
             return true()
-        return self._institution_in_region(Institution.id)
+        # not _institution_in_region(Institution.id): over Institution itself that EXISTS would correlate with
+        # the outer row and pass every institution
+        return Institution.region_id.in_(select(Region.id).where(Region.path.startswith(self.region_path,
+                                                                                        autoescape=True)))
 
     def meters(self) -> ColumnElement[bool]:
         """A WHERE clause over :class:`Meter`: an ESCO sees only meters its contracts cover."""
