@@ -202,18 +202,27 @@ def _interval_savings(session: Session, contract: Contract, utility: str, period
                                             strict=True))
 
 
+def periods_of(session: Session, contract: Contract) -> list[Period]:
+    """The contract's settlement periods under its current terms (computed once per session and version)."""
+    memo = session.info.setdefault("emc.settlement.periods", {})
+    key = (contract.id, contract.current_version)
+    if key not in memo:
+        memo[key] = settlement_periods(terms(session, contract)[-1].terms.contract)
+    return memo[key]
+
+
 def _previous_state(session: Session, contract: Contract, period: Period) -> SettlementState:
-    prior = session.execute(select(Settlement).where(
+    prior = session.execute(select(Settlement.period_end, Settlement.state_after).where(
         Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.version == 1,
-        Settlement.period_end <= period.start).order_by(Settlement.period_end.desc())).scalars().first()
-    first = settlement_periods(terms(session, contract)[-1].terms.contract)[0]
+        Settlement.period_end <= period.start).order_by(Settlement.period_end.desc()).limit(1)).first()
     if prior is None:
-        if period.start != first.start:
+        if period.start != periods_of(session, contract)[0].start:
             raise IncompleteData(f"{contract.code}: settle the periods before {period.label} first")
         return SettlementState()
-    if prior.period_end != period.start:
+    end, state_after = prior
+    if end != period.start:
         raise IncompleteData(f"{contract.code}: the period before {period.label} is not settled yet")
-    return SettlementState.from_dict(prior.state_after) if prior.state_after else SettlementState()
+    return SettlementState.from_dict(state_after) if state_after else SettlementState()
 
 
 # -- drafting ----------------------------------------------------------------------------------------------
@@ -263,13 +272,16 @@ def find(session: Session, contract: Contract, kind: str, start: date, end: date
 
 
 def draft_period(session: Session, contract: Contract, period: Period, *, actor: User | str,
-                 cache: Cache | None = None) -> list[Settlement]:
+                 cache: Cache | None = None, unsettled: bool = False,
+                 state: SettlementState | None = None) -> list[Settlement]:
     """Draft (or recompute a draft of) the period, and the contract year's true-up after its last period.
 
     Idempotent: a settlement past draft is returned as it is; two concurrent runs create one row (the
     unique key decides, the loser reads the winner's)."""
     versions = terms(session, contract)
-    existing = find(session, contract, "period", period.start, period.end)
+    # ``unsettled``: the caller has just seen that the period has no settlement (run_due); the unique key
+    # still decides if another process drafts it meanwhile
+    existing = None if unsettled else find(session, contract, "period", period.start, period.end)
     if existing is not None and existing.status != SettlementStatus.draft:
         return [existing]
     book, changes = pricing(session, versions)
@@ -280,10 +292,10 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
         if missing:
             raise IncompleteData(f"{contract.code} {period.label}: average-cost valuation needs a bill with an amount "
                                  f"for {', '.join(missing)} ending in the period (import the bills with their 金额)")
-    state = _previous_state(session, contract, period)
+    state = state if state is not None else _previous_state(session, contract, period)
     result = engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
     out = [_upsert(session, contract, result, existing, actor)]
-    periods = [p for p in settlement_periods(versions[-1].terms.contract) if p.contract_year == period.contract_year]
+    periods = [p for p in periods_of(session, contract) if p.contract_year == period.contract_year]
     if period.end == periods[-1].end:
         out.extend(_draft_year_end(session, contract, versions, periods, actor, cache))
     return out
@@ -365,17 +377,21 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
             report.waiting.append(f"{contract.code}: {exc}")
             continue
-        due = [p for p in settlement_periods(versions[-1].terms.contract) if p.end <= today]
-        done = {(r.period_start, r.period_end) for r in session.execute(select(Settlement).where(
-            Settlement.contract_id == contract.id, Settlement.kind == "period")).scalars()}
+        due = [p for p in periods_of(session, contract) if p.end <= today]
+        done = set(session.execute(select(Settlement.period_start, Settlement.period_end).where(
+            Settlement.contract_id == contract.id, Settlement.kind == "period")).tuples())
         todo = [p for p in due if (p.start, p.end) not in done]
         cache = _reporting_cache(session, contract, versions, todo)
+        carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
         for period in todo:
             try:
                 savepoint = session.begin_nested()
-                rows = draft_period(session, contract, period, actor=actor, cache=cache)
+                state = carried[1] if carried and carried[0] == period.start else None
+                rows = draft_period(session, contract, period, actor=actor, cache=cache, unsettled=True, state=state)
                 savepoint.commit()
                 report.created.extend(r.number for r in rows)
+                carried = (period.end, SettlementState.from_dict(rows[0].state_after) if rows[0].state_after
+                           else SettlementState())
             except IncompleteData as exc:
                 savepoint.rollback()
                 report.waiting.append(str(exc))
