@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from emc.metering.routes import api as imports_api
     from emc.settlement.routes import api as settlements_api
     from emc.settlement.routes import pages as settlements_pages
+    from emc.carbon.pages import pages as carbon_pages
     from emc.carbon.routes import router as carbon_api
     from emc.tariffs.routes import api as tariffs_api
     from emc.tariffs.routes import pages as tariffs_pages
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(tariffs_pages)
     app.include_router(settlements_api, prefix="/api")
     app.include_router(tariffs_api, prefix="/api")
+    app.include_router(carbon_pages)
     app.include_router(carbon_api, prefix="/api")
     app.include_router(baselines_api, prefix="/api")
     app.include_router(imports_api, prefix="/api")
