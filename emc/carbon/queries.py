@@ -151,10 +151,16 @@ def read_year(session: Session, scope: Scope, year: int, region_path: str | None
         if s:
             series[inst] = s
     out = {inst: _fold(r) for inst, r in grouped.items()}
-    for inst, area, users in session.execute(select(InstitutionYear.institution_id, InstitutionYear.floor_area_m2,
-                                                    InstitutionYear.energy_users).where(
-            InstitutionYear.year == year, InstitutionYear.institution_id.in_(
+    # Denominators of the statistics form for the year; until an institution files the year's form, its latest
+    # earlier form stands (floor area and headcount change rarely; a missing form must not zero an indicator)
+    latest: dict[int, tuple[int, Any, Any]] = {}
+    for inst, y, area, users in session.execute(select(
+            InstitutionYear.institution_id, InstitutionYear.year, InstitutionYear.floor_area_m2,
+            InstitutionYear.energy_users).where(InstitutionYear.year <= year, InstitutionYear.institution_id.in_(
                 institution_ids(scope, region_path=region_path)))).all():
+        if inst not in latest or y > latest[inst][0]:
+            latest[inst] = (y, area, users)
+    for inst, (_, area, users) in latest.items():
         out[inst] = replace(out.get(inst, ZERO_FIGURES), floor_area_m2=Decimal(area), energy_users=Decimal(users))
     return YearRead(out, series, entries, provisional)
 
