@@ -23,19 +23,15 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output."
 
 
 def _fail(message: str, code: int = 1) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
+    from emc.cli import _fail as fail  # the main command's (imported lazily: emc.cli imports this module)
+
+    fail(message, code)
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    from emc.db import NotMigratedError, check_migrated, get_engine
+    from emc.cli import _migrated_engine
 
-    engine = get_engine()
-    try:
-        check_migrated(engine)
-    except NotMigratedError as exc:
-        _fail(str(exc), 2)
-    return engine
+    return _migrated_engine()
 
 
 @factors_app.command("load")
