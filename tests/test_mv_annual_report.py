@@ -284,3 +284,17 @@ def test_model_names_and_carbon_are_plain_functions() -> None:
     assert annual_report.carbon_row("water", Decimal(1000), annual_report.GRID_2022) is None
     own = annual_report.EmissionFactor(Decimal("0.5703"), "华东区域 2022", "an example regional factor")
     assert annual_report.carbon_row("electricity", Decimal(1000), own).reduction_t == Decimal("0.57")  # type: ignore[union-attr]
+
+
+def test_the_carbon_factor_is_the_citys_ledger_series(server: LiveServer) -> None:
+    """Wuxi's ledger books CO₂ with the East China grid series (emc/carbon/seed/ledger.toml): the college's
+    contract year 1 (2024-04 → 2025-03) takes that series' factor for 2024 — the 2023 one, provisionally, since
+    2024's is not published — and the report names it; before 2021 no factor exists and the national 2022
+    default stays."""
+    with Session(server.engine) as s:
+        college = s.execute(select(Contract).where(Contract.code == COLLEGE)).scalar_one()
+        factor = annual_report.city_factor(s, college, 1)
+        assert factor is not None and factor.kg_per_kwh == Decimal("0.55")
+        assert "east_china_grid" in factor.name and "provisional" in factor.name and "2023" in factor.source
+        wuxi = s.execute(select(Contract).where(Contract.code == WUXI)).scalar_one()
+        assert annual_report.city_factor(s, wuxi, 1) is None  # 2019: before the first published factor

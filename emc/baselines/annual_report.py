@@ -91,6 +91,38 @@ GRID_2022 = EmissionFactor(
     "2022年全国电力平均二氧化碳排放因子 0.5366 kgCO₂/kWh")
 
 
+def city_factor(session: Session, contract: Contract, contract_year: int) -> EmissionFactor | None:
+    """The grid CO₂ factor the city's carbon ledger books the contract's institutions with (emc/carbon): the
+    ledger setting of the nearest region above its first institution, and that series' factor for the calendar
+    year most of the contract year falls in (the latest earlier year, marked provisional, if that year is not
+    published). None when no ledger setting or factor applies (the caller keeps the national default)."""
+    from emc.carbon import service as carbon
+    from emc.carbon.factors import FactorError
+    from emc.carbon.settings import nearest
+    from emc.org.models import Region
+
+    path = session.execute(select(Region.path).join(Institution, Institution.region_id == Region.id)
+                           .join(ContractInstitution, ContractInstitution.institution_id == Institution.id)
+                           .where(ContractInstitution.contract_id == contract.id)
+                           .order_by(Institution.code)).scalars().first()
+    setting = nearest(path, carbon.ledger_settings(session)) if path else None
+    if setting is None:
+        return None
+    years = contract_years(settlement.terms(session, contract)[-1].terms.contract)
+    span = next((y for y in years if y.number == contract_year), None)
+    if span is None:
+        return None
+    middle = span.start + (span.end - span.start) / 2
+    try:
+        choice = carbon.factor_book(session).choose("co2", "electricity", setting.co2_series, setting.co2_region,
+                                                    middle.year)
+    except FactorError:
+        return None
+    state = "暂用 provisional" if choice.provisional else "final"
+    return EmissionFactor(choice.per_unit, f"{middle.year} {setting.co2_series} / {setting.co2_region} ({state})",
+                          f"{choice.factor.source} [{choice.ref}]; {choice.reason}")
+
+
 class ReportUnavailable(LookupError):
     """There is no such report: the contract measures no savings, or the contract year does not exist or
     has not begun. The message says which."""

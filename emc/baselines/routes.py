@@ -99,7 +99,8 @@ def mv_annual_report(request: Request, session: SessionDep, user: CurrentUser, s
     """The annual M&V report of contract year ``year`` (1-based) as PDF, from stored data."""
     contract = _contract(session, scope, code)
     try:
-        report = annual_report.build_annual_report(session, contract, year)
+        factor = annual_report.city_factor(session, contract, year) or annual_report.GRID_2022
+        report = annual_report.build_annual_report(session, contract, year, factor=factor)
         pdf = render_mv_report(report)
     except annual_report.ReportUnavailable as exc:
         return _report_error(request, 404, str(exc))
