@@ -441,3 +441,31 @@ def test_the_commands(session: Session, city: City, db_url: str, tmp_path: Path)
                          capture_output=True, text=True, env={**os.environ, "EMC_DATABASE_URL": db_url}, timeout=300)
     assert job.returncode == 0, job.stderr
     assert job.stdout.splitlines()[0] == "[2022, 2023] 151 79"  # 2023 was rebuilt above: unchanged
+
+
+def test_the_refresh_follows_imports_and_approvals(session: Session, city: City) -> None:
+    """The quarter-hourly job rebuilds only the years whose readings or settlements changed since the last
+    rebuild: nothing changed, nothing to do; a 2024 import, 2024; an approval of a 2023 settlement, 2023."""
+    from emc.dbtypes import utcnow
+    from emc.metering.models import ImportBatch
+
+    assert ledger.changed_years(session) is None  # never rebuilt: everything
+    ledger.rebuild(session, actor="test")
+    session.commit()
+    assert ledger.changed_years(session) == [] and ledger.refresh(session, actor="test").years == []
+    batch = ImportBatch(file_name="2024.csv", file_hash="h", file_size=1, uploaded_by="t", status="committed",
+                        committed_at=utcnow())
+    session.add(batch)
+    session.flush()
+    session.execute(insert(Reading), [{"meter_id": city.meter["C-E"], "period_start": month_start(2024, 1),
+                                       "period_end": month_start(2024, 2), "value": 500.0, "batch_id": batch.id}])
+    assert ledger.changed_years(session) == [2024]
+    report = ledger.refresh(session, actor="test")
+    session.commit()
+    assert report.years == [2024] and report.added >= 1
+    assert city.entry(city.key("C", "2024-01", "electricity")).quantity == D("500")
+    draft = session.execute(select(Settlement).where(Settlement.status == "draft")).scalars().first()
+    assert draft is not None
+    draft.status, draft.approved_at = "approved", utcnow()
+    session.flush()
+    assert ledger.changed_years(session) == [2023]

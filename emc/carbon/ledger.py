@@ -24,7 +24,7 @@ from decimal import Decimal
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, true, update
+from sqlalchemy import bindparam, func, insert, select, text, true, update
 from sqlmodel import Session
 
 from emc.audit import service as audit
@@ -252,6 +252,45 @@ def _row(key: str, revision: int, change: str, b: Booking, who: str, now: Any) -
             "esco_kgco2": b.esco_kgco2, "coal_factor": b.coal_factor, "co2_factor": b.co2_factor,
             "provisional": b.provisional, "series": b.series, "source": b.source[:500], "notes": list(b.notes),
             "created_at": now, "created_by": who}
+
+
+def changed_years(session: Session) -> list[int] | None:
+    """The years whose sources changed since the last rebuild: meter imports committed or reverted, and
+    settlements approved, after it. None: never rebuilt, or a revert (its rows are gone) — rebuild everything."""
+    from zoneinfo import ZoneInfo
+
+    from emc.audit.models import AuditEvent
+    from emc.config import get_settings
+    from emc.metering.models import ImportBatch, Reading
+    from emc.settlement.models import Settlement
+
+    last = session.execute(select(func.max(AuditEvent.at)).where(
+        AuditEvent.action == "carbon.rebuild")).scalar_one()
+    if last is None:
+        return None
+    if session.execute(select(ImportBatch.id).where(ImportBatch.kind == "meter", ImportBatch.reverted_at > last)
+                       ).first():
+        return None
+    years: set[int] = set()
+    batches = select(ImportBatch.id).where(ImportBatch.kind == "meter", ImportBatch.committed_at > last)
+    lo, hi = session.execute(select(func.min(Reading.period_start), func.max(Reading.period_start)).where(
+        Reading.batch_id.in_(batches))).one()
+    if lo is not None:  # instants in UTC; the ledger's months are local
+        tz = ZoneInfo(get_settings().timezone)
+        years.update(range(lo.astimezone(tz).year, hi.astimezone(tz).year + 1))
+    for start, end in session.execute(select(Settlement.period_start, Settlement.period_end).where(
+            Settlement.approved_at > last)).all():
+        years.update(range(start.year, end.year + 1))
+    return sorted(years)
+
+
+def refresh(session: Session, *, actor: User | str = "system") -> RebuildReport:
+    """Rebuild only the years whose readings or settlements changed since the last rebuild (the frequent job;
+    the nightly full rebuild catches anything else)."""
+    years = changed_years(session)
+    if years == []:
+        return RebuildReport([])
+    return rebuild(session, years=years, actor=actor)
 
 
 def restate_on_final_factors(session: Session, *, actor: User | str = "system") -> RebuildReport:

@@ -45,6 +45,7 @@ JOBS: list[JobSpec] = [
     JobSpec("settlement-drafts", "emc.settlement.jobs:create_due_drafts", {"hour": 2, "minute": 15}),
     JobSpec("settlement-reminders", "emc.settlement.jobs:remind", {"hour": 8, "minute": 0}),
     JobSpec("carbon-ledger", "emc.carbon.jobs:rebuild_ledger", {"hour": 3, "minute": 0}),
+    JobSpec("carbon-ledger-refresh", "emc.carbon.jobs:refresh_ledger", {"minute": "*/15"}),
     JobSpec("carbon-quota-warnings", "emc.carbon.jobs:raise_quota_warnings", {"hour": 6, "minute": 30}),
 ]
 
