@@ -334,3 +334,21 @@ def test_the_core_imports_no_database_and_no_web(module: str) -> None:
             names.add(node.module)
     assert not {n for n in names if n.split(".")[0] in ("sqlmodel", "sqlalchemy", "fastapi", "starlette")}
     assert not {n for n in names if n.startswith("emc.") and not n.startswith("emc.carbon")}
+
+
+def test_indicators_count_an_institution_only_where_its_utility_is_metered() -> None:
+    """An office with only its water metered must not dilute the region's energy per person, and offices
+    without a water meter must not dilute water per person: an unmetered utility is unknown, not zero."""
+    from emc.carbon.indicators import value
+    from emc.carbon.rollup import Figures
+
+    energy_only = Figures(energy_kgce=D(50_000), co2_scope2_kg=D(200_000)).with_denominators(
+        D(1000), D(100))
+    water_only = Figures(water_m3=D(3000)).with_denominators(D(4000), D(200))
+    region = Figures.total([energy_only, water_only]).totals()
+    assert value(region, "energy_per_capita") == D("500.00")  # 50,000 kgce ÷ 100, not ÷ 300
+    assert value(region, "energy_per_area") == D("50.00")  # ÷ 1,000 m², not 5,000
+    assert value(region, "carbon_per_area") == D("200.00")
+    assert value(region, "water_per_capita") == D("15.00")  # 3,000 m³ ÷ 200, not ÷ 300
+    nothing = Figures().with_denominators(D(500), D(50)).totals()
+    assert value(nothing, "energy_per_capita") is None and value(nothing, "water_per_capita") is None

@@ -42,16 +42,23 @@ class Totals:
     water_m3: Decimal = Decimal(0)
     floor_area_m2: Decimal = Decimal(0)
     energy_users: Decimal = Decimal(0)
+    # per-capita water over the institutions whose water is metered (None: the same users as energy)
+    water_users: Decimal | None = None
 
     def numerator(self, indicator: str) -> Decimal:
         return Decimal(getattr(self, INDICATORS[indicator][0]))
 
     def denominator(self, indicator: str) -> Decimal:
+        if indicator == "water_per_capita" and self.water_users is not None:
+            return Decimal(self.water_users)
         return Decimal(getattr(self, INDICATORS[indicator][1]))
 
     def __add__(self, other: Totals) -> Totals:
+        water_users = None if self.water_users is None and other.water_users is None else \
+            (self.water_users if self.water_users is not None else self.energy_users) + \
+            (other.water_users if other.water_users is not None else other.energy_users)
         return Totals(self.energy_kgce + other.energy_kgce, self.co2_kg + other.co2_kg, self.water_m3 + other.water_m3,
-                      self.floor_area_m2 + other.floor_area_m2, self.energy_users + other.energy_users)
+                      self.floor_area_m2 + other.floor_area_m2, self.energy_users + other.energy_users, water_users)
 
 
 def value(totals: Totals, indicator: str) -> Decimal | None:

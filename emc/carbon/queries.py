@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -161,7 +161,7 @@ def read_year(session: Session, scope: Scope, year: int, region_path: str | None
         if inst not in latest or y > latest[inst][0]:
             latest[inst] = (y, area, users)
     for inst, (_, area, users) in latest.items():
-        out[inst] = replace(out.get(inst, ZERO_FIGURES), floor_area_m2=Decimal(area), energy_users=Decimal(users))
+        out[inst] = out.get(inst, ZERO_FIGURES).with_denominators(Decimal(area), Decimal(users))
     return YearRead(out, series, entries, provisional)
 
 

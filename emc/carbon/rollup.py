@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -148,6 +148,22 @@ class Figures:
     esco_savings_kgco2: Decimal = ZERO
     floor_area_m2: Decimal = ZERO
     energy_users: Decimal = ZERO
+    # The indicators' basis (statistics form): an institution's denominators count toward energy and carbon
+    # only where its energy is metered, toward water only where its water is — an unmetered utility is
+    # unknown, not zero. ``denominated`` counts institutions whose basis was set this way (0: use the plain
+    # floor area and users above, as hand-made figures do).
+    energy_basis_area_m2: Decimal = ZERO
+    energy_basis_users: Decimal = ZERO
+    water_basis_users: Decimal = ZERO
+    denominated: Decimal = ZERO
+
+    def with_denominators(self, floor_area_m2: Decimal, energy_users: Decimal) -> Figures:
+        """This institution's figures with its statistics-form denominators and its indicator basis."""
+        energy = self.energy_kgce > 0 or self.co2_kg > 0
+        return replace(self, floor_area_m2=floor_area_m2, energy_users=energy_users,
+                       energy_basis_area_m2=floor_area_m2 if energy else ZERO,
+                       energy_basis_users=energy_users if energy else ZERO,
+                       water_basis_users=energy_users if self.water_m3 > 0 else ZERO, denominated=Decimal(1))
 
     @property
     def co2_kg(self) -> Decimal:
@@ -158,6 +174,9 @@ class Figures:
         return self.savings_kgco2 - self.esco_savings_kgco2
 
     def totals(self) -> Totals:
+        if self.denominated:
+            return Totals(self.energy_kgce, self.co2_kg, self.water_m3, self.energy_basis_area_m2,
+                          self.energy_basis_users, self.water_basis_users)
         return Totals(self.energy_kgce, self.co2_kg, self.water_m3, self.floor_area_m2, self.energy_users)
 
     def __add__(self, other: Figures) -> Figures:
