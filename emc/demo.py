@@ -89,7 +89,9 @@ def _carbon(engine: Engine) -> Iterator[str]:
     from emc.carbon.models import CarbonEntry
 
     with session_scope(engine) as session:
-        for report in carbon.load_seed(session, actor="demo"):
+        reports = carbon.load_seed(session, actor="demo")
+        reports.append(carbon.load_file(session, resource_dir("baselines") / "carbon-demo-targets.toml", actor="demo"))
+        for report in reports:
             for line in report.lines():
                 yield f"carbon {line}"
         rebuilt = ledger.rebuild(session, actor="demo")

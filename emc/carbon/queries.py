@@ -91,9 +91,9 @@ def institution_ids(scope: Scope, region_path: str | None = None, institution_id
             select(Region.id).where(Region.path.startswith(region_path, autoescape=True))))
     if institution_id is not None:
         query = query.where(Institution.id == institution_id)
-    if denominated_in is not None:
+    if denominated_in is not None:  # a statistics form for the year, or an earlier one that still stands
         query = query.where(Institution.id.in_(select(InstitutionYear.institution_id)
-                                               .where(InstitutionYear.year == denominated_in)))
+                                               .where(InstitutionYear.year <= denominated_in)))
     return query
 
 
