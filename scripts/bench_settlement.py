@@ -104,6 +104,7 @@ def main() -> None:
 
     clock = Clock()
     clock.wrap(service, "period_data", "reading data (readings, weather, M&V savings)")
+    clock.wrap(service, "_reporting_cache", "reading data (readings, weather, M&V savings)")
     clock.wrap(settle_engine, "settle_period", "computing (settlement engine)")
     clock.wrap(settle_engine, "settle_contract_year", "computing (settlement engine)")
     end = spec.end

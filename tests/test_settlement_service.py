@@ -216,3 +216,21 @@ def test_reminders_for_approval_and_payment_beyond_their_days(session: Session, 
     assert service.reminders(session, Scope.everything(), today + timedelta(days=30)) == []  # 30 payment days
     [unpaid] = service.reminders(session, Scope.everything(), today + timedelta(days=33))
     assert (unpaid.waiting_for, unpaid.days) == ("payment", 3)
+
+
+def test_the_statement_lists_the_adjustments_acting_in_the_period(session: Session, wuxi: Contract) -> None:
+    """IPMVP: a saving computed against an adjusted baseline says which adjustments it used, and why."""
+    from emc.settlement import statements
+
+    nra = baselines.propose_adjustment(session, wuxi, "water", kind="one_time", start=date(2018, 12, 10),
+                                       end=date(2018, 12, 20), amount=120.0, actor="t",
+                                       reason="消防管网冲洗，用水 1,200 m³（一次性，非节水措施所致）")
+    baselines.decide_adjustment(session, nra, approve_it=True, actor=manager())
+    later = baselines.propose_adjustment(session, wuxi, "water", kind="one_time", start=date(2019, 3, 1),
+                                         end=date(2019, 3, 5), amount=50.0, actor="t", reason="三月的事件，不在本期")
+    baselines.decide_adjustment(session, later, approve_it=True, actor=manager())
+    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    service.transition(session, row, "submit", actor=manager())
+    service.transition(session, row, "approve", actor=manager())
+    [adj] = statements.build(session, row).adjustments
+    assert "消防管网冲洗" in adj.reason and adj.quantity == Decimal("120") and adj.unit == "m³"

@@ -4,6 +4,7 @@ savings through the real service; the pages over HTTP and in a browser."""
 
 from __future__ import annotations
 
+import io
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import LiveServer
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlmodel import Session
 from test_web import login
@@ -25,6 +27,7 @@ from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import load_regions
 from emc.settlement import service as settlements
+from emc.settlement import statements
 from emc.tariffs import service
 from emc.tariffs.files import TariffFileError, parse_tariffs
 
@@ -210,6 +213,14 @@ esco_share = [0.5, 0.5, 0.5, 0.5, 0.5]
     month = baselines.compute_savings(session, contract, "water", date(2024, 4, 1), date(2024, 4, 30)).result.total
     assert abs(float(total) - (month["adjusted_baseline"] - month["actual"])) < 0.01 * len(lines) + 1
     assert row.inputs["tariff_versions"] == "T-TOU-W/water@2023-01-01"
+    # the approved statement prints the tariff version and each band's price (issue 6: tariffs with versions)
+    settlements.transition(session, row, "submit", actor=MANAGER)
+    settlements.transition(session, row, "approve", actor=MANAGER)
+    rates = {(r.version, r.name, r.value) for r in statements.build(session, row).rates}
+    assert ("T-TOU-W/water@2023-01-01", "水价格（峰）", Decimal(6)) in rates
+    assert ("T-TOU-W/water@2023-01-01", "水价格（平）", Decimal(3)) in rates
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(statements.render(session, row))).pages)
+    assert "T-TOU-W/water@2023-01-01" in text.replace("\n", "")
 
 
 # -- pages -----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlmodel import Session
 
+from emc.baselines.models import AdjustmentStatus, NonRoutineAdjustment
 from emc.config import get_settings
 from emc.contracts.models import ContractInstitution
 from emc.contracts.service import current_version
@@ -16,7 +17,8 @@ from emc.org.models import Esco, Institution
 from emc.reports import statement as st
 from emc.settlement import service
 from emc.settlement.lines import ESCO, LESSOR, PARTY_ZH
-from emc.settlement.models import Settlement
+from emc.settlement.models import Settlement, SettlementLine
+from emc.tariffs.book import BAND_ZH
 
 TYPE_ZH = {"shared_savings": ("节能效益分享型", "shared savings"), "guaranteed_savings": ("节能量保证型", "guaranteed savings"),
            "cost_custody": ("能源费用托管型", "energy-cost custody"), "lease": ("融资租赁型", "finance lease"),
@@ -77,6 +79,8 @@ def build(session: Session, row: Settlement) -> st.Statement:
     prices = (spec.get("valuation") or {}).get("prices", {})
     rates = [st.Rate(f"{UTILITY.get(u, (u,))[0]} 合同单价", Decimal(p), f"元/{UTILITY.get(u, ('', '', ''))[2]}",
                      f"合同 v{contract.current_version}") for u, p in prices.items()]
+    rates += _tariff_rates(stored)
+    adjustments = _adjustments(session, contract.id, row)
     zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
     issued = (row.issued_at or row.approved_at or row.created_at).date()
     days = int(spec.get("contract", {}).get("payment_days", 30))
@@ -96,7 +100,42 @@ def build(session: Session, row: Settlement) -> st.Statement:
         payer=payer, payee=payee, due_date=issued + timedelta(days=days),
         payment_terms=f"收到结算单后 {days} 日内支付 Payable within {days} days of issue",
         verification_code=verification_code(row) if row.inputs_hash else "DRAFT",
-        verification_url=f"{base}/verify/{row.number}", rates=rates, notes=notes)
+        verification_url=f"{base}/verify/{row.number}", rates=rates, notes=notes, adjustments=adjustments)
+
+
+def _tariff_rates(lines: list[SettlementLine]) -> list[st.Rate]:
+    """Every tariff version a line priced with (one row per version and band), as the statement prints them."""
+    seen: dict[tuple[str, str], st.Rate] = {}
+    for line in lines:
+        version = line.detail.get("tariff_version")
+        if not version or line.unit_price is None:
+            continue
+        band = str(line.detail.get("subkey", "")).rpartition(":")[2]
+        zh = UTILITY.get(line.utility or "", (line.utility or "", "", line.unit))[0]
+        label = f"{zh}价格" + (f"（{BAND_ZH.get(band, band)}）" if band in BAND_ZH else "")
+        seen.setdefault((version, band), st.Rate(label, line.unit_price, f"元/{line.unit}", version))
+    return list(seen.values())
+
+
+def _adjustments(session: Session, contract_id: int, row: Settlement) -> list[st.Adjustment]:
+    """Approved non-routine adjustments acting in the period, with their reasons (IPMVP: every adjustment to
+    the baseline is stated where the savings are used)."""
+    found = session.execute(select(NonRoutineAdjustment).where(
+        NonRoutineAdjustment.contract_id == contract_id, NonRoutineAdjustment.status == AdjustmentStatus.approved,
+        NonRoutineAdjustment.start < row.period_end)).scalars()
+    out = []
+    for a in found:
+        if a.end is not None and a.end <= row.period_start:
+            continue
+        unit = UTILITY.get(a.utility, (a.utility, a.utility, ""))[2]
+        if a.multiplier is not None:
+            what, quantity = f"基准 × {a.multiplier:g}（自 {a.start} 起）", Decimal(0)
+        else:
+            per = "合计" if a.kind == "one_time" else "每日"
+            what, quantity = f"{per} {a.amount:+g} {unit}（{a.start} – {a.end or '…'}）", Decimal(str(a.amount or 0))
+        out.append(st.Adjustment(UTILITY.get(a.utility, (a.utility,))[0], f"{a.kind}: {what}", quantity, unit,
+                                 a.reason, f"#{a.id} {a.decided_by}"))
+    return out
 
 
 def render(session: Session, row: Settlement) -> bytes:
