@@ -407,9 +407,14 @@ def _reporting_cache(session: Session, contract: Contract, versions: list[TermsV
     years, for the true-ups)."""
     if not todo:
         return {}
-    years = {p.contract_year for p in todo}
-    span = [p for p in settlement_periods(versions[-1].terms.contract) if p.contract_year in years]
-    start, last = span[0].start, min(span[-1].end, todo[-1].end) - timedelta(days=1)
+    first: dict[int, date] = {}
+    end: dict[int, date] = {}
+    for p in periods_of(session, contract):
+        first.setdefault(p.contract_year, p.start)
+        end[p.contract_year] = p.end
+    # a contract year's true-up reads the whole year; other periods need only themselves
+    closing = [first[p.contract_year] for p in todo if p.end == end[p.contract_year]]
+    start, last = min([todo[0].start, *closing]), todo[-1].end - timedelta(days=1)
     cache: Cache = {}
     for utility in savings_utilities(versions):
         try:
