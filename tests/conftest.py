@@ -167,7 +167,8 @@ def build_demo_db(url: str) -> None:
 
     engine = make_engine(url)
     upgrade(engine)
-    for _ in build_demo(engine, synthetic_contracts=12):
+    # settle=False: the tests take baselines and settlements through the workflow themselves
+    for _ in build_demo(engine, synthetic_contracts=12, settle=False):
         pass
     engine.dispose()
 
