@@ -123,7 +123,7 @@ def _settle(engine: Engine) -> Iterator[str]:
                 settlement.transition(session, row, "approve", actor="demo")
                 settlement.transition(session, row, "issue", actor="demo")
                 paid_on = row.period_end + timedelta(days=25)
-                if paid_on < date.today() - timedelta(days=365):
+                if paid_on < date.today() - timedelta(days=730):  # recent ones stay issued: finance pays them
                     settlement.transition(session, row, "pay", actor="demo", paid_on=paid_on,
                                           reference=f"DEMO-{row.number}")
                 moved += 1
