@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -557,12 +558,16 @@ def problems_of(exc: ValidationError, data: Any, filename: str) -> list[SpecProb
     return problems
 
 
-def load_contract_file(path: Path | str) -> ContractFile:
+def read_spec_text(path: Path | str, error: Callable[[list[SpecProblem]], Exception]) -> str:
+    """A data file's text (contracts, tariffs), or ``error`` naming the file when it is missing or not UTF-8."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ContractFileError([SpecProblem(str(path), "", "no such file")]) from exc
+        raise error([SpecProblem(str(path), "", "no such file")]) from exc
     except UnicodeDecodeError as exc:
-        raise ContractFileError([SpecProblem(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
-    return parse_contract(text, str(path))
+        raise error([SpecProblem(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
+
+
+def load_contract_file(path: Path | str) -> ContractFile:
+    return parse_contract(read_spec_text(path, ContractFileError), str(path))

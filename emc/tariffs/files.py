@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from emc.contracts.spec import CANONICAL_UNITS, Code, Price, SpecProblem, Utility, problems_of
+from emc.contracts.spec import CANONICAL_UNITS, Code, Price, SpecProblem, Utility, problems_of, read_spec_text
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
 
@@ -164,15 +164,7 @@ def parse_tariffs(text: str, filename: str = "<tariffs>") -> list[tuple[TariffSp
 
 
 def load_tariff_file(path: Path | str) -> list[tuple[TariffSpec, TariffVersion]]:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise TariffFileError([SpecProblem(str(path), "", "no such file")]) from exc
-    except UnicodeDecodeError as exc:
-        raise TariffFileError([SpecProblem(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) \
-            from exc
-    return parse_tariffs(text, str(path))
+    return parse_tariffs(read_spec_text(path, TariffFileError), str(path))
 
 
 __all__ = ["BANDS", "TariffFileError", "TariffSpec", "canonical", "load_tariff_file", "parse_tariffs",

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.audit import service as audit
-from emc.contracts.spec import SpecProblem, problems_of
+from emc.contracts.spec import SpecProblem, problems_of, read_spec_text
 from emc.dbtypes import utcnow
 from emc.org.models import Role, User
 from emc.settlement.models import Settlement, SettlementStatus
@@ -27,7 +27,6 @@ from .files import (
     TariffFileError,
     TariffSpec,
     canonical,
-    load_tariff_file,
     parse_tariffs,
     spec_hash,
     to_version,
@@ -121,8 +120,7 @@ def load_text(session: Session, text: str, filename: str, *, actor: User | str) 
 
 
 def load_file(session: Session, path: Path | str, *, actor: User | str) -> list[Saved]:
-    load_tariff_file(path)  # file-level problems (missing, not UTF-8) before reading it as text
-    return load_text(session, Path(path).read_text(encoding="utf-8"), Path(path).name, actor=actor)
+    return load_text(session, read_spec_text(path, TariffFileError), Path(path).name, actor=actor)
 
 
 def new_version(session: Session, base: Tariff, *, version: str, effective_from: date, source: str,
