@@ -189,8 +189,8 @@ def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
             yield "synthetic portfolio: present already"
             return
     with session_scope(engine) as session:
-        spec = synthetic.PortfolioSpec(institutions=contracts * 2, contracts=contracts, meters=contracts * 6,
-                                       years=1, interval="none", seed=2024)
-        summary = synthetic.generate(session, spec, actor="demo")
+        from datetime import date
+
+        summary = synthetic.generate(session, synthetic.demo_spec(contracts, date.today()), actor="demo")
     yield f"synthetic portfolio: {summary}"
 

@@ -50,6 +50,11 @@ class Coverage:
             common &= self.booked.get((institution, u), frozenset())
         return frozenset(common)
 
+    @property
+    def through(self) -> int:
+        """The last ended month with any consumption booked (0: none): how far the year's data reach."""
+        return max((m for months in self.booked.values() for m in months if m <= self.elapsed), default=0)
+
     def complete(self, institution: int) -> bool:
         """Every month that has ended is complete (and at least one has)."""
         return self.elapsed > 0 and len(self.months(institution)) == self.elapsed

@@ -371,6 +371,10 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
     rolled = rollup.roll_up(now, paths, series)
     denominated_now = rollup.roll_up(_with_denominators(like_now), paths)
     denominated_before = rollup.roll_up(_with_denominators(like_before), paths)
+    # the year's own value: the institutions complete from January to the last month with data, same months
+    so_far = frozenset(range(1, now_cov.through + 1))
+    year_value = rollup.roll_up(_with_denominators({i: this_year.over(i, so_far) for i in this_year.by_month
+                                                    if so_far and so_far <= now_cov.months(i)}), paths)
     ids = cache["ids"] if "ids" in cache else list(session.execute(institution_ids(scope, region_path=top.path)
                                                                    ).scalars())
     members: dict[str, list[int]] = defaultdict(list)
@@ -382,12 +386,18 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
         r = regions[code]
         got = rolled.get(code)
         previous = denominated_before.get(code)
-        table = ind.table((denominated_now[code].figures if code in denominated_now else Figures()).totals(),
+        compared = denominated_now.get(code)
+        table = ind.table((compared.figures if compared else Figures()).totals(),
                           previous.figures.totals() if previous else None)
+        counted = year_value.get(code)
+        values = ind.values(counted.figures.totals()) if counted else {}
         return {"code": code, "name": r.name, "name_en": r.name_en, "level": r.level,
                 "institutions": got.institutions if got else 0,
                 "figures": (got.figures if got else Figures()).as_dict(),
-                "indicators": [_indicator_dict(x) for x in table],
+                "indicators": [_indicator_dict(x, values.get(x.name)) for x in table],
+                "indicator_basis": {"institutions": counted.institutions if counted else 0,
+                                    "months": now_cov.through,
+                                    "compared": compared.institutions if compared else 0},
                 "series": sorted(got.series) if got else [], "mixed_series": bool(got and got.mixed_series),
                 "coverage": now_cov.summary(members.get(code, []))}
 
@@ -395,9 +405,11 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
     return {"region": row(top.code), "children": [row(c) for c in children]}
 
 
-def _indicator_dict(x: ind.IndicatorRow) -> dict[str, Any]:
-    return {"name": x.name, "label_zh": x.label_zh, "unit": x.unit, "value": _s(x.value),
-            "previous": _s(x.previous), "change": _s(x.change)}
+def _indicator_dict(x: ind.IndicatorRow, year_value: Decimal | None = None) -> dict[str, Any]:
+    """``value``: the year so far over the institutions complete from January to the last month with data;
+    ``change``: like for like (``compared`` this year, ``previous`` last year, over the same months)."""
+    return {"name": x.name, "label_zh": x.label_zh, "unit": x.unit, "value": _s(year_value),
+            "compared": _s(x.value), "previous": _s(x.previous), "change": _s(x.change)}
 
 
 def _s(v: Decimal | None) -> str | None:
@@ -428,8 +440,7 @@ def target_status(session: Session, scope: Scope, year: int, *, region_code: str
     now_cov = coverage_of(this_year, year, as_of, meters)
     # the institutions that must report: those with a statistics form (denominators) and something to report
     expected = sorted(i for i in this_year.denominators if now_cov.expected.get(i))
-    with_data = max((m for (i, _), months in this_year.booked.items() for m in months if m <= now_cov.elapsed),
-                    default=0)
+    with_data = now_cov.through
     through = frozenset(range(1, with_data + 1))
     reporting = [i for i in expected if through and through <= now_cov.months(i)]
     closed = now_cov.elapsed == 12 and with_data == 12 and len(reporting) == len(expected)
