@@ -14,7 +14,7 @@ office floor area and energy users), numerators and denominators alike; totals u
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -128,49 +128,107 @@ def figures_by_institution(session: Session, scope: Scope, year: int, *, region_
 
 @dataclass
 class YearRead:
-    """One grouped read of a year: figures (with denominators) and CO₂ series per institution, each institution's
-    figures per month, the months the ledger booked consumption per institution and utility (coverage's input),
-    and how many current entries there are and how many of them are provisional."""
+    """One grouped read of a year: figures (with denominators) and CO₂ series per institution, the months with
+    entries per institution and the months the ledger booked consumption per institution and utility
+    (coverage's input), and how many current entries there are and how many of them are provisional. Figures
+    per institution and month are read only when a partial year asks for them (:meth:`over`)."""
 
     figures: dict[int, Figures]
     series: dict[int, str]
     entries: int
     provisional: int
-    by_month: dict[int, dict[int, Figures]] = field(default_factory=dict)
     booked: dict[tuple[int, str], set[int]] = field(default_factory=dict)
     denominators: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    months: dict[int, set[int]] = field(default_factory=dict)  # institution → months with any entry
+    load_months: Callable[[], dict[int, dict[int, Figures]]] | None = None
+    # figures of some institutions over some months, in one grouped read
+    load_over: Callable[[list[int], frozenset[int]], dict[int, Figures]] | None = None
+    _by_month: dict[int, dict[int, Figures]] | None = None
+    _coverage: dict[Any, cov.Coverage] = field(default_factory=dict)
+
+    @property
+    def by_month(self) -> dict[int, dict[int, Figures]]:
+        if self._by_month is None:
+            self._by_month = self.load_months() if self.load_months else {}
+        return self._by_month
 
     def over(self, institution: int, months: Iterable[int]) -> Figures:
         """The institution's figures over some months of the year, with the year's denominators."""
+        wanted = frozenset(months)
+        if self.months.get(institution, set()) <= wanted:
+            return self.figures.get(institution, ZERO_FIGURES)  # every month it has: the year's figures
         per = self.by_month.get(institution, {})
-        got = Figures.total(per[m] for m in months if m in per)
+        got = Figures.total(per[m] for m in wanted if m in per)
         if institution in self.denominators:
             got = got.with_denominators(*self.denominators[institution])
         return got
+
+    def over_many(self, wanted: dict[int, frozenset[int]]) -> dict[int, Figures]:
+        """:meth:`over` for many institutions: those wanting every month they have take the year's figures;
+        the others are read grouped by the months they want (one read per distinct set of months — a year to
+        date is one set for nearly everyone), or month by month when the sets are many."""
+        out: dict[int, Figures] = {}
+        partial: dict[frozenset[int], list[int]] = defaultdict(list)
+        for inst, months in wanted.items():
+            if self.months.get(inst, set()) <= months:
+                out[inst] = self.figures.get(inst, ZERO_FIGURES)
+            else:
+                partial[months].append(inst)
+        if len(partial) > 3 or self.load_over is None or self._by_month is not None:
+            out.update({i: self.over(i, m) for m, insts in partial.items() for i in insts})
+            return out
+        for months, insts in partial.items():
+            got = self.load_over(insts, months)
+            for inst in insts:
+                f = got.get(inst, ZERO_FIGURES)
+                out[inst] = f.with_denominators(*self.denominators[inst]) if inst in self.denominators else f
+        return out
+
+    def monthly_total(self, institutions: Iterable[int], month: int) -> Figures:
+        return Figures.total(self.by_month.get(i, {}).get(month, ZERO_FIGURES) for i in institutions)
 
 
 def read_year(session: Session, scope: Scope, year: int, region_path: str | None,
                     months: int | None = None, institution_id: int | None = None) -> YearRead:
     start, end = _year(year, months)
-    rows = session.execute(select(E.institution_id, E.month, E.series, *_GROUP, *_SUMS, func.count(),
-                                  func.sum(case((E.provisional, 1), else_=0))).where(
-        *_entries(scope, start, end, region_path=region_path, institution_id=institution_id)
-    ).group_by(E.institution_id, E.month, E.series,
-                                                                        *_GROUP)).all()
-    grouped: dict[int, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
-    booked: dict[tuple[int, str], set[int]] = defaultdict(set)
+    where = _entries(scope, start, end, region_path=region_path, institution_id=institution_id)
+    rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, func.count(),
+                                  func.sum(case((E.provisional, 1), else_=0))).where(*where)
+                           .group_by(E.institution_id, E.series, *_GROUP)).all()
+    grouped: dict[int, list[Any]] = defaultdict(list)
     series: dict[int, str] = {}
     entries = provisional = 0
-    for inst, month, s, *rest in rows:
-        grouped[inst][month.month].append(rest[:-2])
-        if rest[0] == "consumption":
-            booked[(inst, rest[1])].add(month.month)
+    for inst, s, *rest in rows:
+        grouped[inst].append(rest[:-2])
         entries += int(rest[-2])
         provisional += int(rest[-1] or 0)
         if s:
             series[inst] = s
-    by_month = {inst: {m: _fold(r) for m, r in per.items()} for inst, per in grouped.items()}
-    out = {inst: Figures.total(per.values()) for inst, per in by_month.items()}
+    out = {inst: _fold(r) for inst, r in grouped.items()}
+    # which months hold entries (and consumption of which utility): small columns only, no sums
+    booked: dict[tuple[int, str], set[int]] = defaultdict(set)
+    with_entries: dict[int, set[int]] = defaultdict(set)
+    for inst, month, kind, utility in session.execute(select(E.institution_id, E.month, E.kind, E.utility)
+                                                      .where(*where).distinct()).all():
+        with_entries[inst].add(month.month)
+        if kind == "consumption":
+            booked[(inst, utility)].add(month.month)
+
+    def load_months() -> dict[int, dict[int, Figures]]:
+        per: dict[int, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        for inst, month, *rest in session.execute(select(E.institution_id, E.month, *_GROUP, *_SUMS).where(*where)
+                                                  .group_by(E.institution_id, E.month, *_GROUP)).all():
+            per[inst][month.month].append(rest)
+        return {inst: {m: _fold(r) for m, r in months_.items()} for inst, months_ in per.items()}
+
+    def load_over(insts: list[int], wanted: frozenset[int]) -> dict[int, Figures]:
+        grouped_: dict[int, list[Any]] = defaultdict(list)
+        for inst, *rest in session.execute(select(E.institution_id, *_GROUP, *_SUMS).where(
+                *where, E.institution_id.in_(insts), E.month.in_([date(year, m, 1) for m in sorted(wanted)]))
+                .group_by(E.institution_id, *_GROUP)).all():
+            grouped_[inst].append(rest)
+        return {inst: _fold(r) for inst, r in grouped_.items()}
+
     # Denominators of the statistics form for the year; until an institution files the year's form, its latest
     # earlier form stands (floor area and headcount change rarely; a missing form must not zero an indicator)
     latest: dict[int, tuple[int, Any, Any]] = {}
@@ -183,7 +241,8 @@ def read_year(session: Session, scope: Scope, year: int, region_path: str | None
     denominators = {inst: (Decimal(area), Decimal(users)) for inst, (_, area, users) in latest.items()}
     for inst, (area, users) in denominators.items():
         out[inst] = out.get(inst, ZERO_FIGURES).with_denominators(area, users)
-    return YearRead(out, series, entries, provisional, by_month, dict(booked), denominators)
+    return YearRead(out, series, entries, provisional, dict(booked), denominators, dict(with_entries), load_months,
+                    load_over)
 
 
 # -- coverage -----------------------------------------------------------------------------------------------
@@ -199,7 +258,10 @@ def metered(session: Session, scope: Scope, region_path: str | None = None,
 
 
 def coverage_of(read: YearRead, year: int, as_of: date, metered_by: dict[int, set[str]]) -> cov.Coverage:
-    return cov.build(year, cov.elapsed_months(year, as_of), metered_by, read.booked)
+    key = (year, cov.elapsed_months(year, as_of), id(metered_by))
+    if key not in read._coverage:
+        read._coverage[key] = cov.build(year, key[1], metered_by, read.booked)
+    return read._coverage[key]
 
 
 def like_for_like(now: YearRead, before: YearRead, now_cov: cov.Coverage, before_cov: cov.Coverage
@@ -207,13 +269,9 @@ def like_for_like(now: YearRead, before: YearRead, now_cov: cov.Coverage, before
     """Each institution's figures of both years over the months complete in both (with each year's
     denominators): the only basis a year-on-year change may stand on. Institutions without such a month are
     left out (their change is unknown, not −100 %)."""
-    a: dict[int, Figures] = {}
-    b: dict[int, Figures] = {}
-    for inst in set(now.by_month) & set(before.by_month):
-        months = cov.common_months(now_cov, before_cov, inst)
-        if months:
-            a[inst], b[inst] = now.over(inst, months), before.over(inst, months)
-    return a, b
+    common = {inst: cov.common_months(now_cov, before_cov, inst) for inst in set(now.figures) & set(before.figures)}
+    common = {inst: months for inst, months in common.items() if months}
+    return now.over_many(common), before.over_many(common)
 
 
 def coverage_summary(session: Session, scope: Scope, year: int, *, region_path: str | None = None,
@@ -373,8 +431,8 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
     denominated_before = rollup.roll_up(_with_denominators(like_before), paths)
     # the year's own value: the institutions complete from January to the last month with data, same months
     so_far = frozenset(range(1, now_cov.through + 1))
-    year_value = rollup.roll_up(_with_denominators({i: this_year.over(i, so_far) for i in this_year.by_month
-                                                    if so_far and so_far <= now_cov.months(i)}), paths)
+    year_value = rollup.roll_up(_with_denominators(this_year.over_many(
+        {i: so_far for i in this_year.figures if so_far and so_far <= now_cov.months(i)})), paths)
     ids = cache["ids"] if "ids" in cache else list(session.execute(institution_ids(scope, region_path=top.path)
                                                                    ).scalars())
     members: dict[str, list[int]] = defaultdict(list)
@@ -456,11 +514,14 @@ def target_status(session: Session, scope: Scope, year: int, *, region_code: str
         base = _denominated({i: base_read.figures[i] for i in members if i in base_read.figures})
         base_value = ind.value(base, t.indicator) if base.energy_kgce or base.water_m3 else None
         column = ind.INDICATORS[t.indicator][0]
-        series = [_numerator(Figures.total(this_year.by_month.get(i, {}).get(m, ZERO_FIGURES) for i in members),
-                             column) for m in sorted(through)]
-        prior = [_numerator(Figures.total(before.by_month.get(i, {}).get(m, ZERO_FIGURES) for i in members), column)
-                 for m in range(1, 13)]
-        denominator = _denominated({i: this_year.over(i, through) for i in members})
+        if "months" in cache and set(members) == set(this_year.months) == set(before.months):
+            # every institution with data counts: the region's monthly figures are the members' (one read)
+            series = [_numerator(cache["months"].get(date(year, m, 1)), column) for m in sorted(through)]
+            prior = [_numerator(cache["months"].get(date(year - 1, m, 1)), column) for m in range(1, 13)]
+        else:
+            series = [_numerator(this_year.monthly_total(members, m), column) for m in sorted(through)]
+            prior = [_numerator(before.monthly_total(members, m), column) for m in range(1, 13)]
+        denominator = _denominated(this_year.over_many({i: through for i in members}))
         progress = Progress(tuple(series), denominator.denominator(t.indicator),
                             tuple(prior) if any(prior) else (), base_value,
                             closed=closed and len(members) == len(expected), institutions=len(members),
