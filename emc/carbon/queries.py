@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, extract, func, literal, or_, select, true
 from sqlmodel import Session
 
 from emc.contracts.models import Contract
@@ -114,6 +114,9 @@ def _year(year: int, months: int | None = None) -> tuple[date, date]:
 
 _SUMS = (func.sum(E.quantity), func.sum(E.kgce), func.sum(E.kgco2), func.sum(E.esco_kgce), func.sum(E.esco_kgco2))
 _GROUP = (E.kind, E.utility, E.scope, E.in_energy)
+# the months of a group as bits (1 << month, summed over distinct months): which months have entries, in the
+# same grouped read as the sums
+_MONTH_BITS = func.sum(distinct(literal(1, Integer).op("<<")(cast(extract("month", E.month), Integer))))
 
 
 _fold = rollup.fold
@@ -192,27 +195,25 @@ def read_year(session: Session, scope: Scope, year: int, region_path: str | None
                     months: int | None = None, institution_id: int | None = None) -> YearRead:
     start, end = _year(year, months)
     where = _entries(scope, start, end, region_path=region_path, institution_id=institution_id)
-    rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, func.count(),
+    rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, _MONTH_BITS, func.count(),
                                   func.sum(case((E.provisional, 1), else_=0))).where(*where)
                            .group_by(E.institution_id, E.series, *_GROUP)).all()
     grouped: dict[int, list[Any]] = defaultdict(list)
     series: dict[int, str] = {}
+    booked: dict[tuple[int, str], set[int]] = defaultdict(set)  # (institution, utility) → months of consumption
+    with_entries: dict[int, set[int]] = defaultdict(set)  # institution → months with any entry
     entries = provisional = 0
     for inst, s, *rest in rows:
-        grouped[inst].append(rest[:-2])
+        grouped[inst].append(rest[:-3])
+        months_ = {m for m in range(1, 13) if int(rest[-3] or 0) >> m & 1}
+        with_entries[inst] |= months_
+        if rest[0] == "consumption":
+            booked[(inst, rest[1])] |= months_
         entries += int(rest[-2])
         provisional += int(rest[-1] or 0)
         if s:
             series[inst] = s
     out = {inst: _fold(r) for inst, r in grouped.items()}
-    # which months hold entries (and consumption of which utility): small columns only, no sums
-    booked: dict[tuple[int, str], set[int]] = defaultdict(set)
-    with_entries: dict[int, set[int]] = defaultdict(set)
-    for inst, month, kind, utility in session.execute(select(E.institution_id, E.month, E.kind, E.utility)
-                                                      .where(*where).distinct()).all():
-        with_entries[inst].add(month.month)
-        if kind == "consumption":
-            booked[(inst, utility)].add(month.month)
 
     def load_months() -> dict[int, dict[int, Figures]]:
         per: dict[int, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
