@@ -248,9 +248,7 @@ def test_roll_up_district_city_province_and_indicators(session: Session, city: C
     assert stats["B"]["water_m3"] == "3600.000" and stats["B"]["water_per_capita"] == "9.00"
 
 
-def test_target_status_from_the_ledger(session: Session, city: City) -> None:
-    ledger.rebuild(session, actor="test")
-    service.load_data(session, _data("""
+WX_2023_CARBON = """
 [[target]]
 id = "wx-2023-carbon"
 region = "320200"
@@ -259,7 +257,12 @@ year = 2023
 base_year = 2022
 cut = 0.01
 source = "test"
-"""), actor="test")
+"""
+
+
+def test_target_status_from_the_ledger(session: Session, city: City) -> None:
+    ledger.rebuild(session, actor="test")
+    service.load_data(session, _data(WX_2023_CARBON), actor="test")
     session.commit()
     # city carbon per area 2022: (23 000 × 12 × 0.5617 + 12 000 × 2.162) / 7 000 m² = 25.85 → threshold 25.59;
     # 2023 runs at (23 000 × 0.55 + 2 162) × 12 / 7 000 = 25.39: a steady year below it
@@ -282,16 +285,7 @@ def test_a_partial_year_is_never_read_as_a_whole_one(session: Session, city: Cit
     partial = [city.meter[m] for m in ("A-E", "A-PV", "B-E", "B-L", "B-W")]
     session.execute(delete(Reading).where(Reading.meter_id.in_(partial), Reading.period_start >= month_start(2023, 3)))
     ledger.rebuild(session, actor="test")
-    service.load_data(session, _data("""
-[[target]]
-id = "wx-2023-carbon"
-region = "320200"
-indicator = "carbon_per_area"
-year = 2023
-base_year = 2022
-cut = 0.01
-source = "test"
-"""), actor="test")
+    service.load_data(session, _data(WX_2023_CARBON), actor="test")
     session.commit()
     d = dashboard.city_dashboard(session, ALL, region_code="320200", year=2023, as_of=date(2024, 1, 15))
     c = d["coverage"]
