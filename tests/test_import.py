@@ -168,7 +168,7 @@ def test_profile_adds_an_escos_own_headers(site: Session, tmp_path: Path) -> Non
      "NOPE-1"),
     ("not_yours", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nX-E,2024-03-01 01:00,2\n", "meter_not_yours", 3, "表号", "X-E"),
     ("conflict", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,2\nM-E,2024-03-01 00:00,3\n",
-     "conflicting_duplicate", 4, None, "3.0"),
+     "conflicting_duplicate", 4, "用量", "3"),
     ("unit", "表号,时间,用量,单位\nM-E,2024-03-01 00:00,1,kWh\nM-E,2024-03-01 01:00,2,m3\n", "bad_unit", 3, "用量", "m3"),
     ("period", "表计编号,起始日期,截止日期,用水量\nM-W,2024-02-01,2024-01-01,5\n", "bad_period", 2, None, None),
     ("backwards", "表计编号,抄表时间,读数\nM-R,2024-03-01 00:00,500\nM-R,2024-03-01 01:00,400\n", "negative_consumption", 3,

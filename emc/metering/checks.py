@@ -261,8 +261,8 @@ class MeterChecker:
         elif st.last_register is not None and st.last_register_t == t[0]:
             # the file repeats the last stored reading (exports often overlap by one): it only anchors
             if st.last_register_row >= 0:  # a repeat within the file, across two chunks
-                self._repeat(meter, st.last_register, st.last_register_row, float(reg[0]), int(parsed.row[idx[0]]),
-                             str(parsed.column[idx[0]]), int(t[0]))
+                self._duplicate(meter, st.last_register, float(reg[0]), int(parsed.row[idx[0]]), int(t[0]),
+                                str(parsed.column[idx[0]]), st.last_register_row)
             elif abs(st.last_register - reg[0]) > 1e-9 * max(1.0, abs(reg[0])):
                 self.findings.add(Finding("conflict_existing", f"register {reg[0]} at the start of the file differs "
                                           f"from the stored {st.last_register} at the same time; the stored one is "
@@ -344,19 +344,9 @@ class MeterChecker:
         first_of = np.maximum.accumulate(np.where(keep, np.arange(len(t)), 0))
         for j in np.flatnonzero(~keep):
             i0, i1 = idx[first_of[j]], idx[j]
-            self._repeat(meter, float(parsed.value[i0]), int(parsed.row[i0]), float(parsed.value[i1]),
-                         int(parsed.row[i1]), str(parsed.column[i1]), int(t[j]))
+            self._duplicate(meter, float(parsed.value[i0]), float(parsed.value[i1]), int(parsed.row[i1]), int(t[j]),
+                            str(parsed.column[i1]), int(parsed.row[i0]))
         return keep
-
-    def _repeat(self, meter: MeterInfo, first: float, first_row: int, again: float, row: int, column: str,
-                at: int) -> None:
-        if abs(first - again) <= 1e-9 * max(1.0, abs(first)):
-            self.findings.add(Finding("identical_duplicate", f"the reading at {self._t(at)} repeats row {first_row} "
-                                      "with the same value; it is kept once", row, column, _num(again), meter.code))
-        else:
-            self.findings.add(Finding("conflicting_duplicate", f"two readings at {self._t(at)}: {_num(first)} (row "
-                                      f"{first_row}) and {_num(again)} (row {row}); keep the right one",
-                                      row, column, _num(again), meter.code))
 
     def _duplicates(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray, value: np.ndarray,
                     rows: np.ndarray, column: str | None = None) -> np.ndarray:
@@ -400,15 +390,19 @@ class MeterChecker:
         return keep
 
     def _duplicate(self, meter: MeterInfo, first: float | None, again: float, row: int, start: int,
-                   column: str | None = None) -> None:
-        """``first`` is None when only its hash is known and it differs from ``again``."""
+                   column: str | None = None, first_row: int | None = None) -> None:
+        """The same meter and time (a register) or period (a consumption) again: kept once when the value is the
+        same, an error naming both values (and rows, when the first is known) when not. ``first`` is None when
+        only its hash is known and it differs from ``again``."""
+        earlier = f" (row {first_row})" if first_row is not None else ""
         if first is not None and abs(first - again) <= 1e-9 * max(1.0, abs(first)):
-            self.findings.add(Finding("identical_duplicate", f"period starting {self._t(start)} appears again with the "
-                                      "same value", int(row), column, str(again), meter.code))
+            self.findings.add(Finding("identical_duplicate", f"{self._t(start)} appears again with the same value as "
+                                      f"before{earlier}; it is kept once", int(row), column, _num(again), meter.code))
         else:
-            earlier = f" (first {first})" if first is not None else " (an earlier row had another value)"
-            self.findings.add(Finding("conflicting_duplicate", f"period starting {self._t(start)} appears again with "
-                                      f"{again}{earlier}", int(row), column, str(again), meter.code))
+            before = f"{_num(first)}{earlier}" if first is not None else "an earlier row with another value"
+            self.findings.add(Finding("conflicting_duplicate", f"{self._t(start)} appears twice: {before} and "
+                                      f"{_num(again)} (row {row}); keep the right one", int(row), column, _num(again),
+                                      meter.code))
 
     def _gaps_zeros_spikes(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray,
                            value: np.ndarray, rows: np.ndarray) -> None:
