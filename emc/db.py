@@ -7,16 +7,17 @@ Alembic only (`emc db upgrade`); the app refuses to start on a database that is 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -55,7 +56,35 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True)
+    # jit = off: the app's queries are small and indexed; with JIT on, a plan whose estimate crosses
+    # jit_above_cost (stale statistics are enough) spends tens of milliseconds compiling a query that runs in
+    # a fraction of one (a bills lookup on a 5× Wuxi portfolio: 37.6 ms instead of 0.25 ms).
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+
+
+# autovacuum's own defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor): a table is worth
+# re-analysing once this many rows changed. We apply them ourselves because a server may run with autovacuum off.
+ANALYZE_THRESHOLD = 50
+ANALYZE_SCALE_FACTOR = 0.1
+
+
+def analyze(bind: Any, tables: Sequence[str] = (), *, changed: int | None = None) -> bool:
+    """Refresh PostgreSQL's planner statistics after a bulk load; returns whether it ran.
+
+    ``bind`` is a Session or Connection: ANALYZE is transactional, so inside the loading transaction the new
+    statistics commit (or roll back) with the rows. ``tables`` empty: the whole database. With ``changed``
+    (rows written), tables are analysed only when that passes autovacuum's rule (50 + 10 % of the table), so
+    a twelve-row upload costs nothing. SQLite plans without collected statistics: nothing to do there.
+    """
+    if (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name != "postgresql":
+        return False
+    if changed is not None and tables:
+        estimated = bind.execute(text("SELECT coalesce(max(reltuples), 0) FROM pg_class WHERE relname = ANY(:t)"),
+                                 {"t": list(tables)}).scalar_one()
+        if changed <= ANALYZE_THRESHOLD + ANALYZE_SCALE_FACTOR * max(float(estimated), 0.0):
+            return False
+    bind.execute(text("ANALYZE " + ", ".join(f'"{name}"' for name in tables)))
+    return True
 
 
 @lru_cache
@@ -91,9 +120,12 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate, then ANALYZE (a migration may fill or rebuild tables; autovacuum may be off)."""
     import emc.models  # noqa: F401  (register every table on the metadata)
 
     command.upgrade(alembic_config(engine), revision)
+    with engine.begin() as conn:
+        analyze(conn)
 
 
 def head_revision() -> str:

@@ -12,7 +12,7 @@ from sqlmodel import select
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
-from emc.db import session_scope
+from emc.db import analyze, session_scope
 from emc.org.models import User
 from emc.org.service import UserCreate, create_user, load_regions
 from emc.paths import resource_dir
@@ -76,6 +76,8 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
     if settle:
         yield from _settle(engine)
     yield from _carbon(engine)
+    with engine.begin() as conn:  # statistics for everything loaded above (autovacuum may be off)
+        analyze(conn)
     yield "demo ready: emc serve, then open http://127.0.0.1:8000 (users above; README lists them)"
 
 

@@ -37,6 +37,7 @@ from emc.audit import service as audit
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFile
+from emc.db import analyze
 from emc.dbtypes import utcnow
 from emc.metering.models import Meter, Reading
 from emc.money import fen
@@ -1186,6 +1187,7 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         ids = {code: int(mid) for code, mid in found if mid is not None}
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
         readings, periods = _write_readings(session, p, ids, rng)
+    analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)
     t2 = perf_counter()
 
     return PortfolioSummary(

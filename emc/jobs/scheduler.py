@@ -60,7 +60,10 @@ class SchedulerLock:
 
     def acquire(self) -> bool:
         if self.engine.dialect.name == "postgresql":
-            self._conn = self.engine.connect()
+            # A session-level advisory lock outlives transactions, so its connection runs in autocommit: a
+            # transaction left open for the scheduler's life would sit "idle in transaction" and hold back
+            # VACUUM on every table. The connection stays out of the pool until the process ends.
+            self._conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             got = self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
             if not got:
                 self._conn.close()
@@ -78,6 +81,17 @@ class SchedulerLock:
         self._file.write(str(os.getpid()))
         self._file.flush()
         return True
+
+    def release(self) -> None:
+        """Give the lock up (a process's end does the same)."""
+        if self._conn is not None:
+            # the lock belongs to the server session, which the pool would keep alive: unlock before returning it
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+            self._conn.close()
+            self._conn = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def _record_missed(engine: Engine, event: JobExecutionEvent) -> None:

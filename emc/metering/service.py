@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from emc.audit import service as audit
 from emc.config import get_settings
+from emc.db import analyze
 from emc.dbtypes import to_epoch_us, utcnow
 from emc.metering import store
 from emc.metering.checks import Accepted, MeterChecker, MeterInfo, _State
@@ -238,6 +239,9 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
             checker.forget_created()
     else:
         savepoint.commit()
+        # a large load changes the tables' shape: fresh statistics in the same transaction (autovacuum may be off)
+        analyze(session, ["weather_observation"] if opts.kind == "weather" else ["reading", "reading_revision"],
+                changed=written.new + written.replaced)
     summary = {"encoding": table.encoding, "layout": cmap.layout, "columns": cmap.columns,
                "wide_columns": cmap.wide, "header_line": table.header_line, "rows": rows_total,
                "timezone": tz, "meters": checker.summary(tz), "time_format": times.format,
