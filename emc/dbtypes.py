@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from emc.money import from_fen_int, to_decimal, to_fen_int
@@ -120,3 +122,25 @@ def from_epoch_us(value: int) -> datetime:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class plus_days(FunctionElement[datetime]):  # noqa: N801  (used like a SQL function)
+    """``instant + days`` in SQL, for an instant column stored by :class:`UTCDateTime` and a whole number of
+    days (a column or expression): lets a query filter on deadlines ("issued more than N days ago") in the
+    database instead of loading every row."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+    name = "plus_days"
+
+
+@compiles(plus_days, "sqlite")
+def _plus_days_sqlite(element: plus_days, compiler: Any, **kw: Any) -> str:
+    instant, days = list(element.clauses)
+    return f"({compiler.process(instant, **kw)} + ({compiler.process(days, **kw)}) * {86_400 * 1_000_000})"
+
+
+@compiles(plus_days, "postgresql")
+def _plus_days_postgresql(element: plus_days, compiler: Any, **kw: Any) -> str:
+    instant, days = list(element.clauses)
+    return f"({compiler.process(instant, **kw)} + make_interval(days => {compiler.process(days, **kw)}))"

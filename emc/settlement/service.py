@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -26,7 +26,7 @@ from emc.baselines.series import SeriesError, group_meters
 from emc.config import get_settings
 from emc.contracts.models import Contract, ContractMeter, ContractVersion
 from emc.contracts.spec import CANONICAL_UNITS, ContractFile
-from emc.dbtypes import utcnow
+from emc.dbtypes import UTCDateTime, plus_days, utcnow
 from emc.metering.models import Reading, ReadingRevision
 from emc.money import fen
 from emc.org.models import Role, User
@@ -641,27 +641,35 @@ class Reminder:
     days: int
 
 
-def reminders(session: Session, scope: Any, today: date) -> list[Reminder]:
+REMINDERS_SHOWN = 20  # the settlements page lists the most overdue; the morning job records them all
+
+
+def reminders(session: Session, scope: Any, today: date, limit: int | None = REMINDERS_SHOWN) -> list[Reminder]:
     """Settlements waiting for approval beyond APPROVAL_DAYS, or for payment beyond the contract's payment
-    days after issue."""
+    days after issue, most overdue first.
+
+    One query whatever the portfolio's size: the deadline (waiting since + allowed days, the payment days
+    read from the contract's current terms) is compared in the database, so only overdue rows come back.
+    Waiting since a day means its UTC date, as stored; overdue means more than the allowed days have passed."""
+    version = ContractVersion.__table__.c
+    payment_days = func.coalesce(version.spec[("contract", "payment_days")].as_integer(), 30)
+    allowed = case((Settlement.status == SettlementStatus.submitted, APPROVAL_DAYS), else_=payment_days)
+    since = case((Settlement.status == SettlementStatus.submitted, Settlement.submitted_at), else_=Settlement.issued_at)
+    deadline = plus_days(since, allowed)
+    midnight = datetime.combine(today, time(), UTC)
+    query = (select(Settlement.number, Settlement.status, since.label("since"), allowed.label("allowed"))
+             .join(Contract, Contract.id == Settlement.contract_id)
+             .join(ContractVersion, (ContractVersion.contract_id == Contract.id)
+                   & (ContractVersion.version == Contract.current_version))
+             .where(scope.contracts(), Settlement.status.in_([SettlementStatus.submitted, SettlementStatus.issued]),
+                    since.is_not(None), deadline < literal(midnight, UTCDateTime()))
+             .order_by(deadline, Settlement.number))
+    if limit is not None:
+        query = query.limit(limit)
     out = []
-    rows = session.execute(select(Settlement, Contract).join(Contract, Contract.id == Settlement.contract_id)
-                           .where(scope.contracts(), Settlement.status.in_(
-                               [SettlementStatus.submitted, SettlementStatus.issued]))).all()
-    for row, contract in rows:
-        if row.status == SettlementStatus.submitted and row.submitted_at is not None:
-            since = row.submitted_at.date()
-            if (today - since).days > APPROVAL_DAYS:
-                out.append(Reminder(row.number, "approval", since, (today - since).days))
-        elif row.status == SettlementStatus.issued and row.issued_at is not None:
-            days = int(current_version_spec(session, contract).get("contract", {}).get("payment_days", 30))
-            since = row.issued_at.date()
-            if (today - since).days > days:
-                out.append(Reminder(row.number, "payment", since, (today - since).days - days))
-    return sorted(out, key=lambda r: -r.days)
+    for number, status, at, days in session.execute(query).all():
+        waited = (today - at.date()).days
+        out.append(Reminder(number, "approval" if status == SettlementStatus.submitted else "payment", at.date(),
+                            waited if status == SettlementStatus.submitted else waited - int(days)))
+    return out
 
-
-def current_version_spec(session: Session, contract: Contract) -> dict[str, Any]:
-    from emc.contracts.service import current_version
-
-    return current_version(session, contract).spec

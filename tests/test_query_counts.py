@@ -1,0 +1,137 @@
+"""No page issues a number of SQL queries that grows with the data.
+
+Two demos, the second five times the first (synthetic contracts, meters, readings, and issued settlements
+left unpaid past their payment days), are served by the real app; every main GET page is requested as the
+province-wide manager and the statements it sends to the database are counted on the served app's engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event, func, select, update
+from sqlmodel import Session
+
+from conftest import LiveServer, PostgresServer, _fresh_url
+from emc.contracts.models import Contract, ContractMeter
+from emc.db import make_engine, upgrade
+from emc.dbtypes import utcnow
+from emc.org.models import Role, User
+from emc.settlement import service
+from emc.settlement.models import Settlement
+from emc.settlement.periods import settlement_periods
+from test_web import login
+
+SIZES = {"small": (6, 3), "large": (30, 15)}  # synthetic contracts, issued settlements
+MANAGER = User(username="qc", password_hash="x", role=Role.manager.value)
+
+
+def issue_unpaid(engine: Engine, n: int) -> None:
+    """Draft, approve and issue ``n`` settlements of contracts that settle without a baseline (custody, lease,
+    fixed fees), issued 100 days ago and not paid: each is overdue for payment."""
+    with Session(engine, expire_on_commit=False) as session:
+        issued: list[int] = []
+        for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
+            for period in settlement_periods(service.terms(session, contract)[-1].terms.contract)[:3]:
+                if len(issued) >= n:
+                    break
+                savepoint = session.begin_nested()
+                try:
+                    rows = service.draft_period(session, contract, period, actor="test")
+                    for row in rows:
+                        for action in ("submit", "approve", "issue"):
+                            service.transition(session, row, action, actor=MANAGER)
+                    savepoint.commit()
+                    issued.extend(r.id for r in rows)  # type: ignore[misc]
+                except Exception:  # noqa: BLE001  (a period that needs a baseline or data: try the next contract)
+                    savepoint.rollback()
+                    break
+        session.execute(update(Settlement).where(Settlement.id.in_(issued))
+                        .values(issued_at=utcnow() - timedelta(days=100)))
+        session.commit()
+        assert len(issued) >= n, f"only {len(issued)} settlements could be issued"
+
+
+def build(url: str, synthetic: int, settlements: int) -> None:
+    from emc.demo import build_demo
+
+    engine = make_engine(url)
+    upgrade(engine)
+    for _ in build_demo(engine, synthetic_contracts=synthetic, settle=False):
+        pass
+    issue_unpaid(engine, settlements)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
+            postgres: PostgresServer | None) -> Iterator[dict[str, LiveServer]]:
+    out: dict[str, LiveServer] = {}
+    try:
+        for size, (synthetic, settlements) in SIZES.items():
+            url = _fresh_url(request.param, tmp_path_factory.mktemp(f"qc-{size}"), sqlite_template, postgres)
+            build(url, synthetic, settlements)
+            out[size] = LiveServer(url).__enter__()
+        yield out
+    finally:
+        for server in out.values():
+            server.__exit__(None, None, None)
+
+
+def biggest_contract(engine: Engine) -> str:
+    """The contract with the most meters: the one whose page would grow with meters and readings."""
+    with Session(engine) as session:
+        return session.execute(select(Contract.code).join(ContractMeter, ContractMeter.contract_id == Contract.id)
+                               .group_by(Contract.code).order_by(func.count().desc(), Contract.code)).scalars().first()
+
+
+def pages(server: LiveServer) -> dict[str, str]:
+    code = biggest_contract(server.engine)
+    return {
+        "portfolio": "/portfolio", "contracts": "/contracts", "contract": f"/contracts/{code}",
+        "mv": "/contracts/WX-SMZX-2018/mv", "settlements": "/settlements", "statements": "/statements",
+        "carbon": "/carbon", "leaderboards": "/carbon/leaderboards", "imports": "/imports", "tariffs": "/tariffs",
+        "api contracts": "/api/contracts", "api settlements": "/api/settlements", "api imports": "/api/imports",
+        "api tariffs": "/api/tariffs", "api dashboard": "/api/carbon/dashboard",
+    }
+
+
+def query_counts(server: LiveServer) -> dict[str, int]:
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    client, _ = login(server, "manager")
+    out = {}
+    event.listen(server.engine, "before_cursor_execute", count)
+    try:
+        for name, path in pages(server).items():
+            assert client.get(path).status_code == 200, path  # the first view may warm caches
+            statements.clear()
+            response = client.get(path)
+            assert response.status_code == 200, path
+            out[name] = len(statements)
+    finally:
+        event.remove(server.engine, "before_cursor_execute", count)
+    return out
+
+
+def test_no_page_issues_more_queries_for_more_data(servers: dict[str, LiveServer]) -> None:
+    small, large = query_counts(servers["small"]), query_counts(servers["large"])
+    print("\nqueries per page (small → 5× demo):", {k: (small[k], large[k]) for k in small})
+    grew = {name: (small[name], large[name]) for name in small if large[name] > small[name]}
+    assert grew == {}, f"pages whose query count grows with the data: {grew}"
+
+
+def test_the_settlements_page_lists_the_overdue_payments(servers: dict[str, LiveServer]) -> None:
+    client, _ = login(servers["large"], "manager")
+    page = client.get("/settlements").text
+    with Session(servers["large"].engine) as session:
+        unpaid = session.execute(select(Settlement.number).where(Settlement.status == "issued")).scalars().all()
+    assert len(unpaid) >= 15
+    shown = [n for n in unpaid if f'href="/settlements/{n}"' in page.split('id="reminders"')[1].split("</section>")[0]]
+    assert len(shown) == min(len(unpaid), service.REMINDERS_SHOWN)
