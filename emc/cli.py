@@ -597,28 +597,46 @@ def demo(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
-    scheduler: Annotated[bool, typer.Option(help="run the scheduler in this process (single-machine default)")] = True,
+    workers: Annotated[int, typer.Option(min=1, help="web worker processes (uvicorn)")] = 1,
+    scheduler: Annotated[bool, typer.Option(help="run the scheduler in this server (with several workers or "
+                                                 "hosts, the scheduler lock elects one process)")] = True,
+    json_logs: Annotated[bool, typer.Option("--json-logs/--plain-logs", help="one JSON line per log record, "
+                                            "with the request id")] = True,
 ) -> None:
     """Run the web app (and, by default, the scheduler)."""
+    import os
+    import tempfile
+
     import uvicorn
 
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # before any metric exists: every worker then writes its samples where /metrics can sum them
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="emc-metrics-")
+    # the settings every worker process reads (uvicorn starts workers as fresh interpreters)
+    os.environ["EMC_RUN_SCHEDULER"] = "true" if scheduler else "false"
+    os.environ["EMC_JSON_LOGS"] = "true" if json_logs else "false"
+    get_settings.cache_clear()
     from emc.web.app import create_app
 
+    log_config = None if json_logs else uvicorn.config.LOGGING_CONFIG
+    if workers > 1:
+        _migrated_engine()  # refuse here, once, rather than in every worker
+        typer.echo(f"emc serving on http://{host}:{port} with {workers} workers")
+        uvicorn.run("emc.web.app:create_app", factory=True, host=host, port=port, workers=workers,
+                    log_config=log_config, log_level="info")
+        return
     try:
         web = create_app()
     except NotMigratedError as exc:
         _fail(str(exc), 2)
-    if scheduler:
-        from emc.jobs.scheduler import start_background
-
-        start_background(get_engine())
     typer.echo(f"emc serving on http://{host}:{port}")
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    uvicorn.run(web, host=host, port=port, log_config=log_config, log_level="info")
 
 
 @app.command("scheduler")
 def scheduler_cmd() -> None:
-    """Run the scheduler alone (when several web workers run with --no-scheduler)."""
+    """Run the scheduler alone (web servers then run with --no-scheduler). Set PROMETHEUS_MULTIPROC_DIR to the
+    web server's directory on the same host to see its jobs in /metrics."""
     from emc.jobs.scheduler import run_blocking
 
     run_blocking(_migrated_engine())

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Only set behind HTTPS; browsers then refuse to send the session cookie over plain HTTP.
     cookie_secure: bool = False
+    # Who may read /metrics besides administrators: comma-separated addresses or networks (a Prometheus host).
+    metrics_allow: str = ""
+    # Start the scheduler inside the web app (`emc serve` sets it; with several workers the lock elects one).
+    run_scheduler: bool = False
+    # Log one JSON object per line, each request's with its id (`emc serve` sets it unless --plain-logs).
+    json_logs: bool = False
 
     @field_validator("timezone")
     @classmethod

@@ -10,15 +10,17 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from emc import __version__
 from emc.config import Settings, get_settings
-from emc.db import check_migrated, get_engine
+from emc.db import check_migrated, current_revision, get_engine, head_revision
 from emc.org.scope import NotFound
 from emc.paths import STATIC_DIR
-from emc.web import auth
+from emc.web import auth, metrics, requestlog
+from emc.web.metrics import allowed_networks
 from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, verify_csrf
 from emc.web.i18n import Translator
 from emc.web.ratelimit import LoginThrottle
@@ -75,6 +77,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
 
+    if settings.json_logs:
+        requestlog.configure_json_logs()
+    app.state.metrics_allow = allowed_networks(settings.metrics_allow)
+    requestlog.install(app)
+    app.include_router(metrics.router)
     app.include_router(auth.router)
     app.include_router(contracts_pages)
     app.include_router(org_pages)
@@ -105,8 +112,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                                    swagger_favicon_url="/static/favicon.svg")
 
     @app.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    def health() -> Response:
+        """For load balancers and orchestrators: 200 when the database answers and its schema is the one this
+        code needs, 503 otherwise. No login, and nothing about the data."""
+        try:
+            current = current_revision(engine)
+        except SQLAlchemyError:
+            log.exception("health check: the database does not answer")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        if current != head_revision():
+            return JSONResponse({"status": "unavailable", "database": "ok", "migrations": "not at head"},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "database": "ok", "migrations": "at head", "version": __version__})
+
+    if settings.run_scheduler:
+        @app.on_event("startup")
+        def _scheduler() -> None:  # several workers: the scheduler lock elects the one that runs it
+            from emc.jobs.scheduler import start_background
+
+            start_background(engine)
 
     @app.exception_handler(LoginRequired)
     def _login(request: Request, _exc: LoginRequired) -> Response:
