@@ -67,6 +67,34 @@ def db_upgrade(revision: str = "head") -> None:
     typer.echo(f"database {engine.url.render_as_string(hide_password=True)} at revision {current_revision(engine)}")
 
 
+@db_app.command("backup")
+def db_backup(path: Annotated[Path, typer.Argument(help="new file to write")]) -> None:
+    """Back up the whole database (SQLite: online backup; PostgreSQL: pg_dump custom format)."""
+    from emc.backup import BackupError, backup
+
+    engine = _migrated_engine()
+    try:
+        backup(engine, path)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"backup of {engine.url.render_as_string(hide_password=True)} written to {path} "
+               f"({path.stat().st_size:,} bytes)")
+
+
+@db_app.command("restore")
+def db_restore(path: Annotated[Path, typer.Argument(help="a file written by emc db backup")]) -> None:
+    """Restore a backup into the configured database, which must be empty; then refresh planner statistics."""
+    from emc.backup import BackupError, restore
+
+    engine = get_engine()
+    try:
+        restore(engine, path)
+    except BackupError as exc:
+        _fail(str(exc))
+    typer.echo(f"restored {path} into {engine.url.render_as_string(hide_password=True)} "
+               f"at revision {current_revision(engine)}")
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the one this code needs."""
