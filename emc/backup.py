@@ -44,6 +44,16 @@ def _sqlite_file(engine: Engine) -> Path:
     return Path(database)
 
 
+def _sqlite_copy(source_file: Path, target_file: Path) -> None:
+    """SQLite's online backup: page by page, consistent even while other connections write (WAL included)."""
+    source, target = sqlite3.connect(source_file), sqlite3.connect(target_file)
+    try:
+        source.backup(target)
+    finally:
+        target.close()
+        source.close()
+
+
 def backup(engine: Engine, path: Path) -> None:
     """Write a consistent copy of the whole database to ``path`` (refuses to overwrite a file)."""
     path = Path(path)
@@ -51,13 +61,7 @@ def backup(engine: Engine, path: Path) -> None:
         raise BackupError(f"{path} exists already; choose a new file (a backup never overwrites one)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if engine.dialect.name == "sqlite":
-        source = sqlite3.connect(_sqlite_file(engine))
-        target = sqlite3.connect(path)
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(_sqlite_file(engine), path)
         return
     done = subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(path), _libpq_url(engine)],
                           capture_output=True, text=True)
@@ -80,13 +84,7 @@ def restore(engine: Engine, path: Path) -> None:
         if not head.startswith(SQLITE_MAGIC):
             raise BackupError(f"{path} is not an SQLite backup (a PostgreSQL dump goes into a PostgreSQL database)")
         engine.dispose()  # no pooled connection may hold the file while it is replaced
-        source = sqlite3.connect(path)
-        target = sqlite3.connect(_sqlite_file(engine))
-        try:
-            source.backup(target)
-        finally:
-            target.close()
-            source.close()
+        _sqlite_copy(path, _sqlite_file(engine))
         return
     if not head.startswith(PG_CUSTOM_MAGIC):
         raise BackupError(f"{path} is not a pg_dump custom-format backup (an SQLite backup goes into SQLite)")

@@ -11,13 +11,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, PostgresServer, _fresh_url, unavailable
 from sqlalchemy import Engine, inspect, select, text
 from sqlmodel import Session
+from test_query_counts import build
 
-from conftest import ROOT, PostgresServer, _fresh_url, unavailable
 from emc.db import head_revision, make_engine
 from emc.settlement.models import Settlement
-from test_query_counts import build
 
 
 def emc(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,7 +45,8 @@ def row_counts(engine: Engine) -> dict[str, int]:
 
 def approved(engine: Engine) -> dict[str, tuple[str, str]]:
     with Session(engine) as session:
-        rows = session.execute(select(Settlement).where(Settlement.status.in_(["approved", "issued", "paid"]))).scalars()
+        rows = session.execute(select(Settlement).where(
+            Settlement.status.in_(["approved", "issued", "paid"]))).scalars()
         return {r.number: (r.inputs_hash, str(r.net_to_esco)) for r in rows}
 
 

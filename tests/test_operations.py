@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from conftest import LiveServer, PostgresServer, unavailable
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
-from conftest import LiveServer, PostgresServer, unavailable
 from emc.contracts.service import load_contract
 from emc.contracts.spec import parse_contract
 from emc.db import make_engine, upgrade
@@ -35,6 +35,15 @@ def pg(postgres: PostgresServer | None) -> Iterator[Engine]:
     engine.dispose()
 
 
+def load_site(engine: Engine) -> None:
+    """The import tests' school with its meters."""
+    with Session(engine) as session:
+        load_regions(session)
+        text_ = (DATA / "import-site.toml").read_text(encoding="utf-8")
+        load_contract(session, parse_contract(text_, "site.toml"), source="site.toml", actor="test")
+        session.commit()
+
+
 def estimated_rows(engine: Engine, table: str) -> float:
     """The planner's idea of a table's size: -1 when it was never analysed."""
     with engine.connect() as conn:
@@ -47,11 +56,7 @@ def count(engine: Engine, table: str) -> int:
 
 
 def test_a_large_import_leaves_the_planner_knowing_the_readings(pg: Engine, tmp_path: Path) -> None:
-    with Session(pg) as session:
-        load_regions(session)
-        text_ = (DATA / "import-site.toml").read_text(encoding="utf-8")
-        load_contract(session, parse_contract(text_, "site.toml"), source="site.toml", actor="test")
-        session.commit()
+    load_site(pg)
     hours = [f"M-E,2024-03-{d:02d} {h:02d}:00,{10 + h}\n" for d in range(1, 31) for h in range(24)]
     path = tmp_path / "march.csv"
     path.write_text("表号,时间,用量(kWh)\n" + "".join(hours), encoding="utf-8")
@@ -65,11 +70,7 @@ def test_a_large_import_leaves_the_planner_knowing_the_readings(pg: Engine, tmp_
 
 def test_a_small_import_does_not_pay_for_analyze(pg: Engine, tmp_path: Path) -> None:
     """autovacuum's rule (50 rows + 10 %): twelve readings change nothing worth re-planning for."""
-    with Session(pg) as session:
-        load_regions(session)
-        text_ = (DATA / "import-site.toml").read_text(encoding="utf-8")
-        load_contract(session, parse_contract(text_, "site.toml"), source="site.toml", actor="test")
-        session.commit()
+    load_site(pg)
     before = estimated_rows(pg, "reading")
     path = tmp_path / "day.csv"
     path.write_text("表号,时间,用量(kWh)\n" + "".join(f"M-E,2024-03-01 {h:02d}:00,1\n" for h in range(12)),
@@ -92,8 +93,9 @@ def test_upgrade_analyses_every_table(postgres: PostgresServer | None) -> None:
     try:
         upgrade(engine)
         with engine.connect() as conn:
-            blind = conn.execute(text("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                                      "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples < 0")).scalars().all()
+            blind = conn.execute(text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.reltuples < 0")).scalars().all()
             tables = conn.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")).scalar_one()
         assert tables > 20 and blind == []
     finally:

@@ -12,10 +12,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import LiveServer, PostgresServer, _fresh_url
 from sqlalchemy import Engine, event, func, select, update
 from sqlmodel import Session
+from test_web import login
 
-from conftest import LiveServer, PostgresServer, _fresh_url
 from emc.contracts.models import Contract, ContractMeter
 from emc.db import make_engine, upgrade
 from emc.dbtypes import utcnow
@@ -23,7 +24,6 @@ from emc.org.models import Role, User
 from emc.settlement import service
 from emc.settlement.models import Settlement
 from emc.settlement.periods import settlement_periods
-from test_web import login
 
 SIZES = {"small": (6, 3), "large": (30, 15)}  # synthetic contracts, issued settlements
 MANAGER = User(username="qc", password_hash="x", role=Role.manager.value)

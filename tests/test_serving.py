@@ -12,16 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import ROOT, LiveServer, PostgresServer, free_port, unavailable
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 from sqlmodel import Session
+from test_web import login
 
-from conftest import ROOT, LiveServer, PostgresServer, free_port, unavailable
 from emc.db import head_revision, make_engine, upgrade
 from emc.jobs.scheduler import run_job
 from emc.org.models import User
 from emc.org.service import issue_token
-from test_web import login
 
 
 def test_healthz_says_whether_the_schema_is_the_one_the_code_needs(db_url: str) -> None:
@@ -132,8 +132,8 @@ def test_serve_with_workers_elects_one_scheduler(tmp_path: Path) -> None:
                            r'status="200"\} (\d+)', metrics)
         assert served and float(served.group(1)) >= 7  # summed over both workers
         lock_pid = int(Path(f"{db}.scheduler.lock").read_text())
-        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-        assert str(lock_pid) in children  # one worker holds the lock; the supervisor does not
+        parent = Path(f"/proc/{lock_pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        assert lock_pid != proc.pid and parent == str(proc.pid)  # one worker holds the lock; the supervisor does not
     finally:
         proc.terminate()
         _, err = proc.communicate(timeout=30)

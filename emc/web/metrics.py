@@ -20,10 +20,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, func, select
+from sqlmodel import Session
 
 from emc.org.models import Role
 from emc.org.scope import NotFound
-from emc.web.deps import LoginRequired, get_session, optional_user
+from emc.web.deps import LoginRequired, optional_user
 
 REQUEST_SECONDS = Histogram("emc_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
                             ["method", "route", "status"],
@@ -43,8 +44,6 @@ class SettlementQueue:
         self.engine = engine
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from sqlmodel import Session
-
         from emc.settlement.models import Settlement, SettlementStatus
 
         waiting = {SettlementStatus.draft: "submission", SettlementStatus.submitted: "approval",
@@ -72,13 +71,12 @@ def _may_read(request: Request) -> bool:
         address = None
     if address is not None and any(address in net for net in request.app.state.metrics_allow):
         return True
-    for session in get_session(request):
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
         try:
-            user = optional_user(request, session)
+            user = optional_user(request, session)  # the same bearer token or session cookie as every page
         except LoginRequired:
             return False
-        return user is not None and user.role == Role.admin
-    return False
+    return user is not None and user.role == Role.admin
 
 
 @router.get("/metrics")
