@@ -369,9 +369,13 @@ class DueReport:
 
 def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -> DueReport:
     """Draft every contract period that has ended by ``today`` and has no settlement, in order, stopping at a
-    contract's first period whose data is incomplete (recorded as a warning to retry, never half-settled)."""
+    contract's first period whose data is incomplete (recorded as a warning to retry, never half-settled).
+
+    Each contract's drafts are one transaction, committed before the next contract: a run over a large
+    portfolio never holds the database (SQLite's single writer) for longer than one contract, and a crash
+    loses only the contract in hand, which the next run drafts again (one settlement per period, by key)."""
     report = DueReport()
-    for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
+    for contract in session.execute(select(Contract).order_by(Contract.code)).scalars().all():
         try:
             versions = terms(session, contract)
         except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
@@ -396,6 +400,7 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
                 savepoint.rollback()
                 report.waiting.append(str(exc))
                 break
+        session.commit()
     if report.waiting:
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
                      after={"waiting": report.waiting[:50], "created": len(report.created)})
