@@ -29,7 +29,16 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
+    # Uploads (docs/operations in README): a file route's body, checked while it streams
     upload_max_bytes: int = 200 * 1024 * 1024
+    # any other request body (forms, JSON, login)
+    request_max_bytes: int = 1024 * 1024
+    # an import's reading limits: rows, cells (XLSX), columns, seconds, and an XLSX's expanded (unzipped) size
+    import_max_rows: int = 5_000_000
+    import_max_cells: int = 10_000_000
+    import_max_columns: int = 2_000
+    import_max_seconds: int = 300
+    xlsx_max_expanded_bytes: int = 256 * 1024 * 1024
     session_max_age_s: int = 12 * 3600
     login_max_failures: int = 5
     login_window_s: int = 300

@@ -58,10 +58,10 @@ def contract_page(request: Request, session: SessionDep, user: CurrentUser, scop
 
 
 @pages.post("/contracts/upload")
-async def contract_upload(request: Request, session: SessionDep,
+def contract_upload(request: Request, session: SessionDep,
                           user: Annotated[User, Depends(require_roles(*CAN_LOAD))],
                           file: Annotated[UploadFile, File()]) -> Response:
-    raw = await file.read(1_000_001)
+    raw = file.file.read(1_000_001)
     name = file.filename or "upload.toml"
     try:
         if len(raw) > 1_000_000:

@@ -14,7 +14,8 @@ ERROR, WARNING = "error", "warning"
 
 # code → (severity, what it means). The page's filter and the README list these.
 CODES: dict[str, tuple[str, str]] = {
-    "file_too_large": (ERROR, "the file is over the upload size limit"),
+    "file_too_large": (ERROR, "the file is over a size limit (bytes, rows, cells, columns, unzipped size or "
+                              "reading time)"),
     "unreadable": (ERROR, "the file is not a CSV or XLSX table we can read"),
     "missing_column": (ERROR, "a required column was not found by any of its header names"),
     "no_rows": (ERROR, "the file has a header but no data rows"),

@@ -34,12 +34,13 @@ class UploadTooLarge(ValueError):
     pass
 
 
-async def _receive(upload: UploadFile, limit: int) -> Path:
-    """Stream the upload to a temporary file, stopping as soon as it passes the size limit."""
+def _receive(upload: UploadFile, limit: int) -> Path:
+    """Copy the spooled upload to a temporary file, stopping as soon as it passes the size limit (the body
+    limit middleware has already refused a larger body while it streamed)."""
     tmp = Path(tempfile.mkstemp(prefix="emc-upload-", suffix=Path(upload.filename or "").suffix[:8])[1])
     size = 0
     with open(tmp, "wb") as out:
-        while block := await upload.read(1 << 20):
+        while block := upload.file.read(1 << 20):
             size += len(block)
             if size > limit:
                 out.close()
@@ -49,10 +50,10 @@ async def _receive(upload: UploadFile, limit: int) -> Path:
     return tmp
 
 
-async def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
+def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
                    options: service.ImportOptions) -> ImportBatch:
     limit = request.app.state.settings.upload_max_bytes
-    tmp = await _receive(upload, limit)
+    tmp = _receive(upload, limit)
     try:
         name = Path(upload.filename or "upload.csv").name
         digest = service.file_hash(tmp)
@@ -81,13 +82,15 @@ def imports_page(request: Request, session: SessionDep, user: Viewer, scope: Sco
         "can_upload": user.role in UPLOADERS, "can_weather": user.role in REVERTERS}, block="history")
 
 
+# Upload handlers are plain `def`: FastAPI runs them in its thread pool, so reading and checking a file
+# never blocks the event loop (other users' requests are answered meanwhile).
 @pages.post("/imports")
-async def imports_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
+def imports_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
                          file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                          kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
                          station: Annotated[str, Form()] = "") -> Response:
     try:
-        batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
         return htmx.toast(request, str(exc))
@@ -192,7 +195,7 @@ def _out(batch: ImportBatch, already: bool = False, findings: int = 1000) -> Bat
 
 
 @api.post("/imports", response_model=BatchOut, status_code=201)
-async def api_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
+def api_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
                      file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                      kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
                      station: Annotated[str, Form()] = "", commit: Annotated[bool, Form()] = False) -> Any:
@@ -200,7 +203,7 @@ async def api_upload(request: Request, session: SessionDep, user: Uploader, scop
     from fastapi import HTTPException
 
     try:
-        batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
         raise HTTPException(status_code=413 if isinstance(exc, UploadTooLarge) else 422, detail=str(exc)) from exc

@@ -37,7 +37,7 @@ from emc.metering.models import (
     WeatherStation,
 )
 from emc.metering.parse import TimeParser, parse_chunk
-from emc.metering.tables import TableError, iter_chunks, open_table
+from emc.metering.tables import TableError, TooLarge, iter_chunks, open_table
 from emc.org.models import Esco, Role, User
 from emc.org.scope import NotFound, Scope
 
@@ -193,7 +193,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         cmap = map_columns(table.headers, extra_aliases=profile.get("aliases"), known_codes=set(registry),
                            units_row=table.units_row, weather=opts.kind == "weather")
     except TableError as exc:
-        findings.add(Finding("unreadable", str(exc)))
+        findings.add(Finding(_table_code(exc), str(exc)))
         return _finish(session, batch, findings, {}, opts, actor, Tally())
     except ColumnError as exc:
         findings.add(Finding("missing_column", str(exc), row=table.header_line,
@@ -226,7 +226,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                        from_register=(cmap.value_kind == "register") if cmap.value_kind else None, registry=registry,
                        cost=_costs(parsed, accepted))
     except TableError as exc:
-        findings.add(Finding("unreadable", str(exc)))
+        findings.add(Finding(_table_code(exc), str(exc)))
     for line, message in bad_rows:
         findings.add(Finding("bad_row", message, row=line))
     checker.finish()
@@ -244,6 +244,10 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                "options": {"station": opts.station, "timestamp_is": opts.timestamp_is, "interval_s": opts.interval_s,
                            "timezone": opts.timezone}}
     return _finish(session, batch, findings, summary, opts, actor, written)
+
+
+def _table_code(exc: TableError) -> str:
+    return "file_too_large" if isinstance(exc, TooLarge) else "unreadable"
 
 
 def _costs(parsed: Any, accepted: Accepted) -> np.ndarray | None:

@@ -15,12 +15,12 @@ import json
 import re
 import tomllib
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from emc import tomlfile
 from emc.contracts.spec import CANONICAL_UNITS, Code, Price, SpecProblem, Utility, problems_of, read_spec_text
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
@@ -136,7 +136,7 @@ def version_from_spec(data: dict[str, Any]) -> TariffVersion:
 def parse_tariffs(text: str, filename: str = "<tariffs>") -> list[tuple[TariffSpec, TariffVersion]]:
     """Parse and validate a tariff file; every problem is reported at once, naming entry, key and value."""
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
+        data = tomlfile.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TariffFileError([SpecProblem(filename, "", f"not valid TOML: {exc}", getattr(exc, "lineno", None))]) \
             from exc

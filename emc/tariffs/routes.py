@@ -64,12 +64,12 @@ def tariffs_page(request: Request, session: SessionDep, user: CurrentUser) -> Re
 
 
 @pages.post("/tariffs/upload")
-async def tariffs_upload(request: Request, session: SessionDep, user: CurrentUser,
+def tariffs_upload(request: Request, session: SessionDep, user: CurrentUser,
                          file: Annotated[UploadFile, File()]) -> Response:
     t = Translator(language(request))
     if not _can_edit(user):
         return htmx.toast(request, t("tariffs.not_allowed"), status_code=403)
-    data = await file.read(MAX_FILE + 1)
+    data = file.file.read(MAX_FILE + 1)
     if len(data) > MAX_FILE:
         return htmx.toast(request, t("tariffs.too_large"), status_code=413)
     name = file.filename or "upload.toml"

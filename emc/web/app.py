@@ -21,6 +21,7 @@ from emc.paths import STATIC_DIR
 from emc.web import auth
 from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, verify_csrf
 from emc.web.i18n import Translator
+from emc.web.limits import BodyLimit, BodyTooLarge, upload_paths
 from emc.web.ratelimit import LoginThrottle
 from emc.web.templating import is_htmx, language, render
 
@@ -57,23 +58,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="emc_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.add_middleware(BodyLimit, uploads=lambda: app.state.upload_paths, upload_max=settings.upload_max_bytes,
+                       request_max=settings.request_max_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from emc.audit.routes import router as audit_router
     from emc.baselines.routes import api as baselines_api
     from emc.baselines.routes import pages as baselines_pages
+    from emc.carbon.pages import pages as carbon_pages
+    from emc.carbon.routes import router as carbon_api
     from emc.contracts.routes import api as contracts_api
     from emc.contracts.routes import pages as contracts_pages
     from emc.metering.routes import api as imports_api
-    from emc.settlement.routes import api as settlements_api
-    from emc.settlement.routes import pages as settlements_pages
-    from emc.carbon.pages import pages as carbon_pages
-    from emc.carbon.routes import router as carbon_api
-    from emc.tariffs.routes import api as tariffs_api
-    from emc.tariffs.routes import pages as tariffs_pages
     from emc.metering.routes import pages as imports_pages
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
+    from emc.settlement.routes import api as settlements_api
+    from emc.settlement.routes import pages as settlements_pages
+    from emc.tariffs.routes import api as tariffs_api
+    from emc.tariffs.routes import pages as tariffs_pages
 
     app.include_router(auth.router)
     app.include_router(contracts_pages)
@@ -91,6 +94,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(imports_api, prefix="/api")
     app.include_router(contracts_api, prefix="/api")
     app.include_router(org_api, prefix="/api")
+
+    app.state.upload_paths = upload_paths(app.routes)
 
     @app.get("/", include_in_schema=False)
     def home(user: CurrentUser) -> Response:
@@ -134,6 +139,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return _error(request, 404, "error.not_found", "not found")
+        if isinstance(exc, BodyTooLarge):
+            return _error(request, 413, "error.too_large", str(exc.detail))
         if _wants_json(request) or exc.status_code not in (403, 405):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return _error(request, exc.status_code, "error.title", str(exc.detail))
