@@ -14,8 +14,9 @@ from emc.contracts import queries
 from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFileError, ContractType, parse_contract
 from emc.org.models import Role, User
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web import htmx
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
+from emc.web.paging import PageNo
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -25,7 +26,7 @@ CAN_LOAD = (Role.admin, Role.manager)
 
 
 def contract_filter(q: str = "", type: str = "", esco: str = "", region: str = "", status: str = "",
-                    page: Annotated[int, Query(ge=1)] = 1,
+                    page: PageNo = 1,
                     page_size: Annotated[int, Query(ge=1, le=100)] = 25) -> queries.ContractFilter:
     return queries.ContractFilter(q=q, type=type, esco=esco, region=region, status=status, page=page,
                                   page_size=page_size)

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -16,8 +16,9 @@ from emc.metering.models import BatchStatus, ImportBatch
 from emc.metering.rejects import reject_csv, reject_xlsx
 from emc.org.models import Esco, Role, User
 from emc.org.scope import Scope
-from emc.web.deps import ScopeDep, SessionDep, require_roles
 from emc.web import htmx
+from emc.web.deps import ScopeDep, SessionDep, require_roles
+from emc.web.paging import PageNo
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -75,7 +76,7 @@ def _options(kind: str, mode: str, sheet: str, station: str, dry_run: bool = Tru
 
 @pages.get("/imports")
 def imports_page(request: Request, session: SessionDep, user: Viewer, scope: ScopeDep,
-                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                 page: PageNo = 1) -> Response:
     rows, total = service.batches(session, scope, limit=25, offset=(page - 1) * 25)
     return render(request, "imports/list.html", {
         "batches": rows, "total": total, "page": page, "pages": max(1, -(-total // 25)),
@@ -214,7 +215,7 @@ def api_upload(request: Request, session: SessionDep, user: Uploader, scope: Sco
 
 @api.get("/imports", response_model=list[BatchOut])
 def api_batches(session: SessionDep, user: Viewer, scope: ScopeDep,
-                page: Annotated[int, Query(ge=1)] = 1) -> list[BatchOut]:
+                page: PageNo = 1) -> list[BatchOut]:
     rows, _ = service.batches(session, scope, limit=50, offset=(page - 1) * 50)
     return [_out(b, findings=0) for b in rows]
 

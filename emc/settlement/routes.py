@@ -19,6 +19,7 @@ from emc.settlement import service, statements
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web.paging import PageNo
 from emc.web.templating import is_htmx, render
 
 pages = APIRouter(include_in_schema=False)
@@ -76,7 +77,7 @@ def portfolio_page(request: Request, session: SessionDep, user: CurrentUser, sco
 
 @pages.get("/settlements")
 def settlements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, status: str = "",
-                     contract: str = "", page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                     contract: str = "", page: PageNo = 1) -> Response:
     query = _query(scope, status, contract)
     total, net = session.execute(select(func.count(), func.coalesce(func.sum(query.subquery().c.net_to_esco), 0))).one()
     rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
@@ -215,7 +216,7 @@ def _after_payment(request: Request, session: SessionDep, user: User, scope: Sco
 
 @pages.get("/statements")
 def statements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str = "",
-                    status: str = "", contract: str = "", page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                    status: str = "", contract: str = "", page: PageNo = 1) -> Response:
     """Finance's page: statements by the month their period starts in, with totals per month; one PDF or the
     month's zip; payments recorded in place. What a role cannot do is not shown."""
     from emc.settlement import exports
@@ -365,7 +366,7 @@ class ActionIn(BaseModel):
 
 @api.get("/settlements")
 def api_settlements(session: SessionDep, scope: ScopeDep, status: str = "", contract: str = "",
-                    page: Annotated[int, Query(ge=1)] = 1) -> list[dict[str, Any]]:
+                    page: PageNo = 1) -> list[dict[str, Any]]:
     rows = session.execute(_query(scope, status, contract).order_by(Settlement.period_start.desc())
                            .offset((page - 1) * 100).limit(100)).all()
     return [{"number": s.number, "contract": c.code, "kind": s.kind, "status": s.status,

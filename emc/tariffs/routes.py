@@ -128,6 +128,8 @@ async def tariff_new_version(request: Request, session: SessionDep, user: Curren
 def api_tariffs(session: SessionDep, user: CurrentUser, code: str | None = None) -> list[dict[str, Any]]:
     """Every stored tariff version, with the end date the settlement applies."""
     rows = service.versions(session, code)
+    if code and not rows:
+        raise NotFound("tariff")
     ends = service.effective_ends(rows)
     return [service.as_json(r, ends.get(r.id or 0)) for r in rows]
 

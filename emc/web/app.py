@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -28,6 +31,20 @@ from emc.web.templating import is_htmx, language, render
 log = logging.getLogger(__name__)
 
 
+class Problem(BaseModel):
+    """Every API error but 422 (whose body lists the invalid fields): what went wrong, in words."""
+
+    detail: str
+
+
+# documented on every API operation, so clients (and schemathesis) know each error's status and body
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text} for status, text in (
+        (400, "bad request"), (401, "authentication required"), (403, "your role cannot do this"),
+        (404, "not found, or not yours to see"), (409, "the object is not in a state that allows this"),
+        (413, "request body over the limit"))}
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
@@ -40,6 +57,23 @@ def _error(request: Request, status: int, key: str, detail: str) -> Response:
         return render(request, "partials/toast.html", {"message": message, "level": "error"},
                       block="toast", status_code=status, headers={"HX-Reswap": "none"})
     return render(request, "error.html", {"message": message, "status": status}, status_code=status)
+
+
+def _shown(value: object) -> str | int | float | bool | None:
+    """A rejected input as JSON can carry it: scalars as they are, anything else (bytes, objects) as short text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value[:300] if isinstance(value, str) else value
+    if isinstance(value, bytes):
+        return value[:300].decode("utf-8", "replace")
+    return None if isinstance(value, dict | list) else str(value)[:300]
+
+
+def _unprocessable(request: Request, message: str) -> Response:
+    """A 422 in the documented body (a list of problems) for errors raised as one message."""
+    if _wants_json(request):
+        return JSONResponse({"detail": [{"loc": [], "msg": message, "type": "value_error", "field": "",
+                                         "message": message, "value": None}]}, status_code=422)
+    return _error(request, 422, "error.title", message)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -86,14 +120,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(baselines_pages)
     app.include_router(settlements_pages)
     app.include_router(tariffs_pages)
-    app.include_router(settlements_api, prefix="/api")
-    app.include_router(tariffs_api, prefix="/api")
+    app.include_router(settlements_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(tariffs_api, prefix="/api", responses=API_ERRORS)
     app.include_router(carbon_pages)
-    app.include_router(carbon_api, prefix="/api")
-    app.include_router(baselines_api, prefix="/api")
-    app.include_router(imports_api, prefix="/api")
-    app.include_router(contracts_api, prefix="/api")
-    app.include_router(org_api, prefix="/api")
+    app.include_router(carbon_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(baselines_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(imports_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(contracts_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(org_api, prefix="/api", responses=API_ERRORS)
 
     app.state.upload_paths = upload_paths(app.routes)
 
@@ -141,14 +175,26 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             return _error(request, 404, "error.not_found", "not found")
         if isinstance(exc, BodyTooLarge):
             return _error(request, 413, "error.too_large", str(exc.detail))
+        if exc.status_code == 422 and not isinstance(exc.detail, list):  # the documented 422 body: a list
+            return _unprocessable(request, str(exc.detail))
         if _wants_json(request) or exc.status_code not in (403, 405):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return _error(request, exc.status_code, "error.title", str(exc.detail))
 
+    @app.exception_handler(DataError)
+    def _unstorable(request: Request, exc: DataError) -> Response:
+        """A value the database refuses (a NUL character on PostgreSQL, a number out of range): the
+        request's fault, answered as such, never a 500."""
+        return _unprocessable(request, f"a value the database cannot store: {str(exc.orig).splitlines()[0][:200]}")
+
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
-                     "message": e["msg"], "value": e.get("input") if not isinstance(e.get("input"), dict) else None}
+        # FastAPI's documented shape (loc, msg, type: the OpenAPI HTTPValidationError) plus our field,
+        # message and the value as text, so a body of any content type gives a JSON answer, never a 500
+        problems = [{"loc": [p if isinstance(p, int) else str(p) for p in e["loc"]], "msg": e["msg"],
+                     "type": e["type"],
+                     "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                     "message": e["msg"], "value": _shown(e.get("input"))}
                     for e in exc.errors()]
         if _wants_json(request):
             return JSONResponse({"detail": problems}, status_code=422)
