@@ -6,11 +6,13 @@ is the first line that names a time column. CSV is streamed with pyarrow in bloc
 flat however long the file; XLSX (at most ~1 M rows by Excel's own limit) is streamed with openpyxl.
 
 A hostile file must not hold the server: every read is bounded by :class:`ReadLimits` (rows, columns,
-seconds; for XLSX also the unzipped size and the number of cells). An XLSX is checked before openpyxl
-parses it: the zip's declared sizes (Python's zipfile never inflates past them) and one fast byte scan of
-the sheet's XML for its cells and highest row number; openpyxl then reads with the sheet's declared
-dimension ignored (a sheet claiming A1:XFD1048576 would otherwise be padded to 17 billion empty cells),
-only as many columns as the header has, and long runs of empty rows skipped.
+seconds; for XLSX also the unzipped size and the number of cells), and XLSX is parsed in a worker
+process that is killed when the time is up (:func:`isolated`, :mod:`emc.metering.reader_process`).
+An XLSX is checked before openpyxl parses it: the zip's declared sizes (Python's zipfile never inflates
+past them) and one fast byte scan of the sheet's XML for its cells and highest row number; openpyxl then
+reads with the sheet's declared dimension ignored (a sheet claiming A1:XFD1048576 would otherwise be
+padded to 17 billion empty cells), only as many columns as the header has, and long runs of empty rows
+skipped.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import io
 import re
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,7 +154,7 @@ def _open(path: Path, sheet: str | None, time_aliases: frozenset[str], limits: R
     if not head.strip():
         raise TableError("the file is empty")
     if head.startswith(b"PK\x03\x04"):
-        return _open_xlsx(path, sheet, time_aliases, limits, clock)
+        return next(isolated(_open_xlsx_items, (path, sheet, time_aliases, limits, clock), clock))
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise TableError("this is an old .xls workbook: save it as .xlsx or CSV")
     encoding = detect_encoding(head)
@@ -207,6 +209,28 @@ def _scan_sheet(book: Any, ws: Any, limits: ReadLimits, clock: Clock) -> None:
             tail = data[cut:]
 
 
+def _open_xlsx_items(*args: Any) -> Iterator[TableSource]:
+    yield _open_xlsx(*args)
+
+
+def isolated(target: Callable[..., Iterator[Any]], args: tuple[Any, ...], clock: Clock) -> Iterator[Any]:
+    """Read in a worker process (emc.metering.reader_process), killed when the import's time is up."""
+    from emc.metering import reader_process
+
+    def timeout() -> Exception:
+        return TooLarge(f"reading stopped: the workbook takes longer than the limit of {clock.limits.seconds:g} s "
+                        "(EMC_IMPORT_MAX_SECONDS)")
+
+    try:
+        yield from reader_process.run(target, args, clock.started + clock.limits.seconds, timeout)
+    except reader_process.ReaderFailed as exc:
+        raise TooLarge(f"reading the workbook stopped: {exc}") from exc
+    except (TableError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001  (openpyxl and zipfile raise many kinds for broken workbooks)
+        raise TableError(f"not a readable XLSX workbook ({exc.__class__.__name__}: {str(exc)[:200]})") from exc
+
+
 def _open_xlsx(path: Path, sheet: str | None, time_aliases: frozenset[str], limits: ReadLimits,
                clock: Clock) -> TableSource:
     import openpyxl
@@ -252,7 +276,7 @@ def iter_chunks(source: TableSource, chunk_rows: int = 500_000,
     names = _unique(source.headers)
     clock = source.clock or Clock(source.limits)
     if source.kind == "xlsx":
-        yield from _xlsx_chunks(source, names, chunk_rows, clock)
+        yield from isolated(_xlsx_chunks, (source, names, chunk_rows, clock), clock)
         return
     import pyarrow as pa
     import pyarrow.csv as pacsv
