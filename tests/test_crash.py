@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
+from conftest import free_port
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -33,7 +33,6 @@ from emc.contracts.spec import parse_contract
 from emc.db import make_engine
 from emc.org.models import Role
 from emc.org.service import UserCreate, create_user, issue_token, load_regions
-from conftest import free_port
 
 DATA = Path(__file__).parent / "data"
 SITE = (DATA / "import-site.toml").read_text(encoding="utf-8")
@@ -192,6 +191,40 @@ def test_kill_during_import_commit_leaves_all_or_nothing(db_url: str, tmp_path: 
         if server.proc.poll() is None:
             server.proc.terminate()
             server.proc.wait(10)
+        engine.dispose()
+
+
+def test_two_commits_of_one_batch_at_once_store_it_once(db_url: str, tmp_path: Path) -> None:
+    """Two clients commit the same batch at the same moment: one commits, the other is told it is already
+    committed (409); the readings are stored once."""
+    token = _setup(db_url)
+    rows = _big_file(tmp_path / "quarter-hours.csv")
+    engine = make_engine(db_url)
+    server = Server(db_url, tmp_path)
+    api = {"Authorization": f"Bearer {token}"}
+    try:
+        r = httpx.post(f"{server.base}/api/imports", headers=api, timeout=120,
+                       files={"file": ("quarter-hours.csv", (tmp_path / "quarter-hours.csv").read_bytes())})
+        assert r.status_code == 201, r.text
+        batch_id = r.json()["id"]
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def commit() -> None:
+            start.wait()
+            answers.append(httpx.post(f"{server.base}/api/imports/{batch_id}/commit", headers=api,
+                                      timeout=120).status_code)
+
+        workers = [threading.Thread(target=commit) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert sorted(answers) == [200, 409]
+        assert _batch(engine, batch_id) == ("committed", rows)
+    finally:
+        server.proc.terminate()
+        server.proc.wait(10)
         engine.dispose()
 
 

@@ -132,8 +132,12 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
     options = service.ImportOptions(kind=batch.kind, mode=batch.mode, dry_run=False, sheet=batch.sheet or None,
                                     station=kept.get("station"), timestamp_is=kept.get("timestamp_is"),
                                     interval_s=kept.get("interval_s"), timezone=kept.get("timezone"))
-    service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
-                        esco=esco, options=options, batch=batch)
+    try:
+        service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
+                            esco=esco, options=options, batch=batch)
+    except service.ImportError_ as exc:  # another commit of the batch got there first
+        session.rollback()
+        return str(exc)
     session.commit()
     return None
 

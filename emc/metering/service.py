@@ -159,6 +159,10 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         raise ImportError_(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}")
     if opts.kind == "weather" and scope.role not in (Role.admin, Role.manager):
         raise ImportError_("only bureau managers and administrators import weather data")
+    if batch is not None and not opts.dry_run:
+        lock(session, batch)
+        if batch.status != BatchStatus.previewed:
+            raise ImportError_(f"batch {batch.id} is {batch.status}; only a previewed batch can be committed")
     path = Path(path)
     size = path.stat().st_size
     digest = file_hash(path)
@@ -244,6 +248,15 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                "options": {"station": opts.station, "timestamp_is": opts.timestamp_is, "interval_s": opts.interval_s,
                            "timezone": opts.timezone}}
     return _finish(session, batch, findings, summary, opts, actor, written)
+
+
+def lock(session: Session, batch: ImportBatch) -> None:
+    """Take the batch's row lock, then read its state again: two commits (or reverts) of one batch at the
+    same moment run one after the other, and the second sees what the first did. A no-op update is the
+    lock on both databases (on SQLite it takes the single writer's lock before the state is read)."""
+    session.execute(update(ImportBatch).where(ImportBatch.id == batch.id).values(status=ImportBatch.status)
+                    .execution_options(synchronize_session=False))
+    session.refresh(batch)
 
 
 def _table_code(exc: TableError) -> str:
@@ -379,6 +392,7 @@ def _finish(session: Session, batch: ImportBatch, findings: Findings, summary: d
 def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, reason: str) -> int:
     """Undo a committed batch: readings it added are removed, readings it corrected get their old
     values back. Refused once an approved settlement used the batch (settlement module's check)."""
+    lock(session, batch)
     if batch.status != BatchStatus.committed:
         raise ImportError_(f"batch {batch.id} is {batch.status}; only a committed batch can be reverted")
     if len(reason.strip()) < 5:

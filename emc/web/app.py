@@ -24,7 +24,7 @@ from emc.paths import STATIC_DIR
 from emc.web import auth
 from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, verify_csrf
 from emc.web.i18n import Translator
-from emc.web.limits import BodyLimit, BodyTooLarge, upload_paths
+from emc.web.limits import BodyLimit, BodyTooLarge
 from emc.web.ratelimit import LoginThrottle
 from emc.web.templating import is_htmx, language, render
 
@@ -92,8 +92,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="emc_session",
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
-    app.add_middleware(BodyLimit, uploads=lambda: app.state.upload_paths, upload_max=settings.upload_max_bytes,
-                       request_max=settings.request_max_bytes)
+    app.add_middleware(BodyLimit, upload_max=settings.upload_max_bytes, request_max=settings.request_max_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from emc.audit.routes import router as audit_router
@@ -128,8 +127,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(imports_api, prefix="/api", responses=API_ERRORS)
     app.include_router(contracts_api, prefix="/api", responses=API_ERRORS)
     app.include_router(org_api, prefix="/api", responses=API_ERRORS)
-
-    app.state.upload_paths = upload_paths(app.routes)
 
     @app.get("/", include_in_schema=False)
     def home(user: CurrentUser) -> Response:
