@@ -98,18 +98,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from emc.audit.routes import router as audit_router
     from emc.baselines.routes import api as baselines_api
     from emc.baselines.routes import pages as baselines_pages
-    from emc.carbon.pages import pages as carbon_pages
-    from emc.carbon.routes import router as carbon_api
     from emc.contracts.routes import api as contracts_api
     from emc.contracts.routes import pages as contracts_pages
     from emc.metering.routes import api as imports_api
+    from emc.settlement.routes import api as settlements_api
+    from emc.settlement.routes import pages as settlements_pages
+    from emc.carbon.pages import pages as carbon_pages
+    from emc.carbon.routes import router as carbon_api
+    from emc.tariffs.routes import api as tariffs_api
+    from emc.tariffs.routes import pages as tariffs_pages
     from emc.metering.routes import pages as imports_pages
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
-    from emc.settlement.routes import api as settlements_api
-    from emc.settlement.routes import pages as settlements_pages
-    from emc.tariffs.routes import api as tariffs_api
-    from emc.tariffs.routes import pages as tariffs_pages
 
     app.include_router(auth.router)
     app.include_router(contracts_pages)
