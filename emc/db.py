@@ -50,9 +50,10 @@ def _real_transaction_first(conn, _name) -> None:  # type: ignore[no-untyped-def
 
     Python's sqlite3 driver begins a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT issued
     after nothing but reads *starts* the transaction, and releasing it commits: a "nested" write was
-    durable at once, and a crash later left half an import stored (issue 12). BEGIN IMMEDIATE first makes
-    the savepoint nest inside the session's transaction, so the outer commit or rollback decides, as on
-    PostgreSQL; it also takes the write lock up front (waiting up to busy_timeout)."""
+    durable at once, and a crash later left an import's readings stored under a batch still "previewed".
+    BEGIN IMMEDIATE first makes the savepoint nest inside the session's transaction, so the outer commit
+    or rollback decides, as on PostgreSQL; it also takes the write lock up front (waiting up to
+    busy_timeout)."""
     dbapi = conn.connection.dbapi_connection
     if not dbapi.in_transaction:
         dbapi.execute("BEGIN IMMEDIATE")

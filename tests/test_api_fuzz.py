@@ -104,7 +104,7 @@ def test_the_api_answers_every_generated_request_as_documented(api_schema: schem
 
 
 def test_known_server_errors_are_client_errors(fuzz_server: tuple[LiveServer, str]) -> None:
-    """The cases schemathesis found before (issue 12), asked directly."""
+    """Cases schemathesis once found as server errors, asked directly."""
     server, token = fuzz_server
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
         assert c.get("/api/tariffs", params={"code": "NO-SUCH-TARIFF"}).status_code == 404

@@ -1,7 +1,7 @@
 """Crashes leave nothing half-written: the real server (`emc serve`, a subprocess) is killed with SIGKILL
 in the middle of an import commit (page, then API), and `emc settle --due` in the middle of drafting;
 after a restart the database holds either all of a commit or none of it, nothing twice, and the commit
-works exactly once. On SQLite and PostgreSQL.
+works exactly once, also when two clients commit at the same moment. On SQLite and PostgreSQL.
 
 The kill is timed by the database, not a clock: on SQLite when the write-ahead log starts growing (the
 commit's rows are being written), on PostgreSQL when the server's transaction holds a write lock on
@@ -78,7 +78,7 @@ class Server:
                     "EMC_SECRET_KEY": "crash-test-secret-" + "x" * 32}
         self.proc = subprocess.Popen([EMC, "serve", "--port", str(self.port), "--no-scheduler"], env=self.env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
+        for _ in range(600):
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     return
@@ -123,7 +123,7 @@ def _kill_mid_commit(server: Server, engine: Engine, url: str, batch_id: int, po
     outcome: list[object] = []
     worker = threading.Thread(target=lambda: outcome.append(_try(post)), daemon=True)
     worker.start()
-    deadline = time.monotonic() + 40
+    deadline = time.monotonic() + 120
     while not _writing(engine, url, wal_before):
         assert worker.is_alive() and time.monotonic() < deadline, f"the commit ended before it was killed: {outcome}"
         time.sleep(0.01)
@@ -159,31 +159,36 @@ def test_kill_during_import_commit_leaves_all_or_nothing(db_url: str, tmp_path: 
             csrf = CSRF.search(c.get(f"/imports/{batch_id}").text).group(1)  # type: ignore[union-attr]
             cookies = dict(c.cookies)
         _kill_mid_commit(server, engine, db_url, batch_id, lambda: httpx.post(
-            f"{server.base}/imports/{batch_id}/commit", data={"csrf_token": csrf}, cookies=cookies, timeout=60))
+            f"{server.base}/imports/{batch_id}/commit", data={"csrf_token": csrf}, cookies=cookies, timeout=180))
         assert _batch(engine, batch_id) == ("previewed", 0)
 
         # 2. the API's commit, killed mid-way
         server = Server(db_url, tmp_path)
         _kill_mid_commit(server, engine, db_url, batch_id, lambda: httpx.post(
-            f"{server.base}/api/imports/{batch_id}/commit", headers=api, timeout=60))
+            f"{server.base}/api/imports/{batch_id}/commit", headers=api, timeout=180))
         assert _batch(engine, batch_id) == ("previewed", 0)
 
-        # 3. after a restart the commit works, exactly once; no reader ever sees rows of a previewed batch
+        # 3. after a restart two clients commit at the same moment: one commits, the other is told the batch
+        #    is committed (409); no reader ever sees rows of a previewed batch; the readings are stored once
         server = Server(db_url, tmp_path)
-        done: list[httpx.Response] = []
-        worker = threading.Thread(target=lambda: done.append(httpx.post(
-            f"{server.base}/api/imports/{batch_id}/commit", headers=api, timeout=60)), daemon=True)
-        worker.start()
+        start = threading.Barrier(2)
+        answers: list[int] = []
+
+        def commit() -> None:
+            start.wait()
+            answers.append(httpx.post(f"{server.base}/api/imports/{batch_id}/commit", headers=api,
+                                      timeout=180).status_code)
+
+        workers = [threading.Thread(target=commit, daemon=True) for _ in range(2)]
+        for w in workers:
+            w.start()
         seen = set()
-        while worker.is_alive() or not seen:
+        while any(w.is_alive() for w in workers) or not seen:
             seen.add(_batch(engine, batch_id))
             time.sleep(0.005)
-        worker.join()
         seen.add(_batch(engine, batch_id))
-        assert done[0].status_code == 200 and done[0].json()["status"] == "committed", done[0].text
+        assert sorted(answers) == [200, 409]
         assert seen <= {("previewed", 0), ("committed", rows)}, f"a reader saw a half-written commit: {seen}"
-        again = httpx.post(f"{server.base}/api/imports/{batch_id}/commit", headers=api, timeout=60)
-        assert again.status_code == 409
         assert _batch(engine, batch_id) == ("committed", rows)
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM reading")).scalar_one() == rows
@@ -194,42 +199,8 @@ def test_kill_during_import_commit_leaves_all_or_nothing(db_url: str, tmp_path: 
         engine.dispose()
 
 
-def test_two_commits_of_one_batch_at_once_store_it_once(db_url: str, tmp_path: Path) -> None:
-    """Two clients commit the same batch at the same moment: one commits, the other is told it is already
-    committed (409); the readings are stored once."""
-    token = _setup(db_url)
-    rows = _big_file(tmp_path / "quarter-hours.csv")
-    engine = make_engine(db_url)
-    server = Server(db_url, tmp_path)
-    api = {"Authorization": f"Bearer {token}"}
-    try:
-        r = httpx.post(f"{server.base}/api/imports", headers=api, timeout=120,
-                       files={"file": ("quarter-hours.csv", (tmp_path / "quarter-hours.csv").read_bytes())})
-        assert r.status_code == 201, r.text
-        batch_id = r.json()["id"]
-        start = threading.Barrier(2)
-        answers: list[int] = []
-
-        def commit() -> None:
-            start.wait()
-            answers.append(httpx.post(f"{server.base}/api/imports/{batch_id}/commit", headers=api,
-                                      timeout=120).status_code)
-
-        workers = [threading.Thread(target=commit) for _ in range(2)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        assert sorted(answers) == [200, 409]
-        assert _batch(engine, batch_id) == ("committed", rows)
-    finally:
-        server.proc.terminate()
-        server.proc.wait(10)
-        engine.dispose()
-
-
 # -- the scheduler's job ----------------------------------------------------------------------------------
-LEASES = 40
+LEASES = 16
 
 
 def _leases(url: str) -> None:
@@ -265,7 +236,7 @@ def test_kill_during_settle_due_leaves_whole_contracts(db_url: str, tmp_path: Pa
     command = [EMC, "settle", "--due", "--today", "2025-01-01"]
     try:
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 50
+        deadline = time.monotonic() + 120
         while not _settlements(engine)[0]:
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()  # type: ignore[union-attr]
             time.sleep(0.02)
@@ -276,11 +247,11 @@ def test_kill_during_settle_due_leaves_whole_contracts(db_url: str, tmp_path: Pa
         assert set(per.values()) == {12}, f"a contract was left half-drafted: {per}"  # 2024's twelve months
         assert (bare, twice) == (0, 0)
 
-        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert finished.returncode == 0, finished.stderr
         per, bare, twice = _settlements(engine)
         assert (len(per), set(per.values()), bare, twice) == (LEASES, {12}, 0, 0)
-        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0 and _settlements(engine)[0] == per
     finally:
         engine.dispose()
