@@ -68,12 +68,15 @@ def _shown(value: object) -> str | int | float | bool | None:
     return None if isinstance(value, dict | list) else str(value)[:300]
 
 
-def _unprocessable(request: Request, message: str) -> Response:
-    """A 422 in the documented body (a list of problems) for errors raised as one message."""
+def _unprocessable(request: Request, message: str, problems: list[dict[str, Any]] | None = None) -> Response:
+    """A 422: under /api the documented body (a list of problems), on a page the message as a toast or page."""
     if _wants_json(request):
-        return JSONResponse({"detail": [{"loc": [], "msg": message, "type": "value_error", "field": "",
-                                         "message": message, "value": None}]}, status_code=422)
-    return _error(request, 422, "error.title", message)
+        return JSONResponse({"detail": problems or [{"loc": [], "msg": message, "type": "value_error", "field": "",
+                                                     "message": message, "value": None}]}, status_code=422)
+    if is_htmx(request):
+        return render(request, "partials/toast.html", {"message": message, "level": "error"}, block="toast",
+                      status_code=422, headers={"HX-Reswap": "none"})
+    return render(request, "error.html", {"message": message, "status": 422}, status_code=422)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -193,12 +196,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                      "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
                      "message": e["msg"], "value": _shown(e.get("input"))}
                     for e in exc.errors()]
-        if _wants_json(request):
-            return JSONResponse({"detail": problems}, status_code=422)
         text = "; ".join(f"{p['field']}: {p['message']} (got {p['value']!r})" for p in problems)
-        if is_htmx(request):
-            return render(request, "partials/toast.html", {"message": text, "level": "error"}, block="toast",
-                          status_code=422, headers={"HX-Reswap": "none"})
-        return render(request, "error.html", {"message": text, "status": 422}, status_code=422)
+        return _unprocessable(request, text, problems)
 
     return app
