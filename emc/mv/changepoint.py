@@ -8,7 +8,7 @@ mean y = β0                                    weather-independent
 2P   y = β0 + β1·T                             linear
 3PH  y = β0 + βh·HDD(h)                        heating change-point, βh > 0
 3PC  y = β0 + βc·CDD(c)                        cooling change-point, βc > 0
-4P   y = β0 + βh·HDD(b) + βc·CDD(b)            one change point b, slopes differ (convex: βh + βc > 0)
+4P   y = β0 + βh·HDD(b) + βc·CDD(b)            one change point b, slopes differ, βh, βc > 0
 5P   y = β0 + βh·HDD(h) + βc·CDD(c), h < c     heating and cooling with a dead band, βh, βc > 0
 ==== ======================================== ===================================================
 
@@ -16,11 +16,14 @@ Every form may carry fixed extra columns (working-day share, energy users, …: 
 data each column is the *mean over the bill's days* of the daily quantity (CalTRACK 2.0 billing method: usage
 per day against degree-days per day, weighted by the days in the bill).
 
-Balance points are searched, not fixed: a 1 °C grid over the observed temperatures, then a 0.1 °C grid
-around the best candidate of each form. For one candidate the fit is ordinary (weighted) least squares, so
-all candidates are solved at once from Gram matrices built with a few matrix products (``_solve_batch``).
-A candidate qualifies when its heating/cooling slopes have the required sign and are significant at
-p < 0.10 (CalTRACK 2.0 §3.4 daily/billing model qualification) and its degree-days have support: at least
+Balance points are estimated continuously (docs/mv.md §1): a 1 °C grid over the observed temperatures, then a
+0.25 °C grid around the best candidate of each form, rank the candidates; :func:`refine` then solves the
+balance points of the chosen structure's candidates exactly (least squares over the intervals between sorted
+temperatures, Hudson 1966). For one candidate the fit is ordinary (weighted) least squares, so all candidates
+are solved at once from Gram matrices built with a few matrix products (``_Blocks``). A candidate qualifies
+when its heating and cooling slopes have their physical sign (both > 0, 4P included: a 4P that needs a
+negative slope is compensating for a misplaced change point) and are significant at p < 0.10 (CalTRACK 2.0
+§3.4 daily/billing model qualification; for 4P the steeper slope) and its degree-days have support: at least
 ``min_rows_dd`` rows with non-zero degree-days and at least 20 °F·days (≈ 11.1 °C·days) in total
 (CalTRACK 2.0 §3.2 balance-point search constraints).
 """
@@ -242,7 +245,8 @@ def _groups(forms: list[str], hb: list[np.ndarray] | np.ndarray, cb: list[np.nda
 
 
 def fit_forms(d: CPData, forms: list[str]) -> list[CPFit]:
-    """Best qualifying candidate of each form: a 1 °C grid, then a 0.25 °C grid around each form's optimum.
+    """Best qualifying candidate of each form on the grid: 1 °C, then 0.25 °C around each form's optimum
+    (:func:`refine` then solves the chosen structure's balance points exactly).
 
     All change-point forms share the Gram blocks of one grid, so the search costs two block builds and
     at most four batched solves.
