@@ -9,8 +9,12 @@ CalTRACK hourly model, which is slower).
 
 Reported: per-meter fit+predict time (median and mean) and the speed ratio; median CV(RMSE) of the baseline
 fit (one formula for both: sqrt(mean residual²)/mean, in-sample); median absolute error of the reporting-
-period savings fraction against the known truth (percentage points); for emc also how often its 68 % / 90 %
-savings intervals (G14 formula, and the prediction-variance form) contain the true savings.
+period savings fraction against the known truth (percentage points). Then, in the same run (docs/mv.md):
+how often emc's 68 % / 90 % savings intervals (the headline, and G14 Annex B beside it) contain the true
+savings on three known-truth sets (the generator below; change-point meters with AR(1) residuals ρ = 0.5;
+the same with independent residuals; ``--coverage-meters`` each); the recovery of off-grid exact models and
+the shared-savings payment computed from them through the settlement core; billing on few bills (the
+parameter budget); and OpenEEmeter's 8 Illinois billing samples (tests/data/mv/illinois, Apache-2.0).
 
 Synthetic meters (seeded, see ``make_meters``): Yangtze-delta weather (20 stations), change-point heating and
 cooling with random balance points, working-day effects on the Chinese calendar, HVAC partly off on
@@ -23,7 +27,7 @@ shared/benchmarks.md::
 
 Usage::
 
-    .venv/bin/python scripts/bench_mv.py                      # full run (~5 min here)
+    .venv/bin/python scripts/bench_mv.py --venv /work/eemeter-venv   # full run (~8 min here)
     .venv/bin/python scripts/bench_mv.py --meters 100 --eemeter-meters 5 --hourly-meters 10
     .venv/bin/python scripts/bench_mv.py --no-eemeter        # emc only
 """
