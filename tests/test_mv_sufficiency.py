@@ -113,6 +113,18 @@ def test_a_stuck_meter_is_missing_data_not_zero_use() -> None:
     assert r.total["savings_fraction"] == pytest.approx(truth, abs=0.01)
 
 
+def test_a_month_of_zeros_settled_on_its_own_is_still_a_stuck_meter() -> None:
+    """Settling one month at a time: the month's zeros are all its readings, but the baseline never read zero."""
+    rng = np.random.default_rng(22)
+    t = daily_weather("2023-01-01", 400, rng)
+    df = daily_meter(MeterSpec(noise_cv=0.03), t, rng)[["usage", "temperature"]]
+    m = fit_baseline(df.loc[:"2023-12-31"], granularity="daily")
+    assert m.baseline["zero_rows"] == 0
+    month = df.loc["2024-01-01":"2024-01-31"].assign(usage=0.0)
+    r = savings(m, month)
+    assert r.total["periods_settled"] == 0 and "stuck_meter" in [w.code for w in r.warnings]
+
+
 def test_a_meter_that_reads_zero_anyway_keeps_its_zeros() -> None:
     """Zeros on scattered days mean the meter does read zero: a later run of zeros is data, with a warning."""
     df = _daily()

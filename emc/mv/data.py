@@ -122,7 +122,7 @@ STUCK_MIN_RUN = {"daily": 3, "hourly": 24, "billing": 1}
 
 
 def _stuck_as_missing(usage: np.ndarray, index: pd.DatetimeIndex, granularity: str,
-                      warnings: list[MVWarning]) -> np.ndarray:
+                      warnings: list[MVWarning], never_reads_zero: bool = False) -> np.ndarray:
     """Runs of zero usage on a meter that never otherwise reads zero are missing data, not consumption.
 
     A stuck or disconnected meter (or a logger that writes 0 when it loses the meter) reports zeros; fitted as
@@ -131,6 +131,8 @@ def _stuck_as_missing(usage: np.ndarray, index: pd.DatetimeIndex, granularity: s
     come in runs (≥ ``STUCK_MIN_RUN``: 3 days, 24 hours, one bill), every zero of the meter lies in such a
     run, and most readings are not zero — a meter that reads zero on scattered days or at night (a pump, a
     PV-fed feeder, a closed wing) keeps its zeros as data and gets the ``zero_usage_run`` warning instead.
+    ``never_reads_zero``: the meter's baseline never read zero (reporting data are judged with it, so a
+    reporting window that is all zeros — one month settled on its own — is still a stuck meter).
     """
     zero = np.isfinite(usage) & (usage == 0)
     if not zero.any():
@@ -139,7 +141,8 @@ def _stuck_as_missing(usage: np.ndarray, index: pd.DatetimeIndex, granularity: s
     d = np.diff(m)
     runs = list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
     min_run = STUCK_MIN_RUN[granularity]
-    if any(b - a < min_run for a, b in runs) or zero.sum() * 2 >= np.isfinite(usage).sum():
+    mostly_zero = zero.sum() * 2 >= np.isfinite(usage).sum()
+    if any(b - a < min_run for a, b in runs) or (mostly_zero and not never_reads_zero):
         return usage
     for a, b in runs:
         warnings.append(
@@ -188,6 +191,7 @@ def prepare(
     drivers: Sequence[str] = (),
     calendar: str = "cn",
     need_usage: bool = True,
+    never_reads_zero: bool = False,
 ) -> Frame:
     """Validate and normalise ``data`` (see module docstring) into a :class:`Frame`."""
     if granularity not in GRANULARITIES:
@@ -199,12 +203,13 @@ def prepare(
     if not need_usage and "usage" not in data.columns:
         data = data.assign(usage=np.nan)
     if granularity == "billing":
-        return _prepare_billing(data, temperature, drivers, calendar, warnings)
-    return _prepare_interval(data, granularity, drivers, calendar, warnings)
+        return _prepare_billing(data, temperature, drivers, calendar, warnings, never_reads_zero)
+    return _prepare_interval(data, granularity, drivers, calendar, warnings, never_reads_zero)
 
 
 def _prepare_interval(
-    data: pd.DataFrame, granularity: str, drivers: Sequence[str], calendar: str, warnings: list[MVWarning]
+    data: pd.DataFrame, granularity: str, drivers: Sequence[str], calendar: str, warnings: list[MVWarning],
+    never_reads_zero: bool = False,
 ) -> Frame:
     freq = "D" if granularity == "daily" else "h"
     idx = data.index
@@ -216,7 +221,8 @@ def _prepare_interval(
         if len(full) != len(idx):
             data = data.reindex(full)
     idx = data.index
-    usage = _stuck_as_missing(_reject_negative(_column(data, "usage"), idx, warnings), idx, granularity, warnings)
+    usage = _stuck_as_missing(_reject_negative(_column(data, "usage"), idx, warnings), idx, granularity, warnings,
+                              never_reads_zero)
     temp = _column(data, "temperature")
     step = 1.0 if granularity == "daily" else 1.0 / 24.0
     days = np.full(len(idx), step)
@@ -264,6 +270,7 @@ def _prepare_billing(
     drivers: Sequence[str],
     calendar: str,
     warnings: list[MVWarning],
+    never_reads_zero: bool = False,
 ) -> Frame:
     if "end" not in data.columns:
         raise MVInputError("billing data needs an 'end' column (first day not covered by the bill)")
@@ -279,7 +286,7 @@ def _prepare_billing(
     if (days <= 0).any():
         raise MVInputError("every bill must end after it starts")
     usage = _stuck_as_missing(_reject_negative(_column(data, "usage"), data.index, warnings), data.index, "billing",
-                              warnings)
+                              warnings, never_reads_zero)
     # day-level layout: the days of each bill, concatenated (overlapping bills repeat days, which is right:
     # each bill is explained by its own days)
     lengths = days.astype(np.int64)

@@ -318,6 +318,9 @@ def _baseline_summary(frame: Frame) -> dict[str, Any]:
         "rows_used": int(valid.sum()),
         "days_used": float(frame.days[valid].sum()),
         "usage_used": float(np.nansum(frame.usage[valid])),
+        # zero readings kept as data (a stuck meter's runs were made missing): 0 means the meter never reads
+        # zero, and the reporting period is judged with that (emc.mv.data._stuck_as_missing)
+        "zero_rows": int(np.sum(frame.usage[valid] == 0)),
         "mean_days_per_row": float(frame.days[valid].mean()) if valid.any() else None,
         "temperature_min": _f(np.nanmin(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
         "temperature_max": _f(np.nanmax(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,

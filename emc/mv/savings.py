@@ -160,7 +160,8 @@ def savings(
     """
     gran = model.granularity
     period = period or ("bill" if gran == "billing" else "M")
-    frame = prepare(reporting_data, gran, temperature=temperature, drivers=model.drivers, calendar=model.calendar)
+    frame = prepare(reporting_data, gran, temperature=temperature, drivers=model.drivers, calendar=model.calendar,
+                    never_reads_zero=model.baseline.get("zero_rows") == 0)
     warnings: list[MVWarning] = list(frame.warnings)
     routine = model.predict_frame(frame) if model.model_type != "none" else np.full(frame.n, np.nan)
     actual = frame.usage
