@@ -120,7 +120,7 @@ def savings_error(meter: dict, rep_pred_sum: float) -> float:
 def run_emc(meters: list[dict], granularity: str, calendar: str = "cn") -> dict:
     import pandas as pd
 
-    from emc.mv import fit_baseline, savings
+    from emc.mv import fit_baseline
 
     freq = "D" if granularity == "daily" else "h"
     ib = pd.date_range(BASE_START, periods=len(meters[0]["use_base"]), freq=freq)
@@ -138,7 +138,7 @@ def run_emc(meters: list[dict], granularity: str, calendar: str = "cn") -> dict:
         preds.append(float(pred.sum()))
         models.append(model)
     cvs, errs = [], []
-    for m, (base, rep), model, ps in zip(meters, frames, models, preds, strict=True):
+    for m, (base, _rep), model, ps in zip(meters, frames, models, preds, strict=True):
         cvs.append(cvrmse(m["use_base"], model.predict(base).to_numpy()))
         errs.append(savings_error(m, ps))
     coverage = interval_coverage(models, [rep for _, rep in frames],
@@ -225,9 +225,11 @@ def off_grid(month: str = "2024-07") -> list[dict]:
         res = savings(model, rep)
         exact_baseline = float(f(rep["temperature"].to_numpy()).sum())
 
-        def pay(adjusted: float) -> Decimal:
+        actual = float(rep["usage"].sum())
+
+        def pay(adjusted: float, actual: float = actual) -> Decimal:
             s = settle_period(contract, period, PeriodData(period, savings=(
-                UtilitySavings("electricity", round(adjusted, 3), round(float(rep["usage"].sum()), 3)),)))
+                UtilitySavings("electricity", round(adjusted, 3), round(actual, 3)),)))
             return sum((line.amount for line in s.lines), Decimal(0))
 
         seg = model.segments[0]
@@ -409,7 +411,8 @@ def table(title: str, emc_all: dict, emc_s: dict, ee: dict | None, n_all: int, n
         lines.append(f"RATIOS vs {ee_name}: speed (median per meter) {speed_med:.0f}×, (mean) {speed_mean:.0f}× "
                      f"[target ≥ 150×]; median CV(RMSE) emc/eemeter {cv_ratio:.3f} [target ≤ 1.05]; "
                      f"median savings error emc {med(emc_s['savings_err_pp']):.3f} pp vs eemeter "
-                     f"{med(ee['savings_err_pp']):.3f} pp; emc on all {n_all} meters {med(emc_all['savings_err_pp']):.3f} "
+                     f"{med(ee['savings_err_pp']):.3f} pp; emc on all {n_all} meters "
+                     f"{med(emc_all['savings_err_pp']):.3f} "
                      "pp [target: ≤ 0.41 pp, the figure before continuous balance points]")
     return lines
 
@@ -476,7 +479,8 @@ def main() -> None:
                       "-" * 86]
         sets = {}
         if "daily" in figures:
-            sets[f"emc generator (emc/mv/synthetic.py daily_meter, {args.meters} m.)"] = figures["daily"]["emc"]["coverage"]
+            label = f"emc generator (emc/mv/synthetic.py daily_meter, {args.meters} m.)"
+            sets[label] = figures["daily"]["emc"]["coverage"]
         for label, rho in ((f"AR(1) residuals, rho = 0.5 ({args.coverage_meters} m.)", 0.5),
                            (f"plain, independent residuals ({args.coverage_meters} m.)", 0.0)):
             print(f"coverage set: {label} …", flush=True)

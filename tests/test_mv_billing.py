@@ -77,7 +77,7 @@ def test_illinois_samples_are_a_year_and_within_budget(illinois: list) -> None:
 def test_illinois_intercept_only_and_heating_samples_recover_their_savings(illinois: list) -> None:
     """The samples' known savings are 10 %: the well-determined ones (gas, monthly electricity with heating and
     cooling) are recovered within 2.5 points."""
-    for s, m, r in illinois:
+    for s, _, r in illinois:
         if s.name in ("il-electricity-cdd-only-billing_monthly", "il-electricity-cdd-only-billing_bimonthly",
                       "il-electricity-cdd-hdd-billing_bimonthly", "il-gas-hdd-only-billing_bimonthly"):
             continue  # cooling-only and 6-bill weather-dependent samples: too little to pin the weather slope

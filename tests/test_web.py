@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import html
 import re
+from decimal import Decimal
 
 import httpx
 import pytest

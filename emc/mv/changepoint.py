@@ -489,15 +489,17 @@ def _exact(d: CPData, found: dict[str, tuple[float | None, float | None]]
     hv = np.unique(np.array([h for cs in cand.values() for h, _ in cs if h is not None], dtype=float))
     cv = np.unique(np.array([c for cs in cand.values() for _, c in cs if c is not None], dtype=float))
     final = _Blocks(d, np.hstack([d.dd("h", hv), d.dd("c", cv)]))
-    singles, pairs = [], []
+    singles: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+    pairs: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     for form, cs in cand.items():
+        hs = np.array([h for h, _ in cs], dtype=float)
+        cs_ = np.array([c for _, c in cs], dtype=float)
         if form == "3PH":
-            singles.append((form, np.searchsorted(hv, [h for h, _ in cs]), None))
+            singles.append((form, np.searchsorted(hv, hs), None))
         elif form == "3PC":
-            singles.append((form, np.searchsorted(cv, [c for _, c in cs]) + hv.size, None))
+            singles.append((form, np.searchsorted(cv, cs_) + hv.size, None))
         else:
-            pairs.append((form, np.searchsorted(hv, [h for h, _ in cs]),
-                          np.searchsorted(cv, [c for _, c in cs]) + hv.size))
+            pairs.append((form, np.searchsorted(hv, hs), np.searchsorted(cv, cs_) + hv.size))
     res: dict[str, tuple[int | None, Any]] = {}
     for grp in (singles, pairs):
         if grp:

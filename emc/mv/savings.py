@@ -321,13 +321,13 @@ def savings(
     m_tot = float(m_p[s].sum())
     for conf in confidence:
         tag = f"{round(conf * 100):d}"
-        u = unc(float(par_t[0] + noise_t[0]), m_tot, tot_adj, conf) if s.any() else float("nan")
-        total[f"uncertainty_{tag}"] = u
-        total[f"fsu_{tag}"] = u / abs(tot_raw) if tot_raw else float("inf")
+        u_tot = unc(float(par_t[0] + noise_t[0]), m_tot, tot_adj, conf) if s.any() else float("nan")
+        total[f"uncertainty_{tag}"] = u_tot
+        total[f"fsu_{tag}"] = u_tot / abs(tot_raw) if tot_raw else float("inf")
         total[f"t_{tag}"] = t_two_sided(conf, n_up - p) if math.isfinite(n_up) else float("nan")
-        ug = unc_g14(m_tot, tot_adj, conf) if s.any() else float("nan")
-        total[f"uncertainty_g14_{tag}"] = ug
-        total[f"fsu_g14_{tag}"] = ug / abs(tot_raw) if tot_raw else float("inf")
+        ug_tot = unc_g14(m_tot, tot_adj, conf) if s.any() else float("nan")
+        total[f"uncertainty_g14_{tag}"] = ug_tot
+        total[f"fsu_g14_{tag}"] = ug_tot / abs(tot_raw) if tot_raw else float("inf")
     total["autocorr_lag1_raised"] = rho_up
     total["n_effective_raised"] = n_up
     fsu68 = savings_uncertainty(cvrmse=cv, n=n, n_effective=n_eff, m=m_tot, p=p, adjusted_baseline=tot_adj,
@@ -360,7 +360,8 @@ def savings(
     if s.any() and not disq and not fsu68 < FSU_MAX:
         warnings.append(MVWarning(
             "savings_uncertainty_high",
-            f"fractional savings uncertainty {fsu68:.0%} at 68 % confidence (G14 Annex B) is not below the G14 limit of "
+            f"fractional savings uncertainty {fsu68:.0%} at 68 % confidence (G14 Annex B) is not below the G14 "
+            "limit of "
             f"{FSU_MAX:.0%}: the savings are not distinguishable from model error", WARNING, value=fsu68))
     lo, hi = model.baseline.get("temperature_min"), model.baseline.get("temperature_max")
     tt = frame.day_temp[np.isfinite(frame.day_temp)]
