@@ -504,7 +504,9 @@ def savings_cmd(contract: str, period: Annotated[str, typer.Option(help="YYYY-MM
                 t = report.result.total
                 typer.echo(f"{u} (baseline v{report.baseline.version}, {report.granularity}): adjusted baseline "
                            f"{t.get('adjusted_baseline', float('nan')):,.1f}  actual {t.get('actual', float('nan')):,.1f}  "
-                           f"savings {t.get('savings', float('nan')):,.1f}  FSU68 {t.get('fsu_68', float('nan')):.1%}")
+                           f"savings {t.get('savings', float('nan')):,.1f} "
+                           f"± {t.get('uncertainty_68', float('nan')):,.1f} (68 %)  "
+                           f"G14 Annex B FSU68 {t.get('fsu_g14_68', float('nan')):.1%}")
     if as_json:
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2, default=str))
 

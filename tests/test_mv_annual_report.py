@@ -233,6 +233,10 @@ def test_mv_page_links_each_begun_contract_year(server: LiveServer) -> None:
     page = c.get(f"/contracts/{WUXI}/mv").text
     links = re.findall(rf'href="/contracts/{WUXI}/mv/report/(\d+)\.pdf"', page)
     assert links == ["1", "2", "3", "4", "5"]
+    # the calibrated headline interval in the table, G14 Annex B beside it for compliance
+    g14 = re.search(r'id="g14-annex-b">ASHRAE G14 附录B（合规检验）：±([\d,.]+)（68%），±([\d,.]+)（90%）；'
+                    r'.*?([\d.]+)%（限值', page)
+    assert g14 is not None and float(g14.group(1).replace(",", "")) < float(g14.group(2).replace(",", ""))
     college = c.get(f"/contracts/{COLLEGE}/mv").text  # 2024-04 start: years 1-3 have begun by 2026-11
     today = annual_report.local_today()
     begun = [str(n) for n, start in enumerate([date(2024, 4, 1), date(2025, 4, 1), date(2026, 4, 1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -341,7 +342,15 @@ def test_portfolio_is_the_bureaus_first_page_with_money_and_savings(demo_server:
         for action in ("submit", "approve"):
             m.post(f"/settlements/{number}/{action}", data={"csrf_token": mt})
     part = m.get("/portfolio", params={"q": "市民中心"}, headers={"HX-Request": "true"}).text
-    assert "<html" not in part and "水 761" in part  # the water savings verified in the approved period
+    # the water savings verified in the approved period (763 m³ with exact balance points; 761 on the old grid)
+    from sqlmodel import Session, select
+
+    from emc.settlement.models import Settlement
+
+    with Session(demo_server.engine) as s:
+        row = s.exec(select(Settlement).where(Settlement.number == number)).one()
+        verified = Decimal(row.inputs["savings.water.savings"])
+    assert "<html" not in part and f"水 {verified:,.0f}" in part and round(verified) == 763
     e, _ = login(demo_server, "esco")
     assert e.get("/").headers["location"] == "/contracts"
     assert HOSPITAL not in e.get("/portfolio").text
