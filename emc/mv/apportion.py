@@ -39,7 +39,8 @@ from .warning import WARNING, MVWarning, iso
 DAY = pd.Timedelta(days=1)
 
 
-def calendar_periods(start: pd.Timestamp, end: pd.Timestamp, alias: str = "M") -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+def calendar_periods(start: pd.Timestamp, end: pd.Timestamp,
+                     alias: str = "M") -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """[start, end) cut at calendar ``alias`` edges ("M", "Q", "Y"): half-open (first day, day after last)."""
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
     out = []
