@@ -451,12 +451,15 @@ def _record_waits(session: Session, contract: Contract, waits: list[SettlementWa
     session.flush()
 
 
-def waiting(session: Session, scope: Any, limit: int = 200) -> list[tuple[SettlementWait, Contract]]:
-    """Periods that have ended but wait for data, in scope, by contract and period (what the page lists)."""
+def waiting(session: Session, scope: Any, limit: int = 200) -> list[tuple[SettlementWait, Contract, int]]:
+    """Per contract in scope: the first period that has ended but waits for data (with its reason), and how
+    many later ended periods wait behind it (what the settlements page lists)."""
+    behind = dict(session.execute(select(SettlementWait.contract_id, func.count()).where(
+        SettlementWait.reason == "earlier_period").group_by(SettlementWait.contract_id)).all())
     rows = session.execute(select(SettlementWait, Contract).join(Contract, Contract.id == SettlementWait.contract_id)
-                           .where(scope.contracts()).order_by(Contract.code, SettlementWait.period_start)
-                           .limit(limit)).all()
-    return [(wait, contract) for wait, contract in rows]
+                           .where(scope.contracts(), SettlementWait.reason != "earlier_period")
+                           .order_by(Contract.code, SettlementWait.period_start).limit(limit)).all()
+    return [(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows]
 
 
 def _reporting_cache(session: Session, contract: Contract, versions: list[TermsVersion], todo: list[Period]) -> Cache:
@@ -666,24 +669,69 @@ def as_json(session: Session, row: Settlement) -> dict[str, Any]:
 DEFAULT_DISCOUNT_RATE = Decimal("0.06")  # shown on the page; the bureau may try another in the URL (?rate=)
 
 
-def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE):  # type: ignore[no-untyped-def]
-    """The ESCO's investment against its cash from approved settlements (net of bills it paid directly),
-    to date and projected to the end of the term at the last twelve months' pace. None without an investment."""
-    from emc.settlement.economics import CashFlow, contract_economics, projected_flows
+@dataclass
+class EconomicsView:
+    """The economics panel: which flows are known, how the rest is projected, and the metrics only where the
+    ESCO's cash is known (``economics`` is None when its costs are not)."""
+
+    investment: Decimal
+    known_through: date | None  # last day of the approved settlements (the ESCO's known cash)
+    measured_through: date | None  # last day of any settlement (drafts: measured, not yet approved)
+    unknown_costs: list[str]  # custody utilities whose bills (the ESCO's costs) are missing
+    projected_per_year: Decimal | None  # the rate the rest of the term is projected at
+    economics: Any = None  # emc.settlement.economics.Economics
+
+
+def _missing_bills(inputs: dict[str, Any]) -> set[str]:
+    """Custody utilities without a bill in a settlement (inputs ``<component>.<utility>.bills`` empty)."""
+    return {key.split(".")[1] for key, value in inputs.items()
+            if key.endswith(".bills") and key.count(".") == 2 and not value}
+
+
+def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE
+              ) -> EconomicsView | None:
+    """The ESCO's investment against its cash. Known: the approved settlements' net cash less the bills the
+    ESCO paid. Projected (the rest of the term): settlements drafted from measured savings under the
+    contract's terms, then their net cash per day carried to the term's end (IPMVP: savings reported,
+    not assumed). Where a custody utility's bills are missing the ESCO's costs are unknown and no metric is
+    computed (an IRR on the fee alone would be a number that cannot be true). None without an investment."""
+    from emc.settlement.economics import CashFlow, contract_economics
+    from emc.settlement.periods import contract_years
 
     head = terms(session, contract)[-1].terms.contract
     if head.esco_investment is None:
         return None
-    rows = session.execute(select(Settlement).where(
-        Settlement.contract_id == contract.id, Settlement.status.in_(
-            [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]))
-        .order_by(Settlement.period_end)).scalars().all()
-    flows = [CashFlow(r.last_day, r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0")), r.number)
-             for r in rows if r.last_day <= as_of]
-    recent = [f for f in flows if (as_of - f.day).days <= 366]
-    annual = sum((f.amount for f in recent), Decimal(0)) if recent else Decimal(0)
-    projected = projected_flows(head, as_of, annual) if recent else []
-    return contract_economics(head, flows + projected, rate=rate, as_of=as_of)
+    rows = session.execute(select(Settlement).where(Settlement.contract_id == contract.id)
+                           .order_by(Settlement.period_end)).scalars().all()
+    signed = {SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid}
+    missing: set[str] = set()
+    flows, measured_cash, measured_days = [], Decimal(0), 0
+    known_through = measured_through = None
+    for r in rows:
+        cash = r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0"))
+        missing |= _missing_bills(r.inputs)
+        measured_cash += cash
+        if r.kind == "period" and r.version == 1:
+            measured_days += (r.period_end - r.period_start).days
+            measured_through = max(measured_through or r.last_day, r.last_day)
+        if r.status in signed and r.last_day <= as_of:
+            flows.append(CashFlow(r.last_day, cash, r.number))
+            known_through = max(known_through or r.last_day, r.last_day)
+        else:
+            flows.append(CashFlow(r.last_day, cash, r.number, projected=True))
+    per_day = measured_cash / measured_days if measured_days else None
+    if per_day is not None and measured_through is not None:
+        for year in contract_years(head):
+            days = (year.end - max(year.start, measured_through + timedelta(days=1))).days
+            if days > 0:
+                flows.append(CashFlow(year.last_day, fen(per_day * days), f"projection year {year.number}",
+                                      projected=True))
+    view = EconomicsView(head.esco_investment, known_through, measured_through, sorted(missing),
+                         fen(per_day * 365) if per_day is not None else None)
+    if not missing and rows:
+        view.economics = contract_economics(head, flows, rate=rate, as_of=as_of,
+                                            projected_from=known_through or head.start - timedelta(days=1))
+    return view
 
 
 # -- reminders ---------------------------------------------------------------------------------------------
