@@ -142,6 +142,17 @@ def test_economics_only_where_the_escos_cash_is_known(demo: tuple[LiveServer, Se
     econ = econ[:econ.index("</section>")]
     # electricity and water bills (the ESCO's custody costs) are not in the data: no IRR on the fee alone
     assert 'id="economics-partial"' in econ and "IRR" not in econ and "193" not in econ
+    # where the ESCO's costs are known (Yixing: its bills are in the data), the metrics are there, to date on
+    # the approved cash and to the term's end with the rest projected
+    yixing = c.get("/contracts/YX-TG-2023").text
+    econ = yixing[yixing.index('id="economics"'):]
+    econ = econ[:econ.index("</section>")]
+    assert "NPV" in econ and "t=0 at the contract start" in econ and "economics-partial" not in econ
+    y = settlements.economics(session, session.execute(select(Contract).where(
+        Contract.code == "YX-TG-2023")).scalar_one(), __import__("datetime").date.today())
+    assert y is not None and y.economics is not None
+    assert y.economics.projected.flows != y.economics.to_date.flows  # the term's end is not "to date"
+    assert len(y.economics.projected.flows) == 9  # investment + eight contract years
     view = settlements.economics(session, session.execute(select(Contract).where(
         Contract.code == "WX-SMZX-2018")).scalar_one(), __import__("datetime").date.today())
     assert view is not None and view.economics is None and set(view.unknown_costs) >= {"electricity", "water"}
