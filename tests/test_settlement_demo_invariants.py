@@ -156,3 +156,15 @@ def test_economics_only_where_the_escos_cash_is_known(demo: tuple[LiveServer, Se
     view = settlements.economics(session, session.execute(select(Contract).where(
         Contract.code == "WX-SMZX-2018")).scalar_one(), __import__("datetime").date.today())
     assert view is not None and view.economics is None and set(view.unknown_costs) >= {"electricity", "water"}
+
+
+def test_the_flagship_settles_its_five_contract_years_from_meter_data(demo: tuple[LiveServer, Session]) -> None:
+    _, session = demo
+    civic = session.execute(select(Contract).where(Contract.code == "WX-SMZX-2018")).scalar_one()
+    rows = session.execute(select(Settlement).where(Settlement.contract_id == civic.id,
+                                                    Settlement.version == 1)).scalars().all()
+    periods = [r for r in rows if r.kind == "period"]
+    years = sorted(r.contract_year for r in rows if r.kind == "year_end")
+    assert len(periods) == 60 and years == [1, 2, 3, 4, 5]
+    assert all("savings.water.savings" in r.inputs for r in periods)  # the guaranteed water, measured
+    assert all("water-guarantee.verified" in r.inputs for r in rows if r.kind == "year_end")
