@@ -11,15 +11,16 @@
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
+from conftest import LiveServer
 from sqlalchemy import select
 from sqlmodel import Session
+from test_web import login
 
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
@@ -28,18 +29,9 @@ from emc.settlement import guarantee_status as gs
 from emc.settlement import service as settlements
 from emc.settlement.models import Settlement
 
-from conftest import LiveServer
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
 
 def _login(server: LiveServer, username: str) -> httpx.Client:
-    c = httpx.Client(base_url=server.url, follow_redirects=False, timeout=60)
-    token = CSRF.search(c.get("/login").text).group(1)  # type: ignore[union-attr]
-    r = c.post("/login", data={"username": username, "password": f"demo-{username}", "csrf_token": token,
-                               "next": "/contracts"})
-    assert r.status_code == 303, r.text
-    return c
+    return login(server, username)[0]
 
 
 def _savings(row: Settlement) -> dict[str, tuple[Decimal, Decimal]]:

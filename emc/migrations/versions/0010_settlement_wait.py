@@ -6,9 +6,8 @@ Revises: 0007
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
-
 import sqlmodel
+from alembic import op
 
 import emc.dbtypes
 
