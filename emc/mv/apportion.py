@@ -10,13 +10,14 @@ predicted use of each day**, and a period takes the part of every bill that fall
   the same rule as for interval data (``emc.mv.savings``).
 
 Why predicted use per day rather than plain days: a billing baseline is a change-point model of use per day
-against each day's degree-days (CalTRACK 2.0 §3.2 billing methods; Kissock et al. RP-1050), so the model
+against each day's degree-days (CalTRACK 2.0 billing methods; Kissock et al. ASHRAE RP-1050), so the model
 already says how a bill's use is distributed over its days — a bill running 15 Dec → 14 Jan puts more of
-its heating load on the colder days. IPMVP Core Concepts 2022 (§ "Meter reading periods") asks that
-energy of periods that do not match the reporting period be prorated; weighting by the model's daily
-prediction is that proration with the model's own weather response. Where the model predicts nothing usable
-for a bill (no temperature, zero), the bill is spread by days (ENERGY STAR Portfolio Manager's
-calendarisation). With a weather-independent model both rules give the same split: by days.
+its heating load on the colder days. IPMVP Core Concepts 2022 compares the adjusted baseline and the
+reporting-period use over the same period; a bill that crosses the period's edge must therefore be split,
+and splitting it by the model's daily prediction applies the model's own weather response to the split.
+Where the model predicts nothing usable for a bill (no temperature, zero), the bill is spread by days (the
+calendarisation ENERGY STAR Portfolio Manager applies to bills). With a weather-independent model both rules
+give the same split: by days.
 
 Uncertainty per period: ASHRAE G14-2014 Annex B with m = the period's days with data in the model's rows
 (bills), as in ``emc.mv.savings``. The prediction-variance form (``uncertainty_model_*``) is not carried to
