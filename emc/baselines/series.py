@@ -161,14 +161,16 @@ def _billing(frame: pd.DataFrame, meters: list[Meter], start: date, end: date, n
     # several meters on their own cycles: spread each bill over its days (by days: the group has no model yet
     # when it is fitted), keep the days every meter covers, and sum them per calendar month within the span
     notes.append("bills of several meters were spread evenly over their days and summed per calendar month")
-    daily, counts = [], []
-    for row in frame.itertuples():
-        span = pd.date_range(row.start.tz_localize(None), row.end.tz_localize(None) - pd.Timedelta(days=1), freq="D")
-        if len(span):
-            daily.append(pd.Series(row.value / len(span), index=span))
-            counts.append(pd.Series(row.meter_id, index=span))
-    per_day = pd.concat(daily).groupby(level=0).sum()
-    meters_per_day = pd.concat(counts).groupby(level=0).nunique()
+    first = frame["start"].dt.tz_localize(None).dt.normalize().to_numpy().astype("datetime64[D]")
+    length = (frame["end"].dt.tz_localize(None).to_numpy().astype("datetime64[D]") - first).astype(np.int64)
+    keep = length > 0
+    first, length = first[keep], length[keep]
+    offsets = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+    days = pd.DatetimeIndex(np.repeat(first, length) + offsets.astype("timedelta64[D]"))
+    spread = pd.DataFrame({"value": np.repeat(frame["value"].to_numpy(dtype=float)[keep] / length, length),
+                           "meter": np.repeat(frame["meter_id"].to_numpy()[keep], length)}, index=days)
+    per_day = spread["value"].groupby(level=0).sum()
+    meters_per_day = spread["meter"].groupby(level=0).nunique()
     full = meters_per_day.reindex(per_day.index).fillna(0).to_numpy() >= len(meters)
     per_day = per_day[full & (per_day.index >= pd.Timestamp(start)) & (per_day.index < after)]
     if per_day.empty:
