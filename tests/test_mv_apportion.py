@@ -47,7 +47,7 @@ def test_a_bill_is_split_by_the_models_predicted_use_per_day() -> None:
     days = pd.date_range("2023-12-15", "2024-01-14", freq="D")
     temps = weather.reindex(days).to_numpy()
     w = weights[winter]
-    weekdays = (days.dayofweek < 5) & (days != pd.Timestamp("2024-01-01"))  # same day type (no holiday)
+    weekdays = (days.day_of_week < 5) & (days != pd.Timestamp("2024-01-01"))  # same day type (no holiday)
     cold, warm = np.argmin(np.where(weekdays, temps, np.inf)), np.argmax(np.where(weekdays, temps, -np.inf))
     assert temps[warm] - temps[cold] > 3 and w[cold] > w[warm]
 
