@@ -16,14 +16,14 @@ from emc.contracts.models import (
 from emc.metering.models import (
     ImportBatch, ImportProfile, Meter, Reading, ReadingRevision, WeatherObservation, WeatherStation,
 )
-from emc.settlement.models import LedgerEntry, Settlement, SettlementLine
+from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementWait
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User
 from emc.tariffs.models import Tariff
 
 __all__ = [
     "ApiToken", "AuditEvent", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
     "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
-    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "Tariff", "User",
+    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "SettlementWait", "Tariff", "User",
     "CarbonEntry", "CarbonFactor", "CarbonInstitutionSetting", "CarbonLedgerSetting", "CarbonQuota",
     "CarbonQuotaCorrection", "CarbonReference", "CarbonTarget", "CarbonWarning",
 ]

@@ -183,6 +183,23 @@ def demo_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         yield server
 
 
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def settled_demo_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                        sqlite_template: Path, postgres: PostgresServer | None) -> Iterator[LiveServer]:
+    """The demo as `emc demo` builds it, settlements included (baselines approved, every ended period with
+    data drafted, the examples' first contract years approved): for invariants over the whole demo."""
+    from emc.demo import build_demo
+
+    url = _fresh_url(request.param, tmp_path_factory.mktemp("demo-settled"), sqlite_template, postgres)
+    engine = make_engine(url)
+    upgrade(engine)
+    for _ in build_demo(engine, synthetic_contracts=12, settle=True):
+        pass
+    engine.dispose()
+    with LiveServer(url) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def sqlite_demo_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[LiveServer]:
     """The demo on SQLite only: for browser tests, which test pages rather than the database."""

@@ -94,3 +94,21 @@ class LedgerEntry(SQLModel, table=True):
     amount: Decimal = Field(sa_column=Column(Money(), nullable=False))  # + debit, − credit
     memo: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SettlementWait(SQLModel, table=True):
+    """A contract period that has ended but is not drafted because its data are not there yet (no approved
+    baseline, data covering < 90 % of its days, bills not through its last day, a missing tariff, or an
+    earlier period still waiting). Rewritten by every run of the drafting job; what the settlements page
+    lists as waiting, per contract and period."""
+
+    __tablename__ = "settlement_wait"
+    __table_args__ = (UniqueConstraint("contract_id", "kind", "period_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    kind: str = Field(default="period", max_length=16)  # period | year_end
+    period_start: date
+    period_end: date  # exclusive
+    reason: str = Field(max_length=32)  # no_baseline | coverage | bills | tariff | earlier_period | other
+    detail: str = Field(default="", max_length=500)
+    checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
@@ -83,7 +83,8 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
     rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
                            .offset((page - 1) * PAGE).limit(PAGE)).all()
     return render(request, "settlements/list.html", {
-        "reminders": service.reminders(session, scope, date.today()), "rows": rows, "total": total, "page": page,
+        "reminders": service.reminders(session, scope, date.today()), "waiting": service.waiting(session, scope),
+        "one_day": timedelta(days=1), "rows": rows, "total": total, "page": page,
         "pages": max(1, -(-total // PAGE)), "status": status,
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
 

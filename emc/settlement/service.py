@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -35,7 +35,7 @@ from emc.settlement.adjustments import adjustment_lines
 from emc.settlement.custody import tariff_price_changes
 from emc.settlement.inputs import Bill, CustodyChange, PeriodData, TermsVersion, UtilitySavings
 from emc.settlement.lines import ESCO, Line, totals
-from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
+from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus, SettlementWait
 from emc.settlement.periods import Period, settlement_periods
 from emc.settlement.state import SettlementState
 from emc.tariffs import service as tariffs
@@ -51,7 +51,12 @@ class SettlementError(ValueError):
 
 
 class IncompleteData(SettlementError):
-    """The period cannot be settled yet; nothing is written (never a half-settlement)."""
+    """The period cannot be settled yet; nothing is written (never a half-settlement). ``reason`` is what the
+    settlements page says it waits for: no_baseline | coverage | bills | tariff | earlier_period | other."""
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _actor(actor: User | str) -> str:
@@ -90,7 +95,8 @@ def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook 
         try:
             changes.extend(tariff_price_changes(comp, versions[-1].terms.baseline, book))
         except TariffError as exc:
-            raise IncompleteData(f"{versions[-1].terms.contract.code}: {exc} (load it: emc tariffs load)") from exc
+            raise IncompleteData(f"{versions[-1].terms.contract.code}: {exc} (load it: emc tariffs load)",
+                                 "tariff") from exc
     return book, changes
 
 
@@ -123,7 +129,7 @@ def bills(session: Session, contract: Contract, period: Period, utilities: list[
             rows = session.execute(select(Reading.meter_id, Reading.period_end, Reading.value, Reading.cost,
                                           Reading.batch_id).where(Reading.meter_id.in_(list(scale)),
                                                                   Reading.cost.is_not(None))).all()
-            memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch)
+            memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch, m)
                          for m, end, value, cost, batch in rows]
         chosen = [r for r in memo[key] if period.start <= r[0] < period.end]
         if chosen:
@@ -132,6 +138,32 @@ def bills(session: Session, contract: Contract, period: Period, utilities: list[
                             cost=sum((r[2] for r in chosen), Decimal(0)),
                             ref=f"{len(chosen)} bills, import {','.join(batches)}"[:120]))
     return tuple(out)
+
+
+def bills_through(session: Session, contract: Contract, period: Period, utility: str) -> date | None:
+    """The last day every billed main meter of ``utility`` has bills for (None: no bills at all). Read from
+    the same per-session memo as :func:`bills`."""
+    bills(session, contract, period, [utility])
+    rows = session.info["emc.settlement.bills"][(contract.id, utility)]
+    last: dict[int, date] = {}
+    for day, *_, meter in rows:
+        last[meter] = max(last.get(meter, day), day)
+    return min(last.values()) if last else None
+
+
+def _custody_bills_cover(session: Session, contract: Contract, versions: list[TermsVersion], period: Period) -> None:
+    """A custody period waits until the bills of each utility whose bills the ESCO pays reach its last day:
+    the ESCO's actual costs (and the reimbursement) are never settled from part of a period's bills. A
+    utility that has no bills at all stays a ``no_bills`` warning on the settlement (its costs are unknown)."""
+    last = period.end - timedelta(days=1)
+    for comp in versions[-1].terms.components:
+        if comp.kind != "cost_custody":
+            continue
+        for utility in comp.utilities:
+            through = bills_through(session, contract, period, str(utility))
+            if through is not None and through < last:
+                raise IncompleteData(f"{contract.code} {period.label} {utility}: the bills reach {through}; the "
+                                     f"period ends {last}", "bills")
 
 
 def _tou(versions: list[TermsVersion]) -> bool:
@@ -174,12 +206,14 @@ def period_data(session: Session, contract: Contract, period: Period, utilities:
                           baselines.compute_savings(session, contract, utility, period.start, last, period="M"))
                 rows = report.result.periods.to_dict(orient="records")
                 total, version = report.result.total, report.baseline.version
-        except (baselines.BaselineError, SeriesError) as exc:
-            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}") from exc
+        except baselines.BaselineError as exc:
+            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}", "no_baseline") from exc
+        except SeriesError as exc:
+            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}", "coverage") from exc
         if not rows or not all(bool(r["settled"]) for r in rows):
             cover = min((float(r["coverage"]) for r in rows), default=0.0)
             raise IncompleteData(f"{contract.code} {period.label} {utility}: data cover {cover:.0%} of the period; "
-                                 "a period is settled only when at least 90 % of its days have data")
+                                 "a period is settled only when at least 90 % of its days have data", "coverage")
         figures.append(UtilitySavings(utility, adjusted_baseline=total["adjusted_baseline"], actual=total["actual"],
                                       uncertainty=total.get("uncertainty_68"), confidence=0.68,
                                       source=f"baseline {utility} v{version}", intervals=hourly))
@@ -217,11 +251,11 @@ def _previous_state(session: Session, contract: Contract, period: Period) -> Set
         Settlement.period_end <= period.start).order_by(Settlement.period_end.desc()).limit(1)).first()
     if prior is None:
         if period.start != periods_of(session, contract)[0].start:
-            raise IncompleteData(f"{contract.code}: settle the periods before {period.label} first")
+            raise IncompleteData(f"{contract.code}: settle the periods before {period.label} first", "earlier_period")
         return SettlementState()
     end, state_after = prior
     if end != period.start:
-        raise IncompleteData(f"{contract.code}: the period before {period.label} is not settled yet")
+        raise IncompleteData(f"{contract.code}: the period before {period.label} is not settled yet", "earlier_period")
     return SettlementState.from_dict(state_after) if state_after else SettlementState()
 
 
@@ -285,13 +319,15 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
     if existing is not None and existing.status != SettlementStatus.draft:
         return [existing]
     book, changes = pricing(session, versions)
+    _custody_bills_cover(session, contract, versions, period)
     data = period_data(session, contract, period, savings_utilities(versions), cache, intervals=_tou(versions))
     data = replace(data, bills=bills(session, contract, period, bill_utilities(versions)))
     if _average_cost(versions):
         missing = [u for u in savings_utilities(versions) if not data.bills_for(u)]
         if missing:
             raise IncompleteData(f"{contract.code} {period.label}: average-cost valuation needs a bill with an amount "
-                                 f"for {', '.join(missing)} ending in the period (import the bills with their 金额)")
+                                 f"for {', '.join(missing)} ending in the period (import the bills with their 金额)",
+                                 "bills")
     state = state if state is not None else _previous_state(session, contract, period)
     result = engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
     out = [_upsert(session, contract, result, existing, actor)]
@@ -387,7 +423,8 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         todo = [p for p in due if (p.start, p.end) not in done]
         cache = _reporting_cache(session, contract, versions, todo)
         carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
-        for period in todo:
+        waits: list[SettlementWait] = []
+        for i, period in enumerate(todo):
             try:
                 savepoint = session.begin_nested()
                 state = carried[1] if carried and carried[0] == period.start else None
@@ -399,12 +436,35 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
             except IncompleteData as exc:
                 savepoint.rollback()
                 report.waiting.append(str(exc))
+                waits = [SettlementWait(contract_id=contract.id, period_start=p.start, period_end=p.end,
+                                        reason=exc.reason if p is period else "earlier_period",
+                                        detail=(str(exc) if p is period else period.label)[:500])
+                         for p in todo[i:]]
                 break
+        _record_waits(session, contract, waits)
         session.commit()
     if report.waiting:
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
                      after={"waiting": report.waiting[:50], "created": len(report.created)})
     return report
+
+
+def _record_waits(session: Session, contract: Contract, waits: list[SettlementWait]) -> None:
+    """Replace the contract's waiting periods with this run's (none once everything due is drafted)."""
+    session.execute(delete(SettlementWait).where(SettlementWait.contract_id == contract.id))
+    session.add_all(waits)
+    session.flush()
+
+
+def waiting(session: Session, scope: Any, limit: int = 200) -> list[tuple[SettlementWait, Contract, int]]:
+    """Per contract in scope: the first period that has ended but waits for data (with its reason), and how
+    many later ended periods wait behind it (what the settlements page lists)."""
+    behind = dict(session.execute(select(SettlementWait.contract_id, func.count()).where(
+        SettlementWait.reason == "earlier_period").group_by(SettlementWait.contract_id)).all())
+    rows = session.execute(select(SettlementWait, Contract).join(Contract, Contract.id == SettlementWait.contract_id)
+                           .where(scope.contracts(), SettlementWait.reason != "earlier_period")
+                           .order_by(Contract.code, SettlementWait.period_start).limit(limit)).all()
+    return [(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows]
 
 
 def _reporting_cache(session: Session, contract: Contract, versions: list[TermsVersion], todo: list[Period]) -> Cache:
@@ -614,24 +674,69 @@ def as_json(session: Session, row: Settlement) -> dict[str, Any]:
 DEFAULT_DISCOUNT_RATE = Decimal("0.06")  # shown on the page; the bureau may try another in the URL (?rate=)
 
 
-def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE):  # type: ignore[no-untyped-def]
-    """The ESCO's investment against its cash from approved settlements (net of bills it paid directly),
-    to date and projected to the end of the term at the last twelve months' pace. None without an investment."""
-    from emc.settlement.economics import CashFlow, contract_economics, projected_flows
+@dataclass
+class EconomicsView:
+    """The economics panel: which flows are known, how the rest is projected, and the metrics only where the
+    ESCO's cash is known (``economics`` is None when its costs are not)."""
+
+    investment: Decimal
+    known_through: date | None  # last day of the approved settlements (the ESCO's known cash)
+    measured_through: date | None  # last day of any settlement (drafts: measured, not yet approved)
+    unknown_costs: list[str]  # custody utilities whose bills (the ESCO's costs) are missing
+    projected_per_year: Decimal | None  # the rate the rest of the term is projected at
+    economics: Any = None  # emc.settlement.economics.Economics
+
+
+def _missing_bills(inputs: dict[str, Any]) -> set[str]:
+    """Custody utilities without a bill in a settlement (inputs ``<component>.<utility>.bills`` empty)."""
+    return {key.split(".")[1] for key, value in inputs.items()
+            if key.endswith(".bills") and key.count(".") == 2 and not value}
+
+
+def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE
+              ) -> EconomicsView | None:
+    """The ESCO's investment against its cash. Known: the approved settlements' net cash less the bills the
+    ESCO paid. Projected (the rest of the term): settlements drafted from measured savings under the
+    contract's terms, then their net cash per day carried to the term's end (IPMVP: savings reported,
+    not assumed). Where a custody utility's bills are missing the ESCO's costs are unknown and no metric is
+    computed (an IRR on the fee alone would be a number that cannot be true). None without an investment."""
+    from emc.settlement.economics import CashFlow, contract_economics
+    from emc.settlement.periods import contract_years
 
     head = terms(session, contract)[-1].terms.contract
     if head.esco_investment is None:
         return None
-    rows = session.execute(select(Settlement).where(
-        Settlement.contract_id == contract.id, Settlement.status.in_(
-            [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]))
-        .order_by(Settlement.period_end)).scalars().all()
-    flows = [CashFlow(r.last_day, r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0")), r.number)
-             for r in rows if r.last_day <= as_of]
-    recent = [f for f in flows if (as_of - f.day).days <= 366]
-    annual = sum((f.amount for f in recent), Decimal(0)) if recent else Decimal(0)
-    projected = projected_flows(head, as_of, annual) if recent else []
-    return contract_economics(head, flows + projected, rate=rate, as_of=as_of)
+    rows = session.execute(select(Settlement).where(Settlement.contract_id == contract.id)
+                           .order_by(Settlement.period_end)).scalars().all()
+    signed = {SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid}
+    missing: set[str] = set()
+    flows, measured_cash, measured_days = [], Decimal(0), 0
+    known_through = measured_through = None
+    for r in rows:
+        cash = r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0"))
+        missing |= _missing_bills(r.inputs)
+        measured_cash += cash
+        if r.kind == "period" and r.version == 1:
+            measured_days += (r.period_end - r.period_start).days
+            measured_through = max(measured_through or r.last_day, r.last_day)
+        if r.status in signed and r.last_day <= as_of:
+            flows.append(CashFlow(r.last_day, cash, r.number))
+            known_through = max(known_through or r.last_day, r.last_day)
+        else:
+            flows.append(CashFlow(r.last_day, cash, r.number, projected=True))
+    per_day = measured_cash / measured_days if measured_days else None
+    if per_day is not None and measured_through is not None:
+        for year in contract_years(head):
+            days = (year.end - max(year.start, measured_through + timedelta(days=1))).days
+            if days > 0:
+                flows.append(CashFlow(year.last_day, fen(per_day * days), f"projection year {year.number}",
+                                      projected=True))
+    view = EconomicsView(head.esco_investment, known_through, measured_through, sorted(missing),
+                         fen(per_day * 365) if per_day is not None else None)
+    if not missing and rows:
+        view.economics = contract_economics(head, flows, rate=rate, as_of=as_of,
+                                            projected_from=known_through or head.start - timedelta(days=1))
+    return view
 
 
 # -- reminders ---------------------------------------------------------------------------------------------
