@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlmodel import Session
 
 from emc.contracts.models import Contract
@@ -62,20 +62,8 @@ def region(session: Session, code: str) -> Region:
     return found
 
 
-def institutions_in(scope: Scope) -> ColumnElement[bool]:
-    """A WHERE clause over :class:`Institution` for the scope.
-
-    Not ``scope.institutions()`` for region scopes: there the EXISTS subquery compares ``institution.id`` with
-    itself (it is not correlated with the outer institution), so every institution passes once any one is in
-    the region — a district manager would see the whole city. Reported; ESCO and admin scopes are right."""
-    if scope.esco_id is None and scope.region_path is not None:
-        return Institution.region_id.in_(select(Region.id).where(
-            Region.path.startswith(scope.region_path, autoescape=True)))
-    return scope.institutions()
-
-
 def institution(session: Session, scope: Scope, code: str) -> Institution:
-    found = session.execute(select(Institution).where(Institution.code == code, institutions_in(scope))
+    found = session.execute(select(Institution).where(Institution.code == code, scope.institutions())
                             ).scalars().first()
     if found is None:
         raise NotFound("institution")
@@ -85,7 +73,7 @@ def institution(session: Session, scope: Scope, code: str) -> Institution:
 def institution_ids(scope: Scope, region_path: str | None = None, institution_id: int | None = None,
                   denominated_in: int | None = None) -> Any:
     """The ids of the institutions a read covers: in scope, in the region's subtree, optionally one."""
-    query = select(Institution.id).where(institutions_in(scope))
+    query = select(Institution.id).where(scope.institutions())
     if region_path:
         query = query.where(Institution.region_id.in_(
             select(Region.id).where(Region.path.startswith(region_path, autoescape=True))))
@@ -98,11 +86,9 @@ def institution_ids(scope: Scope, region_path: str | None = None, institution_id
 
 
 def _entries(scope: Scope, start: date, end: date, **where: Any) -> list[ColumnElement[bool]]:
-    clauses = [E.current == true(), E.month >= start, E.month < end,
-               E.institution_id.in_(institution_ids(scope, **where))]
-    if scope.is_esco:  # an ESCO sees its own contracts' savings, not other ESCOs'
-        clauses.append(or_(E.contract_id.is_(None), E.contract_id.in_(select(Contract.id).where(scope.contracts()))))
-    return clauses
+    # the entry's own rule (emc/scope_rules.py): its institution, and for an ESCO only its own contracts' savings
+    return [E.current == true(), E.month >= start, E.month < end, scope.clause_for(E),
+            E.institution_id.in_(institution_ids(scope, **where))]
 
 
 def _year(year: int, months: int | None = None) -> tuple[date, date]:

@@ -14,8 +14,8 @@ from emc.contracts import queries
 from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFileError, ContractType, parse_contract
 from emc.org.models import Role, User
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web import htmx
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -59,7 +59,7 @@ def contract_page(request: Request, session: SessionDep, user: CurrentUser, scop
 
 @pages.post("/contracts/upload")
 async def contract_upload(request: Request, session: SessionDep,
-                          user: Annotated[User, Depends(require_roles(*CAN_LOAD))],
+                          user: Annotated[User, Depends(require_roles(*CAN_LOAD))], scope: ScopeDep,
                           file: Annotated[UploadFile, File()]) -> Response:
     raw = await file.read(1_000_001)
     name = file.filename or "upload.toml"
@@ -67,7 +67,7 @@ async def contract_upload(request: Request, session: SessionDep,
         if len(raw) > 1_000_000:
             raise ValueError(f"{name}: a contract file over 1 MB is not a contract file")
         spec = parse_contract(raw.decode("utf-8"), name)
-        result = load_contract(session, spec, source=f"upload:{name}", actor=user)
+        result = load_contract(session, spec, source=f"upload:{name}", actor=user, scope=scope)
         session.commit()
     except ContractFileError as exc:
         session.rollback()

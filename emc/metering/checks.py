@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -122,12 +121,8 @@ class MeterChecker:
             idx = order[a:b]
             code = str(codes[a])
             meter = self.meters.get(code)
-            if meter is None:
-                self._row_errors("unknown_meter", f"no meter with code {code!r}", parsed, idx, code)
-                continue
-            if not meter.allowed:
-                self._row_errors("meter_not_yours", f"meter {code} is not under one of your contracts", parsed, idx,
-                                 code)
+            if meter is None or not meter.allowed:  # one answer: "not yours" would confirm the code exists
+                self._row_errors("unknown_meter", f"no meter with code {code!r} among yours", parsed, idx, code)
                 continue
             accepted = self._meter(meter, parsed, idx, parsed.date_only)
             if accepted is not None and len(accepted):

@@ -27,7 +27,6 @@ CODES: dict[str, tuple[str, str]] = {
     "conflicting_duplicate": (ERROR, "the same meter and period twice with different values"),
     "future_timestamp": (ERROR, "a period that has not happened yet"),
     "unknown_meter": (ERROR, "no meter with this code"),
-    "meter_not_yours": (ERROR, "the meter is not under one of your contracts"),
     "temperature_out_of_range": (ERROR, "an air temperature no weather station records"),
     "identical_duplicate": (WARNING, "the same meter, period and value twice; the repeat is skipped"),
     "gap": (WARNING, "missing periods between two readings"),

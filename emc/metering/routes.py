@@ -16,8 +16,8 @@ from emc.metering.models import BatchStatus, ImportBatch
 from emc.metering.rejects import reject_csv, reject_xlsx
 from emc.org.models import Esco, Role, User
 from emc.org.scope import Scope
-from emc.web.deps import ScopeDep, SessionDep, require_roles
 from emc.web import htmx
+from emc.web.deps import ScopeDep, SessionDep, require_roles
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -60,7 +60,8 @@ async def _preview(request: Request, session: SessionDep, user: User, scope: Sco
         esco = session.get(Esco, user.esco_id) if user.esco_id else None
         report = service.import_file(session, kept, file_name=name, actor=user, scope=scope, esco=esco,
                                      options=options)
-        report.batch.stored_path = str(kept)
+        if not report.already_imported:  # a batch found again keeps its own file; never touch another's
+            report.batch.stored_path = str(kept)
         session.commit()
         return report.batch
     finally:

@@ -94,3 +94,14 @@ class LedgerEntry(SQLModel, table=True):
     amount: Decimal = Field(sa_column=Column(Money(), nullable=False))  # + debit, − credit
     memo: str = Field(default="", max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StatementDigest(SQLModel, table=True):
+    """The SHA-256 of every statement PDF this system handed out (recorded when it is rendered for a user
+    with the settlement in scope), so /verify can tell a presented PDF is genuine without rendering one for
+    an anonymous caller."""
+
+    __tablename__ = "statement_digest"
+    settlement_id: int = Field(foreign_key="settlement.id", primary_key=True)
+    sha256: str = Field(max_length=64, primary_key=True)
+    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
