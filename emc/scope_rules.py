@@ -181,19 +181,24 @@ def _carbon_entries(scope: Scope) -> ColumnElement[bool]:
 # -- import batches: by the ESCO that uploaded them, or by every meter they touch -----------------
 @rule(ImportBatch)
 def _batches(scope: Scope) -> ColumnElement[bool]:
-    """An ESCO sees its own uploads. A region sees a batch it uploaded, and a meter batch only when every
-    meter it touches lies in the region (a file spanning two districts belongs to neither district
-    manager: reverting it would delete the other district's readings). Weather batches are the bureau's."""
+    """An ESCO sees its own uploads. A region sees a batch it uploaded, a meter batch when every meter it
+    touches lies in the region (a file spanning two districts belongs to neither district manager: reverting
+    it would delete the other district's readings), and a weather batch whose stations serve one of its
+    institutions."""
     if scope.esco_id is not None:
         return ImportBatch.esco_id == scope.esco_id
     if scope.region_path is None:
         return true()
     links = select(ImportBatchMeter.meter_id).where(ImportBatchMeter.batch_id == ImportBatch.id)
+    stations = select(WeatherObservation.station_id).join(
+        WeatherStation, WeatherStation.id == WeatherObservation.station_id).where(
+        WeatherObservation.batch_id == ImportBatch.id,
+        WeatherStation.code.in_(select(Institution.weather_station).where(_institutions(scope))))
     return or_(
         ImportBatch.uploaded_by_id == scope.user_id if scope.user_id is not None else false(),
-        ImportBatch.kind == "weather",
-        and_(exists(links), not_(exists(links.where(not_(ImportBatchMeter.meter_id.in_(
-            select(Meter.id).where(_meters(scope))))))))
+        and_(ImportBatch.kind == "weather", exists(stations)),
+        and_(ImportBatch.kind != "weather", exists(links), not_(exists(links.where(not_(
+            ImportBatchMeter.meter_id.in_(select(Meter.id).where(_meters(scope)))))))),
     )
 
 

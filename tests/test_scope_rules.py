@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func
-from sqlmodel import select
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 import emc.models  # noqa: F401  (every table in the metadata)
 from emc.contracts.models import Contract, ContractInstitution

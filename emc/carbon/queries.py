@@ -232,7 +232,7 @@ def history(session: Session, scope: Scope, key: str) -> list[dict[str, Any]]:
         select(E, Institution.code, Institution.name, Contract.code)
         .join(Institution, Institution.id == E.institution_id)
         .outerjoin(Contract, Contract.id == E.contract_id)
-        .where(E.key == key, E.institution_id.in_(institution_ids(scope))).order_by(E.revision)).all()
+        .where(E.key == key, scope.clause_for(E)).order_by(E.revision)).all()
     if not rows:
         raise NotFound("ledger entry")
     return [_entry_dict(e, c, n, k) | {"current": e.current} for e, c, n, k in rows]
@@ -251,7 +251,8 @@ def restatements(session: Session, scope: Scope, *, year: int, region_path: str 
         .join(old, and_(old.c.key == new.c.key, old.c.revision == new.c.revision - 1))
         .join(Institution, Institution.id == new.c.institution_id)
         .where(new.c.current == true(), new.c.change == "restated", new.c.month >= start, new.c.month < end,
-               new.c.institution_id.in_(institution_ids(scope, region_path=region_path)))
+               new.c.institution_id.in_(institution_ids(scope, region_path=region_path)),
+               new.c.id.in_(select(E.id).where(scope.clause_for(E))))  # an ESCO: not another ESCO's savings
         .order_by(new.c.month, Institution.code, new.c.utility).limit(limit)).all()
     return [{"key": r[0], "month": r[1].isoformat(), "utility": r[2], "kind": r[3], "institution": r[4],
              "old_kgce": str(r[5]), "new_kgce": str(r[6]), "delta_kgce": str(r[6] - r[5]),
