@@ -143,7 +143,9 @@ class LiveServer:
         self.app = create_app(settings, self.engine)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        # as `emc serve` runs it: uvicorn does not rewrite the client from X-Forwarded-For (emc.web.security does,
+        # for EMC_TRUSTED_PROXIES only)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", proxy_headers=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -343,7 +343,7 @@ def _verify(request: Request, number: str, result: bool | None, status_code: int
 
 
 def _verify_throttled(request: Request, number: str) -> Response | None:
-    wait = request.app.state.verify_throttle.retry_after(f"ip:{request_client(request)}")
+    wait = request.app.state.verify_throttle.retry_after(f"verify:{request_client(request)}")
     if wait:
         return _verify(request, number, None, status_code=429, headers={"Retry-After": str(wait)})
     return None
@@ -351,7 +351,7 @@ def _verify_throttled(request: Request, number: str) -> Response | None:
 
 def _verified(request: Request, number: str, ok: bool) -> Response:
     if not ok:  # only failures count: someone guessing codes is slowed down, a clerk checking a pile is not
-        request.app.state.verify_throttle.failed(f"ip:{request_client(request)}")
+        request.app.state.verify_throttle.failed(f"verify:{request_client(request)}")
     return _verify(request, number, ok)
 
 
@@ -380,6 +380,8 @@ async def verify_upload(request: Request, session: SessionDep, number: str = "",
     if file is not None and file.filename:
         presented = await file.read(20 * 1024 * 1024)
         return _verified(request, number, verification.pdf_matches(session, number, presented))
+    if not code.strip():  # nothing to check: the form again
+        return _verify(request, number, None)
     return _verified(request, number, verification.code_matches(session, number, code))
 
 
