@@ -289,3 +289,19 @@ def test_the_session_cookie_is_secure_over_https() -> None:
     assert b"secure" not in asyncio.run(run({**base, "scheme": "http", "client": ("9.9.9.9", 1)}))[b"set-cookie"]
     assert asyncio.run(run({**base, "scheme": "http", "client": ("10.0.0.5", 1)}))[b"set-cookie"].endswith(b"; secure")
     assert asyncio.run(run({**base, "scheme": "https", "client": ("9.9.9.9", 1)}))[b"set-cookie"].endswith(b"; secure")
+
+
+def test_a_district_manager_cannot_write_weather_for_another_regions_station(demo_server: LiveServer) -> None:
+    """Observations feed every baseline on their station: binhu may not import for Changzhou's (58343)."""
+    from emc.metering.models import WeatherObservation
+
+    rows = "".join(f"58343,2031-01-01 {h:02d}:00,{h}\n" for h in range(3)).replace("2031", "2024")
+    body = ("站号,时间,气温\n" + rows).encode()
+    binhu = _login(demo_server, "binhu")
+    r = binhu.post("/api/imports", files={"file": ("cz-weather.csv", body)}, data={"kind": "weather", "commit": "true"})
+    assert r.status_code == 201 and r.json()["counts"].get("station_not_yours") == 3
+    with Session(demo_server.engine) as s:
+        assert s.exec(select(WeatherObservation).where(WeatherObservation.batch_id == r.json()["id"])).all() == []
+    manager = _login(demo_server, "manager")  # the province's manager covers Changzhou: checked, not refused
+    ok = manager.post("/api/imports", files={"file": ("cz-weather.csv", body)}, data={"kind": "weather"})
+    assert "station_not_yours" not in ok.json()["counts"]

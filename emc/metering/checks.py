@@ -122,7 +122,7 @@ class MeterChecker:
             code = str(codes[a])
             meter = self.meters.get(code)
             if meter is None or not meter.allowed:  # one answer: "not yours" would confirm the code exists
-                self._row_errors("unknown_meter", f"no meter with code {code!r} among yours", parsed, idx, code)
+                self._refuse(code, parsed, idx)
                 continue
             accepted = self._meter(meter, parsed, idx, parsed.date_only)
             if accepted is not None and len(accepted):
@@ -130,6 +130,9 @@ class MeterChecker:
         if not out:
             return Accepted.empty()
         return Accepted(*(np.concatenate([getattr(a, f) for a in out]) for f in Accepted.__dataclass_fields__))
+
+    def _refuse(self, code: str, parsed: Parsed, idx: np.ndarray) -> None:
+        self._row_errors("unknown_meter", f"no meter with code {code!r} among yours", parsed, idx, code)
 
     def _row_errors(self, code: str, message: str, parsed: Parsed, idx: np.ndarray, meter: str) -> None:
         for i in idx:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, not_, select, text, update
 from sqlmodel import Session
 
 from emc.audit import service as audit
@@ -39,7 +39,7 @@ from emc.metering.models import (
 )
 from emc.metering.parse import TimeParser, parse_chunk
 from emc.metering.tables import TableError, iter_chunks, open_table
-from emc.org.models import Esco, Role, User
+from emc.org.models import Esco, Institution, Role, User
 from emc.org.scope import Scope
 
 MODES = ("only-new", "replace")
@@ -453,8 +453,12 @@ class _WeatherChecker(MeterChecker):
                  scope: Scope) -> None:
         self.session, self.stations = session, stations
         self.default_station = opts.station
+        # a region's manager writes weather only for stations no institution outside the region uses: the
+        # observations feed every baseline on that station (emc/scope_rules.py scopes the batches the same way)
+        self.foreign: set[str] = set() if scope.is_unrestricted else set(session.execute(
+            select(Institution.weather_station).where(not_(scope.institutions()))).scalars())
         self.created: list[str] = []
-        infos = {code: MeterInfo(sid, code, "C") for code, sid in stations.items()}
+        infos = {code: MeterInfo(sid, code, "C", allowed=code not in self.foreign) for code, sid in stations.items()}
         super().__init__(infos, now_us=to_epoch_us(utcnow()), value_kind="consumption",
                          interval_s=opts.interval_s, findings=findings)
 
@@ -466,11 +470,15 @@ class _WeatherChecker(MeterChecker):
             self.session.add(station)
             self.session.flush()
             self.stations[code] = station.id
-            self.meters[code] = MeterInfo(station.id, code, "C")
+            self.meters[code] = MeterInfo(station.id, code, "C", allowed=code not in self.foreign)
             self.created.append(code)
             self.findings.add(Finding("new_station", f"weather station {code} is new and was created", value=code))
         parsed.unit[:] = None
         return super().feed(parsed)
+
+    def _refuse(self, code: str, parsed, idx) -> None:  # type: ignore[no-untyped-def]
+        self._row_errors("station_not_yours", f"weather station {code} serves institutions outside your scope; an "
+                         "administrator or a manager covering them imports its data", parsed, idx, code)
 
     def _meter(self, meter, parsed, idx, date_only):  # type: ignore[no-untyped-def]
         st = self.state.setdefault(meter.code, _State())
