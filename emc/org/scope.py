@@ -110,10 +110,3 @@ class Scope:
         if obj is None:
             raise NotFound(model.__name__)
         return obj
-
-    def check(self, session: Session, obj: Any) -> None:
-        """Raise :class:`NotFound` unless ``obj`` (a loaded row) is in scope."""
-        model = type(obj)
-        if self.is_unrestricted and self.role == Role.admin:
-            return
-        self.find(session, model, model.id == obj.id)

@@ -174,6 +174,8 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | str,
 def start_session(session: Session, user: User, *, max_age_s: int, client: str = "") -> str:
     """A new signed-in session; returns the random id the cookie carries (only its hash is stored)."""
     raw = secrets.token_urlsafe(32)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id,  # the user's expired ones go
+                                              UserSession.expires_at <= utcnow()))
     session.add(UserSession(id=token_hash(raw), user_id=user.id, expires_at=utcnow() + timedelta(seconds=max_age_s),
                             client=client[:64]))
     return raw
