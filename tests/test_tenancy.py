@@ -268,6 +268,7 @@ def test_forwarded_headers_count_only_from_trusted_proxies() -> None:
 
 def test_the_session_cookie_is_secure_over_https() -> None:
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from emc.web.security import SecurityHeaders, parse_proxies
 
@@ -285,10 +286,14 @@ def test_the_session_cookie_is_secure_over_https() -> None:
         await SecurityHeaders(app, parse_proxies("10.0.0.5"), False)(scope, None, send)  # type: ignore[arg-type]
         return dict(sent[0]["headers"])  # type: ignore[arg-type]
 
+    def cookie(scope: dict[str, object]) -> bytes:  # its own thread: the browser tests leave a loop running here
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, run(scope)).result()[b"set-cookie"]
+
     base = {"type": "http", "path": "/", "headers": [(b"x-forwarded-proto", b"https")]}
-    assert b"secure" not in asyncio.run(run({**base, "scheme": "http", "client": ("9.9.9.9", 1)}))[b"set-cookie"]
-    assert asyncio.run(run({**base, "scheme": "http", "client": ("10.0.0.5", 1)}))[b"set-cookie"].endswith(b"; secure")
-    assert asyncio.run(run({**base, "scheme": "https", "client": ("9.9.9.9", 1)}))[b"set-cookie"].endswith(b"; secure")
+    assert b"secure" not in cookie({**base, "scheme": "http", "client": ("9.9.9.9", 1)})
+    assert cookie({**base, "scheme": "http", "client": ("10.0.0.5", 1)}).endswith(b"; secure")
+    assert cookie({**base, "scheme": "https", "client": ("9.9.9.9", 1)}).endswith(b"; secure")
 
 
 def test_a_district_manager_cannot_write_weather_for_another_regions_station(demo_server: LiveServer) -> None:
