@@ -30,6 +30,7 @@ CODES: dict[str, tuple[str, str]] = {
     "station_not_yours": (ERROR, "the weather station serves institutions outside the uploader's scope"),
     "temperature_out_of_range": (ERROR, "an air temperature no weather station records"),
     "identical_duplicate": (WARNING, "the same meter, period and value twice; the repeat is skipped"),
+    "blank_value": (WARNING, "a row without a value: the period counts as missing, not as zero"),
     "gap": (WARNING, "missing periods between two readings"),
     "spike": (WARNING, "far above this meter's typical consumption in the file"),
     "zero_run": (WARNING, "a long run of zero consumption"),
