@@ -220,17 +220,75 @@ def users_list() -> None:
 
 
 @users_app.command("token")
-def users_token(username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "api") -> None:
-    """Issue an API bearer token for USERNAME (shown once)."""
+def users_token(username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "api",
+                days: Annotated[int, typer.Option(help="days until it expires (1..366)")] = 90) -> None:
+    """Issue an API bearer token for USERNAME (shown once). It expires after --days, and dies earlier when
+    revoked (`emc users revoke-token`, or the account page) or when the user's password changes."""
     from emc.org.models import User
-    from emc.org.service import issue_token
+    from emc.org.service import OrgError, issue_token
+
+    try:
+        with session_scope(_migrated_engine()) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                _fail(f"no user {username!r}")
+            issued = issue_token(session, user, name, actor="cli", days=days)
+    except OrgError as exc:
+        _fail(str(exc))
+    typer.echo(issued.token)
+
+
+@users_app.command("tokens")
+def users_tokens(username: str) -> None:
+    """List USERNAME's API tokens (id, name, expiry, last use, revoked)."""
+    from emc.org.models import User
+    from emc.org.service import tokens_of
 
     with session_scope(_migrated_engine()) as session:
         user = session.exec(select(User).where(User.username == username)).first()
         if user is None:
             _fail(f"no user {username!r}")
-        issued = issue_token(session, user, name, actor="cli")
-    typer.echo(issued.token)
+        for t in tokens_of(session, user):
+            state = "revoked" if t.revoked else f"expires {t.expires_at:%Y-%m-%d}" if t.expires_at else "expired"
+            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+            typer.echo(f"{t.id:6} {t.name:30} {state:20} {used}")
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(username: str, token_id: int) -> None:
+    """Revoke one of USERNAME's API tokens by its id (see `emc users tokens`)."""
+    from emc.org.models import ApiToken, User
+    from emc.org.service import revoke_token
+
+    with session_scope(_migrated_engine()) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        record = session.get(ApiToken, token_id)
+        if user is None or record is None or record.user_id != user.id:
+            _fail(f"{username!r} has no token {token_id}")
+        revoke_token(session, record, actor="cli")
+    typer.echo(f"token {token_id} of {username} revoked")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Set a new password for USERNAME (prompted, or from stdin); their sessions and API tokens end."""
+    from emc.org.models import User
+    from emc.org.service import OrgError, reset_password
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else \
+        typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(_migrated_engine()) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                _fail(f"no user {username!r}")
+            reset_password(session, user, password, actor="cli")
+    except OrgError as exc:
+        _fail(str(exc))
+    typer.echo(f"password of {username} reset; their sessions and tokens ended")
 
 
 def _print_report(report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -615,7 +673,9 @@ def serve(
 
         start_background(get_engine())
     typer.echo(f"emc serving on http://{host}:{port}")
-    uvicorn.run(web, host=host, port=port, log_level="info")
+    # uvicorn's own proxy handling would trust X-Forwarded-For from 127.0.0.1; the app honours it only from
+    # EMC_TRUSTED_PROXIES (emc/web/security.py)
+    uvicorn.run(web, host=host, port=port, log_level="info", proxy_headers=False)
 
 
 @app.command("scheduler")

@@ -44,8 +44,14 @@ class Settings(BaseSettings):
     login_window_s: int = 300
     # Printed in statements' QR codes and verification links.
     public_url: str = "http://127.0.0.1:8000"
-    # Only set behind HTTPS; browsers then refuse to send the session cookie over plain HTTP.
+    # The session cookie is marked Secure whenever the request arrived over HTTPS (directly, or through a
+    # trusted proxy's X-Forwarded-Proto); set this to mark it Secure always.
     cookie_secure: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # IPs or CIDR networks). Empty: the TCP peer is the client, whatever headers say.
+    trusted_proxies: str = ""
+    # An API token records its last use at most this often, and only on writes: reads never write.
+    token_touch_minutes: int = 15
 
     @field_validator("timezone")
     @classmethod

@@ -93,6 +93,7 @@ windows = [{ start = "14:00", end = "22:00", band = "peak" }]""")
 
 
 def test_loading_is_idempotent_audited_and_all_or_nothing(session: Session) -> None:
+    load_regions(session)
     first = service.load_file(session, WUXI_TARIFFS, actor=MANAGER)
     assert [s.action for s in first] == ["created"] * 4
     assert [s.action for s in service.load_file(session, WUXI_TARIFFS, actor=MANAGER)] == ["unchanged"] * 4
@@ -112,6 +113,7 @@ def test_loading_is_idempotent_audited_and_all_or_nothing(session: Session) -> N
 
 
 def test_a_new_price_notice_ends_the_previous_version(session: Session) -> None:
+    load_regions(session)
     service.load_file(session, WUXI_TARIFFS, actor=MANAGER)
     gas = service.find(session, "WX-GAS-NONRES", "gas", "2018-01-01")
     assert gas is not None
@@ -132,6 +134,7 @@ def test_a_new_price_notice_ends_the_previous_version(session: Session) -> None:
 def test_a_version_that_priced_an_approved_settlement_is_frozen(session: Session) -> None:
     """The Wuxi custody fee priced July 2019 with the 2019-07-01 electricity version; once that settlement is
     approved the version cannot change, and the refusal names the settlement."""
+    load_regions(session)
     load_regions(session)
     service.load_file(session, WUXI_TARIFFS, actor=MANAGER)
     text = (ROOT / "contracts" / "wuxi-civic-centre.toml").read_text(encoding="utf-8")

@@ -208,10 +208,15 @@ def test_esco_cannot_import_another_escos_meter_and_gets_a_reject_file(demo_serv
     assert r.status_code == 303
     batch_id = int(r.headers["location"].rsplit("/", 1)[1])
     batch = c.get(f"/api/imports/{batch_id}").json()
-    assert batch["errors"] == 24 and batch["counts"] == {"meter_not_yours": 24}
+    assert batch["errors"] == 24 and batch["counts"] == {"unknown_meter": 24}
     rejects = c.get(f"/imports/{batch_id}/rejects.csv")
     lines = rejects.content.decode("utf-8-sig").splitlines()
-    assert len(lines) == 25 and "meter_not_yours" in lines[1] and lines[1].startswith("2,")
+    assert len(lines) == 25 and "unknown_meter" in lines[1] and lines[1].startswith("2,")
+    # the same answer, word for word, as for a code that does not exist: no oracle of meter codes
+    nope = c.post("/api/imports", files={"file": ("nope.csv", _hourly("NO-SUCH-METER"))},
+                  headers={"X-CSRF-Token": token}).json()
+    theirs = [f["message"].replace("CZ-ZLRMYY-E01", "?") for f in batch["findings"]][:1]
+    assert [f["message"].replace("NO-SUCH-METER", "?") for f in nope["findings"]][:1] == theirs
     page = c.get(f"/imports/{batch_id}").text
     assert 'id="commit"' not in page
     other, _ = login(demo_server, "esco2")

@@ -60,7 +60,7 @@ def contract_page(request: Request, session: SessionDep, user: CurrentUser, scop
 
 @pages.post("/contracts/upload")
 def contract_upload(request: Request, session: SessionDep,
-                          user: Annotated[User, Depends(require_roles(*CAN_LOAD))],
+                          user: Annotated[User, Depends(require_roles(*CAN_LOAD))], scope: ScopeDep,
                           file: Annotated[UploadFile, File()]) -> Response:
     raw = file.file.read(1_000_001)
     name = file.filename or "upload.toml"
@@ -68,7 +68,7 @@ def contract_upload(request: Request, session: SessionDep,
         if len(raw) > 1_000_000:
             raise ValueError(f"{name}: a contract file over 1 MB is not a contract file")
         spec = parse_contract(raw.decode("utf-8"), name)
-        result = load_contract(session, spec, source=f"upload:{name}", actor=user)
+        result = load_contract(session, spec, source=f"upload:{name}", actor=user, scope=scope)
         session.commit()
     except ContractFileError as exc:
         session.rollback()

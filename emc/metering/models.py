@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Integer, UniqueConstraint
@@ -119,6 +118,7 @@ class ImportBatch(SQLModel, table=True):
     stored_path: str = Field(default="", max_length=500)
     esco_id: int | None = Field(default=None, foreign_key="esco.id", index=True)
     uploaded_by: str = Field(max_length=64)
+    uploaded_by_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     mode: str = Field(default="only-new", max_length=16)  # only-new | replace
     status: str = Field(max_length=16, index=True)
     encoding: str = Field(default="", max_length=20)
@@ -134,6 +134,15 @@ class ImportBatch(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     committed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reverted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ImportBatchMeter(SQLModel, table=True):
+    """The meters a batch's rows name (known and in the uploader's scope at preview): the path by which a
+    batch is scoped to regions. A district manager sees a batch only when every meter it touches is theirs."""
+
+    __tablename__ = "import_batch_meter"
+    batch_id: int = Field(foreign_key="import_batch.id", primary_key=True)
+    meter_id: int = Field(foreign_key="meter.id", primary_key=True, index=True)
 
 
 class ImportProfile(SQLModel, table=True):

@@ -62,7 +62,8 @@ def _preview(request: Request, session: SessionDep, user: User, scope: Scope, up
         esco = session.get(Esco, user.esco_id) if user.esco_id else None
         report = service.import_file(session, kept, file_name=name, actor=user, scope=scope, esco=esco,
                                      options=options)
-        report.batch.stored_path = str(kept)
+        if not report.already_imported:  # a batch found again keeps its own file; never touch another's
+            report.batch.stored_path = str(kept)
         session.commit()
         return report.batch
     finally:

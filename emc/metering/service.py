@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, not_, select, text, update
 from sqlmodel import Session
 
 from emc.audit import service as audit
@@ -29,6 +29,7 @@ from emc.metering.findings import Finding, Findings
 from emc.metering.models import (
     BatchStatus,
     ImportBatch,
+    ImportBatchMeter,
     ImportProfile,
     Meter,
     Reading,
@@ -38,7 +39,7 @@ from emc.metering.models import (
 )
 from emc.metering.parse import TimeParser, parse_chunk
 from emc.metering.tables import TableError, TooLarge, iter_chunks, open_table
-from emc.org.models import Esco, Role, User
+from emc.org.models import Esco, Institution, Role, User
 from emc.org.scope import NotFound, Scope
 
 MODES = ("only-new", "replace")
@@ -144,10 +145,18 @@ def save_profile(session: Session, esco: Esco, settings: dict[str, Any], *, acto
 
 
 def _meters(session: Session, scope: Scope) -> dict[str, MeterInfo]:
-    allowed = set(session.execute(select(Meter.id).where(scope.meters())).scalars())
-    return {m.code: MeterInfo(m.id, m.code, m.unit, float(m.multiplier), m.register_type, m.register_digits,
-                              m.id in allowed)
-            for m in session.execute(select(Meter)).scalars()}
+    """The meters the uploader may write: only those, so a code outside the scope reads exactly like an
+    unknown one (an ESCO cannot probe which meter codes exist)."""
+    return {m.code: MeterInfo(m.id, m.code, m.unit, float(m.multiplier), m.register_type, m.register_digits)
+            for m in session.execute(select(Meter).where(scope.meters())).scalars()}
+
+
+def _link_meters(session: Session, batch: ImportBatch, registry: dict[str, MeterInfo], codes: Any) -> None:
+    """Record the meters the batch's rows name: the path its scope rule follows (emc/scope_rules.py)."""
+    ids = {registry[c].id for c in codes if c in registry}
+    have = set(session.execute(select(ImportBatchMeter.meter_id).where(ImportBatchMeter.batch_id == batch.id))
+               .scalars())
+    session.add_all(ImportBatchMeter(batch_id=batch.id, meter_id=m) for m in sorted(ids - have))
 
 
 def import_file(session: Session, path: Path, *, file_name: str, actor: User | str, scope: Scope,
@@ -168,9 +177,10 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     digest = file_hash(path)
     findings = Findings()
     sheet = opts.sheet or ""
+    # the same file committed before, among the batches this uploader can see (never another ESCO's)
     done = session.execute(select(ImportBatch).where(
         ImportBatch.file_hash == digest, ImportBatch.kind == opts.kind, ImportBatch.sheet == sheet,
-        ImportBatch.status == BatchStatus.committed)).scalars().first()
+        ImportBatch.status == BatchStatus.committed, scope.clause_for(ImportBatch))).scalars().first()
     if done is not None and opts.mode == "only-new":  # the same file again: nothing to check or write
         return ImportReport(done, findings, already_imported=True)
 
@@ -178,6 +188,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     if batch is None:
         batch = ImportBatch(kind=opts.kind, file_name=file_name[:300], file_hash=digest, sheet=sheet, file_size=size,
                             esco_id=esco.id if esco else None, uploaded_by=username, mode=opts.mode,
+                            uploaded_by_id=actor.id if isinstance(actor, User) else None,
                             status=BatchStatus.previewed)
         session.add(batch)
     batch.mode = opts.mode
@@ -242,6 +253,8 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
             checker.forget_created()
     else:
         savepoint.commit()
+    if opts.kind != "weather":
+        _link_meters(session, batch, registry, checker.state.keys())
     summary = {"encoding": table.encoding, "layout": cmap.layout, "columns": cmap.columns,
                "wide_columns": cmap.wide, "header_line": table.header_line, "rows": rows_total,
                "timezone": tz, "meters": checker.summary(tz), "time_format": times.format,
@@ -434,9 +447,7 @@ def approved_settlements_using(session: Session, batch: ImportBatch) -> list[str
 
 
 def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0) -> tuple[list[ImportBatch], int]:
-    where = []
-    if scope.is_esco:
-        where.append(ImportBatch.esco_id == scope.esco_id)
+    where = [scope.clause_for(ImportBatch)]
     total = session.execute(select(func.count(ImportBatch.id)).where(*where)).scalar_one()
     rows = session.execute(select(ImportBatch).where(*where).order_by(ImportBatch.id.desc())
                            .offset(offset).limit(limit)).scalars().all()
@@ -444,10 +455,7 @@ def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0)
 
 
 def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None or (scope.is_esco and batch.esco_id != scope.esco_id):
-        raise NotFound("import batch")
-    return batch
+    return scope.find(session, ImportBatch, ImportBatch.id == batch_id)
 
 
 # -- weather -----------------------------------------------------------------------------------------
@@ -463,8 +471,12 @@ class _WeatherChecker(MeterChecker):
                  scope: Scope) -> None:
         self.session, self.stations = session, stations
         self.default_station = opts.station
+        # a region's manager writes weather only for stations no institution outside the region uses: the
+        # observations feed every baseline on that station (emc/scope_rules.py scopes the batches the same way)
+        self.foreign: set[str] = set() if scope.is_unrestricted else set(session.execute(
+            select(Institution.weather_station).where(not_(scope.institutions()))).scalars())
         self.created: list[str] = []
-        infos = {code: MeterInfo(sid, code, "C") for code, sid in stations.items()}
+        infos = {code: MeterInfo(sid, code, "C", allowed=code not in self.foreign) for code, sid in stations.items()}
         super().__init__(infos, now_us=to_epoch_us(utcnow()), value_kind="consumption",
                          interval_s=opts.interval_s, findings=findings)
 
@@ -476,11 +488,15 @@ class _WeatherChecker(MeterChecker):
             self.session.add(station)
             self.session.flush()
             self.stations[code] = station.id
-            self.meters[code] = MeterInfo(station.id, code, "C")
+            self.meters[code] = MeterInfo(station.id, code, "C", allowed=code not in self.foreign)
             self.created.append(code)
             self.findings.add(Finding("new_station", f"weather station {code} is new and was created", value=code))
         parsed.unit[:] = None
         return super().feed(parsed)
+
+    def _refuse(self, code: str, parsed, idx) -> None:  # type: ignore[no-untyped-def]
+        self._row_errors("station_not_yours", f"weather station {code} serves institutions outside your scope; an "
+                         "administrator or a manager covering them imports its data", parsed, idx, code)
 
     def _meter(self, meter, parsed, idx, date_only):  # type: ignore[no-untyped-def]
         st = self.state.setdefault(meter.code, _State())

@@ -20,6 +20,7 @@ from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
 from emc.settlement import service, statements
 from emc.settlement.models import Settlement, SettlementStatus
+from emc.settlement.verification import issued_copy
 
 COLUMNS = ("结算单号 number", "合同 contract", "合同名称 name", "节能服务公司 ESCO", "用能单位 institutions",
            "期间起 from", "期间止 to", "类型 kind", "状态 status", "付节能服务公司 to ESCO", "节能服务公司付 from ESCO",
@@ -109,7 +110,7 @@ def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for s, _, _, _ in _rows(session, scope, where):
             info = zipfile.ZipInfo(f"{s.number}.pdf", date_time=(s.period_start.year, s.period_start.month, 1, 0, 0, 0))
-            bundle.writestr(info, statements.render(session, s))
+            bundle.writestr(info, issued_copy(session, s))
         info = zipfile.ZipInfo(f"summary-{month}.xlsx", date_time=(start.year, start.month, 1, 0, 0, 0))
         bundle.writestr(info, export_xlsx(session, scope, where))
     return buffer.getvalue()

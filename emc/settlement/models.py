@@ -112,3 +112,14 @@ class SettlementWait(SQLModel, table=True):
     reason: str = Field(max_length=32)  # no_baseline | coverage | bills | tariff | earlier_period | other
     detail: str = Field(default="", max_length=500)
     checked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class StatementDigest(SQLModel, table=True):
+    """The SHA-256 of every statement PDF this system handed out (recorded when it is rendered for a user
+    with the settlement in scope), so /verify can tell a presented PDF is genuine without rendering one for
+    an anonymous caller."""
+
+    __tablename__ = "statement_digest"
+    settlement_id: int = Field(foreign_key="settlement.id", primary_key=True)
+    sha256: str = Field(max_length=64, primary_key=True)
+    first_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -15,11 +15,12 @@ from emc.contracts.models import Contract
 from emc.contracts.routes import contract_filter
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
-from emc.settlement import service, statements
+from emc.settlement import service, statements, verification
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
 from emc.web.paging import PageNo
+from emc.web.security import request_client
 from emc.web.templating import is_htmx, render
 
 pages = APIRouter(include_in_schema=False)
@@ -145,6 +146,7 @@ def settlements_period_zip(session: SessionDep, user: CurrentUser, scope: ScopeD
     if Role(user.role) not in (Role.admin, Role.manager, Role.finance):
         raise Forbidden()
     data = exports.period_bundle(session, scope, _month(month))
+    session.commit()  # the digests of the copies handed out (emc.settlement.verification)
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="statements-{month}.zip"'})
 
@@ -327,36 +329,62 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
 def settlement_pdf(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
     row = _get(session, scope, number)
     try:
-        pdf = statements.render(session, row)
+        pdf = verification.issued_copy(session, row)
+        session.commit()
     except service.SettlementError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
 
 
+def _verify(request: Request, number: str, result: bool | None, status_code: int = 200,
+            headers: dict[str, str] | None = None) -> Response:
+    return render(request, "settlements/verify.html", {"number": number, "result": result,
+                                                         "throttled": status_code == 429},
+                  status_code=status_code, headers=headers)
+
+
+def _verify_throttled(request: Request, number: str) -> Response | None:
+    wait = request.app.state.verify_throttle.retry_after(f"verify:{request_client(request)}")
+    if wait:
+        return _verify(request, number, None, status_code=429, headers={"Retry-After": str(wait)})
+    return None
+
+
+def _verified(request: Request, number: str, ok: bool) -> Response:
+    if not ok:  # only failures count: someone guessing codes is slowed down, a clerk checking a pile is not
+        request.app.state.verify_throttle.failed(f"verify:{request_client(request)}")
+    return _verify(request, number, ok)
+
+
+@pages.get("/verify")
 @pages.get("/verify/{number}")
-def verify_page(request: Request, session: SessionDep, number: str, code: str = "") -> Response:
-    """Public: anyone holding a statement can check it (the QR code leads here). Shows nothing private."""
-    row = session.execute(select(Settlement).where(Settlement.number == number)).scalars().first()
-    valid = row is not None and bool(row.inputs_hash)
-    return render(request, "settlements/verify.html", {
-        "number": number, "found": valid, "s": row if valid else None,
-        "code": statements.verification_code(row) if valid else "", "result": None})
+def verify_page(request: Request, session: SessionDep, number: str = "", code: str = "") -> Response:
+    """Public: whoever holds a statement checks it by the number and the code printed on it (or the PDF).
+    The answer is only "matches" or "does not match"; nothing about the statement is shown."""
+    if not code:
+        return _verify(request, number, None)
+    return _verify_throttled(request, number) or _verified(
+        request, number, verification.code_matches(session, number, code))
 
 
+@pages.post("/verify")
 @pages.post("/verify/{number}")
-async def verify_upload(request: Request, session: SessionDep, number: str,
-                        file: Annotated[UploadFile, File()]) -> Response:
-    """Compare a presented PDF with the statement the approved settlement renders (byte for byte)."""
-    row = session.execute(select(Settlement).where(Settlement.number == number)).scalars().first()
-    valid = row is not None and bool(row.inputs_hash)
-    result = None
-    if valid:
+async def verify_upload(request: Request, session: SessionDep, number: str = "",
+                        number_field: Annotated[str, Form(alias="number")] = "", code: Annotated[str, Form()] = "",
+                        file: Annotated[UploadFile | None, File()] = None) -> Response:
+    """Compare a presented PDF with the copies this system handed out (by digest; nothing is rendered), or
+    the typed code with the approved settlement's."""
+    number = (number_field or number).strip()[:80]
+    throttled = _verify_throttled(request, number)
+    if throttled:
+        return throttled
+    if file is not None and file.filename:
         presented = await file.read(20 * 1024 * 1024)
-        result = statements.pdf_digest(presented) == statements.pdf_digest(statements.render(session, row))
-    return render(request, "settlements/verify.html", {
-        "number": number, "found": valid, "s": row if valid else None,
-        "code": statements.verification_code(row) if valid else "", "result": result})
+        return _verified(request, number, verification.pdf_matches(session, number, presented))
+    if not code.strip():  # nothing to check: the form again
+        return _verify(request, number, None)
+    return _verified(request, number, verification.code_matches(session, number, code))
 
 
 class ActionIn(BaseModel):

@@ -86,6 +86,8 @@ class WaterSpec(_Strict):
 class TariffSpec(_Strict):
     code: Code
     utility: Utility
+    # GB/T 2260 code of the region whose price notice this is (who may change it); not part of the terms
+    region: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
     version: str = Field(min_length=1, max_length=60)
     effective_from: date
     effective_to: date | None = None  # exclusive; omit: until the next version of the same code
@@ -105,7 +107,8 @@ class TariffFile(_Strict):
 
 
 def canonical(spec: TariffSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", exclude_none=True)
+    """The terms (hashed, priced with): the owning region is who may change them, not part of them."""
+    return spec.model_dump(mode="json", exclude_none=True, exclude={"region"})
 
 
 def spec_hash(spec: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, veri
 from emc.web.i18n import Translator
 from emc.web.limits import BodyLimit, BodyTooLarge
 from emc.web.ratelimit import LoginThrottle
+from emc.web.security import SESSION_COOKIE, SecurityHeaders, parse_proxies
 from emc.web.templating import is_htmx, language, render
 
 log = logging.getLogger(__name__)
@@ -93,26 +94,32 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="emc_session",
+    app.state.verify_throttle = LoginThrottle(settings.login_max_failures * 4, settings.login_window_s)
+    app.state.trusted_proxies = parse_proxies(settings.trusted_proxies)
+    # The cookie carries only a random session id (emc.org.service.start_session); Secure is added per
+    # request by SecurityHeaders whenever the request came over HTTPS.
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(BodyLimit, upload_max=settings.upload_max_bytes, request_max=settings.request_max_bytes)
+    # outermost: every answer, a 413 from BodyLimit included, carries the frame and content policies
+    app.add_middleware(SecurityHeaders, proxies=app.state.trusted_proxies, always_secure=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from emc.audit.routes import router as audit_router
     from emc.baselines.routes import api as baselines_api
     from emc.baselines.routes import pages as baselines_pages
+    from emc.carbon.pages import pages as carbon_pages
+    from emc.carbon.routes import router as carbon_api
     from emc.contracts.routes import api as contracts_api
     from emc.contracts.routes import pages as contracts_pages
     from emc.metering.routes import api as imports_api
-    from emc.settlement.routes import api as settlements_api
-    from emc.settlement.routes import pages as settlements_pages
-    from emc.carbon.pages import pages as carbon_pages
-    from emc.carbon.routes import router as carbon_api
-    from emc.tariffs.routes import api as tariffs_api
-    from emc.tariffs.routes import pages as tariffs_pages
     from emc.metering.routes import pages as imports_pages
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
+    from emc.settlement.routes import api as settlements_api
+    from emc.settlement.routes import pages as settlements_pages
+    from emc.tariffs.routes import api as tariffs_api
+    from emc.tariffs.routes import pages as tariffs_pages
 
     app.include_router(auth.router)
     app.include_router(contracts_pages)
