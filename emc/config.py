@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Only set behind HTTPS; browsers then refuse to send the session cookie over plain HTTP.
     cookie_secure: bool = False
+    # Four eyes on money: the approver of a settlement is neither its submitter nor whoever last changed its
+    # inputs. A one-person office may turn it off (EMC_FOUR_EYES=false); each approval it then lets through is
+    # audited as such.
+    four_eyes: bool = True
 
     @field_validator("timezone")
     @classmethod
