@@ -183,6 +183,7 @@ def test_manager_approves_and_issues_a_settlement_finance_sees_it(page, sqlite_d
     page.on("dialog", lambda d: (shown.append(d.message), d.accept()))  # approve and issue confirm the amount
     page.click("#action-submit")
     page.wait_for_selector("#settlement-status >> text=待审批")
+    page.context.clear_cookies()
     log_in(page, sqlite_demo_server, "manager2")  # four eyes: a second manager approves
     page.goto(f"{sqlite_demo_server.url}/settlements/{number}")
     for action, status in (("approve", "已批准"), ("issue", "已出具")):

@@ -122,10 +122,9 @@ def test_the_ledger_refuses_a_second_posting_and_its_check_catches_duplicates(se
     assert entry is not None
     copy = {k: getattr(entry, k) for k in ("settlement_id", "contract_id", "posted_on", "party", "account", "amount",
                                            "memo", "posting", "line_position")}
-    with pytest.raises(IntegrityError):  # the same posting twice: impossible by schema
-        with session.begin_nested():
-            session.add(LedgerEntry(**copy))
-            session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():  # the same posting twice: impossible by schema
+        session.add(LedgerEntry(**copy))
+        session.flush()
     # what an old race left behind: the approval's entries posted again (under another key) — balanced
     for e in session.execute(select(LedgerEntry).where(LedgerEntry.settlement_id == row.id)).scalars().all():
         session.add(LedgerEntry(**{**{k: getattr(e, k) for k in copy}, "posting": "payment:1", "amount": -e.amount}))
@@ -153,12 +152,19 @@ def test_provenance_recorded_at_approval_and_a_revert_flags_the_settlement(sessi
     year1_source = next(s for s in provenance.sources_of(session, row) if s.ref == str(year1.id))
     assert year1_source.rows > 0 and year1_source.first_start <= datetime(2018, 12, 1, tzinfo=UTC)
     assert [s.number for s in approved_settlements_using(session, year1)] == [row.number]
+    # a settlement approved before sources were recorded gets them from the nightly job
+    for source in provenance.sources_of(session, row):
+        session.delete(source)
+    session.flush()
+    assert approved_settlements_using(session, year1) == [] and provenance.record_missing(session) == 1
+    assert {(s.kind, s.ref) for s in provenance.sources_of(session, row)} == used
     with pytest.raises(ValueError, match="say why"):
         revert_batch(session, year1, actor=manager(), reason="")
     revert_batch(session, year1, actor=manager(), reason="错传了测试平台的数据")
     session.commit()
     assert row.flagged.startswith(f"import {year1.id} reverted: 错传了测试平台的数据")
-    assert "no water readings" in row.flagged  # its data gone, the period cannot be settled again: flagged, nothing drafted
+    # its data gone, the period cannot be settled again: flagged with why, nothing drafted
+    assert "no water readings" in row.flagged
     flags = session.execute(select(AuditEvent).where(AuditEvent.action == "settlement.flag",
                                                      AuditEvent.object_id == row.number)).scalars().all()
     assert len(flags) == 1 and flags[0].reason == "错传了测试平台的数据"
@@ -250,7 +256,8 @@ def test_payments_dated_referenced_and_corrected_by_reversal(session: Session, w
     session.commit()
     for paid_on, reference, why in ((date(2019, 1, 20), "ICBC-0001", "before the statement was issued"),
                                     (today() + timedelta(days=1), "ICBC-0001", "in the future"),
-                                    (today(), "x", "not a bank reference"), (today(), "!!!!!!", "not a bank reference")):
+                                    (today(), "x", "not a bank reference"),
+                                    (today(), "!!!!!!", "not a bank reference")):
         with pytest.raises(ControlError, match=why):
             service.transition(session, row, "pay", actor=FINANCE, paid_on=paid_on, reference=reference)
         session.rollback()
@@ -313,3 +320,30 @@ price = 0.80
     saved = tariffs.new_version(session, base, version="2019-08-01", effective_from=date(2019, 8, 1), source="x",
                                 prices={"price": "0.80"}, actor=manager())
     assert saved.action == "created"
+
+
+def test_the_api_confirms_the_amount_of_an_irreversible_action(demo_server) -> None:  # type: ignore[no-untyped-def]
+    """The JSON API as a machine client uses it: approving without the amount, or with another, is a 422
+    that says which amount to confirm; with it, the settlement is approved once."""
+    from test_web import _approved_wuxi_settlement, login
+
+    _approved_wuxi_settlement(demo_server)  # the water baseline approved, December drafted
+    number = "WX-SMZX-2018-201901"  # this test's own period
+    with Session(demo_server.engine) as s:
+        if s.execute(select(Settlement).where(Settlement.number == number)).first() is None:
+            service.draft(s, s.execute(select(Contract).where(Contract.code == "WX-SMZX-2018")).scalar_one(),
+                          date(2019, 1, 1), actor="t")
+            s.commit()
+    m, mt = login(demo_server, "manager")
+    a, at = login(demo_server, "manager2")
+    assert m.post(f"/settlements/{number}/submit", data={"csrf_token": mt}).status_code in (204, 303)
+    amount = m.get(f"/api/settlements/{number}").json()["net_to_esco"]
+    headers = {"X-CSRF-Token": at}
+    missing = a.post(f"/api/settlements/{number}/approve", json={}, headers=headers)
+    assert missing.status_code == 422 and f"{Decimal(amount):,.2f}" in missing.json()["detail"]
+    wrong = a.post(f"/api/settlements/{number}/approve", json={"confirm_amount": "0.01"}, headers=headers)
+    assert wrong.status_code == 422 and "is not the settlement's" in wrong.json()["detail"]
+    done = a.post(f"/api/settlements/{number}/approve", json={"confirm_amount": amount}, headers=headers)
+    assert done.status_code == 200 and done.json()["status"] == "approved"
+    again = a.post(f"/api/settlements/{number}/approve", json={"confirm_amount": amount}, headers=headers)
+    assert again.status_code == 409 and "is approved" in again.json()["detail"]

@@ -332,11 +332,12 @@ def test_settlement_workflow_over_http_pdf_and_verification(demo_server: LiveSer
     # finance records the payment; the ESCO countersigns; the other ESCO sees nothing
     f, ft = login(demo_server, "finance")
     assert f.post(f"/settlements/{number}/approve", data={"csrf_token": ft}).status_code == 403
-    early = f.post(f"/settlements/{number}/pay", data={"csrf_token": ft, "paid_on": "2019-01-20", "confirm_amount":
-                                                        amount, "reference": "ICBC-0001"}, headers={"HX-Request": "true"})
+    payment = {"csrf_token": ft, "confirm_amount": amount, "reference": "ICBC-0001"}
+    early = f.post(f"/settlements/{number}/pay", data={**payment, "paid_on": "2019-01-20"},
+                   headers={"HX-Request": "true"})
     assert early.status_code == 409 and "before the statement was issued" in html.unescape(early.text)
-    paid = f.post(f"/settlements/{number}/pay", data={"csrf_token": ft, "paid_on": today_local(), "confirm_amount":
-                                                       amount, "reference": "ICBC-0001"}, headers={"HX-Request": "true"})
+    paid = f.post(f"/settlements/{number}/pay", data={**payment, "paid_on": today_local()},
+                  headers={"HX-Request": "true"})
     assert paid.status_code == 204
     e, et = login(demo_server, "esco")
     assert e.post(f"/settlements/{number}/countersign", data={"csrf_token": et},

@@ -33,8 +33,8 @@ from emc.metering.models import (
     Meter,
     Reading,
     ReadingRevision,
-    WeatherRevision,
     WeatherObservation,
+    WeatherRevision,
     WeatherStation,
 )
 from emc.metering.parse import TimeParser, parse_chunk
@@ -425,10 +425,7 @@ def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, rea
     from emc.settlement import provenance
 
     users = approved_settlements_using(session, batch)
-    if batch.kind == "weather":
-        changed = _revert_weather(session, batch)
-    else:
-        changed = _revert_readings(session, batch)
+    changed = (_revert_weather if batch.kind == "weather" else _revert_readings)(session, batch)
     batch.status, batch.reverted_at = BatchStatus.reverted, utcnow()
     outcome = provenance.settle_changes(session, users, what=f"import {batch.id} reverted", reason=reason.strip(),
                                         actor=actor) if users else {}

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution
-from emc.org.models import Esco, Institution, User
 from emc.money import fen
+from emc.org.models import Esco, Institution, User
 from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
 from emc.settlement import service, statements

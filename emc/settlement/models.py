@@ -139,7 +139,8 @@ class SettlementSource(SQLModel, table=True):
                       Index("ix_settlement_source_kind_ref", "kind", "ref"))
     id: int | None = Field(default=None, primary_key=True)
     settlement_id: int = Field(foreign_key="settlement.id", index=True)
-    kind: str = Field(max_length=20)  # reading_batch | weather_batch | bill_batch | baseline | adjustment | tariff | contract_version
+    # reading_batch | weather_batch | baseline | adjustment | tariff | contract_version
+    kind: str = Field(max_length=20)
     ref: str = Field(max_length=120)  # batch id, baseline id, adjustment id, tariff key, contract version id
     first_start: datetime | None = Field(default=None, sa_type=UTCDateTime)  # readings: the span used
     last_end: datetime | None = Field(default=None, sa_type=UTCDateTime)

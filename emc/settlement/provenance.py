@@ -83,6 +83,17 @@ def record(session: Session, row: Settlement) -> list[SettlementSource]:
     return sources
 
 
+def record_missing(session: Session, limit: int = 500) -> int:
+    """Record the sources of approved settlements that have none (approved before sources were recorded), as
+    the data stands now — the nightly job calls it, so an upgraded installation protects those too."""
+    recorded = select(SettlementSource.settlement_id)
+    rows = session.execute(select(Settlement).where(Settlement.status.in_(APPROVED), Settlement.id.not_in(recorded))
+                           .order_by(Settlement.id).limit(limit)).scalars().all()
+    for row in rows:
+        record(session, row)
+    return len(rows)
+
+
 def _baselines(session: Session, row: Settlement) -> list[Baseline]:
     """The baseline versions the savings came from (the settlement's inputs name them: 'baseline water v2')."""
     wanted = []
@@ -100,7 +111,8 @@ def _tariff_keys(session: Session, row: Settlement) -> set[str]:
     from emc.settlement.models import SettlementLine
 
     keys = {k for k in str(row.inputs.get("tariff_versions", "") or "").split(",") if k}
-    for detail in session.execute(select(SettlementLine.detail).where(SettlementLine.settlement_id == row.id)).scalars():
+    lines = session.execute(select(SettlementLine.detail).where(SettlementLine.settlement_id == row.id)).scalars()
+    for detail in lines:
         if detail.get("tariff_version"):
             keys.add(str(detail["tariff_version"]))
     return keys
@@ -162,8 +174,9 @@ def settle_changes(session: Session, rows: list[Settlement], *, what: str, reaso
         except service.SettlementError as exc:  # same amounts, or the period can no longer be settled
             savepoint.rollback()
             outcome[row.number] = str(exc)
-            # the same amounts: nothing to settle (the audit keeps the flag); else the period waits for data
-            row.flagged = "" if "same amounts" in str(exc) else f"{what}: {reason}; {exc}"[:500]
+            # the same amounts: settled (nothing to adjust; the audit keeps the flag); else the period waits
+            row.flagged = (f"adjusted by nothing: {what} gave the same amounts"[:500] if "same amounts" in str(exc)
+                           else f"{what}: {reason}; {exc}"[:500])
     return outcome
 
 

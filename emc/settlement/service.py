@@ -31,9 +31,8 @@ from emc.dbtypes import utcnow
 from emc.metering.models import Reading, ReadingRevision
 from emc.money import fen
 from emc.org.models import Role, User
-from emc.settlement import engine
+from emc.settlement import controls, engine
 from emc.settlement.adjustments import adjustment_lines
-from emc.settlement import controls
 from emc.settlement.controls import SettlementError
 from emc.settlement.custody import tariff_price_changes
 from emc.settlement.inputs import Bill, CustodyChange, PeriodData, TermsVersion, UtilitySavings
@@ -547,7 +546,8 @@ def transition(session: Session, row: Settlement, action: str, *, actor: User | 
     if action == "reverse_payment":
         seq = _payment_count(session, row, "payment")
         session.add(SettlementPayment(settlement_id=row.id, kind="reversal", seq=seq, paid_on=local_day(now) or today,
-                                      reference=row.paid_reference, amount=-row.net_to_esco, reason=reason.strip()[:1000],
+                                      reference=row.paid_reference, amount=-row.net_to_esco,
+                                      reason=reason.strip()[:1000],
                                       recorded_by=_actor(actor), recorded_at=now))
         _post(session, row, local_day(now) or today, f"reversal:{seq}", Decimal(1))
         reference = f"{row.paid_reference} ({row.paid_on})"
