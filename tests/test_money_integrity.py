@@ -325,15 +325,16 @@ price = 0.80
 def test_the_api_confirms_the_amount_of_an_irreversible_action(demo_server) -> None:  # type: ignore[no-untyped-def]
     """The JSON API as a machine client uses it: approving without the amount, or with another, is a 422
     that says which amount to confirm; with it, the settlement is approved once."""
-    from test_web import _approved_wuxi_settlement, login
+    from test_finance_pages import OM, finance_data
+    from test_web import login
 
-    _approved_wuxi_settlement(demo_server)  # the water baseline approved, December drafted
-    number = "WX-SMZX-2018-201901"  # this test's own period
-    with Session(demo_server.engine) as s:
-        if s.execute(select(Settlement).where(Settlement.number == number)).first() is None:
-            service.draft(s, s.execute(select(Contract).where(Contract.code == "WX-SMZX-2018")).scalar_one(),
-                          date(2019, 1, 1), actor="t")
-            s.commit()
+    finance_data(demo_server)  # the custody contract OM, its first months settled by the finance tests
+    with Session(demo_server.engine) as s:  # this test's own period: February 2023 (no other test reads it)
+        contract = s.execute(select(Contract).where(Contract.code == OM)).scalar_one()
+        for month in (date(2023, 1, 1), date(2023, 2, 1)):
+            [row] = service.draft(s, contract, month, actor="t")
+        number = row.number
+        s.commit()
     m, mt = login(demo_server, "manager")
     a, at = login(demo_server, "manager2")
     assert m.post(f"/settlements/{number}/submit", data={"csrf_token": mt}).status_code in (204, 303)
