@@ -108,8 +108,8 @@ def _settle(engine: Engine) -> Iterator[str]:
                 except Exception:  # noqa: BLE001  (no readings, no weather, a disqualified model): the contract waits
                     savepoint.rollback()
                     failed += 1
-        yield (f"baselines: {fitted} approved, {failed} cannot be fitted (no readings: the synthetic portfolio "
-               "carries contracts only; their settlements wait, as they would in production)")
+        yield (f"baselines: {fitted} approved, {failed} cannot be fitted (no readings or no weather over the "
+               "baseline period: their settlements wait, as they would in production)")
     with session_scope(engine) as session:
         report = settlement.run_due(session, date.today(), actor="demo")
         yield f"settlements: {len(report.created)} drafted, {len(report.waiting)} contracts waiting for data"
@@ -196,8 +196,8 @@ def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
             yield "synthetic portfolio: present already"
             return
     with session_scope(engine) as session:
-        spec = synthetic.PortfolioSpec(institutions=contracts * 2, contracts=contracts, meters=contracts * 6,
-                                       years=1, interval="none", seed=2024)
-        summary = synthetic.generate(session, spec, actor="demo")
+        from datetime import date
+
+        summary = synthetic.generate(session, synthetic.demo_spec(contracts, date.today()), actor="demo")
     yield f"synthetic portfolio: {summary}"
 

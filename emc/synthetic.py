@@ -75,6 +75,12 @@ class PortfolioSpec:
     # benchmark shape: every contract settles monthly from one year into the window (the first year is its
     # baseline) to the window's end, so N contracts over Y years give exactly N × 12 × (Y − 1) contract-months
     settle_monthly: bool = False
+    # the readings window ends here (exclusive; a 1st of a month) instead of after ``years`` whole years: the
+    # demo's window runs from January of last year to the last full month before the day it is built
+    until: date | None = None
+    # every institution, under contract or not, meters its electricity, water (and gas): the city's own
+    # statistics meters (统计表计) beside the contracts' ones, so the city's ledger has every institution
+    meter_every_institution: bool = False
 
     def __post_init__(self) -> None:
         if self.institutions < 1:
@@ -89,11 +95,27 @@ class PortfolioSpec:
             raise ValueError("monthly readings need a start on the first day of a month")
         if not (len(self.city) == 6 and self.city.isdigit()):
             raise ValueError(f"city {self.city!r} is not a 6-digit GB/T 2260 code")
+        if self.until is not None and (self.until <= self.start or self.until.day != 1):
+            raise ValueError(f"until {self.until} must be the 1st of a month after start {self.start}")
 
     @property
     def end(self) -> date:
         """Exclusive end of the readings window."""
-        return _add_months(self.start, 12 * self.years)
+        return self.until or _add_months(self.start, 12 * self.years)
+
+    @property
+    def months(self) -> int:
+        """Whole months in the readings window."""
+        return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month
+
+
+def demo_spec(contracts: int, today: date) -> PortfolioSpec:
+    """The demo's city: ``contracts`` synthetic contracts over twice as many institutions, every institution
+    metered, monthly readings from January of last year to the last full month before ``today`` (a complete
+    previous year and a year to date; deterministic for a given day)."""
+    return PortfolioSpec(institutions=contracts * 2, contracts=contracts, meters=contracts * 6, years=2,
+                         start=date(today.year - 1, 1, 1), until=today.replace(day=1), interval="monthly", seed=2024,
+                         meter_every_institution=True)
 
 
 @dataclass
@@ -611,7 +633,7 @@ def _contract_shapes(spec: PortfolioSpec, rng: np.random.Generator,
     # Start dates on the 1st of a month (see the report: ContractHead.contract_years counts a
     # mid-month start as an extra year). Three quarters start inside the window with a baseline
     # year before them where the window allows; the rest started up to three years earlier.
-    months = 12 * spec.years
+    months = spec.months
     lo, hi = (12, months - 3) if months >= 18 else (max(1, months // 4), max(1, months * 3 // 4))
     for c in plans:
         if rng.random() < 0.75:
@@ -973,7 +995,25 @@ def plan(spec: PortfolioSpec, city_name: str = "无锡市", districts: dict[str,
     escos = _escos(s_struct, contracts, city_short)
     files = [_contract_file(s_files, c, insts, meters, escos, climate, districts, city_short)
              for c in contracts]
+    if spec.meter_every_institution:
+        meters = meters + _statistics_meters(insts, meters)
     return Plan(spec, insts, contracts, meters, files, escos, climate)
+
+
+def _statistics_meters(insts: list[_Inst], meters: list[_MeterPlan]) -> list[_MeterPlan]:
+    """A main meter per utility for each institution whose use no contract meters (``contract`` −1): what
+    the city's statistics report reads. Their use is the institution's own (area × category intensity ×
+    a lognormal spread, from :func:`_institutions`), so the city's intensities differ as real ones do."""
+    have = {(m.inst, m.utility) for m in meters if m.sub_item == "total"}
+    out = []
+    for inst in insts:
+        for u in ("electricity", "water", "gas"):
+            if (inst.idx, u) in have or (u == "gas" and not inst.has_gas):
+                continue
+            out.append(_MeterPlan(f"{PREFIX}MS-{len(out) + 1:05d}", inst.idx, -1, u, "total",
+                                  f"{inst.name}·{_LABEL[u]}", inst.annual[u], inst.fractions[u],
+                                  0.06 if u == "electricity" else 0.12, 0.0))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1021,9 +1061,11 @@ def _daily_values(plan_: Plan, meters: list[_MeterPlan], rng: np.random.Generato
         else:
             shape = m.fractions @ climate.basis[inst.category][:, w0:w0 + n_days]
             noise = rng.lognormal(-m.noise ** 2 / 2, m.noise, n_days)
-            start = (contracts[m.contract].start - day0).days
-            ramp = np.clip((idx - start) / 60.0, 0.0, 1.0)  # commissioning: two months to full saving
-            series = m.annual / 365.25 * shape * noise * (1.0 - m.saving * ramp)
+            series = m.annual / 365.25 * shape * noise
+            if m.contract >= 0:
+                start = (contracts[m.contract].start - day0).days
+                ramp = np.clip((idx - start) / 60.0, 0.0, 1.0)  # commissioning: two months to full saving
+                series = series * (1.0 - m.saving * ramp)
         out[k] = series
     return out
 
@@ -1116,6 +1158,7 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
     region_ids = {r.code: r.id for r in session.exec(select(Region)).all()}
     by_code = {i.code: i for i in session.exec(select(Institution)
                                                .where(Institution.code.startswith(PREFIX))).all()}  # type: ignore[attr-defined]
+    inst_ids: dict[int, int] = {}
     for inst in p.institutions:
         row = by_code.get(inst.code)
         if row is None:
@@ -1124,6 +1167,12 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
                 "address": inst.address}, actor=actor)
         for year in range(spec.start.year, (spec.end - timedelta(days=1)).year + 1):
             org.ensure_institution_year(session, row, year, _d(inst.area, 0), inst.users)
+        session.flush()
+        inst_ids[inst.idx] = int(row.id)  # type: ignore[arg-type]
+    for m in p.meters:
+        if m.contract < 0:  # statistics meters: no contract brings them in
+            session.add(Meter(code=m.code, name=m.name, institution_id=inst_ids[m.inst], utility=m.utility,
+                              unit="kWh" if m.utility == "electricity" else "m3", sub_item="total"))
     audit.record(session, actor=actor, action="synthetic.generate", object_type="portfolio",
                  object_id=f"seed={spec.seed}", after={k: str(v) for k, v in asdict(spec).items()},
                  reason="synthetic data for tests, benchmarks and the demo")

@@ -116,17 +116,17 @@ def test_the_ledger_csv_has_the_ledgers_rows(demo_server: LiveServer) -> None:
 
 def test_a_manager_acknowledges_a_warning_in_place(demo_server: LiveServer) -> None:
     c, token = login(demo_server, "manager")
-    warnings = c.get("/api/carbon/warnings", params={"year": YEAR}).json()["rows"]
-    assert warnings, "the demo raises warnings for 2023"
+    warnings = c.get("/api/carbon/warnings").json()["rows"]
+    assert warnings, "the demo raises over-quota warnings (for the year with the most data)"
     w = next(x for x in warnings if not x["acknowledged"])
-    page = c.get(f"/carbon/institutions/{w['institution']}", params={"year": YEAR})
+    page = c.get(f"/carbon/institutions/{w['institution']}", params={"year": w["year"]})
     assert page.status_code == 200 and f'/carbon/warnings/{w["id"]}/acknowledge' in page.text
     assert c.post(f"/carbon/warnings/{w['id']}/acknowledge", headers={"HX-Request": "true"}).status_code == 403
     r = c.post(f"/carbon/warnings/{w['id']}/acknowledge", headers={"HX-Request": "true", "X-CSRF-Token": token})
     assert r.status_code == 200 and "<html" not in r.text
     assert 'id="institution-warnings"' in r.text and 'hx-swap-oob' in r.text and "预警已确认" in r.text
     assert f'/carbon/warnings/{w["id"]}/acknowledge' not in r.text
-    again = c.get("/api/carbon/warnings", params={"year": YEAR, "institution": w["institution"]}).json()["rows"]
+    again = c.get("/api/carbon/warnings", params={"year": w["year"], "institution": w["institution"]}).json()["rows"]
     assert next(x for x in again if x["id"] == w["id"])["acknowledged"]
     viewer, _ = login(demo_server, "viewer")
     seen = viewer.get(f"/carbon/institutions/{w['institution']}").text
@@ -167,3 +167,65 @@ def test_the_dashboard_in_a_browser(page, sqlite_demo_server: LiveServer) -> Non
     screenshot(page, "carbon-leaderboards")
     page.goto(f"{server.url}/carbon/factors")
     screenshot(page, "carbon-factors")
+
+
+def _booked(c, year: int, region: str) -> dict[str, dict[str, set[int]]]:  # type: ignore[no-untyped-def]
+    """From the ledger CSV alone: institution → utility → months with consumption booked."""
+    out: dict[str, dict[str, set[int]]] = {}
+    for row in _ledger(c, {"year": year, "region": region}):
+        if row["类别"] == "consumption" and row["介质"] != "pv":
+            out.setdefault(row["单位代码"], {}).setdefault(row["介质"], set()).add(int(row["月份"][5:7]))
+    return out
+
+
+def _complete(utilities: dict[str, set[int]]) -> set[int]:
+    return set.intersection(*utilities.values()) if utilities else set()
+
+
+def test_no_dashboard_claims_a_month_or_a_target_its_data_do_not_cover(demo_server: LiveServer) -> None:
+    """Issue 13, observed point 4, walked over the demo: the synthetic city has a complete previous year and a
+    year to date, the examples stop earlier. For last year and this year, on the city and every district: the
+    coverage a page states is no more than the ledger holds, a target is met / missed only for a closed year
+    with complete data, only complete institutions are ranked, and no page says "数据至 12 月"."""
+    from datetime import date
+
+    c, _ = login(demo_server, "manager")
+    today = date.today()
+    for year in (today.year - 1, today.year):
+        districts = [d["code"] for d in c.get("/api/carbon/dashboard", params={"year": year, "region": WUXI}
+                                              ).json()["districts"]]
+        for region in (WUXI, *districts):
+            d = c.get("/api/carbon/dashboard", params={"year": year, "region": region}).json()
+            cov = d["coverage"]
+            elapsed = 12 if year < today.year else today.month - 1
+            booked = _booked(c, year, region)
+            complete = {code: {m for m in _complete(u) if m <= elapsed} for code, u in booked.items()}
+            reporting = [code for code, u in booked.items() if any(m <= elapsed for ms in u.values() for m in ms)]
+            # the months a page claims are months every reporting institution has
+            assert cov["elapsed"] == elapsed and cov["of_months"] == 12
+            assert cov["months"] <= min((len(complete[code]) for code in reporting), default=0), (year, region)
+            assert cov["institutions_complete"] <= sum(len(m) == elapsed for m in complete.values())
+            assert cov["institutions_complete"] <= cov["institutions_reporting"] <= cov["institutions"]
+            for t in d["targets"]:  # 已完成 / 未完成 only for a closed year whose every institution has 12 months
+                if t["status"] in ("met", "missed"):
+                    assert year < today.year and cov["complete"], (year, region, t)
+                    assert all(len(complete[code]) == 12 for code in reporting)
+                else:
+                    assert t["institutions"] <= t["of"]
+            page = c.get("/carbon", params={"year": year, "region": region}).text
+            assert "数据至" not in page
+            assert (f'数据覆盖 {cov["months"]} / 12 月，{cov["institutions_complete"]} / {cov["institutions"]} 家单位'
+                    in page), (year, region)
+        city = {code: {m for m in _complete(u) if m <= elapsed} for code, u in _booked(c, year, WUXI).items()}
+        for category in ("organ", "school", "hospital"):
+            board = c.get("/api/carbon/leaderboards", params={"year": year, "category": category,
+                                                              "region": WUXI}).json()
+            ranked = [r for r in board if r["rank"] is not None]
+            assert all(r["complete"] and len(city.get(r["institution"], ())) == elapsed for r in ranked)
+            assert [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
+            assert all(not r["complete"] for r in board[len(ranked):])
+    # the synthetic city is a city: last year's school intensities differ from one school to the next
+    board = c.get("/api/carbon/leaderboards", params={"year": today.year - 1, "category": "school",
+                                                      "region": WUXI}).json()
+    values = [Decimal(r["value"]) for r in board if r["rank"] is not None]
+    assert len(values) >= 3 and len(set(values)) == len(values) and max(values) > Decimal("1.3") * min(values)

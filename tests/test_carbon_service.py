@@ -248,9 +248,7 @@ def test_roll_up_district_city_province_and_indicators(session: Session, city: C
     assert stats["B"]["water_m3"] == "3600.000" and stats["B"]["water_per_capita"] == "9.00"
 
 
-def test_target_status_from_the_ledger(session: Session, city: City) -> None:
-    ledger.rebuild(session, actor="test")
-    service.load_data(session, _data("""
+WX_2023_CARBON = """
 [[target]]
 id = "wx-2023-carbon"
 region = "320200"
@@ -259,7 +257,12 @@ year = 2023
 base_year = 2022
 cut = 0.01
 source = "test"
-"""), actor="test")
+"""
+
+
+def test_target_status_from_the_ledger(session: Session, city: City) -> None:
+    ledger.rebuild(session, actor="test")
+    service.load_data(session, _data(WX_2023_CARBON), actor="test")
     session.commit()
     # city carbon per area 2022: (23 000 × 12 × 0.5617 + 12 000 × 2.162) / 7 000 m² = 25.85 → threshold 25.59;
     # 2023 runs at (23 000 × 0.55 + 2 162) × 12 / 7 000 = 25.39: a steady year below it
@@ -271,6 +274,40 @@ source = "test"
                                                             as_of=date(2024, 2, 1))}
     t = whole["wx-2023-carbon"]
     assert (t.status, t.base_value, t.threshold, t.actual) == ("met", D("25.85"), D("25.59"), D("25.39"))
+
+
+def test_a_partial_year_is_never_read_as_a_whole_one(session: Session, city: City) -> None:
+    """Issue 13, observed point 4: A and B stop in February 2023 while C reports all year. Missing months are
+    unknown, not zero: year on year compares the same months, the target waits for the missing data, the
+    leaderboard ranks only complete institutions, and every figure says what it stands on."""
+    from sqlalchemy import delete
+
+    partial = [city.meter[m] for m in ("A-E", "A-PV", "B-E", "B-L", "B-W")]
+    session.execute(delete(Reading).where(Reading.meter_id.in_(partial), Reading.period_start >= month_start(2023, 3)))
+    ledger.rebuild(session, actor="test")
+    service.load_data(session, _data(WX_2023_CARBON), actor="test")
+    session.commit()
+    d = dashboard.city_dashboard(session, ALL, region_code="320200", year=2023, as_of=date(2024, 1, 15))
+    c = d["coverage"]
+    # "数据覆盖 2 / 12 月，1 / 3 家单位": two months every reporting institution has, one institution complete
+    assert (c["months"], c["of_months"], c["institutions_complete"], c["institutions"]) == (2, 12, 1, 3)
+    assert not c["complete"]
+    # every month's use is the same in both years: like for like, energy per m² did not change (not −60 %)
+    area = next(i for i in d["region"]["indicators"] if i["name"] == "energy_per_area")
+    assert area["change"] == "0.0000"
+    target = next(t for t in d["targets"] if t["target"] == "wx-2023-carbon")
+    assert target["status"] in ("on_track", "at_risk") and (target["institutions"], target["of"]) == (1, 3)
+    board = queries.leaderboard(session, ALL, 2023, category="organ", region_code="320200")
+    assert [(r["rank"], r["institution"], r["complete"], r["months"]) for r in board] == [
+        (1, "C", True, 12), (None, "A", False, 2)]
+    stats = {r["institution"]: r for r in queries.statistics_rows(session, ALL, 2023, region_code="320200")}
+    assert (stats["A"]["months_covered"], stats["A"]["months_elapsed"], stats["C"]["complete"]) == (2, 12, True)
+    # the same data complete: a verdict once the year is over, a forecast before
+    assert {s.target.id: s.status for s in queries.target_status(session, ALL, 2023, region_code="320214",
+                                                                  as_of=date(2024, 1, 15))}["wx-2023-carbon"] == "met"
+    december = {s.target.id: s for s in queries.target_status(session, ALL, 2023, region_code="320214",
+                                                               as_of=date(2023, 12, 20))}["wx-2023-carbon"]
+    assert (december.status, december.months) == ("on_track", 11)
 
 
 def _data(text: str):  # type: ignore[no-untyped-def]
@@ -341,7 +378,8 @@ def test_the_dashboard_in_one_call(session: Session, city: City) -> None:
     session.commit()
     d = dashboard.city_dashboard(session, ALL, region_code="320200", year=2023, as_of=date(2024, 1, 15))
     assert d["region"]["institutions"] == 3 and {c["code"] for c in d["districts"]} >= {"320213", "320214"}
-    assert len(d["months"]) == 24 and d["months_with_data"] == 12 and d["provisional_entries"] == 0
+    assert len(d["months"]) == 24 and d["provisional_entries"] == 0
+    assert (d["coverage"]["months"], d["coverage"]["institutions_complete"], d["coverage"]["complete"]) == (12, 3, True)
     assert {t["target"] for t in d["targets"]} >= {"national-2025-energy-per-area"}
     assert d["warnings"]["total"] == 0
     board = queries.leaderboard(session, ALL, 2023, category="organ", indicator="energy_per_area",

@@ -164,11 +164,11 @@ def test_profile_adds_an_escos_own_headers(site: Session, tmp_path: Path) -> Non
     ("negative", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,-2\n", "negative_consumption", 3, "用量",
      "-2.0"),
     ("future", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2099-03-01 01:00,2\n", "future_timestamp", 3, "时间", None),
-    ("unknown", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nNOPE-1,2024-03-01 01:00,2\n", "unknown_meter", 3, "用量",
+    ("unknown", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nNOPE-1,2024-03-01 01:00,2\n", "unknown_meter", 3, "表号",
      "NOPE-1"),
-    ("not_yours", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nX-E,2024-03-01 01:00,2\n", "meter_not_yours", 3, "用量", "X-E"),
+    ("not_yours", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nX-E,2024-03-01 01:00,2\n", "meter_not_yours", 3, "表号", "X-E"),
     ("conflict", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,2\nM-E,2024-03-01 00:00,3\n",
-     "conflicting_duplicate", 4, None, "3.0"),
+     "conflicting_duplicate", 4, "用量", "3"),
     ("unit", "表号,时间,用量,单位\nM-E,2024-03-01 00:00,1,kWh\nM-E,2024-03-01 01:00,2,m3\n", "bad_unit", 3, "用量", "m3"),
     ("period", "表计编号,起始日期,截止日期,用水量\nM-W,2024-02-01,2024-01-01,5\n", "bad_period", 2, None, None),
     ("backwards", "表计编号,抄表时间,读数\nM-R,2024-03-01 00:00,500\nM-R,2024-03-01 01:00,400\n", "negative_consumption", 3,
@@ -338,3 +338,64 @@ def test_readings_of_another_interval_over_the_same_time_are_flagged(site: Sessi
     report = run(site, write(tmp_path, "h.csv", HOURLY))
     assert report.ok and codes(report) == {"overlap": 1}
     assert "M-E already has readings of another interval" in finding(report, "overlap")["message"]
+
+
+# -- repeated and missing readings (issue 13, observed point 5) ---------------------------------------------
+REGISTERS = "表计编号,抄表时间,读数\n"
+
+
+def test_a_repeated_register_reading_is_kept_once_with_a_warning(site: Session, tmp_path: Path) -> None:
+    # platform exports repeat a reading (same meter, time and value): the file is good, the repeat is skipped
+    text = REGISTERS + "M-R,2024-03-01 00:00,1000\nM-R,2024-03-01 01:00,1001\nM-R,2024-03-01 01:00,1001\n" \
+        "M-R,2024-03-01 02:00,1003\n"
+    report = run(site, write(tmp_path, "repeat.csv", text))
+    assert report.ok, report.findings.kept
+    assert codes(report) == {"first_register": 1, "identical_duplicate": 1}
+    found = finding(report, "identical_duplicate")
+    assert (found["row"], found["column"], found["value"]) == (4, "读数", "1001")
+    assert [v for *_, v in readings(site, "M-R")] == [40.0, 80.0]  # 1 × 40, 2 × 40
+
+
+def test_a_repeated_register_time_with_another_value_names_both(site: Session, tmp_path: Path) -> None:
+    text = REGISTERS + "M-R,2024-03-01 00:00,1000\nM-R,2024-03-01 01:00,1001\nM-R,2024-03-01 01:00,1200\n" \
+        "M-R,2024-03-01 02:00,1203\n"
+    report = run(site, write(tmp_path, "conflict.csv", text))
+    assert not report.ok and count(site, Reading) == 0
+    assert set(codes(report)) == {"first_register", "conflicting_duplicate"}  # no rollover, no bad_period
+    found = finding(report, "conflicting_duplicate")
+    assert (found["row"], found["column"], found["value"]) == (4, "读数", "1200")
+    assert "1001 (row 3)" in found["message"] and "1200 (row 4)" in found["message"]
+
+
+def test_a_repeated_reading_across_chunks_is_still_a_repeat(site: Session, tmp_path: Path) -> None:
+    rows = [f"M-R,2024-03-{1 + h // 24:02d} {h % 24:02d}:00,{1000 + h}" for h in range(10)]
+    rows.insert(5, rows[4].replace(",1004", ",1090"))  # row 7 repeats row 6's time with another value
+    report = run(site, write(tmp_path, "chunks.csv", REGISTERS + "\n".join(rows) + "\n"), chunk_rows=5)
+    assert not report.ok
+    found = finding(report, "conflicting_duplicate")
+    assert found["row"] == 7 and "1004 (row 6)" in found["message"]
+
+
+def test_a_blank_reading_cell_is_a_finding_not_a_silent_drop(site: Session, tmp_path: Path) -> None:
+    text = "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,\nM-E,2024-03-01 02:00,3\n"
+    report = run(site, write(tmp_path, "blank.csv", text))
+    found = finding(report, "blank_value")
+    assert (found["row"], found["column"], found["value"], found["meter"]) == (3, "用量", "", "M-E")
+    assert found["severity"] == "warning"
+    assert [v for *_, v in readings(site, "M-E")] == [1.0, 3.0]  # missing, not zero
+
+
+def test_a_blank_cell_in_a_wide_file_is_a_finding(site: Session, tmp_path: Path) -> None:
+    text = "时间,M-E,M-W\n2024-03-01 00:00,1,2\n2024-03-01 01:00,,3\n"
+    report = run(site, write(tmp_path, "wide.csv", text))
+    found = finding(report, "blank_value")
+    assert (found["row"], found["column"], found["meter"]) == (3, "M-E", "M-E")
+
+
+def test_a_register_that_jumps_up_and_back_blames_the_bad_row(site: Session, tmp_path: Path) -> None:
+    text = REGISTERS + "M-R,2024-03-01 00:00,100\nM-R,2024-03-01 01:00,110\nM-R,2024-03-01 02:00,5000\n" \
+        "M-R,2024-03-01 03:00,120\nM-R,2024-03-01 04:00,130\n"
+    report = run(site, write(tmp_path, "jump.csv", text))
+    assert not report.ok and count(site, Reading) == 0
+    bad = [f.as_dict() for f in report.findings.kept if f.code == "negative_consumption"]
+    assert [(f["row"], f["column"], f["value"]) for f in bad] == [(4, "读数", "5000.0")]

@@ -185,3 +185,27 @@ def test_hourly_and_none(tmp_path: Path) -> None:
     assert summary.periods == 365 * 24 and summary.readings == summary.meters * 365 * 24
     _, none = _portfolio(tmp_path / "n.db", PortfolioSpec(**{**tiny.__dict__, "interval": "none"}))
     assert none.readings == 0 and none.spec_digest == summary.spec_digest  # structure ignores the interval
+
+
+def test_the_demo_city_meters_every_institution_up_to_the_last_full_month(tmp_path: Path) -> None:
+    """Issue 13: the demo's city has readings for every institution from January of last year to the last full
+    month before the day it is built, and institutions of a category differ as real ones do."""
+    from emc.synthetic import demo_spec
+
+    spec = demo_spec(6, date(2026, 12, 4))
+    assert (spec.start, spec.end, spec.months) == (date(2025, 1, 1), date(2026, 12, 1), 23)
+    engine, summary = _portfolio(tmp_path / "d.db", spec)
+    assert summary.institutions == 12 and summary.readings == summary.meters * 23
+    with Session(engine) as s:
+        metered = set(s.exec(select(Meter.institution_id).distinct()).all())
+        assert metered == set(s.exec(select(Institution.id)).all())  # under contract or not
+        last = s.exec(select(func.max(Reading.period_end))).one()
+        assert last.astimezone(SHANGHAI).date() == date(2026, 12, 1)  # type: ignore[union-attr]
+        use = []
+        for inst in s.exec(select(Institution)).all():
+            ids = [m.id for m in s.exec(select(Meter).where(Meter.institution_id == inst.id,
+                                                            Meter.utility == "electricity",
+                                                            Meter.sub_item == "total")).all()]
+            kwh = s.exec(select(func.sum(Reading.value)).where(Reading.meter_id.in_(ids))).one() or 0
+            use.append(kwh)
+    assert len({round(v) for v in use}) == len(use)  # no two institutions alike

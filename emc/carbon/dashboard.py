@@ -20,6 +20,7 @@ from . import rollup
 from .models import CarbonWarning
 from .queries import (
     institution_ids,
+    metered,
     monthly,
     percent,
     read_year,
@@ -40,8 +41,8 @@ def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: in
     months = monthly(session, scope, [year - 1, year], region_path=top.path)
     cache = {"now": read_year(session, scope, year, top.path),
              "before": read_year(session, scope, year - 1, top.path), "paths": region_paths(session),
-             "months": months}
-    rolled = rollup_rows(session, scope, year, region_code=region_code, _cache=cache)
+             "months": months, "metered": metered(session, scope, top.path)}
+    rolled = rollup_rows(session, scope, year, region_code=region_code, as_of=as_of, _cache=cache)
     statuses = target_status(session, scope, year, region_code=region_code, as_of=as_of, _cache=cache)
     w_where = [CarbonWarning.year == year,
                CarbonWarning.institution_id.in_(institution_ids(scope, region_path=top.path))]
@@ -65,5 +66,6 @@ def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: in
                      "total": sum(by_tier.values()), "latest": latest},
         "entries": int(entries or 0), "provisional_entries": int(provisional or 0),
         "references": references(session, year),
-        "months_with_data": max((m.month for m in months if m.year == year), default=0),
+        # what every figure above stands on (emc.carbon.coverage): "数据覆盖 2 / 12 月，38 / 112 家单位"
+        "coverage": rolled["region"]["coverage"],
     }

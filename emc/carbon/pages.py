@@ -170,20 +170,27 @@ def carbon_dashboard(request: Request, session: SessionDep, user: CurrentUser, s
 
 def _institution_years(session: SessionDep, scope: Scope, inst: Institution, path: str,
                        years: list[int]) -> list[dict[str, Any]]:
-    """Per year: energy, CO₂, water, the four indicators and their change on the year before."""
+    """Per year: energy, CO₂, water, the four indicators, the months with complete data, and the change on the
+    year before over the months complete in both (like for like; none without a common month)."""
+    meters = queries.metered(session, scope, path, institution_id=inst.id)
+    today = date.today()
+    reads = {y: queries.read_year(session, scope, y, path, institution_id=inst.id)
+             for y in sorted({*years, *(y - 1 for y in years)})}
+    covered = {y: queries.coverage_of(r, y, today, meters) for y, r in reads.items()}
     out: list[dict[str, Any]] = []
-    previous: dict[str, Decimal | None] = {}
     for y in sorted(years):
-        f = queries.figures_by_institution(session, scope, y, region_path=path).get(inst.id)
+        f = reads[y].figures.get(inst.id)
         if f is None:
-            previous = {}
             continue
+        now, before = queries.like_for_like(reads[y], reads[y - 1], covered[y], covered[y - 1])
         values = ind.values(f.totals())
+        changes = {k: ind.change(ind.value(now[inst.id].totals(), k), ind.value(before[inst.id].totals(), k))
+                   if inst.id in now else None for k in values}
         out.append({"year": y, "energy_tce": f.energy_kgce / THOUSAND, "co2_t": f.co2_kg / THOUSAND,
                     "water_m3": f.water_m3, "floor_area_m2": f.floor_area_m2, "energy_users": f.energy_users,
-                    "savings_tce": f.savings_kgce / THOUSAND,
-                    "indicators": {k: (v, ind.change(v, previous.get(k))) for k, v in values.items()}})
-        previous = values
+                    "savings_tce": f.savings_kgce / THOUSAND, "months": len(covered[y].months(inst.id)),
+                    "elapsed": covered[y].elapsed, "complete": covered[y].complete(inst.id),
+                    "indicators": {k: (v, changes[k]) for k, v in values.items()}})
     return sorted(out, key=lambda r: -r["year"])
 
 
@@ -279,6 +286,7 @@ def carbon_factors(request: Request, session: SessionDep, user: FactorsUser, sco
 STATISTICS_COLUMNS = [  # (key, 中文 header, number?)
     ("year", "年度", True), ("region", "行政区划代码", False), ("region_name", "地区", False),
     ("institution", "单位代码", False), ("name", "单位名称", False), ("category", "单位类别", False),
+    ("months_covered", "数据完整月数", True), ("months_elapsed", "应报月数", True),
     ("floor_area_m2", "建筑面积（m²）", True), ("energy_users", "用能人数（人）", True),
     ("electricity_kwh", "电力（kWh）", True), ("gas_m3", "天然气（m³）", True), ("heat_gj", "热力（GJ）", True),
     ("pv_kwh", "光伏发电（kWh）", True), ("water_m3", "用水量（m³）", True),

@@ -14,21 +14,23 @@ office floor area and energy users), numerators and denominators alike; totals u
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, extract, func, literal, or_, select, true
 from sqlmodel import Session
 
 from emc.contracts.models import Contract
+from emc.metering.models import Meter
 from emc.org.models import Institution, InstitutionYear, Region
 from emc.org.scope import NotFound, Scope
 
+from . import coverage as cov
 from . import indicators as ind
-from . import rollup, season, service
+from . import rollup, service
 from .models import CarbonEntry, CarbonFactor, CarbonQuota, CarbonReference, CarbonTarget, CarbonWarning
 from .quotas import applicable, grade, levels
 from .rollup import Figures
@@ -112,6 +114,9 @@ def _year(year: int, months: int | None = None) -> tuple[date, date]:
 
 _SUMS = (func.sum(E.quantity), func.sum(E.kgce), func.sum(E.kgco2), func.sum(E.esco_kgce), func.sum(E.esco_kgco2))
 _GROUP = (E.kind, E.utility, E.scope, E.in_energy)
+# the months of a group as bits (1 << month, summed over distinct months): which months have entries, in the
+# same grouped read as the sums
+_MONTH_BITS = func.sum(distinct(literal(1, Integer).op("<<")(cast(extract("month", E.month), Integer))))
 
 
 _fold = rollup.fold
@@ -126,43 +131,160 @@ def figures_by_institution(session: Session, scope: Scope, year: int, *, region_
 
 @dataclass
 class YearRead:
-    """One grouped read of a year: figures (with denominators) and CO₂ series per institution, and how many
-    current entries there are and how many of them are provisional."""
+    """One grouped read of a year: figures (with denominators) and CO₂ series per institution, the months with
+    entries per institution and the months the ledger booked consumption per institution and utility
+    (coverage's input), and how many current entries there are and how many of them are provisional. Figures
+    per institution and month are read only when a partial year asks for them (:meth:`over`)."""
 
     figures: dict[int, Figures]
     series: dict[int, str]
     entries: int
     provisional: int
+    booked: dict[tuple[int, str], set[int]] = field(default_factory=dict)
+    denominators: dict[int, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    months: dict[int, set[int]] = field(default_factory=dict)  # institution → months with any entry
+    load_months: Callable[[], dict[int, dict[int, Figures]]] | None = None
+    # figures of some institutions over some months, in one grouped read
+    load_over: Callable[[list[int], frozenset[int]], dict[int, Figures]] | None = None
+    _by_month: dict[int, dict[int, Figures]] | None = None
+    _coverage: dict[Any, cov.Coverage] = field(default_factory=dict)
+
+    @property
+    def by_month(self) -> dict[int, dict[int, Figures]]:
+        if self._by_month is None:
+            self._by_month = self.load_months() if self.load_months else {}
+        return self._by_month
+
+    def over(self, institution: int, months: Iterable[int]) -> Figures:
+        """The institution's figures over some months of the year, with the year's denominators."""
+        wanted = frozenset(months)
+        if self.months.get(institution, set()) <= wanted:
+            return self.figures.get(institution, ZERO_FIGURES)  # every month it has: the year's figures
+        per = self.by_month.get(institution, {})
+        got = Figures.total(per[m] for m in wanted if m in per)
+        if institution in self.denominators:
+            got = got.with_denominators(*self.denominators[institution])
+        return got
+
+    def over_many(self, wanted: dict[int, frozenset[int]]) -> dict[int, Figures]:
+        """:meth:`over` for many institutions: those wanting every month they have take the year's figures;
+        the others are read grouped by the months they want (one read per distinct set of months — a year to
+        date is one set for nearly everyone), or month by month when the sets are many."""
+        out: dict[int, Figures] = {}
+        partial: dict[frozenset[int], list[int]] = defaultdict(list)
+        for inst, months in wanted.items():
+            if self.months.get(inst, set()) <= months:
+                out[inst] = self.figures.get(inst, ZERO_FIGURES)
+            else:
+                partial[months].append(inst)
+        if len(partial) > 3 or self.load_over is None or self._by_month is not None:
+            out.update({i: self.over(i, m) for m, insts in partial.items() for i in insts})
+            return out
+        for months, insts in partial.items():
+            got = self.load_over(insts, months)
+            for inst in insts:
+                f = got.get(inst, ZERO_FIGURES)
+                out[inst] = f.with_denominators(*self.denominators[inst]) if inst in self.denominators else f
+        return out
+
+    def monthly_total(self, institutions: Iterable[int], month: int) -> Figures:
+        return Figures.total(self.by_month.get(i, {}).get(month, ZERO_FIGURES) for i in institutions)
 
 
 def read_year(session: Session, scope: Scope, year: int, region_path: str | None,
-                    months: int | None = None) -> YearRead:
+                    months: int | None = None, institution_id: int | None = None) -> YearRead:
     start, end = _year(year, months)
-    rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, func.count(),
-                                  func.sum(case((E.provisional, 1), else_=0))).where(
-        *_entries(scope, start, end, region_path=region_path)).group_by(E.institution_id, E.series, *_GROUP)).all()
+    where = _entries(scope, start, end, region_path=region_path, institution_id=institution_id)
+    rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, _MONTH_BITS, func.count(),
+                                  func.sum(case((E.provisional, 1), else_=0))).where(*where)
+                           .group_by(E.institution_id, E.series, *_GROUP)).all()
     grouped: dict[int, list[Any]] = defaultdict(list)
     series: dict[int, str] = {}
+    booked: dict[tuple[int, str], set[int]] = defaultdict(set)  # (institution, utility) → months of consumption
+    with_entries: dict[int, set[int]] = defaultdict(set)  # institution → months with any entry
     entries = provisional = 0
     for inst, s, *rest in rows:
-        grouped[inst].append(rest[:-2])
+        grouped[inst].append(rest[:-3])
+        months_ = {m for m in range(1, 13) if int(rest[-3] or 0) >> m & 1}
+        with_entries[inst] |= months_
+        if rest[0] == "consumption":
+            booked[(inst, rest[1])] |= months_
         entries += int(rest[-2])
         provisional += int(rest[-1] or 0)
         if s:
             series[inst] = s
     out = {inst: _fold(r) for inst, r in grouped.items()}
+
+    def load_months() -> dict[int, dict[int, Figures]]:
+        per: dict[int, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        for inst, month, *rest in session.execute(select(E.institution_id, E.month, *_GROUP, *_SUMS).where(*where)
+                                                  .group_by(E.institution_id, E.month, *_GROUP)).all():
+            per[inst][month.month].append(rest)
+        return {inst: {m: _fold(r) for m, r in months_.items()} for inst, months_ in per.items()}
+
+    def load_over(insts: list[int], wanted: frozenset[int]) -> dict[int, Figures]:
+        grouped_: dict[int, list[Any]] = defaultdict(list)
+        for inst, *rest in session.execute(select(E.institution_id, *_GROUP, *_SUMS).where(
+                *where, E.institution_id.in_(insts), E.month.in_([date(year, m, 1) for m in sorted(wanted)]))
+                .group_by(E.institution_id, *_GROUP)).all():
+            grouped_[inst].append(rest)
+        return {inst: _fold(r) for inst, r in grouped_.items()}
+
     # Denominators of the statistics form for the year; until an institution files the year's form, its latest
     # earlier form stands (floor area and headcount change rarely; a missing form must not zero an indicator)
     latest: dict[int, tuple[int, Any, Any]] = {}
     for inst, y, area, users in session.execute(select(
             InstitutionYear.institution_id, InstitutionYear.year, InstitutionYear.floor_area_m2,
             InstitutionYear.energy_users).where(InstitutionYear.year <= year, InstitutionYear.institution_id.in_(
-                institution_ids(scope, region_path=region_path)))).all():
+                institution_ids(scope, region_path=region_path, institution_id=institution_id)))).all():
         if inst not in latest or y > latest[inst][0]:
             latest[inst] = (y, area, users)
-    for inst, (_, area, users) in latest.items():
-        out[inst] = out.get(inst, ZERO_FIGURES).with_denominators(Decimal(area), Decimal(users))
-    return YearRead(out, series, entries, provisional)
+    denominators = {inst: (Decimal(area), Decimal(users)) for inst, (_, area, users) in latest.items()}
+    for inst, (area, users) in denominators.items():
+        out[inst] = out.get(inst, ZERO_FIGURES).with_denominators(area, users)
+    return YearRead(out, series, entries, provisional, dict(booked), denominators, dict(with_entries), load_months,
+                    load_over)
+
+
+# -- coverage -----------------------------------------------------------------------------------------------
+def metered(session: Session, scope: Scope, region_path: str | None = None,
+            institution_id: int | None = None) -> dict[int, set[str]]:
+    """The utilities each institution in the region meters (what its coverage is expected to hold)."""
+    out: dict[int, set[str]] = defaultdict(set)
+    for inst, utility in session.execute(select(Meter.institution_id, Meter.utility).distinct().where(
+            Meter.institution_id.in_(institution_ids(scope, region_path=region_path,
+                                                     institution_id=institution_id)))).all():
+        out[inst].add(utility)
+    return dict(out)
+
+
+def coverage_of(read: YearRead, year: int, as_of: date, metered_by: dict[int, set[str]]) -> cov.Coverage:
+    key = (year, cov.elapsed_months(year, as_of), id(metered_by))
+    if key not in read._coverage:
+        read._coverage[key] = cov.build(year, key[1], metered_by, read.booked)
+    return read._coverage[key]
+
+
+def like_for_like(now: YearRead, before: YearRead, now_cov: cov.Coverage, before_cov: cov.Coverage
+                  ) -> tuple[dict[int, Figures], dict[int, Figures]]:
+    """Each institution's figures of both years over the months complete in both (with each year's
+    denominators): the only basis a year-on-year change may stand on. Institutions without such a month are
+    left out (their change is unknown, not −100 %)."""
+    common = {inst: cov.common_months(now_cov, before_cov, inst) for inst in set(now.figures) & set(before.figures)}
+    common = {inst: months for inst, months in common.items() if months}
+    return now.over_many(common), before.over_many(common)
+
+
+def coverage_summary(session: Session, scope: Scope, year: int, *, region_path: str | None = None,
+                     institution_id: int | None = None, as_of: date | None = None,
+                     read: YearRead | None = None) -> dict[str, Any]:
+    """What a page stands on for the year: ``{"months": 2, "of_months": 12, "institutions_complete": 38,
+    "institutions": 112, ...}`` (see :mod:`.coverage`)."""
+    read = read or read_year(session, scope, year, region_path)
+    ids = list(session.execute(institution_ids(scope, region_path=region_path, institution_id=institution_id)
+                               ).scalars())
+    got = coverage_of(read, year, as_of or date.today(), metered(session, scope, region_path))
+    return got.summary(ids)
 
 
 def _with_denominators(figures: dict[int, Figures]) -> dict[int, Figures]:
@@ -196,14 +318,27 @@ def monthly(session: Session, scope: Scope, years: Iterable[int], *, region_path
 
 
 def indicator_table(session: Session, scope: Scope, year: int, *, region_path: str | None = None,
-                    institution_id: int | None = None) -> list[ind.IndicatorRow]:
-    """The four indicators for the year with last year's and the change."""
-    now = figures_by_institution(session, scope, year, region_path=region_path)
-    before = figures_by_institution(session, scope, year - 1, region_path=region_path)
+                    institution_id: int | None = None, as_of: date | None = None) -> list[ind.IndicatorRow]:
+    """The four indicators on a like-for-like basis: this year and last year over the months each institution
+    has complete in both (:func:`like_for_like`), and the change."""
+    now, before, *_ = _compared(session, scope, year, region_path, as_of or date.today())
     if institution_id is not None:
         now = {k: v for k, v in now.items() if k == institution_id}
         before = {k: v for k, v in before.items() if k == institution_id}
     return ind.table(_denominated(now), _denominated(before) if before else None)
+
+
+def _compared(session: Session, scope: Scope, year: int, region_path: str | None, as_of: date,
+              cache: dict[str, Any] | None = None) -> tuple[dict[int, Figures], dict[int, Figures], YearRead,
+                                                            cov.Coverage, cov.Coverage]:
+    cache = cache if cache is not None else {}
+    this_year = cache.get("now") or read_year(session, scope, year, region_path)
+    last_year = cache.get("before") or read_year(session, scope, year - 1, region_path)
+    meters = cache["metered"] if "metered" in cache else metered(session, scope, region_path)
+    now_cov = coverage_of(this_year, year, as_of, meters)
+    before_cov = coverage_of(last_year, year - 1, as_of, meters)
+    a, b = like_for_like(this_year, last_year, now_cov, before_cov)
+    return a, b, this_year, now_cov, before_cov
 
 
 # -- ledger entries -----------------------------------------------------------------------------------------
@@ -281,39 +416,59 @@ def region_paths(session: Session) -> tuple[dict[int, str], dict[str, Region]]:
     return paths, regions
 
 
-def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str,
+def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, as_of: date | None = None,
                 _cache: dict[str, Any] | None = None) -> dict[str, Any]:
     """The region and each region directly below it (a city's districts, a province's cities): figures,
-    indicators with last year's, institutions counted, and whether CO₂ series are mixed."""
+    indicators like for like with last year's (the months each institution has complete in both), institutions
+    counted, what the figures stand on (coverage), and whether CO₂ series are mixed."""
     top = region(session, region_code)
     cache = _cache if _cache is not None else {}
-    this_year = cache.get("now") or read_year(session, scope, year, top.path)
+    like_now, like_before, this_year, now_cov, _ = _compared(session, scope, year, top.path, as_of or date.today(),
+                                                             cache)
     now, series = this_year.figures, this_year.series
-    before = (cache.get("before") or read_year(session, scope, year - 1, top.path)).figures
     paths, regions = cache.get("paths") or region_paths(session)
     rolled = rollup.roll_up(now, paths, series)
-    denominated_now = rollup.roll_up(_with_denominators(now), paths)
-    denominated_before = rollup.roll_up(_with_denominators(before), paths)
+    denominated_now = rollup.roll_up(_with_denominators(like_now), paths)
+    denominated_before = rollup.roll_up(_with_denominators(like_before), paths)
+    # the year's own value: the institutions complete from January to the last month with data, same months
+    so_far = frozenset(range(1, now_cov.through + 1))
+    year_value = rollup.roll_up(_with_denominators(this_year.over_many(
+        {i: so_far for i in this_year.figures if so_far and so_far <= now_cov.months(i)})), paths)
+    ids = cache["ids"] if "ids" in cache else list(session.execute(institution_ids(scope, region_path=top.path)
+                                                                   ).scalars())
+    members: dict[str, list[int]] = defaultdict(list)
+    for inst in ids:
+        for code in rollup.region_codes(paths[inst]):
+            members[code].append(inst)
 
     def row(code: str) -> dict[str, Any]:
         r = regions[code]
         got = rolled.get(code)
         previous = denominated_before.get(code)
-        table = ind.table((denominated_now[code].figures if code in denominated_now else Figures()).totals(),
+        compared = denominated_now.get(code)
+        table = ind.table((compared.figures if compared else Figures()).totals(),
                           previous.figures.totals() if previous else None)
+        counted = year_value.get(code)
+        values = ind.values(counted.figures.totals()) if counted else {}
         return {"code": code, "name": r.name, "name_en": r.name_en, "level": r.level,
                 "institutions": got.institutions if got else 0,
                 "figures": (got.figures if got else Figures()).as_dict(),
-                "indicators": [_indicator_dict(x) for x in table],
-                "series": sorted(got.series) if got else [], "mixed_series": bool(got and got.mixed_series)}
+                "indicators": [_indicator_dict(x, values.get(x.name)) for x in table],
+                "indicator_basis": {"institutions": counted.institutions if counted else 0,
+                                    "months": now_cov.through,
+                                    "compared": compared.institutions if compared else 0},
+                "series": sorted(got.series) if got else [], "mixed_series": bool(got and got.mixed_series),
+                "coverage": now_cov.summary(members.get(code, []))}
 
     children = sorted(c for c, r in regions.items() if r.parent_id == top.id)
     return {"region": row(top.code), "children": [row(c) for c in children]}
 
 
-def _indicator_dict(x: ind.IndicatorRow) -> dict[str, Any]:
-    return {"name": x.name, "label_zh": x.label_zh, "unit": x.unit, "value": _s(x.value),
-            "previous": _s(x.previous), "change": _s(x.change)}
+def _indicator_dict(x: ind.IndicatorRow, year_value: Decimal | None = None) -> dict[str, Any]:
+    """``value``: the year so far over the institutions complete from January to the last month with data;
+    ``change``: like for like (``compared`` this year, ``previous`` last year, over the same months)."""
+    return {"name": x.name, "label_zh": x.label_zh, "unit": x.unit, "value": _s(year_value),
+            "compared": _s(x.value), "previous": _s(x.previous), "change": _s(x.change)}
 
 
 def _s(v: Decimal | None) -> str | None:
@@ -321,17 +476,13 @@ def _s(v: Decimal | None) -> str | None:
 
 
 # -- targets ------------------------------------------------------------------------------------------------
-def months_with_data(session: Session, scope: Scope, year: int, region_path: str | None = None) -> int:
-    """The last month of ``year`` with consumption booked (0 if none)."""
-    last = session.execute(select(func.max(E.month)).where(
-        *_entries(scope, *_year(year), region_path=region_path), E.kind == "consumption")).scalar_one()
-    return last.month if last else 0
-
-
 def target_status(session: Session, scope: Scope, year: int, *, region_code: str, as_of: date | None = None,
                   _cache: dict[str, Any] | None = None) -> list[TargetStatus]:
     """Status of every target that applies to the region (its own, its ancestors', the national ones) in
-    ``year``, from the months complete on ``as_of`` (default today) that have data."""
+    ``year``, over the institutions whose data are complete from January to the last month with data (among
+    the months ended on ``as_of``, default today) and complete in the target's base year: the same
+    institutions on both sides of the comparison, and a verdict (met / missed) only when the year has ended
+    and every institution's twelve months are in (:mod:`.targets`, :mod:`.coverage`)."""
     top = region(session, region_code)
     codes = [*rollup.region_codes(top.path), NATIONAL]
     rows = session.execute(select(CarbonTarget).where(CarbonTarget.region.in_(codes))
@@ -342,33 +493,40 @@ def target_status(session: Session, scope: Scope, year: int, *, region_code: str
         return []
     as_of = as_of or date.today()
     cache = _cache if _cache is not None else {}
-    if "months" in cache:
-        with_data = max((m.month for m, f in cache["months"].items() if m.year == year and
-                         (f.energy_kgce or f.water_m3)), default=0)
-    else:
-        with_data = months_with_data(session, scope, year, top.path)
-    months = min(season.months_booked(as_of - timedelta(days=1), year), with_data)
-    now = (cache.get("now") or read_year(session, scope, year, top.path)).figures
-    if "months" in cache and len(_with_denominators(now)) == len(now):
-        this = cache["months"]  # every institution with data has denominators: the same months
-    else:
-        this = monthly(session, scope, [year - 1, year], region_path=top.path, denominated_in=year)
-    denominator = _denominated(now)
-    bases: dict[int, ind.Totals | None] = {}
+    this_year = cache.get("now") or read_year(session, scope, year, top.path)
+    meters = cache["metered"] if "metered" in cache else metered(session, scope, top.path)
+    cache["metered"] = meters
+    now_cov = coverage_of(this_year, year, as_of, meters)
+    # the institutions that must report: those with a statistics form (denominators) and something to report
+    expected = sorted(i for i in this_year.denominators if now_cov.expected.get(i))
+    with_data = now_cov.through
+    through = frozenset(range(1, with_data + 1))
+    reporting = [i for i in expected if through and through <= now_cov.months(i)]
+    closed = now_cov.elapsed == 12 and with_data == 12 and len(reporting) == len(expected)
+    before = cache.get("before") or read_year(session, scope, year - 1, top.path)
+    reads = {year - 1: before}
     out = []
     for t in found:
-        if t.base_year not in bases:
-            figs = cache["before"].figures if t.base_year == year - 1 and "before" in cache else None
-            figs = figs or figures_by_institution(session, scope, t.base_year, region_path=top.path)
-            base_totals = _denominated(figs)
-            bases[t.base_year] = base_totals if base_totals.energy_kgce or base_totals.water_m3 else None
-        base = bases[t.base_year]
-        base_value = ind.value(base, t.indicator) if base else None
+        if t.base_year not in reads:
+            reads[t.base_year] = read_year(session, scope, t.base_year, top.path)
+        base_read = reads[t.base_year]
+        base_cov = coverage_of(base_read, t.base_year, as_of, meters)
+        members = [i for i in reporting if base_cov.complete(i)]
+        base = _denominated({i: base_read.figures[i] for i in members if i in base_read.figures})
+        base_value = ind.value(base, t.indicator) if base.energy_kgce or base.water_m3 else None
         column = ind.INDICATORS[t.indicator][0]
-        series = [_numerator(this.get(date(year, m, 1)), column) for m in range(1, months + 1)]
-        prior = [_numerator(this.get(date(year - 1, m, 1)), column) for m in range(1, 13)]
+        if "months" in cache and set(members) == set(this_year.months) == set(before.months):
+            # every institution with data counts: the region's monthly figures are the members' (one read)
+            series = [_numerator(cache["months"].get(date(year, m, 1)), column) for m in sorted(through)]
+            prior = [_numerator(cache["months"].get(date(year - 1, m, 1)), column) for m in range(1, 13)]
+        else:
+            series = [_numerator(this_year.monthly_total(members, m), column) for m in sorted(through)]
+            prior = [_numerator(before.monthly_total(members, m), column) for m in range(1, 13)]
+        denominator = _denominated(this_year.over_many({i: through for i in members}))
         progress = Progress(tuple(series), denominator.denominator(t.indicator),
-                            tuple(prior) if any(prior) else (), base_value)
+                            tuple(prior) if any(prior) else (), base_value,
+                            closed=closed and len(members) == len(expected), institutions=len(members),
+                            of=len(expected))
         out.append(assess(t, year, progress))
     return out
 
@@ -410,37 +568,46 @@ def percent(basis_points: int) -> str:
 
 
 def leaderboard(session: Session, scope: Scope, year: int, *, category: str, indicator: str = "energy_per_area",
-                region_code: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+                region_code: str | None = None, limit: int | None = None, as_of: date | None = None
+                ) -> list[dict[str, Any]]:
     """Institutions of one category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者), with last
-    year's value, the change and where the value falls against the category's quota."""
+    year's value over the same months, the change and where the value falls against the category's quota.
+    Only institutions whose data are complete for every month that has ended are ranked (the same months for
+    everyone); the others follow unranked, flagged incomplete with the months they have."""
     if indicator not in ind.INDICATORS:
         raise ValueError(f"indicator {indicator!r} is not one of {sorted(ind.INDICATORS)}")
     path = region(session, region_code).path if region_code else None
-    now = figures_by_institution(session, scope, year, region_path=path)
-    before = figures_by_institution(session, scope, year - 1, region_path=path)
+    like_now, like_before, this_year, now_cov, _ = _compared(session, scope, year, path, as_of or date.today())
+    now = this_year.figures
     info = {i.id: i for i in session.execute(select(Institution).where(
         Institution.id.in_(list(now)), Institution.category == category)).scalars()}
     paths, _ = region_paths(session)
     quota_rows = [service.quota_of(q) for q in session.execute(select(CarbonQuota).where(
         CarbonQuota.category == category, CarbonQuota.indicator == indicator)).scalars()]
-    ranked = []
+    ranked, unranked = [], []
     for inst_id, f in now.items():
         if inst_id not in info:
             continue
         value = ind.value(f.totals(), indicator)
         if value is None:
             continue
-        prev = ind.value(before[inst_id].totals(), indicator) if inst_id in before else None
+        complete = now_cov.complete(inst_id)
+        prev = change = None
+        if inst_id in like_before:
+            prev = ind.value(like_before[inst_id].totals(), indicator)
+            change = ind.change(ind.value(like_now[inst_id].totals(), indicator), prev)
         quota = applicable(quota_rows, paths[inst_id], year)
-        ranked.append((value, info[inst_id].code, {
-            "institution": info[inst_id].code, "name": info[inst_id].name, "value": str(value),
-            "previous": _s(prev), "change": _s(ind.change(value, prev)),
-            "grade": grade(value, levels(quota)) if quota else None, "quota": quota.id if quota else None}))
+        row = {"institution": info[inst_id].code, "name": info[inst_id].name, "value": str(value),
+               "previous": _s(prev), "change": _s(change), "complete": complete,
+               "months": len(now_cov.months(inst_id)), "elapsed": now_cov.elapsed,
+               "grade": grade(value, levels(quota)) if quota and complete else None,
+               "quota": quota.id if quota else None}
+        (ranked if complete else unranked).append((value, info[inst_id].code, row))
     ranked.sort(key=lambda r: (r[0], r[1]))
-    out = []
-    for rank, (_, _, row) in enumerate(ranked[:limit] if limit else ranked, start=1):
-        out.append({"rank": rank, **row})
-    return out
+    unranked.sort(key=lambda r: r[1])
+    out = [{"rank": rank, **row} for rank, (_, _, row) in enumerate(ranked, start=1)]
+    out += [{"rank": None, **row} for _, _, row in unranked]
+    return out[:limit] if limit else out
 
 
 # -- reference data -----------------------------------------------------------------------------------------
@@ -468,7 +635,9 @@ def statistics_rows(session: Session, scope: Scope, year: int, *,
     """One row per institution for the year, in the shape of the provincial statistics report (公共机构能源资源
     消费统计): consumption by carrier, floor area, energy users and the four indicators. For the XLSX export."""
     path = region(session, region_code).path if region_code else None
-    figures = figures_by_institution(session, scope, year, region_path=path)
+    read = read_year(session, scope, year, path)
+    figures = read.figures
+    covered = coverage_of(read, year, date.today(), metered(session, scope, path))
     rows = session.execute(select(Institution.id, Institution.code, Institution.name, Institution.category,
                                   Region.code, Region.name).join(Region, Region.id == Institution.region_id)
                            .where(Institution.id.in_(list(figures))).order_by(Region.code, Institution.code)).all()
@@ -483,5 +652,6 @@ def statistics_rows(session: Session, scope: Scope, year: int, *,
                     "energy_tce": str(f.energy_kgce / 1000), "co2_scope1_t": str(f.co2_scope1_kg / 1000),
                     "co2_scope2_t": str(f.co2_scope2_kg / 1000), "pv_kwh": str(f.pv_kwh),
                     "savings_tce": str(f.savings_kgce / 1000), "savings_tco2": str(f.savings_kgco2 / 1000),
-                    **{k: _s(v) for k, v in values.items()}})
+                    "months_covered": len(covered.months(inst_id)), "months_elapsed": covered.elapsed,
+                    "complete": covered.complete(inst_id), **{k: _s(v) for k, v in values.items()}})
     return out

@@ -5,15 +5,17 @@ A target cuts one indicator by ``cut`` (a fraction) from its value in ``base_yea
 发展改革委《"十四五"公共机构节约能源资源工作规划》). For a year between the two the milestone is the straight line:
 ``threshold(y) = base × (1 − cut × (y − base_year) / (year − base_year))``.
 
-Status of a target in a year, from the months booked so far (the rule, in order):
+Status of a target in a year, from the months booked so far over the institutions whose data are complete
+(:mod:`.coverage`; the rule, in order):
 
 1. no base value, no denominator or no month booked → ``no_data``;
-2. all twelve months booked → ``met`` if the year's indicator ≤ the threshold, else ``missed``;
-3. the year-to-date indicator (year-to-date numerator ÷ the year's denominator) already above the threshold →
-   ``missed``: within a year the numerator only grows, so the year cannot end below it;
-4. otherwise forecast the year-end numerator as year-to-date ÷ the share of the prior year's numerator that fell
-   in the same months (its seasonal profile; by days when the prior year is incomplete or empty) →
-   ``on_track`` if the forecast indicator ≤ the threshold, else ``at_risk``.
+2. the year has ended and every institution's twelve months are complete (``Progress.closed``) → ``met``
+   (已完成) if the year's indicator ≤ the threshold, else ``missed`` (未完成). Only then: a verdict on a year
+   whose data are missing would be a verdict on zeros;
+3. otherwise forecast the year-end numerator as year-to-date ÷ the share of the prior year's numerator that fell
+   in the same months (its seasonal profile; by days when the prior year is incomplete or empty; the twelve
+   months themselves when all are booked but some institution's are not) → ``on_track`` if the forecast
+   indicator ≤ the threshold, else ``at_risk``.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class Progress:
     denominator: Decimal
     prior_monthly: tuple[Decimal, ...] = ()
     base_value: Decimal | None = None
+    closed: bool = False  # the year has ended and every institution's twelve months are complete
+    institutions: int = 0  # the institutions these figures stand on
+    of: int = 0  # of how many that should report
 
 
 @dataclass(frozen=True)
@@ -115,13 +120,16 @@ class TargetStatus:
     months: int
     basis: str  # how the forecast was made
     base_value: Decimal | None
+    institutions: int = 0
+    of: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"target": self.target.id, "region": self.target.region, "indicator": self.target.indicator,
                 "year": self.year, "target_year": self.target.year, "base_year": self.target.base_year,
                 "cut": str(self.target.cut), "status": self.status, "threshold": _s(self.threshold),
                 "actual": _s(self.actual), "forecast": _s(self.forecast), "months": self.months,
-                "basis": self.basis, "base_value": _s(self.base_value), "source": self.target.source}
+                "basis": self.basis, "base_value": _s(self.base_value), "source": self.target.source,
+                "institutions": self.institutions, "of": self.of}
 
 
 def _s(v: Decimal | None) -> str | None:
@@ -135,19 +143,17 @@ def assess(target: Target, year: int, progress: Progress) -> TargetStatus:
         raise ValueError(f"{months} months booked in one year")
     base = progress.base_value
     threshold = target.threshold(base, year) if base is not None else None
+    counted = (progress.institutions, progress.of)
     if threshold is None or progress.denominator <= 0 or months == 0:
-        return TargetStatus(target, year, "no_data", threshold, None, None, months, "none", base)
+        return TargetStatus(target, year, "no_data", threshold, None, None, months, "none", base, *counted)
     ytd = sum(progress.monthly, Decimal(0))
     actual = (ytd / progress.denominator).quantize(CENT, rounding=ROUND_HALF_UP)
-    if months == 12:
+    if months == 12 and progress.closed:
         return TargetStatus(target, year, "met" if actual <= threshold else "missed", threshold, actual, actual, 12,
-                            "complete", base)
+                            "complete", base, *counted)
     share, basis = seasonal_share(year, months, progress.prior_monthly)
+    if months == 12:
+        basis = "incomplete"  # twelve months, but not every institution's: the verdict waits for the rest
     forecast = (ytd / share / progress.denominator).quantize(CENT, rounding=ROUND_HALF_UP) if share > 0 else None
-    if actual > threshold:
-        status: Status = "missed"
-    elif forecast is not None and forecast <= threshold:
-        status = "on_track"
-    else:
-        status = "at_risk"
-    return TargetStatus(target, year, status, threshold, actual, forecast, months, basis, base)
+    status: Status = "on_track" if forecast is not None and forecast <= threshold else "at_risk"
+    return TargetStatus(target, year, status, threshold, actual, forecast, months, basis, base, *counted)

@@ -52,6 +52,8 @@ class _State:
     last_end: int = -1
     last_register: float | None = None
     last_register_t: int = -1
+    last_register_row: int = -1  # the file's row of the last register (-1: it came from the database)
+    before_last_register: float | None = None  # the register before it, to tell a bad reading from a good one
     interval: int = 0
     bill_end_inclusive: bool | None = None
     origin: int = -1
@@ -137,8 +139,10 @@ class MeterChecker:
         return Accepted(*(np.concatenate([getattr(a, f) for a in out]) for f in Accepted.__dataclass_fields__))
 
     def _row_errors(self, code: str, message: str, parsed: Parsed, idx: np.ndarray, meter: str) -> None:
+        # the meter column holds the offending code (in a wide file the value column's header is the code)
         for i in idx:
-            self.findings.add(Finding(code, message, int(parsed.row[i]), str(parsed.column[i]), meter, meter))
+            column = parsed.code_column or str(parsed.column[i])
+            self.findings.add(Finding(code, message, int(parsed.row[i]), column, meter, meter))
 
     def _units(self, meter: MeterInfo, parsed: Parsed, idx: np.ndarray) -> np.ndarray | None:
         """Conversion factor per row into the meter's unit; None (with findings) if a unit is wrong."""
@@ -169,6 +173,11 @@ class MeterChecker:
         if unit_factor is None:
             return None
         kind = self.value_kind or ("register" if meter.register_type == "cumulative" else "consumption")
+        if kind == "register":  # repeated times are resolved before registers are differenced
+            keep_once = self._repeated_readings(meter, st, parsed, idx)
+            idx, unit_factor = idx[keep_once], unit_factor[keep_once]
+            if not len(idx):
+                return None
         rows = parsed.row[idx]
         raw = parsed.value[idx]
         est = parsed.estimated[idx]
@@ -197,7 +206,7 @@ class MeterChecker:
         for i in np.flatnonzero(future)[:1000]:
             self.findings.add(Finding("future_timestamp", f"this period ends {self._t(end[i])}, which has not happened yet",
                                       int(rows[i]), parsed.time_column, None, meter.code))
-        keep = self._duplicates(meter, st, start, end, value, rows)
+        keep = self._duplicates(meter, st, start, end, value, rows, str(parsed.column[idx[0]]))
         self._gaps_zeros_spikes(meter, st, start[keep], end[keep], value[keep], rows[keep])
         for i in np.flatnonzero(est & keep)[:200]:
             self.findings.add(Finding("estimated", "marked as estimated by the platform", int(rows[i]), None,
@@ -251,7 +260,10 @@ class MeterChecker:
             keep = np.ones(len(t), dtype=bool)
         elif st.last_register is not None and st.last_register_t == t[0]:
             # the file repeats the last stored reading (exports often overlap by one): it only anchors
-            if abs(st.last_register - reg[0]) > 1e-9 * max(1.0, abs(reg[0])):
+            if st.last_register_row >= 0:  # a repeat within the file, across two chunks
+                self._duplicate(meter, st.last_register, float(reg[0]), int(parsed.row[idx[0]]), int(t[0]),
+                                str(parsed.column[idx[0]]), st.last_register_row)
+            elif abs(st.last_register - reg[0]) > 1e-9 * max(1.0, abs(reg[0])):
                 self.findings.add(Finding("conflict_existing", f"register {reg[0]} at the start of the file differs "
                                           f"from the stored {st.last_register} at the same time; the stored one is "
                                           "kept as the start", int(parsed.row[idx[0]]), str(parsed.column[idx[0]]),
@@ -285,12 +297,29 @@ class MeterChecker:
                                           f"{meter.digits} digits", int(parsed.row[idx[i]]), None, str(reg[i]),
                                           meter.code))
             negative &= ~rolled
-        for i in np.flatnonzero(negative)[:1000]:
+        # A register that jumps up and comes back (100, 110, 5000, 120) has one bad reading: the one above both of
+        # its neighbours. Blame that row, not the good reading after it that merely looks like a drop.
+        prev_rows = np.r_[st.last_register_row if st.last_register_t == prev_t[0] else -1, parsed.row[idx[:-1]]]
+        prev2_r = np.r_[np.nan, prev_r[:-1]]
+        if len(t) and st.before_last_register is not None and st.last_register_t == prev_t[0]:
+            prev2_r[0] = st.before_last_register
+        outlier = negative & (prev_rows >= 0) & ~np.isnan(prev2_r) & (reg >= prev2_r) & ~replaced
+        for i in np.flatnonzero(outlier)[:1000]:
+            self.findings.add(Finding("negative_consumption", f"register {prev_r[i]} is above both the reading "
+                                      f"before it ({prev2_r[i]}) and the one after it ({reg[i]}): this reading "
+                                      "looks wrong", int(prev_rows[i]), str(parsed.column[idx[i]]), str(prev_r[i]),
+                                      meter.code))
+        for i in np.flatnonzero(negative & ~outlier)[:1000]:
             self.findings.add(Finding("negative_consumption", f"register ran backwards from {prev_r[i]} to {reg[i]}; "
                                       "if the meter was replaced give 换表旧表读数 and 换表新表读数",
                                       int(parsed.row[idx[i]]), str(parsed.column[idx[i]]), str(reg[i]), meter.code))
         self.findings.counts["negative_consumption"] += max(0, int(negative.sum()) - 1000)
+        if len(t) > 1:
+            st.before_last_register = float(reg[-2])
+        elif st.last_register is not None and st.last_register_t != t[-1]:
+            st.before_last_register = st.last_register
         st.last_register, st.last_register_t = float(reg[-1]), int(t[-1])
+        st.last_register_row = int(parsed.row[idx[-1]])
         steps = (t - prev_t)[keep]
         if not st.interval and len(steps):
             values, counts = np.unique(steps, return_counts=True)
@@ -304,8 +333,23 @@ class MeterChecker:
         value = delta * fac
         return prev_t[keep], t[keep], value[keep], reg[keep], fac[keep], keep
 
+    def _repeated_readings(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray) -> np.ndarray:
+        """Which register rows to keep: a reading repeated at the same time is kept once. The repeat is an
+        ``identical_duplicate`` warning when its value is the same (a routine export artefact) and a
+        ``conflicting_duplicate`` error naming both rows and values when it is not — found before registers are
+        differenced, so a repeat is never taken for a rollover or a zero-length period. ``idx`` is in time
+        order (file order within a time)."""
+        t = parsed.t0[idx]
+        keep = np.r_[True, t[1:] != t[:-1]]  # the first row of each time
+        first_of = np.maximum.accumulate(np.where(keep, np.arange(len(t)), 0))
+        for j in np.flatnonzero(~keep):
+            i0, i1 = idx[first_of[j]], idx[j]
+            self._duplicate(meter, float(parsed.value[i0]), float(parsed.value[i1]), int(parsed.row[i1]), int(t[j]),
+                            str(parsed.column[i1]), int(parsed.row[i0]))
+        return keep
+
     def _duplicates(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray, value: np.ndarray,
-                    rows: np.ndarray) -> np.ndarray:
+                    rows: np.ndarray, column: str | None = None) -> np.ndarray:
         """Mark repeats: identical ones are skipped with a warning, conflicting ones are errors.
         Periods on the meter's regular grid are remembered in an array holding a 32-bit hash of the value
         (0 = not seen), others in a dict: 4 bytes per period of a regular meter, whatever the file's size."""
@@ -334,26 +378,31 @@ class MeterChecker:
             for j in np.flatnonzero(~first):
                 i = reg_idx[j]
                 self._duplicate(meter, None if st.seen[s[j]] != hashes[j] else float(value[i]), float(value[i]),
-                                int(rows[i]), int(start[i]))
+                                int(rows[i]), int(start[i]), column)
                 keep[i] = False
         for i in np.flatnonzero(~regular):
             key = (int(start[i]), int(end[i]))
             if key in st.seen_other:
-                self._duplicate(meter, st.seen_other[key], float(value[i]), int(rows[i]), int(start[i]))
+                self._duplicate(meter, st.seen_other[key], float(value[i]), int(rows[i]), int(start[i]), column)
                 keep[i] = False
             else:
                 st.seen_other[key] = float(value[i])
         return keep
 
-    def _duplicate(self, meter: MeterInfo, first: float | None, again: float, row: int, start: int) -> None:
-        """``first`` is None when only its hash is known and it differs from ``again``."""
+    def _duplicate(self, meter: MeterInfo, first: float | None, again: float, row: int, start: int,
+                   column: str | None = None, first_row: int | None = None) -> None:
+        """The same meter and time (a register) or period (a consumption) again: kept once when the value is the
+        same, an error naming both values (and rows, when the first is known) when not. ``first`` is None when
+        only its hash is known and it differs from ``again``."""
+        earlier = f" (row {first_row})" if first_row is not None else ""
         if first is not None and abs(first - again) <= 1e-9 * max(1.0, abs(first)):
-            self.findings.add(Finding("identical_duplicate", f"period starting {self._t(start)} appears again with the "
-                                      "same value", int(row), None, str(again), meter.code))
+            self.findings.add(Finding("identical_duplicate", f"{self._t(start)} appears again with the same value as "
+                                      f"before{earlier}; it is kept once", int(row), column, _num(again), meter.code))
         else:
-            earlier = f" (first {first})" if first is not None else " (an earlier row had another value)"
-            self.findings.add(Finding("conflicting_duplicate", f"period starting {self._t(start)} appears again with "
-                                      f"{again}{earlier}", int(row), None, str(again), meter.code))
+            before = f"{_num(first)}{earlier}" if first is not None else "an earlier row with another value"
+            self.findings.add(Finding("conflicting_duplicate", f"{self._t(start)} appears twice: {before} and "
+                                      f"{_num(again)} (row {row}); keep the right one", int(row), column, _num(again),
+                                      meter.code))
 
     def _gaps_zeros_spikes(self, meter: MeterInfo, st: _State, start: np.ndarray, end: np.ndarray,
                            value: np.ndarray, rows: np.ndarray) -> None:
@@ -418,6 +467,11 @@ class MeterChecker:
                        "unit": self.meters[code].unit,
                        "interval_s": st.interval // 1_000_000 if st.interval else None}
                 for code, st in sorted(self.state.items()) if st.rows}
+
+
+def _num(v: float) -> str:
+    """A reading as the file wrote it: 1000.5, 1200 (not 1200.0)."""
+    return f"{v:.10g}"
 
 
 def _value_hash(values: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ CODES: dict[str, tuple[str, str]] = {
     "temperature_out_of_range": (ERROR, "an air temperature no weather station records"),
     "used_by_approved": (ERROR, "a correction of values approved settlements used, without a reason"),
     "identical_duplicate": (WARNING, "the same meter, period and value twice; the repeat is skipped"),
+    "blank_value": (WARNING, "a row without a value: the period counts as missing, not as zero"),
     "gap": (WARNING, "missing periods between two readings"),
     "spike": (WARNING, "far above this meter's typical consumption in the file"),
     "zero_run": (WARNING, "a long run of zero consumption"),

@@ -46,6 +46,8 @@ class Parsed:
     findings: list[Finding] = field(default_factory=list)
     time_column: str | None = None
     cost: np.ndarray | None = None  # object: Decimal CNY per row (None where blank), when the file has amounts
+    code_column: str | None = None  # the meter (or station) column; None in wide files, where each value column
+    # is headed by its meter's code
 
     def __len__(self) -> int:
         return len(self.row)
@@ -163,6 +165,10 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
     if code_col:
         for pos in np.flatnonzero(code == "")[:5000]:
             findings.append(Finding("unknown_meter", "the meter code is empty", int(lines[pos]), code_col, ""))
+    # a row with its meter and time but an empty value cell: a missing reading, never a silent drop (nor a zero)
+    blank = np.isnan(value) & ~bad_value & ~bad_t0 & (code != "")
+    for pos in np.flatnonzero(blank)[:5000]:
+        findings.append(_blank(int(lines[pos]), value_col, str(code[pos]), weather))
 
     unit = np.full(len(frame), cmap.units.get(value_col), dtype=object)
     if cmap.get("unit"):
@@ -190,7 +196,14 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
         ok &= ~bad_cost
         cost = cost[ok]
     return Parsed(lines[ok], code[ok], t0[ok], t1[ok], value[ok], unit[ok], estimated[ok], old_reg[ok], new_reg[ok],
-                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col, cost)
+                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col, cost,
+                  code_col)
+
+
+def _blank(row: int, column: str, code: str, weather: bool) -> Finding:
+    what = "temperature" if weather else "reading"
+    return Finding("blank_value", f"no {what} in this row: the period counts as missing (not as zero)", row, column,
+                   "", code or None)
 
 
 def parse_amounts(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -236,6 +249,8 @@ def _parse_wide(frame: pd.DataFrame, lines: np.ndarray, cmap: ColumnMap, times: 
             findings.append(Finding("bad_number", f"{frame[column].iloc[pos]!r} is not a number", int(lines[pos]),
                                     column, str(frame[column].iloc[pos]), code))
         ok = (t0 >= 0) & ~bad & ~np.isnan(value)
+        for pos in np.flatnonzero((t0 >= 0) & ~bad & np.isnan(value))[:5000]:
+            findings.append(_blank(int(lines[pos]), column, code, False))
         n = int(ok.sum())
         parts.append((lines[ok], np.full(n, code, dtype=object), t0[ok], value[ok],
                       np.full(n, cmap.units.get(column), dtype=object), np.full(n, column, dtype=object)))
