@@ -331,7 +331,7 @@ def _error_codes() -> set[str]:
 
 
 def _run_import(file: Path, kind: str, esco: str | None, dry_run: bool, mode: str, sheet: str | None,
-                station: str | None, timestamp_is: str | None, as_json: bool) -> None:
+                station: str | None, timestamp_is: str | None, as_json: bool, reason: str = "") -> None:
     from emc.metering.service import ImportError_, ImportOptions, import_file
     from emc.org.models import Esco
     from emc.org.scope import Scope
@@ -351,7 +351,7 @@ def _run_import(file: Path, kind: str, esco: str | None, dry_run: bool, mode: st
         try:
             report = import_file(session, file, file_name=file.name, actor="cli", scope=scope, esco=party,
                                  options=ImportOptions(kind=kind, mode=mode, dry_run=dry_run, sheet=sheet,
-                                                       station=station, timestamp_is=timestamp_is))
+                                                       station=station, timestamp_is=timestamp_is, reason=reason))
         except ImportError_ as exc:
             _fail(str(exc))
     _print_report(report, as_json)
@@ -367,10 +367,12 @@ def meters_import(
     mode: Annotated[str, typer.Option(help="only-new (default: keep stored values) | replace (a correction)")] = "only-new",
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first)")] = None,
     timestamp_is: Annotated[str | None, typer.Option(help="start | end: what a single timestamp means")] = None,
+    reason: Annotated[str, typer.Option(help="replace: why values approved settlements used are corrected "
+                                              "(required then; they are flagged and the difference drafted)")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Import meter readings exactly once; exit 1 if the file has errors (then nothing is written)."""
-    _run_import(file, "meter", esco, dry_run, mode, sheet, None, timestamp_is, as_json)
+    _run_import(file, "meter", esco, dry_run, mode, sheet, None, timestamp_is, as_json, reason)
 
 
 @meters_app.command("profile")
@@ -422,10 +424,12 @@ def weather_import(
     station: Annotated[str | None, typer.Option(help="station code when the file has no station column")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     mode: Annotated[str, typer.Option()] = "only-new",
+    reason: Annotated[str, typer.Option(help="replace: why values approved settlements used are corrected "
+                                              "(required then; they are flagged and the difference drafted)")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Import weather observations through the same checks as meter data."""
-    _run_import(file, "weather", None, dry_run, mode, None, station, None, as_json)
+    _run_import(file, "weather", None, dry_run, mode, None, station, None, as_json, reason)
 
 
 def _contract(session, code: str):  # type: ignore[no-untyped-def]
@@ -593,6 +597,8 @@ def settle(
     period: Annotated[str | None, typer.Option(help="YYYY-MM: the period containing this month")] = None,
     due: Annotated[bool, typer.Option("--due", help="draft every period that has ended, for every contract")] = False,
     today: Annotated[str | None, typer.Option(help="as if today were YYYY-MM-DD (with --due)")] = None,
+    check: Annotated[bool, typer.Option("--check", help="check the money ledger's invariants (nets to zero, "
+                                        "each posting once, payments in force); exit 1 on any")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Draft settlements: one contract period, or everything due (the scheduler's job, by hand)."""
@@ -601,6 +607,13 @@ def settle(
     from emc.settlement import service
 
     with session_scope(_migrated_engine()) as session:
+        if check:
+            problems = service.ledger_problems(session)
+            typer.echo(json.dumps(problems, ensure_ascii=False, indent=2) if as_json else
+                       "\n".join(problems) or "ledger: no problems")
+            if problems:
+                raise typer.Exit(1)
+            return
         if due:
             report = service.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
             flagged = service.flag_changed(session)

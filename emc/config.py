@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     # An API token records its last use at most this often, and only on writes: reads never write.
     token_touch_minutes: int = 15
+    # Four eyes on money: the approver of a settlement is neither its submitter nor whoever last changed its
+    # inputs. A one-person office may turn it off (EMC_FOUR_EYES=false); each approval it then lets through is
+    # audited as such.
+    four_eyes: bool = True
 
     @field_validator("timezone")
     @classmethod

@@ -179,9 +179,17 @@ def test_manager_approves_and_issues_a_settlement_finance_sees_it(page, sqlite_d
     page.wait_for_url("**/settlements")
     page.click(f"text={number}")
     assert "1,307,829.01" in page.inner_text("#amounts")
-    for action, status in (("submit", "待审批"), ("approve", "已批准"), ("issue", "已出具")):
+    shown: list[str] = []
+    page.on("dialog", lambda d: (shown.append(d.message), d.accept()))  # approve and issue confirm the amount
+    page.click("#action-submit")
+    page.wait_for_selector("#settlement-status >> text=待审批")
+    page.context.clear_cookies()
+    log_in(page, sqlite_demo_server, "manager2")  # four eyes: a second manager approves
+    page.goto(f"{sqlite_demo_server.url}/settlements/{number}")
+    for action, status in (("approve", "已批准"), ("issue", "已出具")):
         page.click(f"#action-{action}")
         page.wait_for_selector(f"#settlement-status >> text={status}")
+    assert len(shown) == 2 and all("1,307,829.01" in m for m in shown)
     assert page.locator("#pdf").count() == 1
     screenshot(page, "settlement-issued")
 

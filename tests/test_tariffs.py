@@ -34,6 +34,7 @@ from emc.tariffs.files import TariffFileError, parse_tariffs
 ROOT = Path(__file__).resolve().parent.parent
 WUXI_TARIFFS = ROOT / "contracts" / "tariffs" / "wuxi.toml"
 MANAGER = User(username="mgr", password_hash="x", role=Role.manager.value)
+APPROVER = User(username="mgr2", password_hash="x", role=Role.manager.value)  # four eyes
 
 GOOD = """
 format = 1
@@ -149,7 +150,7 @@ def test_a_version_that_priced_an_approved_settlement_is_frozen(session: Session
 
     july = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201907")).scalar_one()
     settlements.transition(session, july, "submit", actor=MANAGER)
-    settlements.transition(session, july, "approve", actor=MANAGER)
+    settlements.transition(session, july, "approve", actor=APPROVER)
     assert service.used_by(session, "WX-GS-10KV/electricity@2019-07-01") == ["WX-SMZX-2018-201907"]
     changed = WUXI_TARIFFS.read_text(encoding="utf-8").replace("price = 0.8136", "price = 0.8200")
     with pytest.raises(service.TariffInUse, match="WX-SMZX-2018-201907"):
@@ -218,7 +219,7 @@ esco_share = [0.5, 0.5, 0.5, 0.5, 0.5]
     assert row.inputs["tariff_versions"] == "T-TOU-W/water@2023-01-01"
     # the approved statement prints the tariff version and each band's price (issue 6: tariffs with versions)
     settlements.transition(session, row, "submit", actor=MANAGER)
-    settlements.transition(session, row, "approve", actor=MANAGER)
+    settlements.transition(session, row, "approve", actor=APPROVER)
     rates = {(r.version, r.name, r.value) for r in statements.build(session, row).rates}
     assert ("T-TOU-W/water@2023-01-01", "水价格（峰）", Decimal(6)) in rates
     assert ("T-TOU-W/water@2023-01-01", "水价格（平）", Decimal(3)) in rates

@@ -30,6 +30,7 @@ CODES: dict[str, tuple[str, str]] = {
     "unknown_meter": (ERROR, "no meter with this code among the uploader's"),
     "station_not_yours": (ERROR, "the weather station serves institutions outside the uploader's scope"),
     "temperature_out_of_range": (ERROR, "an air temperature no weather station records"),
+    "used_by_approved": (ERROR, "a correction of values approved settlements used, without a reason"),
     "identical_duplicate": (WARNING, "the same meter, period and value twice; the repeat is skipped"),
     "blank_value": (WARNING, "a row without a value: the period counts as missing, not as zero"),
     "gap": (WARNING, "missing periods between two readings"),
@@ -42,6 +43,7 @@ CODES: dict[str, tuple[str, str]] = {
     "conflict_existing": (WARNING, "already stored with another value"),
     "overlap": (WARNING, "the meter already has readings of another interval over the same time"),
     "new_station": (WARNING, "a weather station not seen before; it is created"),
+    "settlements_adjusted": (WARNING, "approved settlements used the corrected values: flagged, differences drafted"),
 }
 
 MAX_KEPT = 20_000  # findings kept per batch; counts stay exact beyond it

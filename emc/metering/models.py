@@ -92,6 +92,9 @@ class ReadingRevision(SQLModel, table=True):
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
     old_value: float
+    old_source_value: float | None = None  # what the file said, and its factor: a revert restores them too
+    old_factor: float | None = None
+    old_estimated: bool | None = None
     old_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
     new_value: float | None  # None: the reading was removed (a batch revert)
     new_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
@@ -176,3 +179,19 @@ class WeatherObservation(SQLModel, table=True):
     period_end: datetime = Field(sa_type=UTCDateTime)
     temperature_c: float
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+
+
+class WeatherRevision(SQLModel, table=True):
+    """A weather observation replaced by a correction: the old temperature is kept, and reverting the
+    correcting batch puts it back (never deletes the original observation)."""
+
+    __tablename__ = "weather_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="weather_station.id", index=True)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    old_value: float
+    old_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    new_value: float | None
+    new_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -70,9 +70,11 @@ def _preview(request: Request, session: SessionDep, user: User, scope: Scope, up
         tmp.unlink(missing_ok=True)
 
 
-def _options(kind: str, mode: str, sheet: str, station: str, dry_run: bool = True) -> service.ImportOptions:
+def _options(kind: str, mode: str, sheet: str, station: str, dry_run: bool = True,
+             reason: str = "") -> service.ImportOptions:
     return service.ImportOptions(kind=kind if kind in ("meter", "weather") else "meter", mode=mode,
-                                 dry_run=dry_run, sheet=sheet.strip() or None, station=station.strip() or None)
+                                 dry_run=dry_run, sheet=sheet.strip() or None, station=station.strip() or None,
+                                 reason=reason.strip()[:500])
 
 
 @pages.get("/imports")
@@ -90,9 +92,9 @@ def imports_page(request: Request, session: SessionDep, user: Viewer, scope: Sco
 def imports_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
                          file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                          kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
-                         station: Annotated[str, Form()] = "") -> Response:
+                         station: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     try:
-        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
         return htmx.toast(request, str(exc))
@@ -132,7 +134,8 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
     kept = batch.summary.get("options", {})
     options = service.ImportOptions(kind=batch.kind, mode=batch.mode, dry_run=False, sheet=batch.sheet or None,
                                     station=kept.get("station"), timestamp_is=kept.get("timestamp_is"),
-                                    interval_s=kept.get("interval_s"), timezone=kept.get("timezone"))
+                                    interval_s=kept.get("interval_s"), timezone=kept.get("timezone"),
+                                    reason=kept.get("reason") or "")
     try:
         service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
                             esco=esco, options=options, batch=batch)
@@ -204,12 +207,14 @@ def _out(batch: ImportBatch, already: bool = False, findings: int = 1000) -> Bat
 def api_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
                      file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                      kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
-                     station: Annotated[str, Form()] = "", commit: Annotated[bool, Form()] = False) -> Any:
-    """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors."""
+                     station: Annotated[str, Form()] = "", commit: Annotated[bool, Form()] = False,
+                     reason: Annotated[str, Form()] = "") -> Any:
+    """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors.
+    ``reason``: in replace mode, why values that approved settlements used are corrected (required then)."""
     from fastapi import HTTPException
 
     try:
-        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
         raise HTTPException(status_code=413 if isinstance(exc, UploadTooLarge) else 422, detail=str(exc)) from exc

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from emc.audit import service as audit
 from emc.config import get_settings
-from emc.dbtypes import to_epoch_us, utcnow
+from emc.dbtypes import from_epoch_us, to_epoch_us, utcnow
 from emc.metering import store
 from emc.metering.checks import Accepted, MeterChecker, MeterInfo, _State
 from emc.metering.columns import ColumnError, map_columns, time_aliases
@@ -35,6 +35,7 @@ from emc.metering.models import (
     Reading,
     ReadingRevision,
     WeatherObservation,
+    WeatherRevision,
     WeatherStation,
 )
 from emc.metering.parse import TimeParser, parse_chunk
@@ -63,6 +64,7 @@ class ImportOptions:
     timezone: str | None = None
     interval_s: int | None = None
     chunk_rows: int = 250_000
+    reason: str = ""  # replace mode: why values that approved settlements used are corrected
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Tally:
     conflict: int = 0
     replaced: int = 0
     overlap_meters: set[int] = field(default_factory=set)
+    affected: dict[int, Any] = field(default_factory=dict)  # approved settlements whose data a correction changes
 
 
 @dataclass
@@ -253,13 +256,20 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
             checker.forget_created()
     else:
         savepoint.commit()
+        if written.affected:
+            from emc.settlement import provenance
+
+            drafted = provenance.settle_changes(session, list(written.affected.values()),
+                                                what=f"import {batch.id} corrected data it used", reason=opts.reason,
+                                                actor=actor)
+            findings.add(Finding("settlements_adjusted", "; ".join(f"{k}: {v}" for k, v in drafted.items())[:1000]))
     if opts.kind != "weather":
         _link_meters(session, batch, registry, checker.state.keys())
     summary = {"encoding": table.encoding, "layout": cmap.layout, "columns": cmap.columns,
                "wide_columns": cmap.wide, "header_line": table.header_line, "rows": rows_total,
                "timezone": tz, "meters": checker.summary(tz), "time_format": times.format,
                "options": {"station": opts.station, "timestamp_is": opts.timestamp_is, "interval_s": opts.interval_s,
-                           "timezone": opts.timezone}}
+                           "timezone": opts.timezone, "reason": opts.reason}}
     return _finish(session, batch, findings, summary, opts, actor, written)
 
 
@@ -317,7 +327,9 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
                                      + ("; replaced" if opts.mode == "replace" else "; kept the stored value"),
                                      int(rows.row[p]), None, f"{new[j]:g}", codes.get(int(rows.meter_id[p]))))
             findings.counts["conflict_existing"] += max(0, len(conflict_pos) - 2000)
-            if writing and opts.mode == "replace" and len(conflict_pos):
+            if opts.mode == "replace" and len(conflict_pos):
+                _used_by_approved(session, matched[~same], opts, findings, written, weather=weather)
+            if writing and findings.errors == 0 and opts.mode == "replace" and len(conflict_pos):
                 _replace(session, batch, rows, matched[~same], conflict_pos, weather=weather)
                 written.replaced += len(conflict_pos)
         if not weather:
@@ -339,6 +351,27 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
     written.new += len(fresh)
 
 
+def _used_by_approved(session: Session, changed: pd.DataFrame, opts: ImportOptions, findings: Findings,
+                      written: Tally, *, weather: bool) -> None:
+    """Stored values a replace would correct that approved settlements used: refused without a reason (an
+    error naming the settlements); with one, the settlements are flagged and their differences drafted once
+    the correction is written (see provenance.settle_changes)."""
+    from emc.settlement import provenance
+
+    batches = {str(int(b)) for b in changed["batch_id"].dropna().unique()}
+    first, last = from_epoch_us(int(changed["start"].min())), from_epoch_us(int(changed["end"].max()))
+    rows = provenance.using_span(session, "weather_batch" if weather else "reading_batch", batches, first, last,
+                                 () if weather else changed["meter_id"].unique())
+    fresh = [r for r in rows if r.id not in written.affected]
+    if not fresh:
+        return
+    written.affected.update({r.id: r for r in fresh})
+    if len(opts.reason.strip()) < 5:
+        findings.add(Finding("used_by_approved", f"these values were used by approved settlement(s) "
+                             f"{provenance.describe(fresh)}; give a reason for the correction (at least 5 characters) "
+                             "and the difference is settled as an adjusting settlement", value=fresh[0].number))
+
+
 def _overlaps(ex: pd.DataFrame, rows: Accepted, registry: dict[str, MeterInfo], findings: Findings,
               written: Tally) -> None:
     """Stored readings of another interval over the same time (monthly bills under hourly data) are
@@ -358,17 +391,26 @@ def _overlaps(ex: pd.DataFrame, rows: Accepted, registry: dict[str, MeterInfo], 
 def _replace(session: Session, batch: ImportBatch, rows: Accepted, matched: pd.DataFrame, positions: np.ndarray,
              *, weather: bool) -> None:
     """A correction: keep each old value in reading_revision, then overwrite (never a silent change)."""
-    if weather:
+    now = utcnow()
+    if weather:  # the old temperature is kept, so reverting the correction restores it
+        session.execute(WeatherRevision.__table__.insert(), [
+            {"station_id": int(m["meter_id"]), "period_start": from_epoch_us(int(m["start"])),
+             "period_end": from_epoch_us(int(m["end"])), "old_value": float(m["value"]),
+             "old_batch_id": None if pd.isna(m["batch_id"]) else int(m["batch_id"]),
+             "new_value": float(rows.value[p]), "new_batch_id": batch.id, "changed_at": now}
+            for (_, m), p in zip(matched.iterrows(), positions, strict=True)])
         for (_, m), p in zip(matched.iterrows(), positions, strict=True):
             session.execute(update(WeatherObservation).where(WeatherObservation.id == int(m["id"]))
                             .values(temperature_c=float(rows.value[p]), batch_id=batch.id))
         return
-    from emc.dbtypes import from_epoch_us
-
-    now = utcnow()
+    ids = [int(i) for i in matched["id"]]
+    old = {i: (sv, f, e) for i, sv, f, e in session.execute(
+        select(Reading.id, Reading.source_value, Reading.factor, Reading.estimated).where(Reading.id.in_(ids))).all()}
     session.execute(ReadingRevision.__table__.insert(), [
         {"meter_id": int(m["meter_id"]), "period_start": from_epoch_us(int(m["start"])),
          "period_end": from_epoch_us(int(m["end"])), "old_value": float(m["value"]),
+         "old_source_value": old[int(m["id"])][0], "old_factor": old[int(m["id"])][1],
+         "old_estimated": old[int(m["id"])][2],
          "old_batch_id": None if pd.isna(m["batch_id"]) else int(m["batch_id"]),
          "new_value": float(rows.value[p]), "new_batch_id": batch.id, "changed_at": now}
         for (_, m), p in zip(matched.iterrows(), positions, strict=True)])
@@ -403,36 +445,42 @@ def _finish(session: Session, batch: ImportBatch, findings: Findings, summary: d
 
 
 def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, reason: str) -> int:
-    """Undo a committed batch: readings it added are removed, readings it corrected get their old
-    values back. Refused once an approved settlement used the batch (settlement module's check)."""
+    """Undo a committed batch: readings (or weather) it added are removed, values it corrected get their
+    previous values back. Data that approved settlements used is reverted only with the reason (always
+    required here): each such settlement is flagged and its difference drafted as an adjusting settlement."""
     lock(session, batch)
     if batch.status != BatchStatus.committed:
         raise ImportError_(f"batch {batch.id} is {batch.status}; only a committed batch can be reverted")
     if len(reason.strip()) < 5:
         raise ImportError_("say why the batch is reverted (at least 5 characters)")
-    blockers = approved_settlements_using(session, batch)
-    if blockers:
-        raise ImportError_(f"batch {batch.id} was used by approved settlement(s) {', '.join(blockers)}; correct the "
-                           "data with a new upload in replace mode instead, and settle the difference")
-    if batch.kind == "weather":
-        changed = session.execute(WeatherObservation.__table__.delete().where(
-            WeatherObservation.batch_id == batch.id)).rowcount
-    else:
-        changed = _revert_readings(session, batch)
+    from emc.settlement import provenance
+
+    users = approved_settlements_using(session, batch)
+    changed = (_revert_weather if batch.kind == "weather" else _revert_readings)(session, batch)
     batch.status, batch.reverted_at = BatchStatus.reverted, utcnow()
+    outcome = provenance.settle_changes(session, users, what=f"import {batch.id} reverted", reason=reason.strip(),
+                                        actor=actor) if users else {}
     audit.record(session, actor=actor, action="import.revert", object_type="import_batch", object_id=batch.id,
-                 before={"status": "committed"}, after={"status": "reverted", "rows": changed}, reason=reason)
+                 before={"status": "committed"},
+                 after={"status": "reverted", "rows": changed, "settlements": outcome}, reason=reason)
     return changed
 
 
 def _revert_readings(session: Session, batch: ImportBatch) -> int:
-    revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)).scalars().all()
+    revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)
+                                .order_by(ReadingRevision.id)).scalars().all()
     now = utcnow()
-    for rev in revisions:  # put the corrected values back
+    for rev in revisions:  # put the corrected values back, with what the file said and its factor
+        values: dict[str, Any] = {"value": rev.old_value, "batch_id": rev.old_batch_id}
+        if rev.old_source_value is not None:
+            values["source_value"] = rev.old_source_value
+        if rev.old_factor is not None:
+            values["factor"] = rev.old_factor
+        if rev.old_estimated is not None:
+            values["estimated"] = rev.old_estimated
         session.execute(update(Reading).where(Reading.meter_id == rev.meter_id,
                                               Reading.period_start == rev.period_start,
-                                              Reading.period_end == rev.period_end)
-                        .values(value=rev.old_value, batch_id=rev.old_batch_id))
+                                              Reading.period_end == rev.period_end).values(**values))
         session.add(ReadingRevision(meter_id=rev.meter_id, period_start=rev.period_start, period_end=rev.period_end,
                                     old_value=rev.new_value or 0.0, old_batch_id=batch.id, new_value=rev.old_value,
                                     new_batch_id=rev.old_batch_id, changed_at=now))
@@ -440,10 +488,30 @@ def _revert_readings(session: Session, batch: ImportBatch) -> int:
     return int(deleted or 0) + len(revisions)
 
 
-def approved_settlements_using(session: Session, batch: ImportBatch) -> list[str]:
-    """Codes of approved settlements whose inputs include this batch. Settlements arrive with the
-    settlement module; until then nothing can have used a batch."""
-    return []
+def _revert_weather(session: Session, batch: ImportBatch) -> int:
+    """Observations the batch corrected get their previous temperature back; those it added are removed."""
+    revisions = session.execute(select(WeatherRevision).where(WeatherRevision.new_batch_id == batch.id)
+                                .order_by(WeatherRevision.id)).scalars().all()
+    now = utcnow()
+    for rev in revisions:
+        session.execute(update(WeatherObservation).where(
+            WeatherObservation.station_id == rev.station_id, WeatherObservation.period_start == rev.period_start,
+            WeatherObservation.period_end == rev.period_end).values(temperature_c=rev.old_value,
+                                                                    batch_id=rev.old_batch_id))
+        session.add(WeatherRevision(station_id=rev.station_id, period_start=rev.period_start,
+                                    period_end=rev.period_end, old_value=rev.new_value or 0.0, old_batch_id=batch.id,
+                                    new_value=rev.old_value, new_batch_id=rev.old_batch_id, changed_at=now))
+    deleted = session.execute(WeatherObservation.__table__.delete().where(
+        WeatherObservation.batch_id == batch.id)).rowcount
+    return int(deleted or 0) + len(revisions)
+
+
+def approved_settlements_using(session: Session, batch: ImportBatch) -> list[Any]:
+    """Approved (issued, paid) settlements whose recorded sources include this batch (settlement_source,
+    written at approval)."""
+    from emc.settlement import provenance
+
+    return provenance.using(session, "weather_batch" if batch.kind == "weather" else "reading_batch", [batch.id])
 
 
 def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0) -> tuple[list[ImportBatch], int]:

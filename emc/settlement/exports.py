@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution
+from emc.money import fen
 from emc.org.models import Esco, Institution, User
 from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
@@ -101,6 +102,16 @@ def issue_period(session: Session, scope: Scope, month: str, *, actor: User | st
     return issued
 
 
+def approved_total(session: Session, scope: Scope, month: str) -> Decimal:
+    """The net amount of the month's approved statements in scope: what issuing the period confirms."""
+    start, end = month_bounds(month)
+    total = session.execute(select(func.coalesce(func.sum(Settlement.net_to_esco), 0))
+                            .join(Contract, Contract.id == Settlement.contract_id)
+                            .where(scope.contracts(), Settlement.period_start >= start, Settlement.period_start < end,
+                                   Settlement.status == SettlementStatus.approved)).scalar_one()
+    return fen(Decimal(total))
+
+
 def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
     """A zip of the month's issued (and paid) statements as PDFs, with the XLSX summary for finance."""
     start, end = month_bounds(month)
@@ -130,6 +141,7 @@ class MonthTotals:
     from_esco: Decimal = Decimal("0.00")
     net: Decimal = Decimal("0.00")
     unpaid: Decimal = Decimal("0.00")  # net to ESCO of the approved and issued, not yet paid
+    approved_net: Decimal = Decimal("0.00")  # net to ESCO of the approved: what issuing the month confirms
 
     @property
     def count(self) -> int:
@@ -162,6 +174,8 @@ def month_totals(session: Session, scope: Scope, where: list) -> list[MonthTotal
         m.net += net or 0
         if status != SettlementStatus.paid:
             m.unpaid += net or 0
+        if status == SettlementStatus.approved:
+            m.approved_net += net or 0
     return [months[k] for k in sorted(months, reverse=True)]
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from emc.audit.models import AuditEvent
 from emc.contracts.models import Contract
@@ -28,9 +29,9 @@ api = APIRouter(tags=["settlements"])
 PAGE = 25
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIONS_BY_ROLE = {
-    Role.admin: ("submit", "approve", "reject", "issue", "pay", "adjust"),
+    Role.admin: ("submit", "approve", "reject", "issue", "pay", "reverse_payment", "adjust"),
     Role.manager: ("submit", "approve", "reject", "issue", "adjust"),
-    Role.finance: ("pay",),
+    Role.finance: ("pay", "reverse_payment"),
     Role.esco: ("countersign",),
     Role.viewer: (),
 }
@@ -122,17 +123,28 @@ def _back(next_: str) -> str | None:
 
 @pages.post("/settlements/issue-period")
 def settlements_issue_period(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
-                             month: Annotated[str, Form()], next_: Annotated[str, Form(alias="next")] = "") -> Response:
-    from emc.settlement import exports
+                             month: Annotated[str, Form()], next_: Annotated[str, Form(alias="next")] = "",
+                             confirm_amount: Annotated[str, Form()] = "") -> Response:
+    """Issue the month's approved statements; the form confirms their total net amount (what the dialog
+    showed), so statements approved meanwhile are never issued unseen."""
+    from emc.settlement import controls, exports
     from emc.web.deps import Forbidden
 
     if Role(user.role) not in (Role.admin, Role.manager):
         raise Forbidden()
     try:
+        total = exports.approved_total(session, scope, _month(month))
+        controls.check_confirmation(month, "issue", total, confirm_amount)
         issued = exports.issue_period(session, scope, _month(month), actor=user)
         session.commit()
     except HTTPException as exc:
         return htmx.toast(request, str(exc.detail))
+    except controls.ConfirmationError as exc:
+        session.rollback()
+        return htmx.toast(request, str(exc), status_code=422)
+    except (service.SettlementError, DBAPIError) as exc:
+        session.rollback()
+        return htmx.toast(request, _refusal(exc), status_code=409)
     if not issued:
         return htmx.toast(request, f"{month}: no approved settlement to issue", status_code=409)
     return htmx.redirect(request, _back(next_) or "/settlements?status=issued")
@@ -283,20 +295,34 @@ def settlement_page(request: Request, session: SessionDep, user: CurrentUser, sc
     history = session.execute(select(AuditEvent).where(AuditEvent.object_type == "settlement",
                                                        AuditEvent.object_id == row.number)
                               .order_by(AuditEvent.id)).scalars().all()
+    from emc.settlement import provenance
+
     return render(request, "settlements/detail.html", {
         "s": row, "c": service.contract_of(session, row), "lines": service.lines_of(session, row),
-        "history": history, "actions": _actions(user, row),
+        "history": history, "actions": _actions(user, row), "payments": service.payments(session, row),
+        "sources": provenance.sources_of(session, row),
         "code": statements.verification_code(row) if row.inputs_hash else ""})
 
 
+def _refusal(exc: Exception) -> str:
+    """What a refused action says: the settlement error itself, or — when the database refused a second
+    posting or a lock — that someone else changed it meanwhile."""
+    if isinstance(exc, DBAPIError):
+        return "the settlement was changed by someone else meanwhile (nothing was posted twice); reload it"
+    return str(exc)
+
+
 def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: str, paid_on: str,
-         reference: str) -> Settlement:
+         reference: str, confirm_amount: Any = None) -> Settlement:
+    from emc.settlement import controls
+
     if action not in _actions(user, row):
         from emc.web.deps import Forbidden
 
         if action not in ACTIONS_BY_ROLE.get(Role(user.role), ()):
             raise Forbidden()
         raise service.SettlementError(f"{row.number} is {row.status}; '{action}' is not possible now")
+    controls.check_confirmation(row.number, action, row.net_to_esco, confirm_amount)
     if action == "countersign":
         return service.countersign(session, row, actor=user)
     if action == "adjust":
@@ -308,15 +334,20 @@ def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: 
 @pages.post("/settlements/{number}/{action}")
 def settlement_action(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str,
                       action: str, reason: Annotated[str, Form()] = "", paid_on: Annotated[str, Form()] = "",
-                      reference: Annotated[str, Form()] = "",
+                      reference: Annotated[str, Form()] = "", confirm_amount: Annotated[str, Form()] = "",
                       next_: Annotated[str, Form(alias="next")] = "") -> Response:
+    from emc.settlement import controls
+
     row = _get(session, scope, number)
     try:
-        result = _act(session, user, row, action, reason, paid_on, reference)
+        result = _act(session, user, row, action, reason, paid_on, reference, confirm_amount)
         session.commit()
-    except (service.SettlementError, ValueError) as exc:
+    except controls.ConfirmationError as exc:
         session.rollback()
-        return htmx.toast(request, str(exc), status_code=409)
+        return htmx.toast(request, str(exc), status_code=422)
+    except (service.SettlementError, ValueError, DBAPIError) as exc:
+        session.rollback()
+        return htmx.toast(request, _refusal(exc), status_code=409)
     back = _back(next_)
     if back and action == "pay":  # from the statements page: its month, updated in place, and a toast
         if not is_htmx(request):
@@ -391,6 +422,8 @@ class ActionIn(BaseModel):
     reason: str = ""
     paid_on: date | None = None
     reference: str = ""
+    # approve, issue, pay and reverse_payment: the net amount the client confirms (a string, e.g. "1307829.01")
+    confirm_amount: str | None = None
 
 
 @api.get("/settlements")
@@ -411,12 +444,17 @@ def api_settlement(session: SessionDep, scope: ScopeDep, number: str) -> dict[st
 @api.post("/settlements/{number}/{action}")
 def api_action(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str, action: str,
                body: ActionIn) -> dict[str, Any]:
+    from emc.settlement import controls
+
     row = _get(session, scope, number)
     try:
         result = _act(session, user, row, action, body.reason, body.paid_on.isoformat() if body.paid_on else "",
-                      body.reference)
+                      body.reference, body.confirm_amount)
         session.commit()
-    except (service.SettlementError, ValueError) as exc:
+    except controls.ConfirmationError as exc:
         session.rollback()
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    except (service.SettlementError, ValueError, DBAPIError) as exc:
+        session.rollback()
+        raise HTTPException(status_code=409, detail=_refusal(exc)) from exc
     return service.as_json(session, result)

@@ -21,7 +21,7 @@ from emc.contracts.spec import SpecProblem, problems_of, read_spec_text
 from emc.dbtypes import utcnow
 from emc.org.models import Region, Role, User
 from emc.org.scope import Scope
-from emc.settlement.models import Settlement, SettlementStatus
+from emc.settlement.models import Settlement
 
 from .book import TariffBook, TariffError, TariffVersion, close_open_ends
 from .files import (
@@ -63,10 +63,23 @@ EVERYTHING = Scope.everything()
 
 
 def used_by(session: Session, key: str, scope: Scope = EVERYTHING) -> list[str]:
-    """Numbers of the settlements past draft, in ``scope``, that priced with version ``key``."""
-    rows = session.execute(select(Settlement.number, Settlement.inputs).where(
-        Settlement.status != SettlementStatus.draft, scope.clause_for(Settlement))).all()
-    return [number for number, inputs in rows if key in str((inputs or {}).get("tariff_versions", "")).split(",")]
+    """Numbers of the approved (issued, paid) settlements in ``scope`` that priced with version ``key``: read
+    from what each recorded at approval (settlement_source)."""
+    from emc.settlement import provenance
+
+    return [row.number for row in provenance.using(session, "tariff", [key], within=scope.clause_for(Settlement))]
+
+
+def _repriced(session: Session, spec: TariffSpec, key: str) -> list[Settlement]:
+    """Approved settlements a version starting at ``spec.effective_from`` would reprice: those priced with an
+    earlier-starting version of the same tariff over a period that ends after that date (the new version
+    would shorten the version they used)."""
+    from emc.settlement import provenance
+
+    earlier = [r.key for r in session.execute(select(Tariff).where(
+        Tariff.code == spec.code, Tariff.utility == str(spec.utility),
+        Tariff.effective_from < spec.effective_from)).scalars() if r.key != key]
+    return [row for row in provenance.using(session, "tariff", earlier) if row.period_end > spec.effective_from]
 
 
 def find(session: Session, code: str, utility: str, version: str) -> Tariff | None:
@@ -109,6 +122,15 @@ def save(session: Session, spec: TariffSpec, *, actor: User | str, source_file: 
     region_id = _owner(session, spec, row, source_file or "<form>", where or spec.code, scope)
     if row is not None and row.spec_hash == digest and row.region_id == region_id:
         return Saved(row.key, "unchanged")
+    key = f"{spec.code}/{spec.utility}@{spec.version}"
+    repriced = _repriced(session, spec, key)
+    if repriced:
+        last = max(r.period_end for r in repriced)
+        raise TariffInUse([SpecProblem(source_file or "<form>", where or "effective_from",
+                                       f"{key} would start on {spec.effective_from}, inside periods already priced "
+                                       f"and approved ({', '.join(r.number for r in repriced[:5])}"
+                                       f"{' …' if len(repriced) > 5 else ''}); a new version may start on "
+                                       f"{last} at the earliest")])
     if row is not None:
         users = used_by(session, row.key)
         if users:

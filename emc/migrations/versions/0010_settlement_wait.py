@@ -1,7 +1,7 @@
 """Periods waiting for data (settlement_wait): what the drafting job could not draft yet, and why.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 """
 from collections.abc import Sequence
 
@@ -12,7 +12,7 @@ from alembic import op
 import emc.dbtypes
 
 revision: str = "0010"
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
