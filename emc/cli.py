@@ -248,17 +248,75 @@ def users_list() -> None:
 
 
 @users_app.command("token")
-def users_token(username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "api") -> None:
-    """Issue an API bearer token for USERNAME (shown once)."""
+def users_token(username: str, name: Annotated[str, typer.Option(help="what the token is for")] = "api",
+                days: Annotated[int, typer.Option(help="days until it expires (1..366)")] = 90) -> None:
+    """Issue an API bearer token for USERNAME (shown once). It expires after --days, and dies earlier when
+    revoked (`emc users revoke-token`, or the account page) or when the user's password changes."""
     from emc.org.models import User
-    from emc.org.service import issue_token
+    from emc.org.service import OrgError, issue_token
+
+    try:
+        with session_scope(_migrated_engine()) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                _fail(f"no user {username!r}")
+            issued = issue_token(session, user, name, actor="cli", days=days)
+    except OrgError as exc:
+        _fail(str(exc))
+    typer.echo(issued.token)
+
+
+@users_app.command("tokens")
+def users_tokens(username: str) -> None:
+    """List USERNAME's API tokens (id, name, expiry, last use, revoked)."""
+    from emc.org.models import User
+    from emc.org.service import tokens_of
 
     with session_scope(_migrated_engine()) as session:
         user = session.exec(select(User).where(User.username == username)).first()
         if user is None:
             _fail(f"no user {username!r}")
-        issued = issue_token(session, user, name, actor="cli")
-    typer.echo(issued.token)
+        for t in tokens_of(session, user):
+            state = "revoked" if t.revoked else f"expires {t.expires_at:%Y-%m-%d}" if t.expires_at else "expired"
+            used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used"
+            typer.echo(f"{t.id:6} {t.name:30} {state:20} {used}")
+
+
+@users_app.command("revoke-token")
+def users_revoke_token(username: str, token_id: int) -> None:
+    """Revoke one of USERNAME's API tokens by its id (see `emc users tokens`)."""
+    from emc.org.models import ApiToken, User
+    from emc.org.service import revoke_token
+
+    with session_scope(_migrated_engine()) as session:
+        user = session.exec(select(User).where(User.username == username)).first()
+        record = session.get(ApiToken, token_id)
+        if user is None or record is None or record.user_id != user.id:
+            _fail(f"{username!r} has no token {token_id}")
+        revoke_token(session, record, actor="cli")
+    typer.echo(f"token {token_id} of {username} revoked")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from stdin")] = False,
+) -> None:
+    """Set a new password for USERNAME (prompted, or from stdin); their sessions and API tokens end."""
+    from emc.org.models import User
+    from emc.org.service import OrgError, reset_password
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else \
+        typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        with session_scope(_migrated_engine()) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                _fail(f"no user {username!r}")
+            reset_password(session, user, password, actor="cli")
+    except OrgError as exc:
+        _fail(str(exc))
+    typer.echo(f"password of {username} reset; their sessions and tokens ended")
 
 
 def _print_report(report, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -301,7 +359,7 @@ def _error_codes() -> set[str]:
 
 
 def _run_import(file: Path, kind: str, esco: str | None, dry_run: bool, mode: str, sheet: str | None,
-                station: str | None, timestamp_is: str | None, as_json: bool) -> None:
+                station: str | None, timestamp_is: str | None, as_json: bool, reason: str = "") -> None:
     from emc.metering.service import ImportError_, ImportOptions, import_file
     from emc.org.models import Esco
     from emc.org.scope import Scope
@@ -321,7 +379,7 @@ def _run_import(file: Path, kind: str, esco: str | None, dry_run: bool, mode: st
         try:
             report = import_file(session, file, file_name=file.name, actor="cli", scope=scope, esco=party,
                                  options=ImportOptions(kind=kind, mode=mode, dry_run=dry_run, sheet=sheet,
-                                                       station=station, timestamp_is=timestamp_is))
+                                                       station=station, timestamp_is=timestamp_is, reason=reason))
         except ImportError_ as exc:
             _fail(str(exc))
     _print_report(report, as_json)
@@ -337,10 +395,12 @@ def meters_import(
     mode: Annotated[str, typer.Option(help="only-new (default: keep stored values) | replace (a correction)")] = "only-new",
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet (default: the first)")] = None,
     timestamp_is: Annotated[str | None, typer.Option(help="start | end: what a single timestamp means")] = None,
+    reason: Annotated[str, typer.Option(help="replace: why values approved settlements used are corrected "
+                                              "(required then; they are flagged and the difference drafted)")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Import meter readings exactly once; exit 1 if the file has errors (then nothing is written)."""
-    _run_import(file, "meter", esco, dry_run, mode, sheet, None, timestamp_is, as_json)
+    _run_import(file, "meter", esco, dry_run, mode, sheet, None, timestamp_is, as_json, reason)
 
 
 @meters_app.command("profile")
@@ -392,10 +452,12 @@ def weather_import(
     station: Annotated[str | None, typer.Option(help="station code when the file has no station column")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run")] = False,
     mode: Annotated[str, typer.Option()] = "only-new",
+    reason: Annotated[str, typer.Option(help="replace: why values approved settlements used are corrected "
+                                              "(required then; they are flagged and the difference drafted)")] = "",
     as_json: JsonOpt = False,
 ) -> None:
     """Import weather observations through the same checks as meter data."""
-    _run_import(file, "weather", None, dry_run, mode, None, station, None, as_json)
+    _run_import(file, "weather", None, dry_run, mode, None, station, None, as_json, reason)
 
 
 def _contract(session, code: str):  # type: ignore[no-untyped-def]
@@ -532,7 +594,9 @@ def savings_cmd(contract: str, period: Annotated[str, typer.Option(help="YYYY-MM
                 t = report.result.total
                 typer.echo(f"{u} (baseline v{report.baseline.version}, {report.granularity}): adjusted baseline "
                            f"{t.get('adjusted_baseline', float('nan')):,.1f}  actual {t.get('actual', float('nan')):,.1f}  "
-                           f"savings {t.get('savings', float('nan')):,.1f}  FSU68 {t.get('fsu_68', float('nan')):.1%}")
+                           f"savings {t.get('savings', float('nan')):,.1f} "
+                           f"± {t.get('uncertainty_68', float('nan')):,.1f} (68 %)  "
+                           f"G14 Annex B FSU68 {t.get('fsu_g14_68', float('nan')):.1%}")
     if as_json:
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2, default=str))
 
@@ -561,6 +625,8 @@ def settle(
     period: Annotated[str | None, typer.Option(help="YYYY-MM: the period containing this month")] = None,
     due: Annotated[bool, typer.Option("--due", help="draft every period that has ended, for every contract")] = False,
     today: Annotated[str | None, typer.Option(help="as if today were YYYY-MM-DD (with --due)")] = None,
+    check: Annotated[bool, typer.Option("--check", help="check the money ledger's invariants (nets to zero, "
+                                        "each posting once, payments in force); exit 1 on any")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Draft settlements: one contract period, or everything due (the scheduler's job, by hand)."""
@@ -569,6 +635,13 @@ def settle(
     from emc.settlement import service
 
     with session_scope(_migrated_engine()) as session:
+        if check:
+            problems = service.ledger_problems(session)
+            typer.echo(json.dumps(problems, ensure_ascii=False, indent=2) if as_json else
+                       "\n".join(problems) or "ledger: no problems")
+            if problems:
+                raise typer.Exit(1)
+            return
         if due:
             report = service.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
             flagged = service.flag_changed(session)
@@ -651,14 +724,16 @@ def serve(
         _migrated_engine()  # refuse here, once, rather than in every worker
         typer.echo(f"emc serving on http://{host}:{port} with {workers} workers")
         uvicorn.run("emc.web.app:create_app", factory=True, host=host, port=port, workers=workers,
-                    log_config=log_config, log_level="info")
+                    log_config=log_config, log_level="info", proxy_headers=False)
         return
     try:
         web = create_app()
     except NotMigratedError as exc:
         _fail(str(exc), 2)
     typer.echo(f"emc serving on http://{host}:{port}")
-    uvicorn.run(web, host=host, port=port, log_config=log_config, log_level="info")
+    # uvicorn's own proxy handling would trust X-Forwarded-For from 127.0.0.1; the app honours it only from
+    # EMC_TRUSTED_PROXIES (emc/web/security.py)
+    uvicorn.run(web, host=host, port=port, log_config=log_config, log_level="info", proxy_headers=False)
 
 
 @app.command("scheduler")

@@ -29,13 +29,23 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
+    # Uploads (docs/operations in README): a file route's body, checked while it streams
     upload_max_bytes: int = 200 * 1024 * 1024
+    # any other request body (forms, JSON, login)
+    request_max_bytes: int = 1024 * 1024
+    # an import's reading limits: rows, cells (XLSX), columns, seconds, and an XLSX's expanded (unzipped) size
+    import_max_rows: int = 5_000_000
+    import_max_cells: int = 10_000_000
+    import_max_columns: int = 2_000
+    import_max_seconds: int = 300
+    xlsx_max_expanded_bytes: int = 256 * 1024 * 1024
     session_max_age_s: int = 12 * 3600
     login_max_failures: int = 5
     login_window_s: int = 300
     # Printed in statements' QR codes and verification links.
     public_url: str = "http://127.0.0.1:8000"
-    # Only set behind HTTPS; browsers then refuse to send the session cookie over plain HTTP.
+    # The session cookie is marked Secure whenever the request arrived over HTTPS (directly, or through a
+    # trusted proxy's X-Forwarded-Proto); set this to mark it Secure always.
     cookie_secure: bool = False
     # Who may read /metrics besides administrators: comma-separated addresses or networks (a Prometheus host).
     metrics_allow: str = ""
@@ -43,6 +53,15 @@ class Settings(BaseSettings):
     run_scheduler: bool = False
     # Log one JSON object per line, each request's with its id (`emc serve` sets it unless --plain-logs).
     json_logs: bool = False
+    # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # IPs or CIDR networks). Empty: the TCP peer is the client, whatever headers say.
+    trusted_proxies: str = ""
+    # An API token records its last use at most this often, and only on writes: reads never write.
+    token_touch_minutes: int = 15
+    # Four eyes on money: the approver of a settlement is neither its submitter nor whoever last changed its
+    # inputs. A one-person office may turn it off (EMC_FOUR_EYES=false); each approval it then lets through is
+    # audited as such.
+    four_eyes: bool = True
 
     @field_validator("timezone")
     @classmethod

@@ -46,6 +46,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _real_transaction_first(conn, _name) -> None:  # type: ignore[no-untyped-def]
+    """Open a real transaction before a savepoint on SQLite.
+
+    Python's sqlite3 driver begins a transaction only before INSERT/UPDATE/DELETE, so a SAVEPOINT issued
+    after nothing but reads *starts* the transaction, and releasing it commits: a "nested" write was
+    durable at once, and a crash later left an import's readings stored under a batch still "previewed".
+    BEGIN IMMEDIATE first makes the savepoint nest inside the session's transaction, so the outer commit
+    or rollback decides, as on PostgreSQL; it also takes the write lock up front (waiting up to
+    busy_timeout)."""
+    dbapi = conn.connection.dbapi_connection
+    if not dbapi.in_transaction:
+        dbapi.execute("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -53,6 +67,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _real_transaction_first)
         return engine
     if parsed.drivername == "postgresql":
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -32,6 +32,8 @@ class DemoUser:
 DEMO_USERS = [
     DemoUser("admin", "demo-admin", "admin", display_name="系统管理员"),
     DemoUser("manager", "demo-manager", "manager", region="320000", display_name="江苏省机关事务管理局 合同管理"),
+    # a second manager of the province: approves what the first submitted (four eyes, EMC_FOUR_EYES)
+    DemoUser("manager2", "demo-manager2", "manager", region="320000", display_name="江苏省机关事务管理局 复核"),
     DemoUser("binhu", "demo-binhu", "manager", region="320211", display_name="滨湖区机关事务管理局"),
     DemoUser("finance", "demo-finance", "finance", region="320000", display_name="财务处"),
     DemoUser("viewer", "demo-viewer", "viewer", region="320200", display_name="无锡市 只读"),
@@ -87,7 +89,7 @@ def _settle(engine: Engine) -> Iterator[str]:
     ended drafted by the scheduler's job, and the first contract year of each example contract taken through
     the workflow (approved, issued, and paid where the statement is old) so every page has something to show.
     Idempotent: a second run finds the baselines and settlements in place."""
-    from datetime import date, timedelta
+    from datetime import UTC, date, datetime, time, timedelta
 
     from emc.baselines import service as baselines
     from emc.settlement import service as settlement
@@ -121,13 +123,18 @@ def _settle(engine: Engine) -> Iterator[str]:
                 Settlement.contract_id == contract.id, Settlement.contract_year == 1,
                 Settlement.status == SettlementStatus.draft).order_by(Settlement.period_start)).scalars().all()
             for row in rows:
-                settlement.transition(session, row, "submit", actor="demo")
-                settlement.transition(session, row, "approve", actor="demo")
-                settlement.transition(session, row, "issue", actor="demo")
+                # as it would have happened: submitted after the period, approved by a second manager (four
+                # eyes), issued, and paid within the payment days
+                def day(n: int, end: date = row.period_end) -> datetime:
+                    return min(datetime.combine(end + timedelta(days=n), time(10), UTC), datetime.now(UTC))
+
+                settlement.transition(session, row, "submit", actor="manager", at=day(2))
+                settlement.transition(session, row, "approve", actor="manager2", at=day(4))
+                settlement.transition(session, row, "issue", actor="manager", at=day(5))
                 paid_on = row.period_end + timedelta(days=25)
                 if paid_on < date.today() - timedelta(days=730):  # recent ones stay issued: finance pays them
-                    settlement.transition(session, row, "pay", actor="demo", paid_on=paid_on,
-                                          reference=f"DEMO-{row.number}")
+                    settlement.transition(session, row, "pay", actor="finance", paid_on=paid_on,
+                                          reference=f"DEMO-{row.number}", at=day(25))
                 moved += 1
         yield f"settlements: {moved} of the examples' first contract years approved and issued (old ones paid)"
 

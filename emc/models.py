@@ -3,8 +3,15 @@
 from emc.audit.models import AuditEvent
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.carbon.models import (
-    CarbonEntry, CarbonFactor, CarbonInstitutionSetting, CarbonLedgerSetting, CarbonQuota, CarbonQuotaCorrection,
-    CarbonReference, CarbonTarget, CarbonWarning,
+    CarbonEntry,
+    CarbonFactor,
+    CarbonInstitutionSetting,
+    CarbonLedgerSetting,
+    CarbonQuota,
+    CarbonQuotaCorrection,
+    CarbonReference,
+    CarbonTarget,
+    CarbonWarning,
 )
 from emc.contracts.models import (
     Contract,
@@ -14,16 +21,23 @@ from emc.contracts.models import (
     ContractVersion,
 )
 from emc.metering.models import (
-    ImportBatch, ImportProfile, Meter, Reading, ReadingRevision, WeatherObservation, WeatherStation,
+    ImportBatch,
+    ImportBatchMeter,
+    ImportProfile,
+    Meter,
+    Reading,
+    ReadingRevision,
+    WeatherObservation,
+    WeatherStation,
 )
-from emc.settlement.models import LedgerEntry, Settlement, SettlementLine
-from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User
+from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User, UserSession
+from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementWait, StatementDigest
 from emc.tariffs.models import Tariff
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
+    "ApiToken", "AuditEvent", "ImportBatchMeter", "StatementDigest", "UserSession", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
     "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
-    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "Tariff", "User",
+    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "SettlementWait", "Tariff", "User",
     "CarbonEntry", "CarbonFactor", "CarbonInstitutionSetting", "CarbonLedgerSetting", "CarbonQuota",
     "CarbonQuotaCorrection", "CarbonReference", "CarbonTarget", "CarbonWarning",
 ]

@@ -90,7 +90,7 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
                     continue
                 row = rows[0]
                 service.transition(s, row, "submit", actor="bench")
-                service.transition(s, row, "approve", actor="bench")
+                service.transition(s, row, "approve", actor="bench-approver")  # four eyes
                 approved += 1
             s.commit()
     finally:

@@ -658,12 +658,17 @@ def site_wuxi(contract: dict, out: Path) -> Site:
         MeterDef("WX-SMZX-W01", "water", {t.name: 1.0 for t in water.terms}, 0.10),
         MeterDef("WX-SMZX-G01", "gas", {t.name: 1.0 for t in gas.terms}, 0.08),
     ]
-    return Site("WX-SMZX-2018", out / "WX-SMZX-2018", contract, "wuxi", date(2017, 12, 1), date(2020, 11, 30),
+    # the flagship: the whole five-year term (2018-12 .. 2023-11) so every contract year settles from data;
+    # savings of years 3-5 stay at year 2's level (Term.savings: the last value holds)
+    return Site("WX-SMZX-2018", out / "WX-SMZX-2018", contract, "wuxi", date(2017, 12, 1), date(2023, 11, 30),
                 (date(2017, 12, 1), date(2018, 11, 30)), date(2018, 12, 1),
                 {"electricity": elec, "water": water, "gas": gas}, meters,
                 [("baseline", date(2017, 12, 1), date(2018, 11, 30)),
                  ("year1", date(2018, 12, 1), date(2019, 11, 30)),
-                 ("year2", date(2019, 12, 1), date(2020, 11, 30))])
+                 ("year2", date(2019, 12, 1), date(2020, 11, 30)),
+                 ("year3", date(2020, 12, 1), date(2021, 11, 30)),
+                 ("year4", date(2021, 12, 1), date(2022, 11, 30)),
+                 ("year5", date(2022, 12, 1), date(2023, 11, 30))])
 
 
 def export_wuxi(site: Site, res: Result) -> list[str]:
@@ -696,7 +701,7 @@ def export_wuxi(site: Site, res: Result) -> list[str]:
     rolls = [hrs[i] for i in range(1, len(raw)) if math.floor(raw[i] / 1e6) > math.floor(raw[i - 1] / 1e6)]
     docs.append(f"""### {', '.join(f'`{f}`' for f in files)}
 Cumulative-register export of the civic centre's monitoring platform (感知能源监管平台), one file per period
-(baseline, contract year 1, contract year 2). **Encoding GBK**, comma-separated, CRLF line ends, header
+(the baseline and each contract year). **Encoding GBK**, comma-separated, CRLF line ends, header
 `表计编号,抄表时间,读数` (meter code, reading time, register reading). Rows are sorted by meter, then time.
 One reading per meter per hour at the full hour (`抄表时间` is the instant of the reading, local time, so the
 consumption of hour h is reading(h+1) - reading(h)). Each file holds the readings from 00:00 on the period's
@@ -750,7 +755,7 @@ Monthly bills of the gas company (pipeline gas, non-residential). **UTF-8 withou
 the register (whole m3) at about 09:00 on a workday near the 20th; a bill covers the interval from the
 previous reading to this one, i.e. roughly the days `起始日期` .. `截止日期` - 1. Bills are **off-cycle**:
 they do not align with calendar months or with the baseline period (the first bill starts before the
-baseline, the last ends after contract year 2), so calendarise them (pro-rate by days or degree-days).
+baseline, the last ends after the last contract year), so calendarise them (pro-rate by days or degree-days).
 `用气量` = `本期读数` - `上期读数`. Price 3.52 CNY/m3 for bills ending before 2019-04-01 and 3.45 afterwards
 (the VAT cut; an invented but realistic step). Amount = quantity x price, rounded to the fen.
 """)

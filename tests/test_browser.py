@@ -179,8 +179,42 @@ def test_manager_approves_and_issues_a_settlement_finance_sees_it(page, sqlite_d
     page.wait_for_url("**/settlements")
     page.click(f"text={number}")
     assert "1,307,829.01" in page.inner_text("#amounts")
-    for action, status in (("submit", "待审批"), ("approve", "已批准"), ("issue", "已出具")):
+    shown: list[str] = []
+    page.on("dialog", lambda d: (shown.append(d.message), d.accept()))  # approve and issue confirm the amount
+    page.click("#action-submit")
+    page.wait_for_selector("#settlement-status >> text=待审批")
+    page.context.clear_cookies()
+    log_in(page, sqlite_demo_server, "manager2")  # four eyes: a second manager approves
+    page.goto(f"{sqlite_demo_server.url}/settlements/{number}")
+    for action, status in (("approve", "已批准"), ("issue", "已出具")):
         page.click(f"#action-{action}")
         page.wait_for_selector(f"#settlement-status >> text={status}")
+    assert len(shown) == 2 and all("1,307,829.01" in m for m in shown)
     assert page.locator("#pdf").count() == 1
     screenshot(page, "settlement-issued")
+
+
+def test_htmx_works_under_the_content_security_policy(browser, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    """The policy allows scripts from /static only: htmx swaps, the app's handlers (formerly inline) run, and
+    the browser reports no violation (a context of its own, enforcing the policy)."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("pageerror", lambda e: violations.append(str(e)))
+    log_in(page, sqlite_demo_server, "manager")
+    page.evaluate("window.__notReloaded = true")
+    with page.expect_response(lambda r: "/contracts?" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.select_option("select[name=type]", "hybrid")
+    assert page.evaluate("window.__notReloaded") is True  # swapped in place by htmx
+    page.goto(f"{sqlite_demo_server.url}/carbon/factors")
+    years = page.locator("select[data-autosubmit] option").all_inner_texts()
+    if len(years) > 1:  # the year select submits its form from app.js, not an inline handler
+        with page.expect_navigation():
+            page.select_option("select[data-autosubmit]", years[-1])
+        assert f"year={years[-1]}" in page.url
+    page.goto(f"{sqlite_demo_server.url}/statements")
+    page.goto(f"{sqlite_demo_server.url}/account")
+    assert page.locator("#token-table").count() == 1
+    context.close()
+    assert violations == []

@@ -82,3 +82,41 @@ def test_meter_import_and_profile_commands(demo_dir: Path, tmp_path: Path) -> No
     assert report["meters"]["WX-SMZX-E11"]["first"] == "2024-02-01 00:00"  # the stamps mark period ends
     other = emc(demo_dir, "meters", "import", str(export).replace("platform", "x"), "--esco", "SGJS-IES")
     assert other.returncode == 1 and "no such file" in other.stderr
+
+
+def test_the_whole_demo_keeps_the_money_invariants(demo_dir: Path) -> None:
+    """Over everything `emc demo` built: `emc settle --check` finds nothing; every approved settlement
+    recorded its sources and its frozen statement; the approver was never the submitter (four eyes); every
+    paid one has its payment, dated between issue and the period's payment."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from emc.db import make_engine
+    from emc.settlement import service
+    from emc.settlement.models import (
+        Settlement,
+        SettlementPayment,
+        SettlementSource,
+        SettlementStatus,
+        StatementSnapshot,
+    )
+
+    check = emc(demo_dir, "settle", "--check")
+    assert check.returncode == 0 and "ledger: no problems" in check.stdout, check.stdout + check.stderr
+    engine = make_engine(f"sqlite:///{demo_dir / 'data' / 'emc.db'}")
+    with Session(engine) as s:
+        approved = s.execute(select(Settlement).where(Settlement.status.in_(
+            [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]))).scalars().all()
+        assert len(approved) >= 10
+        sourced = set(s.execute(select(SettlementSource.settlement_id)).scalars())
+        frozen = set(s.execute(select(StatementSnapshot.settlement_id)).scalars())
+        paid = set(s.execute(select(SettlementPayment.settlement_id).where(SettlementPayment.kind == "payment"))
+                   .scalars())
+        assert any(r.status == SettlementStatus.paid for r in approved)
+        for row in approved:
+            assert row.id in sourced and row.id in frozen, row.number
+            assert (row.submitted_by, row.approved_by) == ("manager", "manager2"), row.number
+            if row.status == SettlementStatus.paid:
+                assert row.id in paid and row.issued_at is not None and row.paid_on is not None, row.number
+                assert service.local_day(row.issued_at) <= row.paid_on, row.number  # type: ignore[operator]
+    engine.dispose()

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LiveServer, screenshot
-from test_web import client, login
+from test_web import client, login, net, today_local
 
 ROOT = Path(__file__).resolve().parent.parent
 OM = "T-OM-2022"  # energy-cost custody for the PV example's institution; ESCO JS-JYGF (user `jygf` below)
@@ -88,7 +88,7 @@ def finance_data(server: LiveServer) -> dict[str, dict[date, str]]:
             for day in days:
                 for row in service.draft(s, contract, day, actor="t"):
                     for action in {"draft": ("submit", "approve"), "submitted": ("approve",)}.get(row.status, ()):
-                        service.transition(s, row, action, actor="t")
+                        service.transition(s, row, action, actor="t" if action == "submit" else "t2")  # four eyes
                     numbers.setdefault(code, {})[row.period_start] = row.number
         s.commit()
     return numbers
@@ -116,8 +116,9 @@ def test_statements_by_month_issue_pay_and_scope(demo_server: LiveServer) -> Non
     mpage = m.get("/statements", params={"month": "2022-11"}).text
     assert 'id="issue-month"' in mpage and 'class="pay-form"' not in mpage
     back = "/statements?month=2022-11"
-    r = m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2022-11", "next": back},
-               headers={"HX-Request": "true"})
+    total = re.search(r'name="confirm_amount" value="([^"]+)"', mpage).group(1)  # type: ignore[union-attr]
+    r = m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2022-11", "next": back,
+                                                  "confirm_amount": total}, headers={"HX-Request": "true"})
     assert r.status_code == 204 and r.headers["HX-Redirect"] == back
     assert _status(demo_server, om) == _status(demo_server, eq) == "issued"
     assert 'class="pay-form"' not in m.get(back).text
@@ -129,23 +130,24 @@ def test_statements_by_month_issue_pay_and_scope(demo_server: LiveServer) -> Non
     pdf = f.get(f"/settlements/{om}/statement.pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content == bundle.read(f"{om}.pdf")
     # record a payment in place: a refusal is a toast that keeps the row; success returns the row and a toast
-    missing = f.post(f"/settlements/{om}/pay", data={"csrf_token": ft, "paid_on": "2022-12-10", "next": back},
-                     headers={"HX-Request": "true"})
+    day = today_local()
+    missing = f.post(f"/settlements/{om}/pay", data={"csrf_token": ft, "paid_on": day, "next": back,
+                                                      "confirm_amount": net(f, om)}, headers={"HX-Request": "true"})
     assert missing.status_code == 409 and "bank reference" in missing.text and missing.headers["HX-Reswap"] == "none"
-    paid = f.post(f"/settlements/{om}/pay", data={"csrf_token": ft, "paid_on": "2022-12-10",
+    paid = f.post(f"/settlements/{om}/pay", data={"csrf_token": ft, "paid_on": day, "confirm_amount": net(f, om),
                                                    "reference": "ICBC-2022-1210", "next": back},
                   headers={"HX-Request": "true"})
     assert paid.status_code == 200, paid.text
     answer = paid.text  # the month's block (the row paid, the month's totals with it), totals per month, toast
     assert answer.lstrip().startswith('<div class="card" id="month">') and "<html" not in answer
     row = re.search(rf'<tr id="row-{om}".*?</tr>', answer, re.S).group(0)  # type: ignore[union-attr]
-    assert "已支付" in row and "2022-12-10 · ICBC-2022-1210" in row and 'class="pay-form"' not in row
+    assert "已支付" in row and f"{day} · ICBC-2022-1210" in row and 'class="pay-form"' not in row
     totals = re.search(r'<div class="totals" id="month-totals">(.*?)</div>\s*</div>', answer, re.S)
     assert totals and "已支付 1" in totals.group(1)
     assert '<div class="card" id="months" hx-swap-oob="true">' in answer
     assert 'hx-swap-oob="beforeend"' in answer and f"{om}：已登记支付" in answer  # the toast
     # without HTMX (no JavaScript): post/redirect/get back to the page
-    plain = f.post(f"/settlements/{eq}/pay", data={"csrf_token": ft, "paid_on": "2022-12-11",
+    plain = f.post(f"/settlements/{eq}/pay", data={"csrf_token": ft, "paid_on": day, "confirm_amount": net(f, eq),
                                                     "reference": "ABC-1211", "next": back})
     assert plain.status_code == 303 and plain.headers["location"] == back
     page = html.unescape(f.get("/statements", params={"month": "2022-11", "status": "paid"}).text)
@@ -236,7 +238,9 @@ def test_finance_records_a_payment_in_place(page, sqlite_demo_server: LiveServer
     number = numbers[OM][MONTHS[1]]
     m, mt = login(sqlite_demo_server, "manager")
     if _status(sqlite_demo_server, number) == "approved":
-        m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2022-12"})
+        total = re.search(r'name="confirm_amount" value="([^"]+)"',
+                          m.get("/statements", params={"month": "2022-12"}).text).group(1)  # type: ignore[union-attr]
+        m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2022-12", "confirm_amount": total})
     log_in(page, sqlite_demo_server, "finance")
     page.click("nav.main >> text=结算单")
     page.wait_for_url("**/statements")
@@ -248,10 +252,13 @@ def test_finance_records_a_payment_in_place(page, sqlite_demo_server: LiveServer
     screenshot(page, "statements-finance")
     row = page.locator(f"#row-{number}")
     row.locator("input[name=reference]").fill("BOC-20230112")
-    row.locator("input[name=paid_on]").fill("2023-01-12")
+    row.locator("input[name=paid_on]").fill(today_local())
+    shown = []
+    page.once("dialog", lambda d: (shown.append(d.message), d.accept()))  # the amount is confirmed in a dialog
     row.locator("button").click()
     page.wait_for_selector(f"#row-{number} >> text=已支付")
-    assert "2023-01-12 · BOC-20230112" in page.inner_text(f"#row-{number}")
+    assert f"{today_local()} · BOC-20230112" in page.inner_text(f"#row-{number}")
+    assert shown and "不可撤销" in shown[0] and number in shown[0]
     assert page.locator(f"#row-{number} form").count() == 0
     assert page.locator(".toast").count() == 1
     assert "已支付 1" in page.inner_text("#month-totals")  # the month's figures followed

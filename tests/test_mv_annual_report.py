@@ -53,8 +53,8 @@ def _settle_years(s: Session, code: str, utilities: list[str], years: int) -> No
         if period.contract_year > years:
             break
         for row in settlement.draft_period(s, contract, period, actor="manager"):
-            for action in ("submit", "approve"):
-                settlement.transition(s, row, action, actor="manager")
+            settlement.transition(s, row, "submit", actor="manager")
+            settlement.transition(s, row, "approve", actor="manager2")  # four eyes
         s.commit()
 
 
@@ -218,10 +218,13 @@ def test_no_report_says_why(server: LiveServer) -> None:
 
 def test_incomplete_years_are_warnings_in_the_report(server: LiveServer) -> None:
     c = login(server, "manager")
-    r = c.get(f"/contracts/{WUXI}/mv/report/3.pdf")  # the demo's Wuxi readings end with contract year 2
+    r = c.get(f"/contracts/{COLLEGE}/mv/report/3.pdf")  # begun 2026-04-01; the college's readings end 2026-03
     assert r.status_code == 200
     _, flat = pdf_text(r.content)
     assert "本合同年无可用数据" in flat and "年度清算尚未批准" in flat and "无数据充分的月份" in flat
+    r = c.get(f"/contracts/{WUXI}/mv/report/3.pdf")  # data for the whole year; settled here only to year 2
+    _, flat = pdf_text(r.content)
+    assert r.status_code == 200 and "本合同年无可用数据" not in flat and "年度清算尚未批准" in flat
     r = c.get(f"/contracts/{COLLEGE}/mv/report/2.pdf")  # data for the whole year; its true-up is not drafted
     _, flat = pdf_text(r.content)
     assert r.status_code == 200 and "2025-04-01至2026-03-31" in flat
@@ -233,6 +236,10 @@ def test_mv_page_links_each_begun_contract_year(server: LiveServer) -> None:
     page = c.get(f"/contracts/{WUXI}/mv").text
     links = re.findall(rf'href="/contracts/{WUXI}/mv/report/(\d+)\.pdf"', page)
     assert links == ["1", "2", "3", "4", "5"]
+    # the calibrated headline interval in the table, G14 Annex B beside it for compliance
+    g14 = re.search(r'id="g14-annex-b">ASHRAE G14 附录B（合规检验）：±([\d,.]+)（68%），±([\d,.]+)（90%）；'
+                    r'.*?([\d.]+)%（限值', page)
+    assert g14 is not None and float(g14.group(1).replace(",", "")) < float(g14.group(2).replace(",", ""))
     college = c.get(f"/contracts/{COLLEGE}/mv").text  # 2024-04 start: years 1-3 have begun by 2026-11
     today = annual_report.local_today()
     begun = [str(n) for n, start in enumerate([date(2024, 4, 1), date(2025, 4, 1), date(2026, 4, 1),

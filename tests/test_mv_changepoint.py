@@ -69,22 +69,27 @@ def test_noisy_daily_recovers_parameters_within_tolerance(form: str) -> None:
 
 
 def test_bills_of_uneven_length_recover_daily_model() -> None:
-    """Usage/day against mean degree-days/day per bill, weighted by days (CalTRACK 2.0 billing)."""
-    f, coefs, h, c = TRUE["5P"]
-    t = daily_weather("2022-12-20", 420, np.random.default_rng(8))
+    """Usage/day against mean degree-days/day per bill, weighted by days (CalTRACK 2.0 billing); balance points
+    off any grid are solved exactly on bills too. Two years of bills: 24 bills allow five parameters (one per
+    three bills), a single year of 12 would not."""
+    def f(t: np.ndarray) -> np.ndarray:
+        return 700.0 + 35.0 * np.maximum(12.37 - t, 0) + 55.0 * np.maximum(t - 21.63, 0)
+
+    t = daily_weather("2022-12-20", 800, np.random.default_rng(8))
     daily = pd.DataFrame({"usage": f(t.to_numpy()), "temperature": t.to_numpy()}, index=t.index)
-    starts = ["2022-12-20", "2023-01-22", "2023-02-20", "2023-03-23", "2023-04-20", "2023-05-22", "2023-06-19",
-              "2023-07-21", "2023-08-22", "2023-09-20", "2023-10-23", "2023-11-20", "2023-12-21"]
-    bills = bills_from_daily(daily, starts, "2024-01-22").drop(columns="temperature")
+    rng = np.random.default_rng(4)
+    starts = pd.Timestamp("2022-12-20") + pd.to_timedelta(np.cumsum([0] + list(rng.integers(28, 34, 23))), unit="D")
+    bills = bills_from_daily(daily, [str(s.date()) for s in starts], str((starts[-1] + pd.Timedelta(days=31)).date()))
+    bills = bills.drop(columns="temperature")
     m = fit_baseline(bills, granularity="billing", temperature=t, calendar="weekday")
-    assert m.model_type == "5P"
+    assert m.model_type == "5P", m.selection["reason"]
     seg = m.segments[0]
     got = dict(zip(seg["columns"], seg["coefficients"], strict=True))
-    assert got == pytest.approx(coefs, rel=1e-6)
-    assert (seg["heating_balance_point"], seg["cooling_balance_point"]) == pytest.approx((h, c))
+    assert got == pytest.approx({"intercept": 700.0, "heating_slope": 35.0, "cooling_slope": 55.0}, rel=1e-6)
+    assert abs(seg["heating_balance_point"] - 12.37) < 1e-6 and abs(seg["cooling_balance_point"] - 21.63) < 1e-6
     pred = m.predict(bills, temperature=t)
     np.testing.assert_allclose(pred.to_numpy(), bills["usage"].to_numpy(), rtol=1e-9)
-    assert m.metrics["n"] == 13
+    assert m.metrics["n"] == 24
 
 
 def test_multivariable_with_chinese_working_days_and_energy_users() -> None:

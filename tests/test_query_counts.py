@@ -8,51 +8,50 @@ province-wide manager and the statements it sends to the database are counted on
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import LiveServer, PostgresServer, _fresh_url
-from sqlalchemy import Engine, event, func, select, update
+from sqlalchemy import Engine, event, func, select
 from sqlmodel import Session
 from test_web import login
 
 from emc.contracts.models import Contract, ContractMeter
 from emc.db import make_engine, upgrade
-from emc.dbtypes import utcnow
-from emc.org.models import Role, User
 from emc.settlement import service
 from emc.settlement.models import Settlement
 from emc.settlement.periods import settlement_periods
 
 SIZES = {"small": (6, 3), "large": (30, 15)}  # synthetic contracts, issued settlements
-MANAGER = User(username="qc", password_hash="x", role=Role.manager.value)
 
 
 def issue_unpaid(engine: Engine, n: int) -> None:
-    """Draft, approve and issue ``n`` settlements of contracts that settle without a baseline (custody, lease,
-    fixed fees), issued 100 days ago and not paid: each is overdue for payment."""
+    """Draft, approve (a second manager: four eyes) and issue ``n`` settlements of contracts whose first periods
+    settle from the demo's data, issued 100 days ago and not paid: each is overdue for payment."""
+    def ago(days: int) -> datetime:
+        return datetime.now(UTC) - timedelta(days=days)
+
     with Session(engine, expire_on_commit=False) as session:
-        issued: list[int] = []
+        issued = 0
         for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
             for period in settlement_periods(service.terms(session, contract)[-1].terms.contract)[:3]:
-                if len(issued) >= n:
+                if issued >= n:
                     break
                 savepoint = session.begin_nested()
                 try:
                     rows = service.draft_period(session, contract, period, actor="test")
                     for row in rows:
-                        for action in ("submit", "approve", "issue"):
-                            service.transition(session, row, action, actor=MANAGER)
+                        service.transition(session, row, "submit", actor="manager", at=ago(110))
+                        service.transition(session, row, "approve", actor="manager2", at=ago(105))
+                        service.transition(session, row, "issue", actor="manager", at=ago(100))
                     savepoint.commit()
-                    issued.extend(r.id for r in rows)  # type: ignore[misc]
+                    issued += len(rows)
                 except Exception:  # noqa: BLE001  (a period that needs a baseline or data: try the next contract)
                     savepoint.rollback()
                     break
-        session.execute(update(Settlement).where(Settlement.id.in_(issued))
-                        .values(issued_at=utcnow() - timedelta(days=100)))
         session.commit()
-        assert len(issued) >= n, f"only {len(issued)} settlements could be issued"
+    assert issued >= n, f"only {issued} settlements could be issued"
 
 
 def build(url: str, synthetic: int, settlements: int) -> None:

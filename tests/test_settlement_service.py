@@ -16,6 +16,7 @@ from emc.baselines import service as baselines
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
+from emc.dbtypes import utcnow
 from emc.metering.service import ImportOptions, import_file
 from emc.org.models import Role, User
 from emc.org.scope import Scope
@@ -29,8 +30,13 @@ WUXI = ROOT / "baselines" / "WX-SMZX-2018"
 FEE = Decimal("1307829.01")  # 16,179,328.00 × 0.97 / 12, half-up to the fen
 
 
-def manager() -> User:
-    return User(username="mgr", password_hash="x", role=Role.manager.value)
+def manager(name: str = "mgr") -> User:
+    return User(username=name, password_hash="x", role=Role.manager.value)
+
+
+def approver() -> User:
+    """A second manager: four eyes (the approver is neither the submitter nor who last changed the inputs)."""
+    return manager("mgr2")
 
 
 @pytest.fixture
@@ -107,7 +113,7 @@ def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) ->
     service.transition(session, row, "submit", actor=manager())
     with pytest.raises(service.SettlementError, match="say why"):
         service.transition(session, row, "reject", actor=manager(), reason="no")
-    service.transition(session, row, "approve", actor=manager())
+    service.transition(session, row, "approve", actor=approver())
     assert len(row.inputs_hash) == 64 and service.ledger_problems(session) == []
     balances = service.balances(session, wuxi, date.today())  # posted on the day of approval
     assert balances[("institution", "settlement_payable")] == -FEE
@@ -117,7 +123,7 @@ def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) ->
     with pytest.raises(service.SettlementError, match="payment date and the bank reference"):
         service.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"))
     service.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"),
-                       paid_on=date(2019, 1, 20), reference="ICBC-20190120-0001")
+                       paid_on=service.local_day(utcnow()), reference="ICBC-20190120-0001")
     session.commit()
     after = service.balances(session, wuxi, date.today())
     assert after[("institution", "settlement_payable")] == 0 and after[("esco", "settlement_receivable")] == 0
@@ -166,8 +172,8 @@ def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp
     report = service.run_due(session, date(2024, 6, 10))
     assert report.created == ["CZ-ZLRMYY-HVAC-2024-202403"], report.waiting
     row = session.execute(select(Settlement)).scalar_one()
-    for action in ("submit", "approve"):
-        service.transition(session, row, action, actor=manager())
+    service.transition(session, row, "submit", actor=manager())
+    service.transition(session, row, "approve", actor=approver())
     session.commit()
     before = [(line.kind, line.amount) for line in service.lines_of(session, row)]
     assert row.net_to_esco > 0 and before
@@ -175,16 +181,22 @@ def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp
     rows = "".join(f"CZ-ZLRMYY-E01,2024-04-{d:02d} {h:02d}:00,{2000 + h}\n" for d in range(1, 11) for h in range(24))
     fix = tmp_path / "fix.csv"
     fix.write_text("表计编号,时间,用电量(kWh)\n" + rows, encoding="utf-8")
+    refused = import_file(session, fix, file_name="fix.csv", actor="t", scope=Scope.everything(),
+                          options=ImportOptions(mode="replace"))
+    [finding] = [f for f in refused.findings.kept if f.code == "used_by_approved"]
+    assert not refused.ok and row.number in finding.message  # without a reason: refused, nothing written
+    assert row.flagged == "" and session.execute(select(func.count()).select_from(Settlement)).scalar_one() == 1
     corrected = import_file(session, fix, file_name="fix.csv", actor="t", scope=Scope.everything(),
-                            options=ImportOptions(mode="replace"))
+                            options=ImportOptions(mode="replace", reason="平台补传四月主表数据"))
     assert corrected.ok and corrected.batch.summary["replaced"] == 240
-    assert service.flag_changed(session) == [row.number]
-    adjustment = service.adjust(session, row, actor=manager())
+    # with one: the settlement is flagged and its difference drafted as an adjusting settlement
+    adjustment = session.execute(select(Settlement).where(Settlement.adjusts_id == row.id)).scalar_one()
     session.commit()
-    assert (adjustment.version, adjustment.adjusts_id, adjustment.number) == (2, row.id, row.number + "-A1")
+    assert (adjustment.version, adjustment.status, adjustment.number) == (2, "draft", row.number + "-A1")
     assert adjustment.net_to_esco < 0  # more use, less saved: the ESCO was overpaid
     assert [(line.kind, line.amount) for line in service.lines_of(session, row)] == before  # never edited
     assert row.flagged == f"adjusted by {adjustment.number}"
+    assert service.ledger_problems(session) == []
 
 
 def test_data_loaded_once_for_many_periods_gives_the_same_figures(session: Session, wuxi: Contract) -> None:
@@ -211,7 +223,7 @@ def test_reminders_for_approval_and_payment_beyond_their_days(session: Session, 
     assert service.reminders(session, Scope.everything(), today + timedelta(days=5)) == []
     [late] = service.reminders(session, Scope.everything(), today + timedelta(days=6))
     assert (late.number, late.waiting_for, late.days) == (row.number, "approval", 6)
-    service.transition(session, row, "approve", actor=manager())
+    service.transition(session, row, "approve", actor=approver())
     service.transition(session, row, "issue", actor=manager())
     assert service.reminders(session, Scope.everything(), today + timedelta(days=30)) == []  # 30 payment days
     [unpaid] = service.reminders(session, Scope.everything(), today + timedelta(days=33))
@@ -231,6 +243,6 @@ def test_the_statement_lists_the_adjustments_acting_in_the_period(session: Sessi
     baselines.decide_adjustment(session, later, approve_it=True, actor=manager())
     [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
     service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=manager())
+    service.transition(session, row, "approve", actor=approver())
     [adj] = statements.build(session, row).adjustments
     assert "消防管网冲洗" in adj.reason and adj.quantity == Decimal("120") and adj.unit == "m³"

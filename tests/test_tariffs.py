@@ -34,6 +34,7 @@ from emc.tariffs.files import TariffFileError, parse_tariffs
 ROOT = Path(__file__).resolve().parent.parent
 WUXI_TARIFFS = ROOT / "contracts" / "tariffs" / "wuxi.toml"
 MANAGER = User(username="mgr", password_hash="x", role=Role.manager.value)
+APPROVER = User(username="mgr2", password_hash="x", role=Role.manager.value)  # four eyes
 
 GOOD = """
 format = 1
@@ -93,6 +94,7 @@ windows = [{ start = "14:00", end = "22:00", band = "peak" }]""")
 
 
 def test_loading_is_idempotent_audited_and_all_or_nothing(session: Session) -> None:
+    load_regions(session)
     first = service.load_file(session, WUXI_TARIFFS, actor=MANAGER)
     assert [s.action for s in first] == ["created"] * 4
     assert [s.action for s in service.load_file(session, WUXI_TARIFFS, actor=MANAGER)] == ["unchanged"] * 4
@@ -112,6 +114,7 @@ def test_loading_is_idempotent_audited_and_all_or_nothing(session: Session) -> N
 
 
 def test_a_new_price_notice_ends_the_previous_version(session: Session) -> None:
+    load_regions(session)
     service.load_file(session, WUXI_TARIFFS, actor=MANAGER)
     gas = service.find(session, "WX-GAS-NONRES", "gas", "2018-01-01")
     assert gas is not None
@@ -133,6 +136,7 @@ def test_a_version_that_priced_an_approved_settlement_is_frozen(session: Session
     """The Wuxi custody fee priced July 2019 with the 2019-07-01 electricity version; once that settlement is
     approved the version cannot change, and the refusal names the settlement."""
     load_regions(session)
+    load_regions(session)
     service.load_file(session, WUXI_TARIFFS, actor=MANAGER)
     text = (ROOT / "contracts" / "wuxi-civic-centre.toml").read_text(encoding="utf-8")
     # the custody component alone: no measured utility, so no baseline is needed to settle it
@@ -146,7 +150,7 @@ def test_a_version_that_priced_an_approved_settlement_is_frozen(session: Session
 
     july = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201907")).scalar_one()
     settlements.transition(session, july, "submit", actor=MANAGER)
-    settlements.transition(session, july, "approve", actor=MANAGER)
+    settlements.transition(session, july, "approve", actor=APPROVER)
     assert service.used_by(session, "WX-GS-10KV/electricity@2019-07-01") == ["WX-SMZX-2018-201907"]
     changed = WUXI_TARIFFS.read_text(encoding="utf-8").replace("price = 0.8136", "price = 0.8200")
     with pytest.raises(service.TariffInUse, match="WX-SMZX-2018-201907"):
@@ -215,7 +219,7 @@ esco_share = [0.5, 0.5, 0.5, 0.5, 0.5]
     assert row.inputs["tariff_versions"] == "T-TOU-W/water@2023-01-01"
     # the approved statement prints the tariff version and each band's price (issue 6: tariffs with versions)
     settlements.transition(session, row, "submit", actor=MANAGER)
-    settlements.transition(session, row, "approve", actor=MANAGER)
+    settlements.transition(session, row, "approve", actor=APPROVER)
     rates = {(r.version, r.name, r.value) for r in statements.build(session, row).rates}
     assert ("T-TOU-W/water@2023-01-01", "水价格（峰）", Decimal(6)) in rates
     assert ("T-TOU-W/water@2023-01-01", "水价格（平）", Decimal(3)) in rates

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
 from emc.audit.models import AuditEvent
 from emc.web.deps import AdminUser, SessionDep
+from emc.web.paging import PageNo
 from emc.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -18,7 +17,7 @@ PAGE_SIZE = 50
 
 @router.get("/audit")
 def audit_page(request: Request, session: SessionDep, admin: AdminUser, action: str = "", actor: str = "",
-               page: Annotated[int, Query(ge=1)] = 1) -> Response:
+               page: PageNo = 1) -> Response:
     where = []
     if action:
         where.append(AuditEvent.action.startswith(action, autoescape=True))

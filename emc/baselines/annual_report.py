@@ -377,9 +377,10 @@ def _model_summary(baseline: Baseline, total: dict[str, Any] | None) -> r.ModelS
                f"≤ {_pct(gates.get('nmbe_abs_max'), 0)}", bool(gates.get("nmbe_pass"))),
     ]
     if total is not None:
-        fsu = total.get("fsu_68")
+        # G14's compliance test is on G14's own Annex B figure (the headline interval is reported beside it).
+        fsu = total.get("fsu_g14_68", total.get("fsu_68"))
         limit = float(total.get("fsu_68_limit") or 0.5)
-        gate_rows.append(r.Gate("年度相对不确定度 FSU @68%", _pct(fsu), f"< {_pct(limit, 0)}",
+        gate_rows.append(r.Gate("年度相对不确定度 FSU @68%（G14 附录B）", _pct(fsu), f"< {_pct(limit, 0)}",
                                 fsu is not None and math.isfinite(fsu) and fsu < limit))
     approval = f"v{baseline.version}，{baseline.decided_by or '—'} 于 {baseline.decided_at:%Y-%m-%d} 批准" \
         if baseline.decided_at else f"v{baseline.version}"

@@ -15,7 +15,6 @@ from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.org.models import Role, User
-from emc.org.scope import NotFound
 from emc.reports.fonts import CjkFontMissing
 from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
@@ -138,9 +137,7 @@ def mv_fit(request: Request, session: SessionDep, user: Proposer, scope: ScopeDe
 def mv_decide(request: Request, session: SessionDep, user: Decider, scope: ScopeDep, code: str,
               baseline_id: int, decision: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
     contract = _contract(session, scope, code)
-    baseline = session.get(Baseline, baseline_id)
-    if baseline is None or baseline.contract_id != contract.id:
-        raise NotFound("baseline")
+    baseline = scope.find(session, Baseline, Baseline.id == baseline_id, Baseline.contract_id == contract.id)
     try:
         if decision == "approve":
             service.approve(session, baseline, actor=user, reason=reason)
@@ -178,9 +175,8 @@ def mv_decide_adjustment(request: Request, session: SessionDep, user: Decider, s
                          adjustment_id: int, decision: Annotated[str, Form()],
                          note: Annotated[str, Form()] = "") -> Response:
     contract = _contract(session, scope, code)
-    row = session.get(NonRoutineAdjustment, adjustment_id)
-    if row is None or row.contract_id != contract.id:
-        raise NotFound("adjustment")
+    row = scope.find(session, NonRoutineAdjustment, NonRoutineAdjustment.id == adjustment_id,
+                     NonRoutineAdjustment.contract_id == contract.id)
     try:
         service.decide_adjustment(session, row, approve_it=decision == "approve", actor=user, note=note)
         session.commit()

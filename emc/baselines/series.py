@@ -62,10 +62,18 @@ def _bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return (datetime.combine(start, time(), tz), datetime.combine(end + timedelta(days=1), time(), tz))
 
 
-def readings_frame(session: Session, meters: list[Meter], start: date, end: date, tz: ZoneInfo) -> pd.DataFrame:
+BILL_REACH_DAYS = 400  # the longest bill whose part inside a span is read (bills run one or two months)
+
+
+def readings_frame(session: Session, meters: list[Meter], start: date, end: date, tz: ZoneInfo, *,
+                   overlapping: bool = False) -> pd.DataFrame:
+    """Readings that start in [start, end]; ``overlapping``: also those that started earlier and run into it
+    (bills straddling the span's first day, apportioned by the savings computation)."""
     lo, hi = _bounds(start, end, tz)
+    since = [Reading.period_start >= lo - timedelta(days=BILL_REACH_DAYS), Reading.period_end > lo] if overlapping \
+        else [Reading.period_start >= lo]
     rows = session.execute(select(Reading.meter_id, Reading.period_start, Reading.period_end, Reading.value)
-                           .where(Reading.meter_id.in_([m.id for m in meters]), Reading.period_start >= lo,
+                           .where(Reading.meter_id.in_([m.id for m in meters]), *since,
                                   Reading.period_start < hi)).all()
     frame = pd.DataFrame(rows, columns=["meter_id", "start", "end", "value"])
     if len(frame):
@@ -89,24 +97,32 @@ def temperature_series(session: Session, station: str, start: date, end: date, t
 
 
 def load(session: Session, contract: Contract, utility: str, start: date, end: date, *, tz: str,
-         granularity: str | None = None) -> Series:
-    """The contract's usage of ``utility`` over [start, end] (inclusive local dates) with temperatures."""
+         granularity: str | None = None, overlapping: bool = False) -> Series:
+    """The contract's usage of ``utility`` over [start, end] (inclusive local dates) with temperatures.
+
+    ``overlapping`` (billing data of a reporting span): bills that straddle the span's edges are kept whole,
+    so the savings computation can apportion them (emc.mv.apportion); without it (a baseline fit) only bills
+    inside the span are used."""
     zone = ZoneInfo(tz)
     meters = group_meters(session, contract, utility)
     if not meters:
         raise SeriesError(f"{contract.code} has no main ({'total'}) meter of utility {utility}")
-    frame = readings_frame(session, meters, start, end, zone)
+    overlapping = overlapping and granularity == "billing"
+    frame = readings_frame(session, meters, start, end, zone, overlapping=overlapping)
     if frame.empty:
         raise SeriesError(f"no {utility} readings for {contract.code} between {start} and {end}")
     station = station_of(session, contract)
-    temps = temperature_series(session, station, start, end, zone)
+    first = min(start, frame["start"].min().date())  # a straddling bill needs the weather of its first days
+    temps = temperature_series(session, station, first, end, zone)
     duration = (frame["end"] - frame["start"]).dt.total_seconds()
     typical = float(duration.median())
     chosen = granularity or ("billing" if typical > 2 * 86_400 else "daily")
     notes: list[str] = []
     days = pd.date_range(start, end, freq="D")
     if chosen == "billing":
-        data = _billing(frame, meters, start, end, notes)
+        if len(meters) > 1 and not overlapping:  # days at the span's edges need the bills running into it
+            frame = readings_frame(session, meters, start, end, zone, overlapping=True)
+        data = _billing(frame, meters, start, end, notes, overlapping=overlapping)
     elif chosen == "daily":
         frame["day"] = frame["start"].dt.normalize().dt.tz_localize(None)
         per_day = frame.groupby("day")["value"].sum()
@@ -129,22 +145,47 @@ def load(session: Session, contract: Contract, utility: str, start: date, end: d
     return Series(data, chosen, temps, [m.code for m in meters], station, digest, notes)
 
 
-def _billing(frame: pd.DataFrame, meters: list[Meter], start: date, end: date, notes: list[str]) -> pd.DataFrame:
+def _billing(frame: pd.DataFrame, meters: list[Meter], start: date, end: date, notes: list[str], *,
+             overlapping: bool = False) -> pd.DataFrame:
+    after = pd.Timestamp(end + timedelta(days=1))
     if len(meters) == 1:
         bills = frame.sort_values("start")
-        bills = bills[(bills["start"].dt.date >= start) & (bills["end"].dt.date <= end + timedelta(days=1))]
+        begins, ends = bills["start"].dt.tz_localize(None), bills["end"].dt.tz_localize(None)
+        if overlapping:  # whole bills that share a day with the span; the savings apportion them
+            keep = (begins < after) & (ends > pd.Timestamp(start))
+        else:
+            keep = (begins >= pd.Timestamp(start)) & (ends <= after)
+        bills = bills[keep.to_numpy()]
         return pd.DataFrame({"usage": bills["value"].to_numpy(), "end": bills["end"].dt.tz_localize(None).to_numpy()},
                             index=pd.DatetimeIndex(bills["start"].dt.tz_localize(None)))
-    # several meters on their own cycles: spread each bill over its days, then sum calendar months
+    # several meters on their own cycles: spread each bill over its days (by days: the group has no model yet
+    # when it is fitted), keep the days every meter covers, and sum them per calendar month within the span
     notes.append("bills of several meters were spread evenly over their days and summed per calendar month")
-    daily = []
-    for row in frame.itertuples():
-        span = pd.date_range(row.start.tz_localize(None), row.end.tz_localize(None) - pd.Timedelta(days=1), freq="D")
-        if len(span):
-            daily.append(pd.Series(row.value / len(span), index=span))
-    per_day = pd.concat(daily).groupby(level=0).sum()
-    months = per_day.groupby(per_day.index.to_period("M")).sum()
-    out = pd.DataFrame({"usage": months.to_numpy(), "start": months.index.to_timestamp().to_numpy(),
-                        "end": (months.index + 1).to_timestamp().to_numpy()})
-    out = out[(out["start"].dt.date >= start) & (out["end"].dt.date <= end + timedelta(days=1))]
+    first = frame["start"].dt.tz_localize(None).dt.normalize().to_numpy().astype("datetime64[D]")
+    length = (frame["end"].dt.tz_localize(None).to_numpy().astype("datetime64[D]") - first).astype(np.int64)
+    keep = length > 0
+    first, length = first[keep], length[keep]
+    offsets = np.arange(int(length.sum())) - np.repeat(np.cumsum(length) - length, length)
+    days = pd.DatetimeIndex(np.repeat(first, length) + offsets.astype("timedelta64[D]"))
+    spread = pd.DataFrame({"value": np.repeat(frame["value"].to_numpy(dtype=float)[keep] / length, length),
+                           "meter": np.repeat(frame["meter_id"].to_numpy()[keep], length)}, index=days)
+    per_day = spread["value"].groupby(level=0).sum()
+    meters_per_day = spread["meter"].groupby(level=0).nunique()
+    full = meters_per_day.reindex(per_day.index).fillna(0).to_numpy() >= len(meters)
+    per_day = per_day[full & (per_day.index >= pd.Timestamp(start)) & (per_day.index < after)]
+    if per_day.empty:
+        return pd.DataFrame({"usage": [], "end": pd.DatetimeIndex([])}, index=pd.DatetimeIndex([]))
+    # contiguous runs of complete days within each month become one row each (start, end = day after)
+    day = per_day.index
+    run = np.concatenate([[0], np.cumsum((day[1:] - day[:-1]) != pd.Timedelta(days=1))])
+    keys = pd.MultiIndex.from_arrays([day.to_period("M"), run])
+    grouped = per_day.groupby(keys)
+    firsts = pd.Series(day, index=keys).groupby(level=[0, 1]).min()
+    lasts = pd.Series(day, index=keys).groupby(level=[0, 1]).max()
+    out = pd.DataFrame({"usage": grouped.sum().to_numpy(), "start": firsts.to_numpy(),
+                        "end": (lasts + pd.Timedelta(days=1)).to_numpy()})
+    if not overlapping:  # a fit uses whole calendar months only
+        whole = (out["start"].dt.day == 1) & (out["end"].dt.day == 1) & \
+            (out["end"] == out["start"] + pd.offsets.MonthBegin(1))
+        out = out[whole.to_numpy()]
     return out.set_index(pd.DatetimeIndex(out.pop("start")))

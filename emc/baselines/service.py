@@ -23,6 +23,7 @@ from emc.config import get_settings
 from emc.contracts.models import Contract
 from emc.contracts.service import current_version
 from emc.dbtypes import utcnow
+from emc.mv.apportion import calendar_periods, period_savings
 from emc.org.models import Role, User
 
 
@@ -207,8 +208,9 @@ class Reporting:
 
     def month(self, start: date, end: date) -> dict[str, Any] | None:
         """The savings row of calendar month [start, end] from one computation over the whole span (each
-        month's figures and uncertainty depend on that month's data only: G14 Annex B per period)."""
-        if self.baseline.granularity == "billing" or start.day != 1 or (end + timedelta(days=1)).day != 1:
+        month's figures and uncertainty depend on that month's data only: G14 Annex B per period; bills are
+        apportioned bill by bill, so a month's share does not depend on the span either)."""
+        if start.day != 1 or (end + timedelta(days=1)).day != 1:
             return None
         if self._months is None:
             rows = savings_from(self, self.start, self.end).result.periods.to_dict(orient="records")
@@ -222,7 +224,7 @@ def prepare_reporting(session: Session, contract: Contract, utility: str, start:
     if baseline is None:
         raise BaselineError(f"{contract.code} has no approved {utility} baseline yet")
     data = series.load(session, contract, utility, start, end, tz=get_settings().timezone,
-                       granularity=baseline.granularity)
+                       granularity=baseline.granularity, overlapping=True)
     adjusts = [mv.Adjustment(start=a.start, end=a.end, kind=a.kind, reason=a.reason, amount=a.amount,
                              multiplier=a.multiplier, approved_by=a.decided_by, id=str(a.id))
                for a in adjustments(session, contract, utility) if a.status == AdjustmentStatus.approved]
@@ -230,14 +232,21 @@ def prepare_reporting(session: Session, contract: Contract, utility: str, start:
 
 
 def savings_from(reporting: Reporting, start: date, end: date, *, period: str = "M") -> SavingsReport:
-    """Savings over [start, end] (inclusive) from prepared data."""
+    """Savings over [start, end] (inclusive) from prepared data, per ``period`` ("M" calendar months cut at
+    [start, end]; "row"/"bill" each reading). THE savings of a span: settlements and ``emc savings`` read it.
+    Bills are apportioned to the months by the baseline's predicted use per day (emc.mv.apportion), so a
+    bill straddling an edge counts once, split, and the months add up to the span."""
     frame = reporting.data.frame
-    if reporting.baseline.granularity != "billing" and (start, end) != (reporting.start, reporting.end):
-        frame = frame[(frame.index >= pd.Timestamp(start)) & (frame.index < pd.Timestamp(end) + pd.Timedelta(days=1))]
-    kwargs: dict[str, Any] = {"adjustments": reporting.adjustments, "period": period}
+    kwargs: dict[str, Any] = {"adjustments": reporting.adjustments}
     if reporting.baseline.granularity == "billing":
         kwargs["temperature"] = reporting.data.temperature
-    result = mv.savings(reporting.model, frame, **kwargs)
+        if period not in ("row", "bill"):
+            cuts = calendar_periods(pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1), period)
+            result = period_savings(reporting.model, frame, cuts, **kwargs)
+            return SavingsReport(reporting.baseline, result, reporting.baseline.granularity, reporting.data.notes)
+    elif (start, end) != (reporting.start, reporting.end):
+        frame = frame[(frame.index >= pd.Timestamp(start)) & (frame.index < pd.Timestamp(end) + pd.Timedelta(days=1))]
+    result = mv.savings(reporting.model, frame, period=period, **kwargs)
     return SavingsReport(reporting.baseline, result, reporting.baseline.granularity, reporting.data.notes)
 
 

@@ -27,7 +27,7 @@ from . import indicators as ind
 from . import rollup, service, sources
 from .models import CarbonEntry as E
 from .models import CarbonQuota, CarbonQuotaCorrection, CarbonWarning
-from .queries import institutions_in, percent
+from .queries import percent
 from .quotas import Quota, applicable, check, levels, new_tiers
 from .season import seasonal_share
 
@@ -53,7 +53,7 @@ def _monthly(session: Session, scope: Scope, years: list[int]) -> dict[tuple[int
                                   func.sum(t.quantity), func.sum(t.kgce), func.sum(t.kgco2))
                            .where(t.current == true(), t.kind == "consumption", t.month >= date(min(years), 1, 1),
                                   t.month < date(max(years) + 1, 1, 1),
-                                  t.institution_id.in_(select(Institution.id).where(institutions_in(scope))))
+                                  scope.clause_for(E))
                            .group_by(t.institution_id, t.month, t.kind, t.utility, t.scope, t.in_energy)).all()
     grouped: dict[tuple[int, date], list[Any]] = defaultdict(list)
     for inst, month, *rest in rows:
@@ -82,7 +82,7 @@ def raise_quota_warnings(session: Session, *, today: date, actor: User | str = "
     for q in quota_rows:
         by_kind[(q.category, q.indicator)].append(q)
     insts = sources.institutions(session)
-    in_scope = set(session.execute(select(Institution.id).where(institutions_in(scope))).scalars())
+    in_scope = set(session.execute(select(Institution.id).where(scope.institutions())).scalars())
     corrections = {(c.institution_id, c.quota_id): c for c in session.execute(select(CarbonQuotaCorrection)).scalars()}
     denominators = sources.denominators(session, [year])
     monthly = _monthly(session, scope, [year - 1, year])
@@ -151,13 +151,7 @@ def _month_end(year: int, month: int) -> timedelta:
 def acknowledge(session: Session, scope: Scope, warning_id: int, *, actor: User | str) -> CarbonWarning:
     """The bureau has seen the warning (and the institution's explanation). Once; audited."""
     from emc.dbtypes import utcnow
-    from emc.org.scope import NotFound
-
-    warning = session.execute(select(CarbonWarning).where(
-        CarbonWarning.id == warning_id,
-        CarbonWarning.institution_id.in_(select(Institution.id).where(institutions_in(scope))))).scalars().first()
-    if warning is None:
-        raise NotFound("warning")
+    warning = scope.find(session, CarbonWarning, CarbonWarning.id == warning_id)
     if warning.acknowledged_at is None:
         warning.acknowledged_at = utcnow()
         warning.acknowledged_by = actor.username if isinstance(actor, User) else actor

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from emc import tomlfile
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -46,7 +48,7 @@ class CarbonFileError(ValueError):
 
 def parse_toml(text: str, filename: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text, parse_float=Decimal)
+        return tomlfile.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise CarbonFileError([DataProblem(filename, "", "", f"not valid TOML: {getattr(exc, 'msg', exc)}", line)]) \

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, extract, func, literal, or_, select, true
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, extract, func, literal, select, true
 from sqlmodel import Session
 
 from emc.contracts.models import Contract
@@ -64,20 +64,8 @@ def region(session: Session, code: str) -> Region:
     return found
 
 
-def institutions_in(scope: Scope) -> ColumnElement[bool]:
-    """A WHERE clause over :class:`Institution` for the scope.
-
-    Not ``scope.institutions()`` for region scopes: there the EXISTS subquery compares ``institution.id`` with
-    itself (it is not correlated with the outer institution), so every institution passes once any one is in
-    the region — a district manager would see the whole city. Reported; ESCO and admin scopes are right."""
-    if scope.esco_id is None and scope.region_path is not None:
-        return Institution.region_id.in_(select(Region.id).where(
-            Region.path.startswith(scope.region_path, autoescape=True)))
-    return scope.institutions()
-
-
 def institution(session: Session, scope: Scope, code: str) -> Institution:
-    found = session.execute(select(Institution).where(Institution.code == code, institutions_in(scope))
+    found = session.execute(select(Institution).where(Institution.code == code, scope.institutions())
                             ).scalars().first()
     if found is None:
         raise NotFound("institution")
@@ -87,7 +75,7 @@ def institution(session: Session, scope: Scope, code: str) -> Institution:
 def institution_ids(scope: Scope, region_path: str | None = None, institution_id: int | None = None,
                   denominated_in: int | None = None) -> Any:
     """The ids of the institutions a read covers: in scope, in the region's subtree, optionally one."""
-    query = select(Institution.id).where(institutions_in(scope))
+    query = select(Institution.id).where(scope.institutions())
     if region_path:
         query = query.where(Institution.region_id.in_(
             select(Region.id).where(Region.path.startswith(region_path, autoescape=True))))
@@ -100,11 +88,9 @@ def institution_ids(scope: Scope, region_path: str | None = None, institution_id
 
 
 def _entries(scope: Scope, start: date, end: date, **where: Any) -> list[ColumnElement[bool]]:
-    clauses = [E.current == true(), E.month >= start, E.month < end,
-               E.institution_id.in_(institution_ids(scope, **where))]
-    if scope.is_esco:  # an ESCO sees its own contracts' savings, not other ESCOs'
-        clauses.append(or_(E.contract_id.is_(None), E.contract_id.in_(select(Contract.id).where(scope.contracts()))))
-    return clauses
+    # the entry's own rule (emc/scope_rules.py): its institution, and for an ESCO only its own contracts' savings
+    return [E.current == true(), E.month >= start, E.month < end, scope.clause_for(E),
+            E.institution_id.in_(institution_ids(scope, **where))]
 
 
 def _year(year: int, months: int | None = None) -> tuple[date, date]:
@@ -381,7 +367,7 @@ def history(session: Session, scope: Scope, key: str) -> list[dict[str, Any]]:
         select(E, Institution.code, Institution.name, Contract.code)
         .join(Institution, Institution.id == E.institution_id)
         .outerjoin(Contract, Contract.id == E.contract_id)
-        .where(E.key == key, E.institution_id.in_(institution_ids(scope))).order_by(E.revision)).all()
+        .where(E.key == key, scope.clause_for(E)).order_by(E.revision)).all()
     if not rows:
         raise NotFound("ledger entry")
     return [_entry_dict(e, c, n, k) | {"current": e.current} for e, c, n, k in rows]
@@ -400,7 +386,8 @@ def restatements(session: Session, scope: Scope, *, year: int, region_path: str 
         .join(old, and_(old.c.key == new.c.key, old.c.revision == new.c.revision - 1))
         .join(Institution, Institution.id == new.c.institution_id)
         .where(new.c.current == true(), new.c.change == "restated", new.c.month >= start, new.c.month < end,
-               new.c.institution_id.in_(institution_ids(scope, region_path=region_path)))
+               new.c.institution_id.in_(institution_ids(scope, region_path=region_path)),
+               new.c.id.in_(select(E.id).where(scope.clause_for(E))))  # an ESCO: not another ESCO's savings
         .order_by(new.c.month, Institution.code, new.c.utility).limit(limit)).all()
     return [{"key": r[0], "month": r[1].isoformat(), "utility": r[2], "kind": r[3], "institution": r[4],
              "old_kgce": str(r[5]), "new_kgce": str(r[6]), "delta_kgce": str(r[6] - r[5]),

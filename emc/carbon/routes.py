@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query
 
 from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep
+from emc.web.paging import PageNo
 
 from . import dashboard, queries
 from . import indicators as ind
@@ -22,7 +23,6 @@ router = APIRouter(prefix="/carbon", tags=["carbon"])
 
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="calendar year; default: this year")]
 Region = Annotated[str | None, Query(pattern=r"^\d{6}$", description="GB/T 2260 code; default: the user's region")]
-PageNo = Annotated[int, Query(ge=1)]
 
 
 def _year(year: int | None) -> int:

@@ -155,7 +155,4 @@ def escos_in_scope(session: Session, scope: Scope) -> list[Esco]:
 
 
 def regions_in_scope(session: Session, scope: Scope) -> list[Region]:
-    query = select(Region).order_by(Region.path)
-    if scope.region_path:
-        query = query.where(Region.path.startswith(scope.region_path, autoescape=True))
-    return list(session.execute(query).scalars())
+    return list(session.execute(select(Region).where(scope.regions_below()).order_by(Region.path)).scalars())

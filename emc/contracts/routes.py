@@ -14,8 +14,9 @@ from emc.contracts import queries
 from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFileError, ContractType, parse_contract
 from emc.org.models import Role, User
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web import htmx
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
+from emc.web.paging import PageNo
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -25,7 +26,7 @@ CAN_LOAD = (Role.admin, Role.manager)
 
 
 def contract_filter(q: str = "", type: str = "", esco: str = "", region: str = "", status: str = "",
-                    page: Annotated[int, Query(ge=1)] = 1,
+                    page: PageNo = 1,
                     page_size: Annotated[int, Query(ge=1, le=100)] = 25) -> queries.ContractFilter:
     return queries.ContractFilter(q=q, type=type, esco=esco, region=region, status=status, page=page,
                                   page_size=page_size)
@@ -58,16 +59,16 @@ def contract_page(request: Request, session: SessionDep, user: CurrentUser, scop
 
 
 @pages.post("/contracts/upload")
-async def contract_upload(request: Request, session: SessionDep,
-                          user: Annotated[User, Depends(require_roles(*CAN_LOAD))],
+def contract_upload(request: Request, session: SessionDep,
+                          user: Annotated[User, Depends(require_roles(*CAN_LOAD))], scope: ScopeDep,
                           file: Annotated[UploadFile, File()]) -> Response:
-    raw = await file.read(1_000_001)
+    raw = file.file.read(1_000_001)
     name = file.filename or "upload.toml"
     try:
         if len(raw) > 1_000_000:
             raise ValueError(f"{name}: a contract file over 1 MB is not a contract file")
         spec = parse_contract(raw.decode("utf-8"), name)
-        result = load_contract(session, spec, source=f"upload:{name}", actor=user)
+        result = load_contract(session, spec, source=f"upload:{name}", actor=user, scope=scope)
         session.commit()
     except ContractFileError as exc:
         session.rollback()

@@ -26,7 +26,10 @@ from emc.contracts.spec import ContractFile, ContractFileError, SpecProblem
 from emc.dbtypes import utcnow
 from emc.metering.models import Meter
 from emc.org import service as org
-from emc.org.models import Esco, Institution, User
+from emc.org.models import Esco, Institution, Region, User
+from emc.org.scope import Scope
+
+EVERYTHING = Scope.everything()
 
 
 @dataclass
@@ -44,11 +47,17 @@ def _problem(source: str, key: str, message: str) -> ContractFileError:
     return ContractFileError([SpecProblem(source, key, message)])
 
 
-def load_contract(session: Session, spec: ContractFile, *, source: str, actor: User | str) -> LoadResult:
-    """Create the contract, amend it, or do nothing if these exact terms are already loaded."""
+def load_contract(session: Session, spec: ContractFile, *, source: str, actor: User | str,
+                  scope: Scope = EVERYTHING) -> LoadResult:
+    """Create the contract, amend it, or do nothing if these exact terms are already loaded.
+
+    ``scope`` is the loader's (a web upload passes the user's): every object the file creates or touches —
+    the contract, its institutions and their regions, its meters, its ESCO — must lie in it, and a refusal
+    says the same whether the object exists elsewhere or not, so nothing outside the scope is revealed."""
     head = spec.contract
     digest = spec.spec_hash()
     contract = session.exec(select(Contract).where(Contract.code == head.code)).first()
+    _check_scope(session, spec, contract, source, scope)
     latest = None
     if contract is not None:
         latest = session.exec(select(ContractVersion).where(ContractVersion.contract_id == contract.id)
@@ -122,6 +131,45 @@ def load_contract(session: Session, spec: ContractFile, *, source: str, actor: U
                  reason=reason)
     session.flush()
     return LoadResult(head.code, action, version_no)
+
+
+def _not_available(source: str, key: str, what: str) -> ContractFileError:
+    return _problem(source, key, f"{what} is not available to you: another one of that code exists outside your "
+                                 "scope, or your scope does not cover it; ask an administrator")
+
+
+def _check_scope(session: Session, spec: ContractFile, contract: Contract | None, source: str, scope: Scope) -> None:
+    """Refuse a file that would create or change anything outside ``scope`` (before anything is written)."""
+    if scope.is_unrestricted:
+        return
+    if scope.is_esco:
+        raise _not_available(source, "contract.code", f"contract {spec.contract.code}")
+    problems: list[SpecProblem] = []
+    if contract is not None and session.exec(select(Contract.id).where(
+            Contract.id == contract.id, scope.clause_for(Contract))).first() is None:
+        problems += _not_available(source, "contract.code", f"contract {spec.contract.code}").problems
+    for i, item in enumerate(spec.institutions):
+        key = f"institutions[{i}] ({item.code})"
+        region = org.region_by_code(session, item.region)
+        if region is not None and not scope.covers_region(region):
+            problems += _not_available(source, f"{key}.region", f"region {item.region}").problems
+        existing = session.exec(select(Institution).where(Institution.code == item.code)).first()
+        if existing is not None and not scope.covers_region(session.get(Region, existing.region_id)):
+            problems += _not_available(source, key, f"institution {item.code}").problems
+    for i, item in enumerate(spec.meters):
+        existing_meter = session.exec(select(Meter).where(Meter.code == item.code)).first()
+        if existing_meter is not None and session.exec(select(Meter.id).where(
+                Meter.id == existing_meter.id, scope.clause_for(Meter))).first() is None:
+            problems += _not_available(source, f"meters[{i}] ({item.code})", f"meter {item.code}").problems
+    esco = session.exec(select(Esco).where(Esco.code == spec.esco.code)).first()
+    if esco is not None:
+        values = {"name": spec.esco.name, "name_en": spec.esco.name_en, "credit_code": spec.esco.credit_code,
+                  "contact": spec.esco.contact}
+        if any(getattr(esco, k) != v for k, v in values.items()):
+            problems.append(SpecProblem(source, "esco", f"ESCO {spec.esco.code} is registered with other details; "
+                                        "only an administrator changes a company's name, credit code or contact"))
+    if problems:
+        raise ContractFileError(problems)
 
 
 def _load_institutions(session: Session, spec: ContractFile, source: str,

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from emc import tomlfile
 from emc.metering.models import RegisterType, SubItem, Utility
 from emc.org.models import InstitutionCategory
 
@@ -535,7 +536,7 @@ def _message(error: dict[str, Any]) -> str:
 def parse_contract(text: str, filename: str = "<contract>") -> ContractFile:
     """Parse and validate one contract file; raise :class:`ContractFileError` listing every problem."""
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
+        data = tomlfile.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         raise ContractFileError([SpecProblem(filename, "", f"not valid TOML: {exc.msg if hasattr(exc, 'msg') else exc}", line)]) from exc

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -124,12 +123,8 @@ class MeterChecker:
             idx = order[a:b]
             code = str(codes[a])
             meter = self.meters.get(code)
-            if meter is None:
-                self._row_errors("unknown_meter", f"no meter with code {code!r}", parsed, idx, code)
-                continue
-            if not meter.allowed:
-                self._row_errors("meter_not_yours", f"meter {code} is not under one of your contracts", parsed, idx,
-                                 code)
+            if meter is None or not meter.allowed:  # one answer: "not yours" would confirm the code exists
+                self._refuse(code, parsed, idx)
                 continue
             accepted = self._meter(meter, parsed, idx, parsed.date_only)
             if accepted is not None and len(accepted):
@@ -137,6 +132,9 @@ class MeterChecker:
         if not out:
             return Accepted.empty()
         return Accepted(*(np.concatenate([getattr(a, f) for a in out]) for f in Accepted.__dataclass_fields__))
+
+    def _refuse(self, code: str, parsed: Parsed, idx: np.ndarray) -> None:
+        self._row_errors("unknown_meter", f"no meter with code {code!r} among yours", parsed, idx, code)
 
     def _row_errors(self, code: str, message: str, parsed: Parsed, idx: np.ndarray, meter: str) -> None:
         # the meter column holds the offending code (in a wide file the value column's header is the code)

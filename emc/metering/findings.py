@@ -14,7 +14,8 @@ ERROR, WARNING = "error", "warning"
 
 # code → (severity, what it means). The page's filter and the README list these.
 CODES: dict[str, tuple[str, str]] = {
-    "file_too_large": (ERROR, "the file is over the upload size limit"),
+    "file_too_large": (ERROR, "the file is over a size limit (bytes, rows, cells, columns, unzipped size or "
+                              "reading time)"),
     "unreadable": (ERROR, "the file is not a CSV or XLSX table we can read"),
     "missing_column": (ERROR, "a required column was not found by any of its header names"),
     "no_rows": (ERROR, "the file has a header but no data rows"),
@@ -26,9 +27,10 @@ CODES: dict[str, tuple[str, str]] = {
     "negative_consumption": (ERROR, "consumption below zero (or a register that ran backwards)"),
     "conflicting_duplicate": (ERROR, "the same meter and period twice with different values"),
     "future_timestamp": (ERROR, "a period that has not happened yet"),
-    "unknown_meter": (ERROR, "no meter with this code"),
-    "meter_not_yours": (ERROR, "the meter is not under one of your contracts"),
+    "unknown_meter": (ERROR, "no meter with this code among the uploader's"),
+    "station_not_yours": (ERROR, "the weather station serves institutions outside the uploader's scope"),
     "temperature_out_of_range": (ERROR, "an air temperature no weather station records"),
+    "used_by_approved": (ERROR, "a correction of values approved settlements used, without a reason"),
     "identical_duplicate": (WARNING, "the same meter, period and value twice; the repeat is skipped"),
     "blank_value": (WARNING, "a row without a value: the period counts as missing, not as zero"),
     "gap": (WARNING, "missing periods between two readings"),
@@ -41,6 +43,7 @@ CODES: dict[str, tuple[str, str]] = {
     "conflict_existing": (WARNING, "already stored with another value"),
     "overlap": (WARNING, "the meter already has readings of another interval over the same time"),
     "new_station": (WARNING, "a weather station not seen before; it is created"),
+    "settlements_adjusted": (WARNING, "approved settlements used the corrected values: flagged, differences drafted"),
 }
 
 MAX_KEPT = 20_000  # findings kept per batch; counts stay exact beyond it

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Integer, UniqueConstraint
@@ -93,6 +92,9 @@ class ReadingRevision(SQLModel, table=True):
     period_start: datetime = Field(sa_type=UTCDateTime)
     period_end: datetime = Field(sa_type=UTCDateTime)
     old_value: float
+    old_source_value: float | None = None  # what the file said, and its factor: a revert restores them too
+    old_factor: float | None = None
+    old_estimated: bool | None = None
     old_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
     new_value: float | None  # None: the reading was removed (a batch revert)
     new_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
@@ -119,6 +121,7 @@ class ImportBatch(SQLModel, table=True):
     stored_path: str = Field(default="", max_length=500)
     esco_id: int | None = Field(default=None, foreign_key="esco.id", index=True)
     uploaded_by: str = Field(max_length=64)
+    uploaded_by_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
     mode: str = Field(default="only-new", max_length=16)  # only-new | replace
     status: str = Field(max_length=16, index=True)
     encoding: str = Field(default="", max_length=20)
@@ -134,6 +137,15 @@ class ImportBatch(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     committed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reverted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ImportBatchMeter(SQLModel, table=True):
+    """The meters a batch's rows name (known and in the uploader's scope at preview): the path by which a
+    batch is scoped to regions. A district manager sees a batch only when every meter it touches is theirs."""
+
+    __tablename__ = "import_batch_meter"
+    batch_id: int = Field(foreign_key="import_batch.id", primary_key=True)
+    meter_id: int = Field(foreign_key="meter.id", primary_key=True, index=True)
 
 
 class ImportProfile(SQLModel, table=True):
@@ -167,3 +179,19 @@ class WeatherObservation(SQLModel, table=True):
     period_end: datetime = Field(sa_type=UTCDateTime)
     temperature_c: float
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+
+
+class WeatherRevision(SQLModel, table=True):
+    """A weather observation replaced by a correction: the old temperature is kept, and reverting the
+    correcting batch puts it back (never deletes the original observation)."""
+
+    __tablename__ = "weather_revision"
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="weather_station.id", index=True)
+    period_start: datetime = Field(sa_type=UTCDateTime)
+    period_end: datetime = Field(sa_type=UTCDateTime)
+    old_value: float
+    old_batch_id: int | None = Field(default=None, foreign_key="import_batch.id")
+    new_value: float | None
+    new_batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
+    changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -16,8 +16,9 @@ from emc.metering.models import BatchStatus, ImportBatch
 from emc.metering.rejects import reject_csv, reject_xlsx
 from emc.org.models import Esco, Role, User
 from emc.org.scope import Scope
-from emc.web.deps import ScopeDep, SessionDep, require_roles
 from emc.web import htmx
+from emc.web.deps import ScopeDep, SessionDep, require_roles
+from emc.web.paging import PageNo
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -34,12 +35,13 @@ class UploadTooLarge(ValueError):
     pass
 
 
-async def _receive(upload: UploadFile, limit: int) -> Path:
-    """Stream the upload to a temporary file, stopping as soon as it passes the size limit."""
+def _receive(upload: UploadFile, limit: int) -> Path:
+    """Copy the spooled upload to a temporary file, stopping as soon as it passes the size limit (the body
+    limit middleware has already refused a larger body while it streamed)."""
     tmp = Path(tempfile.mkstemp(prefix="emc-upload-", suffix=Path(upload.filename or "").suffix[:8])[1])
     size = 0
     with open(tmp, "wb") as out:
-        while block := await upload.read(1 << 20):
+        while block := upload.file.read(1 << 20):
             size += len(block)
             if size > limit:
                 out.close()
@@ -49,10 +51,10 @@ async def _receive(upload: UploadFile, limit: int) -> Path:
     return tmp
 
 
-async def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
+def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
                    options: service.ImportOptions) -> ImportBatch:
     limit = request.app.state.settings.upload_max_bytes
-    tmp = await _receive(upload, limit)
+    tmp = _receive(upload, limit)
     try:
         name = Path(upload.filename or "upload.csv").name
         digest = service.file_hash(tmp)
@@ -60,34 +62,39 @@ async def _preview(request: Request, session: SessionDep, user: User, scope: Sco
         esco = session.get(Esco, user.esco_id) if user.esco_id else None
         report = service.import_file(session, kept, file_name=name, actor=user, scope=scope, esco=esco,
                                      options=options)
-        report.batch.stored_path = str(kept)
+        if not report.already_imported:  # a batch found again keeps its own file; never touch another's
+            report.batch.stored_path = str(kept)
         session.commit()
         return report.batch
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def _options(kind: str, mode: str, sheet: str, station: str, dry_run: bool = True) -> service.ImportOptions:
+def _options(kind: str, mode: str, sheet: str, station: str, dry_run: bool = True,
+             reason: str = "") -> service.ImportOptions:
     return service.ImportOptions(kind=kind if kind in ("meter", "weather") else "meter", mode=mode,
-                                 dry_run=dry_run, sheet=sheet.strip() or None, station=station.strip() or None)
+                                 dry_run=dry_run, sheet=sheet.strip() or None, station=station.strip() or None,
+                                 reason=reason.strip()[:500])
 
 
 @pages.get("/imports")
 def imports_page(request: Request, session: SessionDep, user: Viewer, scope: ScopeDep,
-                 page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                 page: PageNo = 1) -> Response:
     rows, total = service.batches(session, scope, limit=25, offset=(page - 1) * 25)
     return render(request, "imports/list.html", {
         "batches": rows, "total": total, "page": page, "pages": max(1, -(-total // 25)),
         "can_upload": user.role in UPLOADERS, "can_weather": user.role in REVERTERS}, block="history")
 
 
+# Upload handlers are plain `def`: FastAPI runs them in its thread pool, so reading and checking a file
+# never blocks the event loop (other users' requests are answered meanwhile).
 @pages.post("/imports")
-async def imports_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
+def imports_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
                          file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                          kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
-                         station: Annotated[str, Form()] = "") -> Response:
+                         station: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     try:
-        batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
         return htmx.toast(request, str(exc))
@@ -127,9 +134,14 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
     kept = batch.summary.get("options", {})
     options = service.ImportOptions(kind=batch.kind, mode=batch.mode, dry_run=False, sheet=batch.sheet or None,
                                     station=kept.get("station"), timestamp_is=kept.get("timestamp_is"),
-                                    interval_s=kept.get("interval_s"), timezone=kept.get("timezone"))
-    service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
-                        esco=esco, options=options, batch=batch)
+                                    interval_s=kept.get("interval_s"), timezone=kept.get("timezone"),
+                                    reason=kept.get("reason") or "")
+    try:
+        service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
+                            esco=esco, options=options, batch=batch)
+    except service.ImportError_ as exc:  # another commit of the batch got there first
+        session.rollback()
+        return str(exc)
     session.commit()
     return None
 
@@ -192,15 +204,17 @@ def _out(batch: ImportBatch, already: bool = False, findings: int = 1000) -> Bat
 
 
 @api.post("/imports", response_model=BatchOut, status_code=201)
-async def api_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
+def api_upload(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep,
                      file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                      kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
-                     station: Annotated[str, Form()] = "", commit: Annotated[bool, Form()] = False) -> Any:
-    """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors."""
+                     station: Annotated[str, Form()] = "", commit: Annotated[bool, Form()] = False,
+                     reason: Annotated[str, Form()] = "") -> Any:
+    """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors.
+    ``reason``: in replace mode, why values that approved settlements used are corrected (required then)."""
     from fastapi import HTTPException
 
     try:
-        batch = await _preview(request, session, user, scope, file, _options(kind, mode, sheet, station))
+        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
     except (UploadTooLarge, service.ImportError_) as exc:
         session.rollback()
         raise HTTPException(status_code=413 if isinstance(exc, UploadTooLarge) else 422, detail=str(exc)) from exc
@@ -211,7 +225,7 @@ async def api_upload(request: Request, session: SessionDep, user: Uploader, scop
 
 @api.get("/imports", response_model=list[BatchOut])
 def api_batches(session: SessionDep, user: Viewer, scope: ScopeDep,
-                page: Annotated[int, Query(ge=1)] = 1) -> list[BatchOut]:
+                page: PageNo = 1) -> list[BatchOut]:
     rows, _ = service.batches(session, scope, limit=50, offset=(page - 1) * 50)
     return [_out(b, findings=0) for b in rows]
 

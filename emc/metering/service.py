@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, not_, select, text, update
 from sqlmodel import Session
 
 from emc.audit import service as audit
 from emc.config import get_settings
 from emc.db import analyze
-from emc.dbtypes import to_epoch_us, utcnow
+from emc.dbtypes import from_epoch_us, to_epoch_us, utcnow
 from emc.metering import store
 from emc.metering.checks import Accepted, MeterChecker, MeterInfo, _State
 from emc.metering.columns import ColumnError, map_columns, time_aliases
@@ -30,16 +30,18 @@ from emc.metering.findings import Finding, Findings
 from emc.metering.models import (
     BatchStatus,
     ImportBatch,
+    ImportBatchMeter,
     ImportProfile,
     Meter,
     Reading,
     ReadingRevision,
     WeatherObservation,
+    WeatherRevision,
     WeatherStation,
 )
 from emc.metering.parse import TimeParser, parse_chunk
-from emc.metering.tables import TableError, iter_chunks, open_table
-from emc.org.models import Esco, Role, User
+from emc.metering.tables import TableError, TooLarge, iter_chunks, open_table
+from emc.org.models import Esco, Institution, Role, User
 from emc.org.scope import NotFound, Scope
 
 MODES = ("only-new", "replace")
@@ -63,6 +65,7 @@ class ImportOptions:
     timezone: str | None = None
     interval_s: int | None = None
     chunk_rows: int = 250_000
+    reason: str = ""  # replace mode: why values that approved settlements used are corrected
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Tally:
     conflict: int = 0
     replaced: int = 0
     overlap_meters: set[int] = field(default_factory=set)
+    affected: dict[int, Any] = field(default_factory=dict)  # approved settlements whose data a correction changes
 
 
 @dataclass
@@ -145,10 +149,18 @@ def save_profile(session: Session, esco: Esco, settings: dict[str, Any], *, acto
 
 
 def _meters(session: Session, scope: Scope) -> dict[str, MeterInfo]:
-    allowed = set(session.execute(select(Meter.id).where(scope.meters())).scalars())
-    return {m.code: MeterInfo(m.id, m.code, m.unit, float(m.multiplier), m.register_type, m.register_digits,
-                              m.id in allowed)
-            for m in session.execute(select(Meter)).scalars()}
+    """The meters the uploader may write: only those, so a code outside the scope reads exactly like an
+    unknown one (an ESCO cannot probe which meter codes exist)."""
+    return {m.code: MeterInfo(m.id, m.code, m.unit, float(m.multiplier), m.register_type, m.register_digits)
+            for m in session.execute(select(Meter).where(scope.meters())).scalars()}
+
+
+def _link_meters(session: Session, batch: ImportBatch, registry: dict[str, MeterInfo], codes: Any) -> None:
+    """Record the meters the batch's rows name: the path its scope rule follows (emc/scope_rules.py)."""
+    ids = {registry[c].id for c in codes if c in registry}
+    have = set(session.execute(select(ImportBatchMeter.meter_id).where(ImportBatchMeter.batch_id == batch.id))
+               .scalars())
+    session.add_all(ImportBatchMeter(batch_id=batch.id, meter_id=m) for m in sorted(ids - have))
 
 
 def import_file(session: Session, path: Path, *, file_name: str, actor: User | str, scope: Scope,
@@ -160,14 +172,19 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         raise ImportError_(f"mode must be one of {', '.join(MODES)}, not {opts.mode!r}")
     if opts.kind == "weather" and scope.role not in (Role.admin, Role.manager):
         raise ImportError_("only bureau managers and administrators import weather data")
+    if batch is not None and not opts.dry_run:
+        lock(session, batch)
+        if batch.status != BatchStatus.previewed:
+            raise ImportError_(f"batch {batch.id} is {batch.status}; only a previewed batch can be committed")
     path = Path(path)
     size = path.stat().st_size
     digest = file_hash(path)
     findings = Findings()
     sheet = opts.sheet or ""
+    # the same file committed before, among the batches this uploader can see (never another ESCO's)
     done = session.execute(select(ImportBatch).where(
         ImportBatch.file_hash == digest, ImportBatch.kind == opts.kind, ImportBatch.sheet == sheet,
-        ImportBatch.status == BatchStatus.committed)).scalars().first()
+        ImportBatch.status == BatchStatus.committed, scope.clause_for(ImportBatch))).scalars().first()
     if done is not None and opts.mode == "only-new":  # the same file again: nothing to check or write
         return ImportReport(done, findings, already_imported=True)
 
@@ -175,6 +192,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
     if batch is None:
         batch = ImportBatch(kind=opts.kind, file_name=file_name[:300], file_hash=digest, sheet=sheet, file_size=size,
                             esco_id=esco.id if esco else None, uploaded_by=username, mode=opts.mode,
+                            uploaded_by_id=actor.id if isinstance(actor, User) else None,
                             status=BatchStatus.previewed)
         session.add(batch)
     batch.mode = opts.mode
@@ -194,7 +212,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         cmap = map_columns(table.headers, extra_aliases=profile.get("aliases"), known_codes=set(registry),
                            units_row=table.units_row, weather=opts.kind == "weather")
     except TableError as exc:
-        findings.add(Finding("unreadable", str(exc)))
+        findings.add(Finding(_table_code(exc), str(exc)))
         return _finish(session, batch, findings, {}, opts, actor, Tally())
     except ColumnError as exc:
         findings.add(Finding("missing_column", str(exc), row=table.header_line,
@@ -227,7 +245,7 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
                        from_register=(cmap.value_kind == "register") if cmap.value_kind else None, registry=registry,
                        cost=_costs(parsed, accepted))
     except TableError as exc:
-        findings.add(Finding("unreadable", str(exc)))
+        findings.add(Finding(_table_code(exc), str(exc)))
     for line, message in bad_rows:
         findings.add(Finding("bad_row", message, row=line))
     checker.finish()
@@ -242,12 +260,34 @@ def import_file(session: Session, path: Path, *, file_name: str, actor: User | s
         # a large load changes the tables' shape: fresh statistics in the same transaction (autovacuum may be off)
         analyze(session, ["weather_observation"] if opts.kind == "weather" else ["reading", "reading_revision"],
                 changed=written.new + written.replaced)
+        if written.affected:
+            from emc.settlement import provenance
+
+            drafted = provenance.settle_changes(session, list(written.affected.values()),
+                                                what=f"import {batch.id} corrected data it used", reason=opts.reason,
+                                                actor=actor)
+            findings.add(Finding("settlements_adjusted", "; ".join(f"{k}: {v}" for k, v in drafted.items())[:1000]))
+    if opts.kind != "weather":
+        _link_meters(session, batch, registry, checker.state.keys())
     summary = {"encoding": table.encoding, "layout": cmap.layout, "columns": cmap.columns,
                "wide_columns": cmap.wide, "header_line": table.header_line, "rows": rows_total,
                "timezone": tz, "meters": checker.summary(tz), "time_format": times.format,
                "options": {"station": opts.station, "timestamp_is": opts.timestamp_is, "interval_s": opts.interval_s,
-                           "timezone": opts.timezone}}
+                           "timezone": opts.timezone, "reason": opts.reason}}
     return _finish(session, batch, findings, summary, opts, actor, written)
+
+
+def lock(session: Session, batch: ImportBatch) -> None:
+    """Take the batch's row lock, then read its state again: two commits (or reverts) of one batch at the
+    same moment run one after the other, and the second sees what the first did. A no-op update is the
+    lock on both databases (on SQLite it takes the single writer's lock before the state is read)."""
+    session.execute(update(ImportBatch).where(ImportBatch.id == batch.id).values(status=ImportBatch.status)
+                    .execution_options(synchronize_session=False))
+    session.refresh(batch)
+
+
+def _table_code(exc: TableError) -> str:
+    return "file_too_large" if isinstance(exc, TooLarge) else "unreadable"
 
 
 def _costs(parsed: Any, accepted: Accepted) -> np.ndarray | None:
@@ -291,7 +331,9 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
                                      + ("; replaced" if opts.mode == "replace" else "; kept the stored value"),
                                      int(rows.row[p]), None, f"{new[j]:g}", codes.get(int(rows.meter_id[p]))))
             findings.counts["conflict_existing"] += max(0, len(conflict_pos) - 2000)
-            if writing and opts.mode == "replace" and len(conflict_pos):
+            if opts.mode == "replace" and len(conflict_pos):
+                _used_by_approved(session, matched[~same], opts, findings, written, weather=weather)
+            if writing and findings.errors == 0 and opts.mode == "replace" and len(conflict_pos):
                 _replace(session, batch, rows, matched[~same], conflict_pos, weather=weather)
                 written.replaced += len(conflict_pos)
         if not weather:
@@ -313,6 +355,27 @@ def _reconcile(session: Session, batch: ImportBatch, rows: Accepted, opts: Impor
     written.new += len(fresh)
 
 
+def _used_by_approved(session: Session, changed: pd.DataFrame, opts: ImportOptions, findings: Findings,
+                      written: Tally, *, weather: bool) -> None:
+    """Stored values a replace would correct that approved settlements used: refused without a reason (an
+    error naming the settlements); with one, the settlements are flagged and their differences drafted once
+    the correction is written (see provenance.settle_changes)."""
+    from emc.settlement import provenance
+
+    batches = {str(int(b)) for b in changed["batch_id"].dropna().unique()}
+    first, last = from_epoch_us(int(changed["start"].min())), from_epoch_us(int(changed["end"].max()))
+    rows = provenance.using_span(session, "weather_batch" if weather else "reading_batch", batches, first, last,
+                                 () if weather else changed["meter_id"].unique())
+    fresh = [r for r in rows if r.id not in written.affected]
+    if not fresh:
+        return
+    written.affected.update({r.id: r for r in fresh})
+    if len(opts.reason.strip()) < 5:
+        findings.add(Finding("used_by_approved", f"these values were used by approved settlement(s) "
+                             f"{provenance.describe(fresh)}; give a reason for the correction (at least 5 characters) "
+                             "and the difference is settled as an adjusting settlement", value=fresh[0].number))
+
+
 def _overlaps(ex: pd.DataFrame, rows: Accepted, registry: dict[str, MeterInfo], findings: Findings,
               written: Tally) -> None:
     """Stored readings of another interval over the same time (monthly bills under hourly data) are
@@ -332,17 +395,26 @@ def _overlaps(ex: pd.DataFrame, rows: Accepted, registry: dict[str, MeterInfo], 
 def _replace(session: Session, batch: ImportBatch, rows: Accepted, matched: pd.DataFrame, positions: np.ndarray,
              *, weather: bool) -> None:
     """A correction: keep each old value in reading_revision, then overwrite (never a silent change)."""
-    if weather:
+    now = utcnow()
+    if weather:  # the old temperature is kept, so reverting the correction restores it
+        session.execute(WeatherRevision.__table__.insert(), [
+            {"station_id": int(m["meter_id"]), "period_start": from_epoch_us(int(m["start"])),
+             "period_end": from_epoch_us(int(m["end"])), "old_value": float(m["value"]),
+             "old_batch_id": None if pd.isna(m["batch_id"]) else int(m["batch_id"]),
+             "new_value": float(rows.value[p]), "new_batch_id": batch.id, "changed_at": now}
+            for (_, m), p in zip(matched.iterrows(), positions, strict=True)])
         for (_, m), p in zip(matched.iterrows(), positions, strict=True):
             session.execute(update(WeatherObservation).where(WeatherObservation.id == int(m["id"]))
                             .values(temperature_c=float(rows.value[p]), batch_id=batch.id))
         return
-    from emc.dbtypes import from_epoch_us
-
-    now = utcnow()
+    ids = [int(i) for i in matched["id"]]
+    old = {i: (sv, f, e) for i, sv, f, e in session.execute(
+        select(Reading.id, Reading.source_value, Reading.factor, Reading.estimated).where(Reading.id.in_(ids))).all()}
     session.execute(ReadingRevision.__table__.insert(), [
         {"meter_id": int(m["meter_id"]), "period_start": from_epoch_us(int(m["start"])),
          "period_end": from_epoch_us(int(m["end"])), "old_value": float(m["value"]),
+         "old_source_value": old[int(m["id"])][0], "old_factor": old[int(m["id"])][1],
+         "old_estimated": old[int(m["id"])][2],
          "old_batch_id": None if pd.isna(m["batch_id"]) else int(m["batch_id"]),
          "new_value": float(rows.value[p]), "new_batch_id": batch.id, "changed_at": now}
         for (_, m), p in zip(matched.iterrows(), positions, strict=True)])
@@ -377,35 +449,42 @@ def _finish(session: Session, batch: ImportBatch, findings: Findings, summary: d
 
 
 def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, reason: str) -> int:
-    """Undo a committed batch: readings it added are removed, readings it corrected get their old
-    values back. Refused once an approved settlement used the batch (settlement module's check)."""
+    """Undo a committed batch: readings (or weather) it added are removed, values it corrected get their
+    previous values back. Data that approved settlements used is reverted only with the reason (always
+    required here): each such settlement is flagged and its difference drafted as an adjusting settlement."""
+    lock(session, batch)
     if batch.status != BatchStatus.committed:
         raise ImportError_(f"batch {batch.id} is {batch.status}; only a committed batch can be reverted")
     if len(reason.strip()) < 5:
         raise ImportError_("say why the batch is reverted (at least 5 characters)")
-    blockers = approved_settlements_using(session, batch)
-    if blockers:
-        raise ImportError_(f"batch {batch.id} was used by approved settlement(s) {', '.join(blockers)}; correct the "
-                           "data with a new upload in replace mode instead, and settle the difference")
-    if batch.kind == "weather":
-        changed = session.execute(WeatherObservation.__table__.delete().where(
-            WeatherObservation.batch_id == batch.id)).rowcount
-    else:
-        changed = _revert_readings(session, batch)
+    from emc.settlement import provenance
+
+    users = approved_settlements_using(session, batch)
+    changed = (_revert_weather if batch.kind == "weather" else _revert_readings)(session, batch)
     batch.status, batch.reverted_at = BatchStatus.reverted, utcnow()
+    outcome = provenance.settle_changes(session, users, what=f"import {batch.id} reverted", reason=reason.strip(),
+                                        actor=actor) if users else {}
     audit.record(session, actor=actor, action="import.revert", object_type="import_batch", object_id=batch.id,
-                 before={"status": "committed"}, after={"status": "reverted", "rows": changed}, reason=reason)
+                 before={"status": "committed"},
+                 after={"status": "reverted", "rows": changed, "settlements": outcome}, reason=reason)
     return changed
 
 
 def _revert_readings(session: Session, batch: ImportBatch) -> int:
-    revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)).scalars().all()
+    revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)
+                                .order_by(ReadingRevision.id)).scalars().all()
     now = utcnow()
-    for rev in revisions:  # put the corrected values back
+    for rev in revisions:  # put the corrected values back, with what the file said and its factor
+        values: dict[str, Any] = {"value": rev.old_value, "batch_id": rev.old_batch_id}
+        if rev.old_source_value is not None:
+            values["source_value"] = rev.old_source_value
+        if rev.old_factor is not None:
+            values["factor"] = rev.old_factor
+        if rev.old_estimated is not None:
+            values["estimated"] = rev.old_estimated
         session.execute(update(Reading).where(Reading.meter_id == rev.meter_id,
                                               Reading.period_start == rev.period_start,
-                                              Reading.period_end == rev.period_end)
-                        .values(value=rev.old_value, batch_id=rev.old_batch_id))
+                                              Reading.period_end == rev.period_end).values(**values))
         session.add(ReadingRevision(meter_id=rev.meter_id, period_start=rev.period_start, period_end=rev.period_end,
                                     old_value=rev.new_value or 0.0, old_batch_id=batch.id, new_value=rev.old_value,
                                     new_batch_id=rev.old_batch_id, changed_at=now))
@@ -413,16 +492,34 @@ def _revert_readings(session: Session, batch: ImportBatch) -> int:
     return int(deleted or 0) + len(revisions)
 
 
-def approved_settlements_using(session: Session, batch: ImportBatch) -> list[str]:
-    """Codes of approved settlements whose inputs include this batch. Settlements arrive with the
-    settlement module; until then nothing can have used a batch."""
-    return []
+def _revert_weather(session: Session, batch: ImportBatch) -> int:
+    """Observations the batch corrected get their previous temperature back; those it added are removed."""
+    revisions = session.execute(select(WeatherRevision).where(WeatherRevision.new_batch_id == batch.id)
+                                .order_by(WeatherRevision.id)).scalars().all()
+    now = utcnow()
+    for rev in revisions:
+        session.execute(update(WeatherObservation).where(
+            WeatherObservation.station_id == rev.station_id, WeatherObservation.period_start == rev.period_start,
+            WeatherObservation.period_end == rev.period_end).values(temperature_c=rev.old_value,
+                                                                    batch_id=rev.old_batch_id))
+        session.add(WeatherRevision(station_id=rev.station_id, period_start=rev.period_start,
+                                    period_end=rev.period_end, old_value=rev.new_value or 0.0, old_batch_id=batch.id,
+                                    new_value=rev.old_value, new_batch_id=rev.old_batch_id, changed_at=now))
+    deleted = session.execute(WeatherObservation.__table__.delete().where(
+        WeatherObservation.batch_id == batch.id)).rowcount
+    return int(deleted or 0) + len(revisions)
+
+
+def approved_settlements_using(session: Session, batch: ImportBatch) -> list[Any]:
+    """Approved (issued, paid) settlements whose recorded sources include this batch (settlement_source,
+    written at approval)."""
+    from emc.settlement import provenance
+
+    return provenance.using(session, "weather_batch" if batch.kind == "weather" else "reading_batch", [batch.id])
 
 
 def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0) -> tuple[list[ImportBatch], int]:
-    where = []
-    if scope.is_esco:
-        where.append(ImportBatch.esco_id == scope.esco_id)
+    where = [scope.clause_for(ImportBatch)]
     total = session.execute(select(func.count(ImportBatch.id)).where(*where)).scalar_one()
     rows = session.execute(select(ImportBatch).where(*where).order_by(ImportBatch.id.desc())
                            .offset(offset).limit(limit)).scalars().all()
@@ -430,10 +527,7 @@ def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0)
 
 
 def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
-    batch = session.get(ImportBatch, batch_id)
-    if batch is None or (scope.is_esco and batch.esco_id != scope.esco_id):
-        raise NotFound("import batch")
-    return batch
+    return scope.find(session, ImportBatch, ImportBatch.id == batch_id)
 
 
 # -- weather -----------------------------------------------------------------------------------------
@@ -449,8 +543,12 @@ class _WeatherChecker(MeterChecker):
                  scope: Scope) -> None:
         self.session, self.stations = session, stations
         self.default_station = opts.station
+        # a region's manager writes weather only for stations no institution outside the region uses: the
+        # observations feed every baseline on that station (emc/scope_rules.py scopes the batches the same way)
+        self.foreign: set[str] = set() if scope.is_unrestricted else set(session.execute(
+            select(Institution.weather_station).where(not_(scope.institutions()))).scalars())
         self.created: list[str] = []
-        infos = {code: MeterInfo(sid, code, "C") for code, sid in stations.items()}
+        infos = {code: MeterInfo(sid, code, "C", allowed=code not in self.foreign) for code, sid in stations.items()}
         super().__init__(infos, now_us=to_epoch_us(utcnow()), value_kind="consumption",
                          interval_s=opts.interval_s, findings=findings)
 
@@ -462,11 +560,15 @@ class _WeatherChecker(MeterChecker):
             self.session.add(station)
             self.session.flush()
             self.stations[code] = station.id
-            self.meters[code] = MeterInfo(station.id, code, "C")
+            self.meters[code] = MeterInfo(station.id, code, "C", allowed=code not in self.foreign)
             self.created.append(code)
             self.findings.add(Finding("new_station", f"weather station {code} is new and was created", value=code))
         parsed.unit[:] = None
         return super().feed(parsed)
+
+    def _refuse(self, code: str, parsed, idx) -> None:  # type: ignore[no-untyped-def]
+        self._row_errors("station_not_yours", f"weather station {code} serves institutions outside your scope; an "
+                         "administrator or a manager covering them imports its data", parsed, idx, code)
 
     def _meter(self, meter, parsed, idx, date_only):  # type: ignore[no-untyped-def]
         st = self.state.setdefault(meter.code, _State())

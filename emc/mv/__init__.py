@@ -11,7 +11,8 @@ numpy/pandas only — no database, no web. Public API::
 Sign convention: savings = adjusted baseline − actual use, positive = saved (IPMVP "avoided energy use").
 Methods: ASHRAE Guideline 14-2014 (metrics, gates, Annex B uncertainty), IPMVP Core Concepts 2022 (adjusted
 baseline, routine and non-routine adjustments), CalTRACK 2.0 (sufficiency, daily and billing conventions),
-Kissock et al. ASHRAE RP-1050 (change-point models), Mathieu et al. 2011 (TOWT).
+Kissock et al. ASHRAE RP-1050 (change-point models), Hudson 1966 (exact balance points), Reddy & Claridge 2000
+(savings uncertainty), Mathieu et al. 2011 (TOWT). Method notes and measured coverage: docs/mv.md.
 """
 
 from .adjustments import Adjustment

@@ -117,6 +117,48 @@ def _reject_negative(usage: np.ndarray, index: pd.DatetimeIndex, warnings: list[
     return usage
 
 
+#: Shortest run of zero readings taken for a stuck meter, by granularity (see :func:`_stuck_as_missing`).
+STUCK_MIN_RUN = {"daily": 3, "hourly": 24, "billing": 1}
+
+
+def _stuck_as_missing(usage: np.ndarray, index: pd.DatetimeIndex, granularity: str,
+                      warnings: list[MVWarning], never_reads_zero: bool = False) -> np.ndarray:
+    """Runs of zero usage on a meter that never otherwise reads zero are missing data, not consumption.
+
+    A stuck or disconnected meter (or a logger that writes 0 when it loses the meter) reports zeros; fitted as
+    data they drag the baseline down, and in a reporting period they read as savings of 100 %. CalTRACK 2.0
+    §2.2.1.4 goes further and treats every zero electricity reading as missing; we do so only when the zeros
+    come in runs (≥ ``STUCK_MIN_RUN``: 3 days, 24 hours, one bill), every zero of the meter lies in such a
+    run, and most readings are not zero — a meter that reads zero on scattered days or at night (a pump, a
+    PV-fed feeder, a closed wing) keeps its zeros as data and gets the ``zero_usage_run`` warning instead.
+    ``never_reads_zero``: the meter's baseline never read zero (reporting data are judged with it, so a
+    reporting window that is all zeros — one month settled on its own — is still a stuck meter).
+    """
+    zero = np.isfinite(usage) & (usage == 0)
+    if not zero.any():
+        return usage
+    m = np.concatenate([[False], zero, [False]]).astype(np.int8)
+    d = np.diff(m)
+    runs = list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True))
+    min_run = STUCK_MIN_RUN[granularity]
+    mostly_zero = zero.sum() * 2 >= np.isfinite(usage).sum()
+    if any(b - a < min_run for a, b in runs) or (mostly_zero and not never_reads_zero):
+        return usage
+    for a, b in runs:
+        warnings.append(
+            MVWarning(
+                "stuck_meter",
+                f"{b - a} consecutive reading(s) of zero on a meter that otherwise never reads zero: taken as "
+                "missing data (a stuck or disconnected meter), not as zero use",
+                WARNING,
+                iso(index[a]),
+                iso(index[b - 1]),
+                float(b - a),
+            )
+        )
+    return np.where(zero, np.nan, usage)
+
+
 def _dedupe(data: pd.DataFrame, idx: pd.DatetimeIndex, warnings: list[MVWarning]) -> pd.DataFrame:
     data = data.set_axis(idx)
     if not idx.is_monotonic_increasing:
@@ -149,6 +191,7 @@ def prepare(
     drivers: Sequence[str] = (),
     calendar: str = "cn",
     need_usage: bool = True,
+    never_reads_zero: bool = False,
 ) -> Frame:
     """Validate and normalise ``data`` (see module docstring) into a :class:`Frame`."""
     if granularity not in GRANULARITIES:
@@ -160,12 +203,13 @@ def prepare(
     if not need_usage and "usage" not in data.columns:
         data = data.assign(usage=np.nan)
     if granularity == "billing":
-        return _prepare_billing(data, temperature, drivers, calendar, warnings)
-    return _prepare_interval(data, granularity, drivers, calendar, warnings)
+        return _prepare_billing(data, temperature, drivers, calendar, warnings, never_reads_zero)
+    return _prepare_interval(data, granularity, drivers, calendar, warnings, never_reads_zero)
 
 
 def _prepare_interval(
-    data: pd.DataFrame, granularity: str, drivers: Sequence[str], calendar: str, warnings: list[MVWarning]
+    data: pd.DataFrame, granularity: str, drivers: Sequence[str], calendar: str, warnings: list[MVWarning],
+    never_reads_zero: bool = False,
 ) -> Frame:
     freq = "D" if granularity == "daily" else "h"
     idx = data.index
@@ -177,7 +221,8 @@ def _prepare_interval(
         if len(full) != len(idx):
             data = data.reindex(full)
     idx = data.index
-    usage = _reject_negative(_column(data, "usage"), idx, warnings)
+    usage = _stuck_as_missing(_reject_negative(_column(data, "usage"), idx, warnings), idx, granularity, warnings,
+                              never_reads_zero)
     temp = _column(data, "temperature")
     step = 1.0 if granularity == "daily" else 1.0 / 24.0
     days = np.full(len(idx), step)
@@ -225,6 +270,7 @@ def _prepare_billing(
     drivers: Sequence[str],
     calendar: str,
     warnings: list[MVWarning],
+    never_reads_zero: bool = False,
 ) -> Frame:
     if "end" not in data.columns:
         raise MVInputError("billing data needs an 'end' column (first day not covered by the bill)")
@@ -239,7 +285,8 @@ def _prepare_billing(
     days = (end_d - start_d).astype(np.int64).astype(float)
     if (days <= 0).any():
         raise MVInputError("every bill must end after it starts")
-    usage = _reject_negative(_column(data, "usage"), data.index, warnings)
+    usage = _stuck_as_missing(_reject_negative(_column(data, "usage"), data.index, warnings), data.index, "billing",
+                              warnings, never_reads_zero)
     # day-level layout: the days of each bill, concatenated (overlapping bills repeat days, which is right:
     # each bill is explained by its own days)
     lengths = days.astype(np.int64)

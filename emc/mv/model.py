@@ -318,6 +318,9 @@ def _baseline_summary(frame: Frame) -> dict[str, Any]:
         "rows_used": int(valid.sum()),
         "days_used": float(frame.days[valid].sum()),
         "usage_used": float(np.nansum(frame.usage[valid])),
+        # zero readings kept as data (a stuck meter's runs were made missing): 0 means the meter never reads
+        # zero, and the reporting period is judged with that (emc.mv.data._stuck_as_missing)
+        "zero_rows": int(np.sum(frame.usage[valid] == 0)),
         "mean_days_per_row": float(frame.days[valid].mean()) if valid.any() else None,
         "temperature_min": _f(np.nanmin(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
         "temperature_max": _f(np.nanmax(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
@@ -374,6 +377,50 @@ def _candidates(fits: list[cp.CPFit], d: cp.CPData, suffix: str, n: int, sum_w: 
     return out
 
 
+#: Bills per fitted parameter (coefficients and balance points): a billing model may use at most one parameter
+#: per three bills. A year of 12 monthly bills allows 4 (up to 3PH/3PC + working days, or 4P); 6 bimonthly
+#: bills allow 2 (mean or 2P); 5 bills only the mean. Without it the criterion happily fits five parameters
+#: to six bills — one residual degree of freedom, a CV(RMSE) near zero and a stated uncertainty that means
+#: nothing. The rule of thumb is the regression one (Harrell, Regression Modeling Strategies, 2nd ed. §4.4:
+#: far fewer parameters than observations); CalTRACK 2.0 §3.4 reaches the same end by allowing only
+#: intercept, HDD and CDD terms on bills.
+BILLS_PER_PARAMETER = 3
+
+
+def _apply_parameter_budget(candidates: list[Candidate], n: int) -> None:
+    budget = n // BILLS_PER_PARAMETER
+    for c in candidates:
+        if c.qualified and c.p > budget:
+            c.qualified = False
+            c.rejection = (f"{c.p} parameters exceed the budget of {budget} for {n} bills (at most one parameter "
+                           f"per {BILLS_PER_PARAMETER} bills)")
+
+
+def _split_candidate(frame: Frame, parts: list[tuple[cp.CPData, list[cp.CPFit]]], n: int, sum_w: float
+                     ) -> Candidate | None:
+    """Separate models for working and non-working days, each chosen by the criterion within its days."""
+    if not parts:
+        return None
+    best_parts = []
+    for d, fits in parts:
+        nn = d.y.size
+        best = select(_candidates(fits, d, "", nn, float(nn)))[0]
+        if best is None:
+            return None
+        best.payload = cp.finalize(best.payload)
+        best.sse = best.payload.sse
+        best_parts.append(best)
+    pw, po = best_parts
+    valid = frame.valid
+    sse = pw.sse + po.sse
+    floor = _sse_floor(frame.rate[valid], np.ones(n))
+    p = pw.p + po.p
+    sst = _sst(_cpdata(frame, valid, ["intercept"]))
+    adj = 1 - (sse / sst) * (n - 1) / (n - p) if sst > 0 and n > p else math.nan
+    return Candidate(f"split by day type: workday {pw.name} | non-workday {po.name}", p, sse,
+                     bic(max(sse, floor), sum_w, n, p), adj, True, "", (pw.payload, po.payload))
+
+
 def _segment(f: cp.CPFit, applies_to: str, fixed: list[str]) -> dict[str, Any]:
     return {
         "applies_to": applies_to,
@@ -401,38 +448,51 @@ def _fit_cp(
         structures.append(("", base_fixed))
     if workday in ("auto", True) and work_varies:
         structures.append((" + workday", ["intercept", "workday", *drivers]))
-    candidates: list[Candidate] = []
     sum_w = float((frame.days[valid] if frame.granularity == "billing" else np.ones(n)).sum())
+    # Each structure's candidates, from the balance-point grid; the chosen structure's are then solved exactly.
+    pooled: dict[str, tuple[cp.CPData, list[cp.CPFit]]] = {}
     for suffix, fixed in structures:
         d = _cpdata(frame, valid, fixed)
-        candidates += _candidates(_fit_forms(d, forms), d, suffix, n, sum_w)
-    split_ok = frame.granularity == "daily" and workday in ("auto", True) and work_varies
-    if split_ok:
+        pooled[suffix] = (d, _fit_forms(d, forms))
+    split_parts: list[tuple[cp.CPData, list[cp.CPFit]]] = []
+    if frame.granularity == "daily" and workday in ("auto", True) and work_varies:
         w_rows = valid & (frame.workday >= 0.5)
         o_rows = valid & (frame.workday < 0.5)
         if w_rows.sum() >= MIN_SPLIT_ROWS and o_rows.sum() >= MIN_SPLIT_ROWS:
-            parts = []
             for rows in (w_rows, o_rows):
                 d = _cpdata(frame, rows, base_fixed)
-                nn = int(rows.sum())
-                sub = _candidates(_fit_forms(d, forms), d, "", nn, float(nn))
-                best = select(sub)[0]
-                if best is not None:
-                    best.payload = cp.finalize(best.payload)
-                    best.sse = best.payload.sse
-                parts.append(best)
-            if all(p is not None for p in parts):
-                pw, po = parts  # type: ignore[misc]
-                sse = pw.sse + po.sse
-                floor = _sse_floor(frame.rate[valid], np.ones(n))
-                p = pw.p + po.p
-                sst = _sst(_cpdata(frame, valid, ["intercept"]))
-                adj = 1 - (sse / sst) * (n - 1) / (n - p) if sst > 0 and n > p else math.nan
-                candidates.append(
-                    Candidate(f"split by day type: workday {pw.name} | non-workday {po.name}", p, sse,
-                              bic(max(sse, floor), sum_w, n, p), adj, True, "", (pw.payload, po.payload))
-                )
+                split_parts.append((d, _fit_forms(d, forms)))
+
+    cache: dict[str, list[Candidate]] = {}
+
+    def all_candidates() -> list[Candidate]:
+        out: list[Candidate] = []
+        for suffix, (d, fits) in pooled.items():
+            if suffix not in cache:
+                cache[suffix] = _candidates(fits, d, suffix, n, sum_w)
+            out += cache[suffix]
+        if "split" not in cache:
+            split = _split_candidate(frame, split_parts, n, sum_w)
+            cache["split"] = [split] if split is not None else []
+        out += cache["split"]
+        if frame.granularity == "billing":
+            _apply_parameter_budget(out, n)
+        return out
+
+    candidates = all_candidates()
     chosen, reason = select(candidates)
+    if chosen is not None:
+        # Continuous balance points (changepoint.refine) for the structure the grid chose, then the criterion again.
+        if isinstance(chosen.payload, tuple):
+            split_parts = [(d, cp.refine(fits)) for d, fits in split_parts]
+            del cache["split"]
+        else:
+            suffix = " + workday" if chosen.name.endswith(" + workday") else ""
+            d, fits = pooled[suffix]
+            pooled[suffix] = (d, cp.refine(fits))
+            del cache[suffix]
+        candidates = all_candidates()
+        chosen, reason = select(candidates)
     if chosen is None:
         warnings.append(MVWarning("no_qualifying_model", "no candidate model qualified", DISQUALIFYING))
         return _empty_model(frame, drivers, calendar, warnings)

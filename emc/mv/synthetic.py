@@ -48,7 +48,8 @@ def daily_weather(start: str, days: int, rng: np.random.Generator, *, mean: floa
     return pd.Series(seasonal + a, index=idx, name="temperature")
 
 
-def _ar1(n: int, rho: float, sd: float, rng: np.random.Generator) -> np.ndarray:
+def ar1(n: int, rho: float, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """A stationary AR(1) series of length ``n`` with lag-1 correlation ``rho`` and standard deviation ``sd``."""
     e = rng.normal(0.0, sd * np.sqrt(max(1 - rho**2, 0.0)), n)
     out = np.empty(n)
     out[0] = rng.normal(0.0, sd)
@@ -67,13 +68,28 @@ def daily_meter(spec: MeterSpec, temperature: pd.Series, rng: np.random.Generato
         t - spec.cooling_bp, 0)
     weather = weather * np.where(work, 1.0, spec.hvac_workday_share)
     cf = spec.base * (1 + spec.workday_extra * w) + weather
-    cf = cf * (1 + _ar1(t.size, spec.noise_rho, spec.noise_cv, rng))
+    cf = cf * (1 + ar1(t.size, spec.noise_rho, spec.noise_cv, rng))
     actual = cf.copy()
     if reporting_start is not None:
         rep = temperature.index >= pd.Timestamp(reporting_start)
         actual[rep] = cf[rep] * (1 - spec.savings)
     return pd.DataFrame({"usage": actual, "counterfactual": cf, "temperature": t, "workday": w},
                         index=temperature.index)
+
+
+def changepoint_meter(temperature: pd.Series, rng: np.random.Generator, *, base: float, heating_slope: float,
+                      heating_bp: float, cooling_slope: float, cooling_bp: float, noise_sd: float, noise_rho: float,
+                      savings: float, reporting_start: str) -> pd.DataFrame:
+    """A plain change-point meter: usage = base + heating·HDD + cooling·CDD + additive AR(1) noise (ρ = 0 for
+    independent days), no calendar effect; the known ``savings`` fraction applies from ``reporting_start``.
+    The known-truth sets of the savings-uncertainty benchmark (docs/mv.md §3) are drawn from it."""
+    t = temperature.to_numpy(dtype=float)
+    cf = base + heating_slope * np.maximum(heating_bp - t, 0) + cooling_slope * np.maximum(t - cooling_bp, 0)
+    cf = cf + ar1(t.size, noise_rho, noise_sd, rng)
+    actual = cf.copy()
+    rep = temperature.index >= pd.Timestamp(reporting_start)
+    actual[rep] = cf[rep] * (1 - savings)
+    return pd.DataFrame({"usage": actual, "counterfactual": cf, "temperature": t}, index=temperature.index)
 
 
 def hourly_weather(daily: pd.Series, rng: np.random.Generator, *, swing: float = 4.0) -> pd.Series:
@@ -97,7 +113,7 @@ def hourly_meter(spec: MeterSpec, temperature: pd.Series, rng: np.random.Generat
     hvac = (spec.heating_slope * np.maximum(spec.heating_bp - t, 0) + spec.cooling_slope * np.maximum(
         t - spec.cooling_bp, 0)) / 24
     hvac = hvac * np.where(occ, 2.0, 0.3 * spec.hvac_workday_share)
-    cf = (base + hvac) * (1 + _ar1(t.size, 0.8, spec.noise_cv * 2, rng))
+    cf = (base + hvac) * (1 + ar1(t.size, 0.8, spec.noise_cv * 2, rng))
     actual = cf.copy()
     if reporting_start is not None:
         rep = idx >= pd.Timestamp(reporting_start)

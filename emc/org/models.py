@@ -101,6 +101,7 @@ class User(SQLModel, table=True):
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ApiToken(SQLModel, table=True):
@@ -112,5 +113,19 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=100)
     token_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
-    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # at most every few minutes
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # None only for tokens issued before 0008
     revoked: bool = False
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries only a random id whose hash is this key; logging out deletes
+    the row, a password change or deactivation deletes all of the user's rows, so a replayed cookie is dead."""
+
+    __tablename__ = "user_session"
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the cookie's session id
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    client: str = Field(default="", max_length=64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -9,9 +10,20 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from emc.org.models import Esco, Region, Role, User
+from emc.org.models import ApiToken, Esco, Region, Role, User
 from emc.org.scope import NotFound
-from emc.org.service import OrgError, UserCreate, create_user, set_active
+from emc.org.service import (
+    OrgError,
+    UserCreate,
+    change_password,
+    create_user,
+    issue_token,
+    reset_password,
+    revoke_token,
+    set_active,
+    start_session,
+    tokens_of,
+)
 from emc.web.deps import AdminUser, CurrentUser, SessionDep
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
@@ -82,6 +94,116 @@ def users_set_active(request: Request, session: SessionDep, admin: AdminUser, us
     set_active(session, user, active, actor=admin)
     session.commit()
     return _users_page(request, session)
+
+
+@pages.post("/admin/users/{username}/password")
+def users_reset_password(request: Request, session: SessionDep, admin: AdminUser, username: str,
+                         password: Annotated[str, Form()]) -> Response:
+    """An administrator sets a new password for a user who forgot theirs; the user's sessions and tokens end."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound("user")
+    try:
+        reset_password(session, user, password, actor=admin)
+    except OrgError as exc:
+        session.rollback()
+        return _users_page(request, session, errors=[f"{username}: {exc}"], status_code=422)
+    if user.id == admin.id:  # keep the admin who reset their own password signed in here
+        request.session["sid"] = start_session(session, user, max_age_s=request.app.state.settings.session_max_age_s)
+    session.commit()
+    t = Translator(language(request))
+    return _users_page(request, session, toast=t("users.password_reset", username=username))
+
+
+# -- the signed-in user's own account: password, API tokens ---------------------------------------------
+def _account(request: Request, session: SessionDep, user: User, *, errors: list[str] | None = None,
+             new_token: str | None = None, toast: str | None = None, status_code: int = 200) -> Response:
+    return render(request, "account.html", {"tokens": tokens_of(session, user), "errors": errors or [],
+                                            "new_token": new_token, "toast": toast, "now": _now()},
+                  status_code=status_code)
+
+
+def _now() -> datetime:
+    from emc.dbtypes import utcnow
+
+    return utcnow()
+
+
+@pages.get("/account")
+def account_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
+    return _account(request, session, user)
+
+
+@pages.post("/account/password")
+def account_password(request: Request, session: SessionDep, user: CurrentUser, current: Annotated[str, Form()],
+                     new: Annotated[str, Form()], confirm: Annotated[str, Form()]) -> Response:
+    """Change one's own password: every other session and every API token of the user ends."""
+    t = Translator(language(request))
+    if new != confirm:
+        return _account(request, session, user, errors=[t("account.mismatch")], status_code=422)
+    try:
+        change_password(session, user, current, new)
+    except OrgError as exc:
+        session.rollback()
+        return _account(request, session, user, errors=[str(exc)], status_code=422)
+    request.session["sid"] = start_session(session, user, max_age_s=request.app.state.settings.session_max_age_s)
+    session.commit()
+    return _account(request, session, user, toast=t("account.password_changed"))
+
+
+@pages.post("/account/tokens")
+def account_issue_token(request: Request, session: SessionDep, user: CurrentUser, name: Annotated[str, Form()],
+                        days: Annotated[int, Form()] = 90) -> Response:
+    try:
+        issued = issue_token(session, user, name, actor=user, days=days)
+    except OrgError as exc:
+        session.rollback()
+        return _account(request, session, user, errors=[str(exc)], status_code=422)
+    session.commit()
+    return _account(request, session, user, new_token=issued.token)
+
+
+def _own_token(session: SessionDep, user: User, token_id: int) -> ApiToken:
+    record = session.get(ApiToken, token_id)
+    if record is None or record.user_id != user.id:
+        raise NotFound("token")
+    return record
+
+
+@pages.post("/account/tokens/{token_id}/revoke")
+def account_revoke_token(request: Request, session: SessionDep, user: CurrentUser, token_id: int) -> Response:
+    revoke_token(session, _own_token(session, user, token_id), actor=user)
+    session.commit()
+    t = Translator(language(request))
+    return _account(request, session, user, toast=t("account.token_revoked"))
+
+
+class TokenOut(BaseModel):
+    id: int
+    name: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked: bool
+
+
+def _token_out(t: ApiToken) -> TokenOut:
+    return TokenOut(id=t.id or 0, name=t.name, created_at=t.created_at, expires_at=t.expires_at,
+                    last_used_at=t.last_used_at, revoked=t.revoked)
+
+
+@api.get("/tokens", response_model=list[TokenOut])
+def api_tokens(session: SessionDep, user: CurrentUser) -> list[TokenOut]:
+    """The caller's own API tokens (never the secret: it was shown once, at issue)."""
+    return [_token_out(t) for t in tokens_of(session, user)]
+
+
+@api.post("/tokens/{token_id}/revoke", response_model=TokenOut)
+def api_revoke_token(session: SessionDep, user: CurrentUser, token_id: int) -> TokenOut:
+    record = _own_token(session, user, token_id)
+    revoke_token(session, record, actor=user)
+    session.commit()
+    return _token_out(record)
 
 
 class Me(BaseModel):

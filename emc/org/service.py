@@ -6,15 +6,18 @@ import hashlib
 import secrets
 import tomllib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from emc.audit import service as audit
-from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, RegionLevel, Role, User
-from emc.org.passwords import MIN_LENGTH, hash_password
+from emc.dbtypes import utcnow
+from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, RegionLevel, Role, User, UserSession
+from emc.org.passwords import MIN_LENGTH, hash_password, verify_password
 
 SHIPPED_REGIONS = Path(__file__).with_name("regions.toml")
 
@@ -163,6 +166,64 @@ def set_active(session: Session, user: User, active: bool, *, actor: User | str,
                      object_type="user", object_id=user.username, before={"is_active": user.is_active},
                      after={"is_active": active}, reason=reason)
         user.is_active = active
+        if not active:
+            end_sessions(session, user)
+
+
+# -- sessions: server-side, so logging out or changing the password ends them ---------------------------
+def start_session(session: Session, user: User, *, max_age_s: int, client: str = "") -> str:
+    """A new signed-in session; returns the random id the cookie carries (only its hash is stored)."""
+    raw = secrets.token_urlsafe(32)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id,  # the user's expired ones go
+                                              UserSession.expires_at <= utcnow()))
+    session.add(UserSession(id=token_hash(raw), user_id=user.id, expires_at=utcnow() + timedelta(seconds=max_age_s),
+                            client=client[:64]))
+    return raw
+
+
+def session_user(session: Session, raw: str, now: datetime | None = None) -> User | None:
+    """The active user a cookie's session id belongs to, or None (unknown, ended, expired, deactivated)."""
+    row = session.get(UserSession, token_hash(raw))
+    if row is None or row.expires_at <= (now or utcnow()):
+        return None
+    user = session.get(User, row.user_id)
+    return user if user is not None and user.is_active else None
+
+
+def end_session(session: Session, raw: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.id == token_hash(raw)))
+
+
+def end_sessions(session: Session, user: User) -> int:
+    """Sign the user out everywhere (password change, reset, deactivation)."""
+    return int(session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0)
+
+
+def _set_password(session: Session, user: User, new: str, *, actor: User | str, action: str) -> None:
+    if len(new) < MIN_LENGTH:
+        raise OrgError(f"the new password needs at least {MIN_LENGTH} characters")
+    if len(new) > 200:
+        raise OrgError("the new password is over 200 characters")
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    sessions = end_sessions(session, user)
+    tokens = revoke_tokens(session, user, actor=actor, reason=action)
+    audit.record(session, actor=actor, action=action, object_type="user", object_id=user.username,
+                 after={"sessions_ended": sessions, "tokens_revoked": tokens})
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """The user's own change: needs the current password; every session and API token of theirs ends."""
+    if not verify_password(user.password_hash, current):
+        raise OrgError("the current password is not right")
+    if new == current:
+        raise OrgError("the new password is the same as the current one")
+    _set_password(session, user, new, actor=user, action="user.password_change")
+
+
+def reset_password(session: Session, user: User, new: str, *, actor: User | str) -> None:
+    """An administrator sets a new password (the user forgot theirs); every session and token ends."""
+    _set_password(session, user, new, actor=actor, action="user.password_reset")
 
 
 @dataclass(frozen=True)
@@ -175,11 +236,51 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, name: str, *, actor: User | str) -> IssuedToken:
+TOKEN_MAX_DAYS = 366
+
+
+def issue_token(session: Session, user: User, name: str, *, actor: User | str, days: int = 90) -> IssuedToken:
+    """A bearer token valid for ``days`` (1..366); it dies earlier when revoked or the password changes."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise OrgError("a token needs a name of 1 to 100 characters (what it is for)")
+    if not 1 <= days <= TOKEN_MAX_DAYS:
+        raise OrgError(f"a token lives 1 to {TOKEN_MAX_DAYS} days, not {days}")
     token = "emc_" + secrets.token_urlsafe(32)
-    record = ApiToken(user_id=user.id, name=name, token_hash=token_hash(token))
+    record = ApiToken(user_id=user.id, name=name, token_hash=token_hash(token),
+                      expires_at=utcnow() + timedelta(days=days))
     session.add(record)
     session.flush()
     audit.record(session, actor=actor, action="token.issue", object_type="user", object_id=user.username,
-                 after={"token": name})
+                 after={"token": name, "id": record.id, "expires_at": record.expires_at.isoformat()})
     return IssuedToken(token, record)
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(session.exec(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())))
+
+
+def token_user(session: Session, raw: str, now: datetime | None = None) -> tuple[ApiToken, User] | None:
+    """The live token and its active user, or None (unknown, revoked, expired, user deactivated)."""
+    record = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(raw))).first()
+    if record is None or record.revoked or record.expires_at is None or record.expires_at <= (now or utcnow()):
+        return None
+    user = session.get(User, record.user_id)
+    return (record, user) if user is not None and user.is_active else None
+
+
+def revoke_token(session: Session, record: ApiToken, *, actor: User | str, reason: str = "") -> None:
+    if record.revoked:
+        return
+    record.revoked, record.revoked_at = True, utcnow()
+    owner = session.get(User, record.user_id)
+    audit.record(session, actor=actor, action="token.revoke", object_type="user",
+                 object_id=owner.username if owner else str(record.user_id),
+                 after={"token": record.name, "id": record.id}, reason=reason)
+
+
+def revoke_tokens(session: Session, user: User, *, actor: User | str, reason: str = "") -> int:
+    live = [t for t in tokens_of(session, user) if not t.revoked]
+    for record in live:
+        revoke_token(session, record, actor=actor, reason=reason)
+    return len(live)

@@ -132,6 +132,8 @@ class Statement:
     due_date: date | None = None
     notes: Sequence[str] = ()  # warnings and remarks, printed under the totals
     signatories: Sequence[Signatory] = ()  # default: each institution as 甲方, the ESCO as 乙方
+    date_label: str = "开具日期 Issue date"  # a statement frozen at approval prints its approval date
+    due_text: str = ""  # shown when there is no due date yet (it is set when the statement is issued)
     title: str = "合同能源管理结算单"
     title_en: str = "Energy Performance Contract Settlement Statement"
     currency: str = field(default="CNY")
@@ -183,7 +185,7 @@ def _title_block(statement: Statement) -> Table:
     title = [Paragraph(esc(statement.title), s.title), Paragraph(esc(statement.title_en), s.title_en),
              Spacer(1, 3 * mm),
              TextBlock([(f"编号 No.: {statement.number}", 9.5, INK),
-                        (f"开具日期 Issue date: {statement.issue_date:%Y-%m-%d}", 9.5, INK)])]
+                        (f"{statement.date_label}: {statement.issue_date:%Y-%m-%d}", 9.5, INK)])]
     code = [pdf.QrCode(statement.verification_url, 25 * mm),
             TextBlock([("核验码 Verification", 7, GREY), (statement.verification_code, 7.5, INK)], "CENTER")]
     table = Table([[title, code]], colWidths=[W - 32 * mm, 32 * mm])
@@ -283,7 +285,7 @@ def _payment_table(statement: Statement) -> Table:
         return TextBlock(parts)
 
     total = statement.total
-    due = f"{statement.due_date:%Y-%m-%d}" if statement.due_date else "—"
+    due = f"{statement.due_date:%Y-%m-%d}" if statement.due_date else (statement.due_text or "—")
     rows = [
         [head("付款方", "Payer", "LEFT"), party(statement.payer, bank=False),
          head("收款方", "Payee", "LEFT"), party(statement.payee, bank=True)],

@@ -179,14 +179,16 @@ def projected_flows(head: ContractHead, as_of: date, annual_net: Decimal, escala
 
 
 def contract_economics(head: ContractHead, flows: Sequence[CashFlow], *, rate: Decimal, as_of: date,
-                       investment: Decimal | None = None) -> Economics:
+                       investment: Decimal | None = None, projected_from: date | None = None) -> Economics:
     """Metrics on actual cash to ``as_of`` (years 1 … the year of ``as_of``) and on actual + projected cash to
-    the end of the term. Actual flows after ``as_of`` and projected flows up to it are ignored."""
+    the end of the term. Actual flows after ``as_of`` and projected flows up to ``projected_from`` (default
+    ``as_of``: the known cash ends there) are ignored."""
     invest = investment if investment is not None else head.esco_investment
     if invest is None:
         raise ValueError("no ESCO investment: give investment= or contract.esco_investment")
+    since = as_of if projected_from is None else projected_from
     actual = [f for f in flows if not f.projected and f.day <= as_of]
-    ahead = [f for f in flows if f.projected and f.day > as_of]
+    ahead = [f for f in flows if f.projected and f.day > since]
     spans = contract_years(head)
     elapsed = next((y.number for y in spans if y.start <= as_of < y.end), len(spans) if as_of >= head.end else 0)
     return Economics(invest, rate, as_of, metrics(rate, yearly_flows(head, invest, actual, elapsed)),

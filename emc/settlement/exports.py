@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution
+from emc.money import fen
 from emc.org.models import Esco, Institution, User
 from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
 from emc.settlement import service, statements
 from emc.settlement.models import Settlement, SettlementStatus
+from emc.settlement.verification import issued_copy
 
 COLUMNS = ("结算单号 number", "合同 contract", "合同名称 name", "节能服务公司 ESCO", "用能单位 institutions",
            "期间起 from", "期间止 to", "类型 kind", "状态 status", "付节能服务公司 to ESCO", "节能服务公司付 from ESCO",
@@ -100,6 +102,16 @@ def issue_period(session: Session, scope: Scope, month: str, *, actor: User | st
     return issued
 
 
+def approved_total(session: Session, scope: Scope, month: str) -> Decimal:
+    """The net amount of the month's approved statements in scope: what issuing the period confirms."""
+    start, end = month_bounds(month)
+    total = session.execute(select(func.coalesce(func.sum(Settlement.net_to_esco), 0))
+                            .join(Contract, Contract.id == Settlement.contract_id)
+                            .where(scope.contracts(), Settlement.period_start >= start, Settlement.period_start < end,
+                                   Settlement.status == SettlementStatus.approved)).scalar_one()
+    return fen(Decimal(total))
+
+
 def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
     """A zip of the month's issued (and paid) statements as PDFs, with the XLSX summary for finance."""
     start, end = month_bounds(month)
@@ -109,7 +121,7 @@ def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for s, _, _, _ in _rows(session, scope, where):
             info = zipfile.ZipInfo(f"{s.number}.pdf", date_time=(s.period_start.year, s.period_start.month, 1, 0, 0, 0))
-            bundle.writestr(info, statements.render(session, s))
+            bundle.writestr(info, issued_copy(session, s))
         info = zipfile.ZipInfo(f"summary-{month}.xlsx", date_time=(start.year, start.month, 1, 0, 0, 0))
         bundle.writestr(info, export_xlsx(session, scope, where))
     return buffer.getvalue()
@@ -129,6 +141,7 @@ class MonthTotals:
     from_esco: Decimal = Decimal("0.00")
     net: Decimal = Decimal("0.00")
     unpaid: Decimal = Decimal("0.00")  # net to ESCO of the approved and issued, not yet paid
+    approved_net: Decimal = Decimal("0.00")  # net to ESCO of the approved: what issuing the month confirms
 
     @property
     def count(self) -> int:
@@ -161,6 +174,8 @@ def month_totals(session: Session, scope: Scope, where: list) -> list[MonthTotal
         m.net += net or 0
         if status != SettlementStatus.paid:
             m.unpaid += net or 0
+        if status == SettlementStatus.approved:
+            m.approved_net += net or 0
     return [months[k] for k in sorted(months, reverse=True)]
 
 

@@ -11,15 +11,18 @@ from emc.settlement import service
 def create_due_drafts() -> dict[str, list[str]]:
     """Draft every period that has ended; flag approved ones whose data changed. Safe to run any number of
     times from any number of processes: one settlement per (contract, kind, period, version)."""
+    from emc.settlement import provenance
+
     with session_scope(get_engine()) as session:
         report = service.run_due(session, date.today())
         flagged = service.flag_changed(session)
+        provenance.record_missing(session)  # settlements approved before their sources were recorded
     return {**report.as_dict(), "flagged": flagged}
 
 
 def remind() -> list[str]:
     """Record in the audit log, once a day, the settlements overdue for approval or payment (the pages show
-    them live)."""
+    them live), and any breach of the money ledger's invariants (service.ledger_problems)."""
     from emc.audit import service as audit
     from emc.org.scope import Scope
 
@@ -29,4 +32,8 @@ def remind() -> list[str]:
             audit.record(session, actor="scheduler", action="settlement.reminder", object_type="job",
                          object_id="remind", after={"overdue": [f"{r.number}: {r.waiting_for} +{r.days} d"
                                                                for r in due[:100]]})
+        problems = service.ledger_problems(session)
+        if problems:
+            audit.record(session, actor="scheduler", action="ledger.problems", object_type="job",
+                         object_id="remind", after={"problems": problems[:100], "count": len(problems)})
     return [r.number for r in due]

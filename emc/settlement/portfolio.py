@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from emc.contracts import queries
-from emc.contracts.models import Contract
+from emc.contracts.models import Contract, ContractVersion
 from emc.org.scope import Scope
-from emc.settlement.models import Settlement, SettlementStatus
+from emc.settlement import guarantee_status as gs
+from emc.settlement.models import Settlement, SettlementLine, SettlementStatus
 
 ZERO = Decimal("0.00")
 
@@ -26,17 +27,19 @@ class PortfolioRow:
     due: Decimal = ZERO  # approved or issued, not yet paid
     draft: int = 0  # periods drafted or submitted, not yet approved
     last_period: date | None = None
-    shortfall: Decimal = ZERO  # guarantee money paid or owed by the ESCO so far
     flagged: int = 0
+    guarantees: dict[str, Decimal | None] = field(default_factory=dict)
+    measured: list[gs.Measurement] = field(default_factory=list)
+    shortfall_lines: int = 0
+
+    @property
+    def guarantee_status(self) -> gs.GuaranteeStatus:
+        """From the guarantee's own measurement (year-end settlements) only: emc.settlement.guarantee_status."""
+        return gs.status(self.guarantees, self.measured, self.shortfall_lines, bool(self.flagged))
 
     @property
     def guarantee(self) -> str:
-        """'missed' once a shortfall was settled, 'at risk' when data changed under approved money."""
-        if self.shortfall > 0:
-            return "missed"
-        if self.flagged:
-            return "at_risk"
-        return "met"
+        return self.guarantee_status.state
 
 
 @dataclass
@@ -54,8 +57,14 @@ def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today
     page = queries.list_contracts(session, scope, flt, today)
     ids = [r.contract.id for r in page.rows]
     rows = {r.contract.id: PortfolioRow(r) for r in page.rows}
+    year_ends: dict[int, int] = {}
     if ids:
-        for s in session.execute(select(Settlement).where(Settlement.contract_id.in_(ids))).scalars():
+        for contract_id, spec in session.execute(select(ContractVersion.contract_id, ContractVersion.spec).join(
+                Contract, Contract.id == ContractVersion.contract_id).where(
+                Contract.id.in_(ids), ContractVersion.version == Contract.current_version)).all():
+            rows[contract_id].guarantees = gs.guaranteed_components(spec)
+        for s in session.execute(select(Settlement).where(Settlement.contract_id.in_(ids))
+                                 .order_by(Settlement.period_start)).scalars():
             row = rows[s.contract_id]
             if s.status == SettlementStatus.paid:
                 row.paid += s.net_to_esco
@@ -65,8 +74,10 @@ def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today
                 row.draft += 1
             if s.flagged and not s.flagged.startswith("adjusted"):
                 row.flagged += 1
+            if s.kind == "year_end" and s.version == 1:
+                year_ends[s.id] = s.contract_id
+                row.measured.extend(gs.measurements(s.contract_year, s.inputs, row.guarantees))
             if s.status in (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid):
-                row.shortfall += s.from_esco
                 if s.kind == "period" and s.version == 1:
                     for key, value in s.inputs.items():
                         parts = key.split(".")
@@ -74,6 +85,10 @@ def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today
                             row.savings[parts[1]] = row.savings.get(parts[1], ZERO) + Decimal(value)
             last_day = s.last_day
             row.last_period = max(row.last_period or last_day, last_day)
+    if year_ends:
+        for settlement_id, in session.execute(select(SettlementLine.settlement_id).where(
+                SettlementLine.settlement_id.in_(list(year_ends)), SettlementLine.kind.in_(gs.SHORTFALL_CODES))).all():
+            rows[year_ends[settlement_id]].shortfall_lines += 1
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     scoped = select(Settlement.status, Settlement.net_to_esco).join(Contract, Contract.id == Settlement.contract_id) \
         .where(scope.contracts(), *flt.clauses(today))

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from emc.audit.models import AuditEvent
 from emc.contracts.models import Contract
 from emc.contracts.routes import contract_filter
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
-from emc.settlement import service, statements
+from emc.settlement import service, statements, verification
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web.paging import PageNo
+from emc.web.security import request_client
 from emc.web.templating import is_htmx, render
 
 pages = APIRouter(include_in_schema=False)
@@ -26,9 +29,9 @@ api = APIRouter(tags=["settlements"])
 PAGE = 25
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACTIONS_BY_ROLE = {
-    Role.admin: ("submit", "approve", "reject", "issue", "pay", "adjust"),
+    Role.admin: ("submit", "approve", "reject", "issue", "pay", "reverse_payment", "adjust"),
     Role.manager: ("submit", "approve", "reject", "issue", "adjust"),
-    Role.finance: ("pay",),
+    Role.finance: ("pay", "reverse_payment"),
     Role.esco: ("countersign",),
     Role.viewer: (),
 }
@@ -76,13 +79,14 @@ def portfolio_page(request: Request, session: SessionDep, user: CurrentUser, sco
 
 @pages.get("/settlements")
 def settlements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, status: str = "",
-                     contract: str = "", page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                     contract: str = "", page: PageNo = 1) -> Response:
     query = _query(scope, status, contract)
     total, net = session.execute(select(func.count(), func.coalesce(func.sum(query.subquery().c.net_to_esco), 0))).one()
     rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
                            .offset((page - 1) * PAGE).limit(PAGE)).all()
     return render(request, "settlements/list.html", {
-        "reminders": service.reminders(session, scope, date.today()), "rows": rows, "total": total, "page": page,
+        "reminders": service.reminders(session, scope, date.today()), "waiting": service.waiting(session, scope),
+        "one_day": timedelta(days=1), "rows": rows, "total": total, "page": page,
         "pages": max(1, -(-total // PAGE)), "status": status,
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
 
@@ -119,17 +123,28 @@ def _back(next_: str) -> str | None:
 
 @pages.post("/settlements/issue-period")
 def settlements_issue_period(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
-                             month: Annotated[str, Form()], next_: Annotated[str, Form(alias="next")] = "") -> Response:
-    from emc.settlement import exports
+                             month: Annotated[str, Form()], next_: Annotated[str, Form(alias="next")] = "",
+                             confirm_amount: Annotated[str, Form()] = "") -> Response:
+    """Issue the month's approved statements; the form confirms their total net amount (what the dialog
+    showed), so statements approved meanwhile are never issued unseen."""
+    from emc.settlement import controls, exports
     from emc.web.deps import Forbidden
 
     if Role(user.role) not in (Role.admin, Role.manager):
         raise Forbidden()
     try:
+        total = exports.approved_total(session, scope, _month(month))
+        controls.check_confirmation(month, "issue", total, confirm_amount)
         issued = exports.issue_period(session, scope, _month(month), actor=user)
         session.commit()
     except HTTPException as exc:
         return htmx.toast(request, str(exc.detail))
+    except controls.ConfirmationError as exc:
+        session.rollback()
+        return htmx.toast(request, str(exc), status_code=422)
+    except (service.SettlementError, DBAPIError) as exc:
+        session.rollback()
+        return htmx.toast(request, _refusal(exc), status_code=409)
     if not issued:
         return htmx.toast(request, f"{month}: no approved settlement to issue", status_code=409)
     return htmx.redirect(request, _back(next_) or "/settlements?status=issued")
@@ -143,6 +158,7 @@ def settlements_period_zip(session: SessionDep, user: CurrentUser, scope: ScopeD
     if Role(user.role) not in (Role.admin, Role.manager, Role.finance):
         raise Forbidden()
     data = exports.period_bundle(session, scope, _month(month))
+    session.commit()  # the digests of the copies handed out (emc.settlement.verification)
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="statements-{month}.zip"'})
 
@@ -215,7 +231,7 @@ def _after_payment(request: Request, session: SessionDep, user: User, scope: Sco
 
 @pages.get("/statements")
 def statements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str = "",
-                    status: str = "", contract: str = "", page: Annotated[int, Query(ge=1)] = 1) -> Response:
+                    status: str = "", contract: str = "", page: PageNo = 1) -> Response:
     """Finance's page: statements by the month their period starts in, with totals per month; one PDF or the
     month's zip; payments recorded in place. What a role cannot do is not shown."""
     from emc.settlement import exports
@@ -279,20 +295,34 @@ def settlement_page(request: Request, session: SessionDep, user: CurrentUser, sc
     history = session.execute(select(AuditEvent).where(AuditEvent.object_type == "settlement",
                                                        AuditEvent.object_id == row.number)
                               .order_by(AuditEvent.id)).scalars().all()
+    from emc.settlement import provenance
+
     return render(request, "settlements/detail.html", {
         "s": row, "c": service.contract_of(session, row), "lines": service.lines_of(session, row),
-        "history": history, "actions": _actions(user, row),
+        "history": history, "actions": _actions(user, row), "payments": service.payments(session, row),
+        "sources": provenance.sources_of(session, row),
         "code": statements.verification_code(row) if row.inputs_hash else ""})
 
 
+def _refusal(exc: Exception) -> str:
+    """What a refused action says: the settlement error itself, or — when the database refused a second
+    posting or a lock — that someone else changed it meanwhile."""
+    if isinstance(exc, DBAPIError):
+        return "the settlement was changed by someone else meanwhile (nothing was posted twice); reload it"
+    return str(exc)
+
+
 def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: str, paid_on: str,
-         reference: str) -> Settlement:
+         reference: str, confirm_amount: Any = None) -> Settlement:
+    from emc.settlement import controls
+
     if action not in _actions(user, row):
         from emc.web.deps import Forbidden
 
         if action not in ACTIONS_BY_ROLE.get(Role(user.role), ()):
             raise Forbidden()
         raise service.SettlementError(f"{row.number} is {row.status}; '{action}' is not possible now")
+    controls.check_confirmation(row.number, action, row.net_to_esco, confirm_amount)
     if action == "countersign":
         return service.countersign(session, row, actor=user)
     if action == "adjust":
@@ -304,15 +334,20 @@ def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: 
 @pages.post("/settlements/{number}/{action}")
 def settlement_action(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str,
                       action: str, reason: Annotated[str, Form()] = "", paid_on: Annotated[str, Form()] = "",
-                      reference: Annotated[str, Form()] = "",
+                      reference: Annotated[str, Form()] = "", confirm_amount: Annotated[str, Form()] = "",
                       next_: Annotated[str, Form(alias="next")] = "") -> Response:
+    from emc.settlement import controls
+
     row = _get(session, scope, number)
     try:
-        result = _act(session, user, row, action, reason, paid_on, reference)
+        result = _act(session, user, row, action, reason, paid_on, reference, confirm_amount)
         session.commit()
-    except (service.SettlementError, ValueError) as exc:
+    except controls.ConfirmationError as exc:
         session.rollback()
-        return htmx.toast(request, str(exc), status_code=409)
+        return htmx.toast(request, str(exc), status_code=422)
+    except (service.SettlementError, ValueError, DBAPIError) as exc:
+        session.rollback()
+        return htmx.toast(request, _refusal(exc), status_code=409)
     back = _back(next_)
     if back and action == "pay":  # from the statements page: its month, updated in place, and a toast
         if not is_htmx(request):
@@ -325,47 +360,75 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
 def settlement_pdf(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
     row = _get(session, scope, number)
     try:
-        pdf = statements.render(session, row)
+        pdf = verification.issued_copy(session, row)
+        session.commit()
     except service.SettlementError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
 
 
+def _verify(request: Request, number: str, result: bool | None, status_code: int = 200,
+            headers: dict[str, str] | None = None) -> Response:
+    return render(request, "settlements/verify.html", {"number": number, "result": result,
+                                                         "throttled": status_code == 429},
+                  status_code=status_code, headers=headers)
+
+
+def _verify_throttled(request: Request, number: str) -> Response | None:
+    wait = request.app.state.verify_throttle.retry_after(f"verify:{request_client(request)}")
+    if wait:
+        return _verify(request, number, None, status_code=429, headers={"Retry-After": str(wait)})
+    return None
+
+
+def _verified(request: Request, number: str, ok: bool) -> Response:
+    if not ok:  # only failures count: someone guessing codes is slowed down, a clerk checking a pile is not
+        request.app.state.verify_throttle.failed(f"verify:{request_client(request)}")
+    return _verify(request, number, ok)
+
+
+@pages.get("/verify")
 @pages.get("/verify/{number}")
-def verify_page(request: Request, session: SessionDep, number: str, code: str = "") -> Response:
-    """Public: anyone holding a statement can check it (the QR code leads here). Shows nothing private."""
-    row = session.execute(select(Settlement).where(Settlement.number == number)).scalars().first()
-    valid = row is not None and bool(row.inputs_hash)
-    return render(request, "settlements/verify.html", {
-        "number": number, "found": valid, "s": row if valid else None,
-        "code": statements.verification_code(row) if valid else "", "result": None})
+def verify_page(request: Request, session: SessionDep, number: str = "", code: str = "") -> Response:
+    """Public: whoever holds a statement checks it by the number and the code printed on it (or the PDF).
+    The answer is only "matches" or "does not match"; nothing about the statement is shown."""
+    if not code:
+        return _verify(request, number, None)
+    return _verify_throttled(request, number) or _verified(
+        request, number, verification.code_matches(session, number, code))
 
 
+@pages.post("/verify")
 @pages.post("/verify/{number}")
-async def verify_upload(request: Request, session: SessionDep, number: str,
-                        file: Annotated[UploadFile, File()]) -> Response:
-    """Compare a presented PDF with the statement the approved settlement renders (byte for byte)."""
-    row = session.execute(select(Settlement).where(Settlement.number == number)).scalars().first()
-    valid = row is not None and bool(row.inputs_hash)
-    result = None
-    if valid:
+async def verify_upload(request: Request, session: SessionDep, number: str = "",
+                        number_field: Annotated[str, Form(alias="number")] = "", code: Annotated[str, Form()] = "",
+                        file: Annotated[UploadFile | None, File()] = None) -> Response:
+    """Compare a presented PDF with the copies this system handed out (by digest; nothing is rendered), or
+    the typed code with the approved settlement's."""
+    number = (number_field or number).strip()[:80]
+    throttled = _verify_throttled(request, number)
+    if throttled:
+        return throttled
+    if file is not None and file.filename:
         presented = await file.read(20 * 1024 * 1024)
-        result = statements.pdf_digest(presented) == statements.pdf_digest(statements.render(session, row))
-    return render(request, "settlements/verify.html", {
-        "number": number, "found": valid, "s": row if valid else None,
-        "code": statements.verification_code(row) if valid else "", "result": result})
+        return _verified(request, number, verification.pdf_matches(session, number, presented))
+    if not code.strip():  # nothing to check: the form again
+        return _verify(request, number, None)
+    return _verified(request, number, verification.code_matches(session, number, code))
 
 
 class ActionIn(BaseModel):
     reason: str = ""
     paid_on: date | None = None
     reference: str = ""
+    # approve, issue, pay and reverse_payment: the net amount the client confirms (a string, e.g. "1307829.01")
+    confirm_amount: str | None = None
 
 
 @api.get("/settlements")
 def api_settlements(session: SessionDep, scope: ScopeDep, status: str = "", contract: str = "",
-                    page: Annotated[int, Query(ge=1)] = 1) -> list[dict[str, Any]]:
+                    page: PageNo = 1) -> list[dict[str, Any]]:
     rows = session.execute(_query(scope, status, contract).order_by(Settlement.period_start.desc())
                            .offset((page - 1) * 100).limit(100)).all()
     return [{"number": s.number, "contract": c.code, "kind": s.kind, "status": s.status,
@@ -381,12 +444,17 @@ def api_settlement(session: SessionDep, scope: ScopeDep, number: str) -> dict[st
 @api.post("/settlements/{number}/{action}")
 def api_action(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str, action: str,
                body: ActionIn) -> dict[str, Any]:
+    from emc.settlement import controls
+
     row = _get(session, scope, number)
     try:
         result = _act(session, user, row, action, body.reason, body.paid_on.isoformat() if body.paid_on else "",
-                      body.reference)
+                      body.reference, body.confirm_amount)
         session.commit()
-    except (service.SettlementError, ValueError) as exc:
+    except controls.ConfirmationError as exc:
         session.rollback()
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    except (service.SettlementError, ValueError, DBAPIError) as exc:
+        session.rollback()
+        raise HTTPException(status_code=409, detail=_refusal(exc)) from exc
     return service.as_json(session, result)

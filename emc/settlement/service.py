@@ -16,8 +16,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from emc.audit import service as audit
@@ -30,12 +31,15 @@ from emc.dbtypes import UTCDateTime, plus_days, utcnow
 from emc.metering.models import Reading, ReadingRevision
 from emc.money import fen
 from emc.org.models import Role, User
-from emc.settlement import engine
+from emc.settlement import controls, engine
 from emc.settlement.adjustments import adjustment_lines
+from emc.settlement.controls import SettlementError
 from emc.settlement.custody import tariff_price_changes
 from emc.settlement.inputs import Bill, CustodyChange, PeriodData, TermsVersion, UtilitySavings
 from emc.settlement.lines import ESCO, Line, totals
-from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
+from emc.settlement.models import (
+    LedgerEntry, Settlement, SettlementLine, SettlementPayment, SettlementStatus, SettlementWait,
+)
 from emc.settlement.periods import Period, settlement_periods
 from emc.settlement.state import SettlementState
 from emc.tariffs import service as tariffs
@@ -46,12 +50,14 @@ SAVINGS_KINDS = {"shared_savings", "guaranteed_savings"}
 PENALTY_CODES = {"shortfall", "penalty", "guarantee_penalty", "rate_penalty"}
 
 
-class SettlementError(ValueError):
-    pass
-
 
 class IncompleteData(SettlementError):
-    """The period cannot be settled yet; nothing is written (never a half-settlement)."""
+    """The period cannot be settled yet; nothing is written (never a half-settlement). ``reason`` is what the
+    settlements page says it waits for: no_baseline | coverage | bills | tariff | earlier_period | other."""
+
+    def __init__(self, message: str, reason: str = "other") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def _actor(actor: User | str) -> str:
@@ -90,7 +96,8 @@ def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook 
         try:
             changes.extend(tariff_price_changes(comp, versions[-1].terms.baseline, book))
         except TariffError as exc:
-            raise IncompleteData(f"{versions[-1].terms.contract.code}: {exc} (load it: emc tariffs load)") from exc
+            raise IncompleteData(f"{versions[-1].terms.contract.code}: {exc} (load it: emc tariffs load)",
+                                 "tariff") from exc
     return book, changes
 
 
@@ -123,7 +130,7 @@ def bills(session: Session, contract: Contract, period: Period, utilities: list[
             rows = session.execute(select(Reading.meter_id, Reading.period_end, Reading.value, Reading.cost,
                                           Reading.batch_id).where(Reading.meter_id.in_(list(scale)),
                                                                   Reading.cost.is_not(None))).all()
-            memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch)
+            memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch, m)
                          for m, end, value, cost, batch in rows]
         chosen = [r for r in memo[key] if period.start <= r[0] < period.end]
         if chosen:
@@ -132,6 +139,32 @@ def bills(session: Session, contract: Contract, period: Period, utilities: list[
                             cost=sum((r[2] for r in chosen), Decimal(0)),
                             ref=f"{len(chosen)} bills, import {','.join(batches)}"[:120]))
     return tuple(out)
+
+
+def bills_through(session: Session, contract: Contract, period: Period, utility: str) -> date | None:
+    """The last day every billed main meter of ``utility`` has bills for (None: no bills at all). Read from
+    the same per-session memo as :func:`bills`."""
+    bills(session, contract, period, [utility])
+    rows = session.info["emc.settlement.bills"][(contract.id, utility)]
+    last: dict[int, date] = {}
+    for day, *_, meter in rows:
+        last[meter] = max(last.get(meter, day), day)
+    return min(last.values()) if last else None
+
+
+def _custody_bills_cover(session: Session, contract: Contract, versions: list[TermsVersion], period: Period) -> None:
+    """A custody period waits until the bills of each utility whose bills the ESCO pays reach its last day:
+    the ESCO's actual costs (and the reimbursement) are never settled from part of a period's bills. A
+    utility that has no bills at all stays a ``no_bills`` warning on the settlement (its costs are unknown)."""
+    last = period.end - timedelta(days=1)
+    for comp in versions[-1].terms.components:
+        if comp.kind != "cost_custody":
+            continue
+        for utility in comp.utilities:
+            through = bills_through(session, contract, period, str(utility))
+            if through is not None and through < last:
+                raise IncompleteData(f"{contract.code} {period.label} {utility}: the bills reach {through}; the "
+                                     f"period ends {last}", "bills")
 
 
 def _tou(versions: list[TermsVersion]) -> bool:
@@ -174,12 +207,14 @@ def period_data(session: Session, contract: Contract, period: Period, utilities:
                           baselines.compute_savings(session, contract, utility, period.start, last, period="M"))
                 rows = report.result.periods.to_dict(orient="records")
                 total, version = report.result.total, report.baseline.version
-        except (baselines.BaselineError, SeriesError) as exc:
-            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}") from exc
+        except baselines.BaselineError as exc:
+            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}", "no_baseline") from exc
+        except SeriesError as exc:
+            raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}", "coverage") from exc
         if not rows or not all(bool(r["settled"]) for r in rows):
             cover = min((float(r["coverage"]) for r in rows), default=0.0)
             raise IncompleteData(f"{contract.code} {period.label} {utility}: data cover {cover:.0%} of the period; "
-                                 "a period is settled only when at least 90 % of its days have data")
+                                 "a period is settled only when at least 90 % of its days have data", "coverage")
         figures.append(UtilitySavings(utility, adjusted_baseline=total["adjusted_baseline"], actual=total["actual"],
                                       uncertainty=total.get("uncertainty_68"), confidence=0.68,
                                       source=f"baseline {utility} v{version}", intervals=hourly))
@@ -217,11 +252,11 @@ def _previous_state(session: Session, contract: Contract, period: Period) -> Set
         Settlement.period_end <= period.start).order_by(Settlement.period_end.desc()).limit(1)).first()
     if prior is None:
         if period.start != periods_of(session, contract)[0].start:
-            raise IncompleteData(f"{contract.code}: settle the periods before {period.label} first")
+            raise IncompleteData(f"{contract.code}: settle the periods before {period.label} first", "earlier_period")
         return SettlementState()
     end, state_after = prior
     if end != period.start:
-        raise IncompleteData(f"{contract.code}: the period before {period.label} is not settled yet")
+        raise IncompleteData(f"{contract.code}: the period before {period.label} is not settled yet", "earlier_period")
     return SettlementState.from_dict(state_after) if state_after else SettlementState()
 
 
@@ -249,7 +284,7 @@ def _store(session: Session, contract: Contract, result: engine.Settlement, *, a
     row = Settlement(number=_number(contract, result.kind, result.start, version), contract_id=contract.id,
                      period_start=result.start, period_end=result.end, contract_year=result.contract_year,
                      version=version, kind=result.kind, adjusts_id=adjusts.id if adjusts else None,
-                     created_by=_actor(actor))
+                     created_by=_actor(actor), inputs_changed_by=_actor(actor))
     _fill(row, result, lines)
     session.add(row)
     session.flush()
@@ -284,16 +319,8 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
     existing = None if unsettled else find(session, contract, "period", period.start, period.end)
     if existing is not None and existing.status != SettlementStatus.draft:
         return [existing]
-    book, changes = pricing(session, versions)
-    data = period_data(session, contract, period, savings_utilities(versions), cache, intervals=_tou(versions))
-    data = replace(data, bills=bills(session, contract, period, bill_utilities(versions)))
-    if _average_cost(versions):
-        missing = [u for u in savings_utilities(versions) if not data.bills_for(u)]
-        if missing:
-            raise IncompleteData(f"{contract.code} {period.label}: average-cost valuation needs a bill with an amount "
-                                 f"for {', '.join(missing)} ending in the period (import the bills with their 金额)")
     state = state if state is not None else _previous_state(session, contract, period)
-    result = engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
+    result = _settle(session, contract, versions, period, state, cache)
     out = [_upsert(session, contract, result, existing, actor)]
     periods = [p for p in periods_of(session, contract) if p.contract_year == period.contract_year]
     if period.end == periods[-1].end:
@@ -301,9 +328,33 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
     return out
 
 
+def _settle(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
+            state: SettlementState, cache: Cache | None = None) -> engine.Settlement:
+    """One period computed from today's data (a draft, or the recomputation an adjustment compares with)."""
+    book, changes = pricing(session, versions)
+    _custody_bills_cover(session, contract, versions, period)
+    data = period_data(session, contract, period, savings_utilities(versions), cache, intervals=_tou(versions))
+    data = replace(data, bills=bills(session, contract, period, bill_utilities(versions)))
+    if _average_cost(versions):
+        missing = [u for u in savings_utilities(versions) if not data.bills_for(u)]
+        if missing:
+            raise IncompleteData(f"{contract.code} {period.label}: average-cost valuation needs a bill with an amount "
+                                 f"for {', '.join(missing)} ending in the period (import the bills with their 金额)",
+                                 "bills")
+    return engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
+
+
 def _upsert(session: Session, contract: Contract, result: engine.Settlement, existing: Settlement | None,
             actor: User | str) -> Settlement:
     if existing is not None:  # a draft is recomputable: replace its lines and figures
+        # … only while it is a draft: claimed by compare-and-set, so a recompute racing a submit loses cleanly
+        if session.execute(update(Settlement).where(Settlement.id == existing.id,
+                                                    Settlement.status == SettlementStatus.draft)
+                           .values(inputs_changed_by=_actor(actor))
+                           .execution_options(synchronize_session=False)).rowcount != 1:
+            session.refresh(existing)
+            return existing
+        set_committed_value(existing, "inputs_changed_by", _actor(actor))
         for line in session.execute(select(SettlementLine).where(SettlementLine.settlement_id == existing.id)).scalars():
             session.delete(line)
         session.flush()
@@ -329,13 +380,20 @@ def _upsert(session: Session, contract: Contract, result: engine.Settlement, exi
 
 def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
                     actor: User | str, cache: Cache | None = None) -> list[Settlement]:
-    number = periods[0].contract_year
     year_start, year_end = periods[0].start, periods[-1].end
     existing = find(session, contract, "year_end", year_start, year_end)
     if existing is not None and existing.status != SettlementStatus.draft:
         return [existing]
     if not any(c.kind in engine.YEAR_RULES for v in versions for c in v.terms.components):
         return []
+    result = _settle_year(session, contract, versions, periods, cache)
+    return [_upsert(session, contract, result, existing, actor)]
+
+
+def _settle_year(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
+                 cache: Cache | None = None) -> engine.Settlement:
+    """A contract year's true-up from today's data and the period settlements of the year."""
+    number = periods[0].contract_year
     utilities, billed = savings_utilities(versions), bill_utilities(versions)
     data = [replace(period_data(session, contract, p, utilities, cache), bills=bills(session, contract, p, billed))
             for p in periods]
@@ -344,8 +402,7 @@ def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVe
         .scalars() for line in session.execute(select(SettlementLine).where(
             SettlementLine.settlement_id == row.id).order_by(SettlementLine.position)).scalars()]
     book, changes = pricing(session, versions)
-    result = engine.settle_contract_year(versions, number, data, settled, tariffs=book, changes=changes)
-    return [_upsert(session, contract, result, existing, actor)]
+    return engine.settle_contract_year(versions, number, data, settled, tariffs=book, changes=changes)
 
 
 def draft(session: Session, contract: Contract, month: date, *, actor: User | str) -> list[Settlement]:
@@ -369,9 +426,13 @@ class DueReport:
 
 def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -> DueReport:
     """Draft every contract period that has ended by ``today`` and has no settlement, in order, stopping at a
-    contract's first period whose data is incomplete (recorded as a warning to retry, never half-settled)."""
+    contract's first period whose data is incomplete (recorded as a warning to retry, never half-settled).
+
+    Each contract's drafts are one transaction, committed before the next contract: a run over a large
+    portfolio never holds the database (SQLite's single writer) for longer than one contract, and a crash
+    loses only the contract in hand, which the next run drafts again (one settlement per period, by key)."""
     report = DueReport()
-    for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
+    for contract in session.execute(select(Contract).order_by(Contract.code)).scalars().all():
         try:
             versions = terms(session, contract)
         except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
@@ -383,7 +444,8 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         todo = [p for p in due if (p.start, p.end) not in done]
         cache = _reporting_cache(session, contract, versions, todo)
         carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
-        for period in todo:
+        waits: list[SettlementWait] = []
+        for i, period in enumerate(todo):
             try:
                 savepoint = session.begin_nested()
                 state = carried[1] if carried and carried[0] == period.start else None
@@ -395,11 +457,35 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
             except IncompleteData as exc:
                 savepoint.rollback()
                 report.waiting.append(str(exc))
+                waits = [SettlementWait(contract_id=contract.id, period_start=p.start, period_end=p.end,
+                                        reason=exc.reason if p is period else "earlier_period",
+                                        detail=(str(exc) if p is period else period.label)[:500])
+                         for p in todo[i:]]
                 break
+        _record_waits(session, contract, waits)
+        session.commit()
     if report.waiting:
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
                      after={"waiting": report.waiting[:50], "created": len(report.created)})
     return report
+
+
+def _record_waits(session: Session, contract: Contract, waits: list[SettlementWait]) -> None:
+    """Replace the contract's waiting periods with this run's (none once everything due is drafted)."""
+    session.execute(delete(SettlementWait).where(SettlementWait.contract_id == contract.id))
+    session.add_all(waits)
+    session.flush()
+
+
+def waiting(session: Session, scope: Any, limit: int = 200) -> list[tuple[SettlementWait, Contract, int]]:
+    """Per contract in scope: the first period that has ended but waits for data (with its reason), and how
+    many later ended periods wait behind it (what the settlements page lists)."""
+    behind = dict(session.execute(select(SettlementWait.contract_id, func.count()).where(
+        SettlementWait.reason == "earlier_period").group_by(SettlementWait.contract_id)).all())
+    rows = session.execute(select(SettlementWait, Contract).join(Contract, Contract.id == SettlementWait.contract_id)
+                           .where(scope.contracts(), SettlementWait.reason != "earlier_period")
+                           .order_by(Contract.code, SettlementWait.period_start).limit(limit)).all()
+    return [(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows]
 
 
 def _reporting_cache(session: Session, contract: Contract, versions: list[TermsVersion], todo: list[Period]) -> Cache:
@@ -431,6 +517,8 @@ TRANSITIONS = {
     "reject": ({SettlementStatus.submitted}, SettlementStatus.draft, (Role.admin, Role.manager)),
     "issue": ({SettlementStatus.approved}, SettlementStatus.issued, (Role.admin, Role.manager)),
     "pay": ({SettlementStatus.issued}, SettlementStatus.paid, (Role.admin, Role.finance)),
+    # a wrong payment is never edited: it is reversed (with a reason) and recorded again
+    "reverse_payment": ({SettlementStatus.paid}, SettlementStatus.issued, (Role.admin, Role.finance)),
 }
 
 
@@ -446,72 +534,146 @@ def inputs_hash(session: Session, row: Settlement) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def local_day(instant: datetime | None) -> date | None:
+    return instant.astimezone(ZoneInfo(get_settings().timezone)).date() if instant is not None else None
+
+
+def _locked(session: Session, row: Settlement) -> Settlement:
+    """The settlement re-read under a row lock (PostgreSQL: SELECT … FOR UPDATE; SQLite ignores it and relies
+    on the compare-and-set in _claim), so the state checks below see what another session committed."""
+    return session.execute(select(Settlement).where(Settlement.id == row.id).with_for_update()
+                           .execution_options(populate_existing=True)).scalar_one()
+
+
+def _claim(session: Session, row: Settlement, before: str, target: str) -> None:
+    """Compare-and-set on the status: exactly one of two concurrent sessions moves the settlement on; the
+    other finds no row in the state it read and is refused before it writes anything else."""
+    done = session.execute(update(Settlement).where(Settlement.id == row.id, Settlement.status == before)
+                           .values(status=target).execution_options(synchronize_session=False)).rowcount
+    if done != 1:
+        raise SettlementError(f"{row.number} was changed by someone else meanwhile; reload it and try again")
+    set_committed_value(row, "status", target)
+
+
 def transition(session: Session, row: Settlement, action: str, *, actor: User | str, reason: str = "",
-               paid_on: date | None = None, reference: str = "") -> Settlement:
+               paid_on: date | None = None, reference: str = "", at: datetime | None = None) -> Settlement:
+    """Move a settlement through the workflow, exactly once: the state is re-checked under a row lock and
+    claimed by compare-and-set before anything is posted, and each posting is unique by schema.
+
+    ``at`` back-dates the action (the demo's history); the web and the API never pass it."""
     if action not in TRANSITIONS:
         raise SettlementError(f"unknown action {action!r}")
     sources, target, roles = TRANSITIONS[action]
     _role(actor, *roles)
+    row = _locked(session, row)
     if row.status not in sources:
         raise SettlementError(f"{row.number} is {row.status}; '{action}' needs {' or '.join(sorted(sources))}")
     before = row.status
-    now = utcnow()
+    now = at or utcnow()
+    today = local_day(utcnow())
+    assert today is not None
+    waived = ""
+    if action in ("reject", "reverse_payment") and len(reason.strip()) < 5:
+        raise SettlementError("say why the settlement is rejected" if action == "reject" else
+                              f"{row.number}: say why the payment is reversed (at least 5 characters)")
+    if action == "approve":
+        waived = controls.four_eyes_conflict(_actor(actor), row.submitted_by, row.inputs_changed_by or row.created_by)
+        if waived and get_settings().four_eyes:
+            raise SettlementError(f"{row.number}: four eyes — {waived}; another manager approves it")
+    if action == "pay":
+        reference = controls.check_payment(row.number, paid_on, reference, local_day(row.issued_at), today)
+    _claim(session, row, before, target)
     if action == "reject":
-        if len(reason.strip()) < 5:
-            raise SettlementError("say why the settlement is rejected")
         row.reject_reason = reason.strip()
     if action == "submit":
-        row.submitted_at = now
+        row.submitted_at, row.submitted_by = now, _actor(actor)
     if action == "approve":
         row.approved_at, row.approved_by = now, _actor(actor)
         row.inputs_hash = inputs_hash(session, row)
-        _post(session, row, now.date())
+        _post(session, row, local_day(now) or today, "approve", Decimal(1))
+        from emc.settlement import provenance, statements
+
+        provenance.record(session, row)
+        statements.freeze(session, row)
+        if waived:
+            audit.record(session, actor=actor, action="settlement.four_eyes_waived", object_type="settlement",
+                         object_id=row.number, after={"four_eyes": "off", "why": waived})
     if action == "issue":
-        row.issued_at = now
+        days = int(current_version_spec(session, contract_of(session, row)).get("contract", {}).get("payment_days", 30))
+        row.issued_at, row.issued_by = now, _actor(actor)
+        row.due_on = (local_day(now) or today) + timedelta(days=days)
     if action == "pay":
-        if paid_on is None or not reference.strip():
-            raise SettlementError("record the payment date and the bank reference")
-        row.paid_on, row.paid_reference = paid_on, reference.strip()[:100]
-        _post_payment(session, row, paid_on)
-    row.status = target
+        assert paid_on is not None
+        seq = _payment_count(session, row, "payment") + 1
+        session.add(SettlementPayment(settlement_id=row.id, kind="payment", seq=seq, paid_on=paid_on,
+                                      reference=reference[:100], amount=row.net_to_esco, recorded_by=_actor(actor),
+                                      recorded_at=now))
+        row.paid_on, row.paid_reference = paid_on, reference[:100]
+        _post(session, row, paid_on, f"payment:{seq}", Decimal(-1))
+    if action == "reverse_payment":
+        seq = _payment_count(session, row, "payment")
+        session.add(SettlementPayment(settlement_id=row.id, kind="reversal", seq=seq, paid_on=local_day(now) or today,
+                                      reference=row.paid_reference, amount=-row.net_to_esco,
+                                      reason=reason.strip()[:1000],
+                                      recorded_by=_actor(actor), recorded_at=now))
+        _post(session, row, local_day(now) or today, f"reversal:{seq}", Decimal(1))
+        reference = f"{row.paid_reference} ({row.paid_on})"
+        row.paid_on, row.paid_reference = None, ""
+    session.flush()
     audit.record(session, actor=actor, action=f"settlement.{action}", object_type="settlement", object_id=row.number,
-                 before={"status": before}, after={"status": target, "hash": row.inputs_hash[:16] or None},
+                 before={"status": before}, after={"status": target, "hash": row.inputs_hash[:16] or None,
+                                                   "net_to_esco": str(row.net_to_esco)},
                  reason=reason or reference)
     return row
 
 
+def _payment_count(session: Session, row: Settlement, kind: str) -> int:
+    return int(session.execute(select(func.count()).select_from(SettlementPayment).where(
+        SettlementPayment.settlement_id == row.id, SettlementPayment.kind == kind)).scalar_one())
+
+
+def payments(session: Session, row: Settlement) -> list[SettlementPayment]:
+    return list(session.execute(select(SettlementPayment).where(SettlementPayment.settlement_id == row.id)
+                                .order_by(SettlementPayment.recorded_at, SettlementPayment.id)).scalars())
+
+
 def countersign(session: Session, row: Settlement, *, actor: User | str) -> Settlement:
-    """The ESCO confirms its statement (countersignature); only once it is issued."""
+    """The ESCO confirms its statement (countersignature); only once it is issued, and only once."""
     _role(actor, Role.esco, Role.admin)
+    row = _locked(session, row)
     if row.status not in (SettlementStatus.issued, SettlementStatus.paid):
         raise SettlementError(f"{row.number} is {row.status}; an ESCO countersigns an issued statement")
     if row.countersigned_at is not None:
         raise SettlementError(f"{row.number} was countersigned on {row.countersigned_at:%Y-%m-%d}")
-    row.countersigned_at, row.countersigned_by = utcnow(), _actor(actor)
+    now = utcnow()
+    done = session.execute(update(Settlement).where(Settlement.id == row.id, Settlement.countersigned_at.is_(None))
+                           .values(countersigned_at=now, countersigned_by=_actor(actor))
+                           .execution_options(synchronize_session=False)).rowcount
+    if done != 1:
+        raise SettlementError(f"{row.number} was countersigned meanwhile")
+    set_committed_value(row, "countersigned_at", now)
+    set_committed_value(row, "countersigned_by", _actor(actor))
     audit.record(session, actor=actor, action="settlement.countersign", object_type="settlement",
                  object_id=row.number)
     return row
 
 
-def _post(session: Session, row: Settlement, day: date) -> None:
-    """Double entry: for each payer → payee total, the payer's payable and the payee's receivable."""
+def _post(session: Session, row: Settlement, day: date, posting: str, sign: Decimal) -> None:
+    """Double entry per line: the payer's payable and the payee's receivable (``sign`` 1 opens them at
+    approval or a payment's reversal, −1 settles them at payment: penalties and a lease's lessor included, so
+    each party's balances for the settlement return to zero). Keyed by (settlement, posting, line, party,
+    account): the same posting twice is refused by the database."""
+    event = posting.split(":")[0]
     for line in lines_of(session, row):
         account = "penalty" if line.kind in PENALTY_CODES else "settlement"
+        text = f"{row.number} " + {"approve": line.kind, "payment": "paid"}.get(event, "payment reversed")
         session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payer,
-                                account=f"{account}_payable", amount=-line.amount, memo=f"{row.number} {line.kind}"))
+                                account=f"{account}_payable", amount=-line.amount * sign, memo=text,
+                                posting=posting, line_position=line.position))
         session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payee,
-                                account=f"{account}_receivable", amount=line.amount, memo=f"{row.number} {line.kind}"))
-
-
-def _post_payment(session: Session, row: Settlement, day: date) -> None:
-    """Payment settles every payable and receivable the approval posted (penalties and a lease's lessor
-    included), per line, so each party's balances for the settlement return to zero."""
-    for line in lines_of(session, row):
-        account = "penalty" if line.kind in PENALTY_CODES else "settlement"
-        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payer,
-                                account=f"{account}_payable", amount=line.amount, memo=f"{row.number} paid"))
-        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payee,
-                                account=f"{account}_receivable", amount=-line.amount, memo=f"{row.number} paid"))
+                                account=f"{account}_receivable", amount=line.amount * sign, memo=text,
+                                posting=posting, line_position=line.position))
+    session.flush()
 
 
 def balances(session: Session, contract: Contract, on: date) -> dict[tuple[str, str], Decimal]:
@@ -523,12 +685,47 @@ def balances(session: Session, contract: Contract, on: date) -> dict[tuple[str, 
 
 
 def ledger_problems(session: Session) -> list[str]:
-    """Invariants as data: every settlement's entries sum to zero; nothing settled twice."""
+    """Invariants as data, over the whole ledger: every settlement's entries sum to zero; each posting (the
+    approval, each payment, each reversal) holds exactly two entries per line — so a duplicated posting is
+    caught even though it balances; payments less reversals are one for a paid settlement and zero otherwise;
+    a paid settlement leaves no balance on any account."""
     problems = []
     for sid, total in session.execute(select(LedgerEntry.settlement_id, func.sum(LedgerEntry.amount))
                                       .group_by(LedgerEntry.settlement_id)).all():
         if Decimal(total) != 0:
             problems.append(f"settlement {sid}: ledger entries sum to {total}, not 0")
+    lines = dict(session.execute(select(SettlementLine.settlement_id, func.count())
+                                 .group_by(SettlementLine.settlement_id)).all())
+    postings: dict[int, dict[str, int]] = {}
+    for sid, posting, n in session.execute(select(LedgerEntry.settlement_id, LedgerEntry.posting, func.count())
+                                           .group_by(LedgerEntry.settlement_id, LedgerEntry.posting)).all():
+        postings.setdefault(sid, {})[posting] = n
+    status = {sid: (number, st) for sid, number, st in session.execute(
+        select(Settlement.id, Settlement.number, Settlement.status)).all()}
+    posted_states = (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid)
+    for sid, (number, st) in status.items():
+        mine = postings.get(sid, {})
+        if st not in posted_states:
+            if mine:
+                problems.append(f"{number}: {st} but has ledger postings {sorted(mine)}")
+            continue
+        expected = 2 * lines.get(sid, 0)
+        if mine.get("approve", 0) != expected:
+            problems.append(f"{number}: the approval posted {mine.get('approve', 0)} entries, not {expected} "
+                            "(posted twice?)")
+        for posting, n in sorted(mine.items()):
+            if posting != "approve" and n != expected:
+                problems.append(f"{number}: {posting} posted {n} entries, not {expected} (posted twice?)")
+        paid = sum(1 for p in mine if p.startswith("payment:")) - sum(1 for p in mine if p.startswith("reversal:"))
+        if paid != (1 if st == SettlementStatus.paid else 0):
+            problems.append(f"{number}: {st} with {paid} payment(s) in force in the ledger")
+    for sid, party, account, total in session.execute(
+            select(LedgerEntry.settlement_id, LedgerEntry.party, LedgerEntry.account, func.sum(LedgerEntry.amount))
+            .join(Settlement, Settlement.id == LedgerEntry.settlement_id)
+            .where(Settlement.status == SettlementStatus.paid)
+            .group_by(LedgerEntry.settlement_id, LedgerEntry.party, LedgerEntry.account)).all():
+        if Decimal(total) != 0:
+            problems.append(f"{status[sid][0]}: paid, yet {party} {account} stands at {total}")
     return problems
 
 
@@ -561,20 +758,24 @@ def _start_of(day: date):  # type: ignore[no-untyped-def]
     return datetime.combine(day, time(), ZoneInfo(get_settings().timezone))
 
 
-def adjust(session: Session, row: Settlement, *, actor: User | str) -> Settlement:
+def adjust(session: Session, row: Settlement, *, actor: User | str, on_data_change: bool = False) -> Settlement:
     """Recompute a flagged approved settlement with today's data; the difference becomes a new settlement
-    (version n + 1) that references the original. The original is never edited."""
-    _role(actor, Role.admin, Role.manager)
+    (version n + 1) that references the original. The original is never edited. ``on_data_change``: drafted
+    because whoever reverted or replaced the data (with a reason) changed it, whatever their role."""
+    if not on_data_change:
+        _role(actor, Role.admin, Role.manager)
     if row.status not in (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid):
         raise SettlementError(f"{row.number} is {row.status}; a draft is simply recomputed")
     contract = session.get(Contract, row.contract_id)
     assert contract is not None
     versions = terms(session, contract)
-    period = next(p for p in settlement_periods(versions[-1].terms.contract)
-                  if (p.start, p.end) == (row.period_start, row.period_end))
-    data = period_data(session, contract, period, savings_utilities(versions))
-    state_before = _previous_state(session, contract, period)
-    corrected = engine.settle_period(versions, period, data, state_before)
+    periods = settlement_periods(versions[-1].terms.contract)
+    if row.kind == "year_end":
+        corrected = _settle_year(session, contract, versions,
+                                 [p for p in periods if p.contract_year == row.contract_year])
+    else:
+        period = next(p for p in periods if (p.start, p.end) == (row.period_start, row.period_end))
+        corrected = _settle(session, contract, versions, period, _previous_state(session, contract, period))
     original = [Line.from_dict(line.detail) for line in lines_of(session, row)]
     diff = adjustment_lines(original, list(corrected.lines), reference=row.number)
     if not diff:
@@ -609,24 +810,69 @@ def as_json(session: Session, row: Settlement) -> dict[str, Any]:
 DEFAULT_DISCOUNT_RATE = Decimal("0.06")  # shown on the page; the bureau may try another in the URL (?rate=)
 
 
-def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE):  # type: ignore[no-untyped-def]
-    """The ESCO's investment against its cash from approved settlements (net of bills it paid directly),
-    to date and projected to the end of the term at the last twelve months' pace. None without an investment."""
-    from emc.settlement.economics import CashFlow, contract_economics, projected_flows
+@dataclass
+class EconomicsView:
+    """The economics panel: which flows are known, how the rest is projected, and the metrics only where the
+    ESCO's cash is known (``economics`` is None when its costs are not)."""
+
+    investment: Decimal
+    known_through: date | None  # last day of the approved settlements (the ESCO's known cash)
+    measured_through: date | None  # last day of any settlement (drafts: measured, not yet approved)
+    unknown_costs: list[str]  # custody utilities whose bills (the ESCO's costs) are missing
+    projected_per_year: Decimal | None  # the rate the rest of the term is projected at
+    economics: Any = None  # emc.settlement.economics.Economics
+
+
+def _missing_bills(inputs: dict[str, Any]) -> set[str]:
+    """Custody utilities without a bill in a settlement (inputs ``<component>.<utility>.bills`` empty)."""
+    return {key.split(".")[1] for key, value in inputs.items()
+            if key.endswith(".bills") and key.count(".") == 2 and not value}
+
+
+def economics(session: Session, contract: Contract, as_of: date, rate: Decimal = DEFAULT_DISCOUNT_RATE
+              ) -> EconomicsView | None:
+    """The ESCO's investment against its cash. Known: the approved settlements' net cash less the bills the
+    ESCO paid. Projected (the rest of the term): settlements drafted from measured savings under the
+    contract's terms, then their net cash per day carried to the term's end (IPMVP: savings reported,
+    not assumed). Where a custody utility's bills are missing the ESCO's costs are unknown and no metric is
+    computed (an IRR on the fee alone would be a number that cannot be true). None without an investment."""
+    from emc.settlement.economics import CashFlow, contract_economics
+    from emc.settlement.periods import contract_years
 
     head = terms(session, contract)[-1].terms.contract
     if head.esco_investment is None:
         return None
-    rows = session.execute(select(Settlement).where(
-        Settlement.contract_id == contract.id, Settlement.status.in_(
-            [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]))
-        .order_by(Settlement.period_end)).scalars().all()
-    flows = [CashFlow(r.last_day, r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0")), r.number)
-             for r in rows if r.last_day <= as_of]
-    recent = [f for f in flows if (as_of - f.day).days <= 366]
-    annual = sum((f.amount for f in recent), Decimal(0)) if recent else Decimal(0)
-    projected = projected_flows(head, as_of, annual) if recent else []
-    return contract_economics(head, flows + projected, rate=rate, as_of=as_of)
+    rows = session.execute(select(Settlement).where(Settlement.contract_id == contract.id)
+                           .order_by(Settlement.period_end)).scalars().all()
+    signed = {SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid}
+    missing: set[str] = set()
+    flows, measured_cash, measured_days = [], Decimal(0), 0
+    known_through = measured_through = None
+    for r in rows:
+        cash = r.net_to_esco - Decimal(r.inputs.get("esco_costs", "0"))
+        missing |= _missing_bills(r.inputs)
+        measured_cash += cash
+        if r.kind == "period" and r.version == 1:
+            measured_days += (r.period_end - r.period_start).days
+            measured_through = max(measured_through or r.last_day, r.last_day)
+        if r.status in signed and r.last_day <= as_of:
+            flows.append(CashFlow(r.last_day, cash, r.number))
+            known_through = max(known_through or r.last_day, r.last_day)
+        else:
+            flows.append(CashFlow(r.last_day, cash, r.number, projected=True))
+    per_day = measured_cash / measured_days if measured_days else None
+    if per_day is not None and measured_through is not None:
+        for year in contract_years(head):
+            days = (year.end - max(year.start, measured_through + timedelta(days=1))).days
+            if days > 0:
+                flows.append(CashFlow(year.last_day, fen(per_day * days), f"projection year {year.number}",
+                                      projected=True))
+    view = EconomicsView(head.esco_investment, known_through, measured_through, sorted(missing),
+                         fen(per_day * 365) if per_day is not None else None)
+    if not missing and rows:
+        view.economics = contract_economics(head, flows, rate=rate, as_of=as_of,
+                                            projected_from=known_through or head.start - timedelta(days=1))
+    return view
 
 
 # -- reminders ---------------------------------------------------------------------------------------------
@@ -673,3 +919,9 @@ def reminders(session: Session, scope: Any, today: date, limit: int | None = REM
                             waited if status == SettlementStatus.submitted else waited - int(days)))
     return out
 
+
+
+def current_version_spec(session: Session, contract: Contract) -> dict[str, Any]:
+    from emc.contracts.service import current_version
+
+    return current_version(session, contract).spec

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -17,7 +19,7 @@ from emc.org.models import Esco, Institution
 from emc.reports import statement as st
 from emc.settlement import service
 from emc.settlement.lines import ESCO, LESSOR, PARTY_ZH
-from emc.settlement.models import Settlement, SettlementLine
+from emc.settlement.models import Settlement, SettlementLine, StatementSnapshot
 from emc.tariffs.book import BAND_ZH
 
 TYPE_ZH = {"shared_savings": ("节能效益分享型", "shared savings"), "guaranteed_savings": ("节能量保证型", "guaranteed savings"),
@@ -82,7 +84,10 @@ def build(session: Session, row: Settlement) -> st.Statement:
     rates += _tariff_rates(stored)
     adjustments = _adjustments(session, contract.id, row)
     zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
-    issued = (row.issued_at or row.approved_at or row.created_at).date()
+    # frozen at approval: the statement carries the approval date; the issue and due dates live on the issue
+    # record (settlement.issued_at, due_on), so the bytes never depend on when it is issued or downloaded
+    approved = service.local_day(row.approved_at or row.created_at)
+    assert approved is not None
     days = int(spec.get("contract", {}).get("payment_days", 30))
     base = get_settings().public_url.rstrip("/")
     notes = [f"另：{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)} "
@@ -96,8 +101,9 @@ def build(session: Session, row: Settlement) -> st.Statement:
         number=row.number, bureau="机关事务管理局 Government Offices Administration Bureau",
         institutions=inst_parties, esco=esco_party, contract_code=contract.code, contract_name=contract.name,
         contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
-        period_end=row.period_end - timedelta(days=1), issue_date=issued, savings=savings, lines=lines,
-        payer=payer, payee=payee, due_date=issued + timedelta(days=days),
+        period_end=row.period_end - timedelta(days=1), issue_date=approved, savings=savings, lines=lines,
+        payer=payer, payee=payee, due_date=None, date_label="批准日期 Approval date",
+        due_text=f"开具后 {days} 日内 Within {days} days of issue",
         payment_terms=f"收到结算单后 {days} 日内支付 Payable within {days} days of issue",
         verification_code=verification_code(row) if row.inputs_hash else "DRAFT",
         verification_url=f"{base}/verify/{row.number}", rates=rates, notes=notes, adjustments=adjustments)
@@ -138,10 +144,65 @@ def _adjustments(session: Session, contract_id: int, row: Settlement) -> list[st
     return out
 
 
+def freeze(session: Session, row: Settlement) -> StatementSnapshot:
+    """Take the statement's snapshot at approval: contract, parties and figures as they are now."""
+    snap = StatementSnapshot(settlement_id=row.id, data=to_data(build(session, row)))
+    session.add(snap)
+    session.flush()
+    return snap
+
+
+def statement_of(session: Session, row: Settlement) -> st.Statement:
+    """The statement as approved (its snapshot). A settlement approved before snapshots existed has none: it is
+    built from today's data, as it always was."""
+    snap = session.get(StatementSnapshot, row.id)
+    return from_data(snap.data) if snap is not None else build(session, row)
+
+
 def render(session: Session, row: Settlement) -> bytes:
     if not row.inputs_hash:
         raise service.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
-    return st.render_statement(build(session, row))
+    return st.render_statement(statement_of(session, row))
+
+
+def to_data(statement: st.Statement) -> dict[str, Any]:
+    """A statement as JSON: decimals and dates tagged so they come back exactly."""
+    def enc(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return {"$dec": str(value)}
+        if isinstance(value, date):
+            return {"$date": value.isoformat()}
+        if isinstance(value, dict):
+            return {k: enc(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [enc(v) for v in value]
+        return value
+
+    return enc(dataclasses.asdict(statement))
+
+
+def from_data(data: dict[str, Any]) -> st.Statement:
+    def dec(value: Any) -> Any:
+        if isinstance(value, dict):
+            if "$dec" in value:
+                return Decimal(value["$dec"])
+            if "$date" in value:
+                return date.fromisoformat(value["$date"])
+            return {k: dec(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [dec(v) for v in value]
+        return value
+
+    d = dec(data)
+    nested = {"institutions": st.Party, "savings": st.SavingsRow, "lines": st.LineItem,
+              "adjustments": st.Adjustment, "rates": st.Rate}
+    for key, kind in nested.items():
+        d[key] = [kind(**item) for item in d.get(key, [])]
+    for key in ("esco", "payer", "payee"):
+        d[key] = st.Party(**d[key])
+    d["signatories"] = [st.Signatory(s["role"], s["role_en"], st.Party(**s["party"])) for s in d.get("signatories", [])]
+    d["notes"] = list(d.get("notes", []))
+    return st.Statement(**d)
 
 
 def pdf_digest(data: bytes) -> str:

@@ -139,7 +139,7 @@ def close_open_ends(versions: Iterable[TariffVersion]) -> list[TariffVersion]:
     begins (a price notice replaces the previous one; nobody writes the old one's end date)."""
     ordered = sorted(versions, key=lambda v: (v.code, v.utility, v.effective_from))
     out = []
-    for v, nxt in zip(ordered, [*ordered[1:], None], strict=True):
+    for v, nxt in zip(ordered, [*ordered[1:], None], strict=False):  # strict fails on no versions
         if v.effective_to is None and nxt is not None and (nxt.code, nxt.utility) == (v.code, v.utility):
             v = replace(v, effective_to=nxt.effective_from)
         out.append(v)

@@ -15,12 +15,12 @@ import json
 import re
 import tomllib
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from emc import tomlfile
 from emc.contracts.spec import CANONICAL_UNITS, Code, Price, SpecProblem, Utility, problems_of, read_spec_text
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
@@ -86,6 +86,8 @@ class WaterSpec(_Strict):
 class TariffSpec(_Strict):
     code: Code
     utility: Utility
+    # GB/T 2260 code of the region whose price notice this is (who may change it); not part of the terms
+    region: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
     version: str = Field(min_length=1, max_length=60)
     effective_from: date
     effective_to: date | None = None  # exclusive; omit: until the next version of the same code
@@ -105,7 +107,8 @@ class TariffFile(_Strict):
 
 
 def canonical(spec: TariffSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", exclude_none=True)
+    """The terms (hashed, priced with): the owning region is who may change them, not part of them."""
+    return spec.model_dump(mode="json", exclude_none=True, exclude={"region"})
 
 
 def spec_hash(spec: dict[str, Any]) -> str:
@@ -136,7 +139,7 @@ def version_from_spec(data: dict[str, Any]) -> TariffVersion:
 def parse_tariffs(text: str, filename: str = "<tariffs>") -> list[tuple[TariffSpec, TariffVersion]]:
     """Parse and validate a tariff file; every problem is reported at once, naming entry, key and value."""
     try:
-        data = tomllib.loads(text, parse_float=Decimal)
+        data = tomlfile.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TariffFileError([SpecProblem(filename, "", f"not valid TOML: {exc}", getattr(exc, "lineno", None))]) \
             from exc

@@ -20,6 +20,8 @@ class Tariff(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("code", "utility", "version"),)
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=60, index=True)
+    # the region whose price notice it is (GB/T 2260): who may change it; None: installation-wide (admin)
+    region_id: int | None = Field(default=None, foreign_key="region.id", index=True)
     utility: str = Field(max_length=16)
     version: str = Field(max_length=60)
     name: str = Field(default="", max_length=200)

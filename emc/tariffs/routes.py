@@ -9,13 +9,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from emc.org.models import Role, User
-from emc.org.scope import NotFound
+from emc.org.scope import NotFound, Scope
 from emc.tariffs import service
 from emc.tariffs.book import BAND_ZH
 from emc.tariffs.files import TariffFileError, price_fields, version_from_spec
 from emc.tariffs.models import Tariff
 from emc.web import htmx
-from emc.web.deps import CurrentUser, SessionDep
+from emc.web.deps import CurrentUser, ScopeDep, SessionDep
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
 
@@ -42,8 +42,8 @@ def _describe(row: Tariff) -> dict[str, Any]:
             "tiers": [(t.up_to, t.price) for t in v.tiers]}
 
 
-def _groups(session: SessionDep) -> list[dict[str, Any]]:
-    rows = service.versions(session)
+def _groups(session: SessionDep, scope: Scope) -> list[dict[str, Any]]:
+    rows = service.versions(session, scope=scope)
     ends = service.effective_ends(rows)
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
@@ -53,45 +53,46 @@ def _groups(session: SessionDep) -> list[dict[str, Any]]:
     return list(groups.values())
 
 
-def _list(request: Request, session: SessionDep, user: User, **extra: Any) -> Response:
-    return render(request, "tariffs/list.html", {"groups": _groups(session), "can_edit": _can_edit(user),
+def _list(request: Request, session: SessionDep, user: User, scope: Scope, **extra: Any) -> Response:
+    return render(request, "tariffs/list.html", {"groups": _groups(session, scope), "can_edit": _can_edit(user),
                                                  "today": date.today(), **extra}, block="tariffs")
 
 
 @pages.get("/tariffs")
-def tariffs_page(request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    return _list(request, session, user)
+def tariffs_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep) -> Response:
+    return _list(request, session, user, scope)
 
 
 @pages.post("/tariffs/upload")
-async def tariffs_upload(request: Request, session: SessionDep, user: CurrentUser,
+def tariffs_upload(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
                          file: Annotated[UploadFile, File()]) -> Response:
     t = Translator(language(request))
     if not _can_edit(user):
         return htmx.toast(request, t("tariffs.not_allowed"), status_code=403)
-    data = await file.read(MAX_FILE + 1)
+    data = file.file.read(MAX_FILE + 1)
     if len(data) > MAX_FILE:
         return htmx.toast(request, t("tariffs.too_large"), status_code=413)
     name = file.filename or "upload.toml"
     try:
         text = data.decode("utf-8")
-        saved = service.load_text(session, text, name, actor=user)
+        saved = service.load_text(session, text, name, actor=user, scope=scope)
     except UnicodeDecodeError as exc:
         return htmx.toast(request, f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
     except TariffFileError as exc:
         session.rollback()
         return htmx.toast(request, [str(p) for p in exc.problems])
     session.commit()
-    return _list(request, session, user, toast=[str(s) for s in saved])
+    return _list(request, session, user, scope, toast=[str(s) for s in saved])
 
 
 @pages.get("/tariffs/{code}/{utility}")
-def tariff_page(request: Request, session: SessionDep, user: CurrentUser, code: str, utility: str) -> Response:
-    rows = [r for r in service.versions(session, code) if r.utility == utility]
+def tariff_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                utility: str) -> Response:
+    rows = [r for r in service.versions(session, code, scope) if r.utility == utility]
     if not rows:
         raise NotFound("tariff")
     ends = service.effective_ends(rows)
-    versions = [{**_describe(r), "end": ends.get(r.id or 0), "used_by": service.used_by(session, r.key)}
+    versions = [{**_describe(r), "end": ends.get(r.id or 0), "used_by": service.used_by(session, r.key, scope)}
                 for r in rows]
     return render(request, "tariffs/detail.html", {"code": code, "utility": utility, "versions": versions,
                                                    "latest": versions[0], "can_edit": _can_edit(user), "form": {},
@@ -99,13 +100,14 @@ def tariff_page(request: Request, session: SessionDep, user: CurrentUser, code: 
 
 
 @pages.post("/tariffs/{code}/{utility}/versions")
-async def tariff_new_version(request: Request, session: SessionDep, user: CurrentUser, code: str, utility: str,
+async def tariff_new_version(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                             utility: str,
                              version: Annotated[str, Form()], effective_from: Annotated[str, Form()],
                              source: Annotated[str, Form()]) -> Response:
     t = Translator(language(request))
     if not _can_edit(user):
         return htmx.toast(request, t("tariffs.not_allowed"), status_code=403)
-    rows = [r for r in service.versions(session, code) if r.utility == utility]
+    rows = [r for r in service.versions(session, code, scope) if r.utility == utility]
     if not rows:
         raise NotFound("tariff")
     form = await request.form()
@@ -116,7 +118,7 @@ async def tariff_new_version(request: Request, session: SessionDep, user: Curren
         return htmx.toast(request, f"effective_from: {effective_from!r} is not a date (YYYY-MM-DD)")
     try:
         saved = service.new_version(session, rows[0], version=version.strip(), effective_from=start,
-                                    source=source.strip(), prices=prices, actor=user)
+                                    source=source.strip(), prices=prices, actor=user, scope=scope)
     except TariffFileError as exc:
         session.rollback()
         return htmx.toast(request, [str(p).removeprefix("<form>: ") for p in exc.problems])
@@ -125,9 +127,11 @@ async def tariff_new_version(request: Request, session: SessionDep, user: Curren
 
 
 @api.get("/tariffs")
-def api_tariffs(session: SessionDep, user: CurrentUser, code: str | None = None) -> list[dict[str, Any]]:
-    """Every stored tariff version, with the end date the settlement applies."""
-    rows = service.versions(session, code)
+def api_tariffs(session: SessionDep, scope: ScopeDep, code: str | None = None) -> list[dict[str, Any]]:
+    """Every stored tariff version in scope, with the end date the settlement applies."""
+    rows = service.versions(session, code, scope)
+    if code and not rows:
+        raise NotFound("tariff")
     ends = service.effective_ends(rows)
     return [service.as_json(r, ends.get(r.id or 0)) for r in rows]
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -23,10 +25,26 @@ from emc.web import auth, metrics, requestlog
 from emc.web.metrics import allowed_networks
 from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, verify_csrf
 from emc.web.i18n import Translator
+from emc.web.limits import BodyLimit, BodyTooLarge
 from emc.web.ratelimit import LoginThrottle
+from emc.web.security import SESSION_COOKIE, SecurityHeaders, parse_proxies
 from emc.web.templating import is_htmx, language, render
 
 log = logging.getLogger(__name__)
+
+
+class Problem(BaseModel):
+    """Every API error but 422 (whose body lists the invalid fields): what went wrong, in words."""
+
+    detail: str
+
+
+# documented on every API operation, so clients (and schemathesis) know each error's status and body
+API_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "description": text} for status, text in (
+        (400, "bad request"), (401, "authentication required"), (403, "your role cannot do this"),
+        (404, "not found, or not yours to see"), (409, "the object is not in a state that allows this"),
+        (413, "request body over the limit"))}
 
 
 def _wants_json(request: Request) -> bool:
@@ -43,6 +61,26 @@ def _error(request: Request, status: int, key: str, detail: str) -> Response:
     return render(request, "error.html", {"message": message, "status": status}, status_code=status)
 
 
+def _shown(value: object) -> str | int | float | bool | None:
+    """A rejected input as JSON can carry it: scalars as they are, anything else (bytes, objects) as short text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value[:300] if isinstance(value, str) else value
+    if isinstance(value, bytes):
+        return value[:300].decode("utf-8", "replace")
+    return None if isinstance(value, dict | list) else str(value)[:300]
+
+
+def _unprocessable(request: Request, message: str, problems: list[dict[str, Any]] | None = None) -> Response:
+    """A 422: under /api the documented body (a list of problems), on a page the message as a toast or page."""
+    if _wants_json(request):
+        return JSONResponse({"detail": problems or [{"loc": [], "msg": message, "type": "value_error", "field": "",
+                                                     "message": message, "value": None}]}, status_code=422)
+    if is_htmx(request):
+        return render(request, "partials/toast.html", {"message": message, "level": "error"}, block="toast",
+                      status_code=422, headers={"HX-Reswap": "none"})
+    return render(request, "error.html", {"message": message, "status": 422}, status_code=422)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     engine = engine or get_engine(settings.db_url)
@@ -57,25 +95,32 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="emc_session",
+    app.state.verify_throttle = LoginThrottle(settings.login_max_failures * 4, settings.login_window_s)
+    app.state.trusted_proxies = parse_proxies(settings.trusted_proxies)
+    # The cookie carries only a random session id (emc.org.service.start_session); Secure is added per
+    # request by SecurityHeaders whenever the request came over HTTPS.
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
                        max_age=settings.session_max_age_s, same_site="lax", https_only=settings.cookie_secure)
+    app.add_middleware(BodyLimit, upload_max=settings.upload_max_bytes, request_max=settings.request_max_bytes)
+    # outermost: every answer, a 413 from BodyLimit included, carries the frame and content policies
+    app.add_middleware(SecurityHeaders, proxies=app.state.trusted_proxies, always_secure=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     from emc.audit.routes import router as audit_router
     from emc.baselines.routes import api as baselines_api
     from emc.baselines.routes import pages as baselines_pages
+    from emc.carbon.pages import pages as carbon_pages
+    from emc.carbon.routes import router as carbon_api
     from emc.contracts.routes import api as contracts_api
     from emc.contracts.routes import pages as contracts_pages
     from emc.metering.routes import api as imports_api
-    from emc.settlement.routes import api as settlements_api
-    from emc.settlement.routes import pages as settlements_pages
-    from emc.carbon.pages import pages as carbon_pages
-    from emc.carbon.routes import router as carbon_api
-    from emc.tariffs.routes import api as tariffs_api
-    from emc.tariffs.routes import pages as tariffs_pages
     from emc.metering.routes import pages as imports_pages
     from emc.org.routes import api as org_api
     from emc.org.routes import pages as org_pages
+    from emc.settlement.routes import api as settlements_api
+    from emc.settlement.routes import pages as settlements_pages
+    from emc.tariffs.routes import api as tariffs_api
+    from emc.tariffs.routes import pages as tariffs_pages
 
     if settings.json_logs:
         requestlog.configure_json_logs()
@@ -90,14 +135,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(baselines_pages)
     app.include_router(settlements_pages)
     app.include_router(tariffs_pages)
-    app.include_router(settlements_api, prefix="/api")
-    app.include_router(tariffs_api, prefix="/api")
+    app.include_router(settlements_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(tariffs_api, prefix="/api", responses=API_ERRORS)
     app.include_router(carbon_pages)
-    app.include_router(carbon_api, prefix="/api")
-    app.include_router(baselines_api, prefix="/api")
-    app.include_router(imports_api, prefix="/api")
-    app.include_router(contracts_api, prefix="/api")
-    app.include_router(org_api, prefix="/api")
+    app.include_router(carbon_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(baselines_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(imports_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(contracts_api, prefix="/api", responses=API_ERRORS)
+    app.include_router(org_api, prefix="/api", responses=API_ERRORS)
 
     @app.get("/", include_in_schema=False)
     def home(user: CurrentUser) -> Response:
@@ -158,21 +203,30 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404:
             return _error(request, 404, "error.not_found", "not found")
+        if isinstance(exc, BodyTooLarge):
+            return _error(request, 413, "error.too_large", str(exc.detail))
+        if exc.status_code == 422 and not isinstance(exc.detail, list):  # the documented 422 body: a list
+            return _unprocessable(request, str(exc.detail))
         if _wants_json(request) or exc.status_code not in (403, 405):
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
         return _error(request, exc.status_code, "error.title", str(exc.detail))
 
+    @app.exception_handler(DataError)
+    def _unstorable(request: Request, exc: DataError) -> Response:
+        """A value the database refuses (a NUL character on PostgreSQL, a number out of range): the
+        request's fault, answered as such, never a 500."""
+        return _unprocessable(request, f"a value the database cannot store: {str(exc.orig).splitlines()[0][:200]}")
+
     @app.exception_handler(RequestValidationError)
     def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        problems = [{"field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
-                     "message": e["msg"], "value": e.get("input") if not isinstance(e.get("input"), dict) else None}
+        # FastAPI's documented shape (loc, msg, type: the OpenAPI HTTPValidationError) plus our field,
+        # message and the value as text, so a body of any content type gives a JSON answer, never a 500
+        problems = [{"loc": [p if isinstance(p, int) else str(p) for p in e["loc"]], "msg": e["msg"],
+                     "type": e["type"],
+                     "field": ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")),
+                     "message": e["msg"], "value": _shown(e.get("input"))}
                     for e in exc.errors()]
-        if _wants_json(request):
-            return JSONResponse({"detail": problems}, status_code=422)
         text = "; ".join(f"{p['field']}: {p['message']} (got {p['value']!r})" for p in problems)
-        if is_htmx(request):
-            return render(request, "partials/toast.html", {"message": text, "level": "error"}, block="toast",
-                          status_code=422, headers={"HX-Reswap": "none"})
-        return render(request, "error.html", {"message": text, "status": 422}, status_code=422)
+        return _unprocessable(request, text, problems)
 
     return app

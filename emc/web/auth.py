@@ -13,8 +13,10 @@ from emc.audit import service as audit
 from emc.dbtypes import utcnow
 from emc.org.models import User
 from emc.org.passwords import DUMMY_HASH, verify_password
+from emc.org.service import end_session, start_session
 from emc.web.deps import OptionalUser, SessionDep
 from emc.web.i18n import LANGUAGES, Translator
+from emc.web.security import request_client
 from emc.web.templating import language, render
 
 router = APIRouter(include_in_schema=False)
@@ -41,7 +43,7 @@ def login_page(request: Request, user: OptionalUser, next: str = "/") -> Respons
 def login(request: Request, session: SessionDep, username: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     throttle = request.app.state.login_throttle
-    client = request.client.host if request.client else "?"
+    client = request_client(request)
     keys = (f"ip:{client}", f"user:{username.lower()}")
     t = Translator(language(request))
     wait = throttle.retry_after(*keys)
@@ -61,7 +63,8 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
     throttle.succeeded(keys[1])  # the address keeps its count: one good account must not reset it
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session on login: no fixation
-    request.session.update({"uid": user.id, "pw": user.password_hash[-16:]})
+    settings = request.app.state.settings
+    request.session["sid"] = start_session(session, user, max_age_s=settings.session_max_age_s, client=client)
     if lang:
         request.session["lang"] = lang
     user.last_login_at = utcnow()
@@ -72,7 +75,15 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep, user: OptionalUser) -> Response:
+    """Ends the session on the server too: the cookie, replayed later, no longer signs anyone in."""
+    sid = request.session.get("sid")
+    if isinstance(sid, str):
+        end_session(session, sid)
+        if user is not None:
+            audit.record(session, actor=user, action="logout", object_type="user", object_id=user.username,
+                         after={"client": request_client(request)})
+        session.commit()
     lang = request.session.get("lang")
     request.session.clear()
     if lang:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from emc.dbtypes import utcnow
-from emc.org.models import ApiToken, Role, User
+from emc.org.models import Role, User
 from emc.org.scope import Scope
-from emc.org.service import token_hash
+from emc.org.service import session_user, token_user
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -46,23 +47,25 @@ def _bearer(request: Request) -> str | None:
 def optional_user(request: Request, session: SessionDep) -> User | None:
     token = _bearer(request)
     if token is not None:
-        record = session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash(token),
-                                                     ApiToken.revoked == False)).first()  # noqa: E712
-        if record is None:
+        found = token_user(session, token)
+        if found is None:  # unknown, revoked, expired, or its user deactivated
             raise LoginRequired()
-        user = session.get(User, record.user_id)
-        if user is None or not user.is_active:
-            raise LoginRequired()
-        record.last_used_at = utcnow()
-        session.commit()
+        record, user = found
+        # Reads never write (on SQLite a read would wait on, then fail behind, a writer's lock); a write
+        # records the token's use at most every EMC_TOKEN_TOUCH_MINUTES.
+        every = timedelta(minutes=request.app.state.settings.token_touch_minutes)
+        now = utcnow()
+        if request.method in UNSAFE_METHODS and (record.last_used_at is None or now - record.last_used_at >= every):
+            record.last_used_at = now
+            session.commit()
         request.state.auth, request.state.user = "token", user
         return user
-    uid = request.session.get("uid")
-    if uid is None:
+    sid = request.session.get("sid")
+    if not isinstance(sid, str):
         return None
-    user = session.get(User, uid)
-    if user is None or not user.is_active or request.session.get("pw") != user.password_hash[-16:]:
-        request.session.clear()  # deactivated, deleted, or password changed since login
+    user = session_user(session, sid)
+    if user is None:
+        request.session.clear()  # logged out, password changed, expired, deactivated or deleted
         return None
     request.state.auth, request.state.user = "session", user
     return user

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from emc import __version__
+from emc.config import get_settings
 from emc.paths import resource_dir
 from emc.web.deps import csrf_token
 from emc.web.i18n import LANGUAGES, Translator
@@ -46,7 +47,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "lang": language(request),
         "csrf_token": csrf_token(request),
         "local": local,
-        "today": date.today(),
+        "today": datetime.now(get_settings().tz).date(),  # the installation's day, not the server's
         **(context or {}),
     }
     block_name = block if block and is_htmx(request) else None

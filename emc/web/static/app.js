@@ -30,3 +30,21 @@ document.addEventListener("htmx:xhr:progress", (e) => {
   const bar = document.getElementById("upload-progress");
   if (bar && e.detail.lengthComputable) bar.value = Math.round((e.detail.loaded / e.detail.total) * 100);
 });
+// Handlers that used to be inline: the content security policy allows scripts from /static only.
+// The month picked in the statements' totals table is swapped in by HTMX: keep the month filter showing it.
+document.addEventListener("htmx:afterSettle", () => {
+  const results = document.getElementById("results");
+  const input = document.querySelector("#statement-filters [name=month]");
+  if (results && input && results.dataset.month) input.value = results.dataset.month;
+});
+// A select that submits its form when changed (carbon factors' year).
+document.addEventListener("change", (e) => {
+  if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
+});
+// The month's statements zip: /settlements/period/<month>.zip.
+document.addEventListener("submit", (e) => {
+  const form = e.target;
+  if (!form.matches("form[data-period-zip]")) return;
+  e.preventDefault();
+  location.href = "/settlements/period/" + form.month.value + ".zip";
+});
