@@ -94,6 +94,8 @@ ROUTES: dict[str, Spec] = {
     "GET /api/openapi.json": Spec("public", sides=NO_OBJECT, markers=False),
     "GET /api/docs": Spec("public", sides=NO_OBJECT, markers=False),
     "GET /healthz": Spec("public", sides=NO_OBJECT, markers=False),
+    # administrators only, and everyone else (signed in or not) gets the plain 404 (tests/test_serving.py)
+    "GET /metrics": Spec("public", sides=NO_OBJECT, markers=False, public_outcomes=frozenset({"ok", "hidden"})),
     "GET /login": Spec("public", sides=NO_OBJECT, markers=False, public_outcomes=frozenset({"ok", "login"})),
     "POST /login": Spec("public", sides=NO_OBJECT, markers=False, body=_form(username="nobody", password="x" * 8),
                         public_outcomes=frozenset({"login", "ok"})),  # 401 wrong password, then 429

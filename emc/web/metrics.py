@@ -25,6 +25,7 @@ from sqlmodel import Session
 from emc.org.models import Role
 from emc.org.scope import NotFound
 from emc.web.deps import LoginRequired, optional_user
+from emc.web.security import request_client
 
 REQUEST_SECONDS = Histogram("emc_http_request_duration_seconds", "Time to answer an HTTP request, by route template.",
                             ["method", "route", "status"],
@@ -64,7 +65,7 @@ def allowed_networks(setting: str) -> list[Any]:
 
 
 def _may_read(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+    host = request_client(request)  # behind a trusted proxy, the client it forwarded for, never the proxy
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

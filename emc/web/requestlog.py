@@ -77,7 +77,8 @@ def install(app: FastAPI) -> None:
             route = getattr(request.scope.get("route"), "path", None) or "unmatched"
             observe_request(request.method, route, status, seconds)
             user = getattr(request.state, "user", None)
+            # the loaded value only: the request's session is closed and may have expired the object
+            username = vars(user).get("username") if user is not None else None
             log.info("request", extra={"method": request.method, "route": route, "status": status,
-                                       "duration_ms": round(seconds * 1000, 1),
-                                       "user": getattr(user, "username", None)})
+                                       "duration_ms": round(seconds * 1000, 1), "user": username})
             REQUEST_ID.reset(token)
