@@ -37,10 +37,20 @@ from emc.metering.models import (
     Reading,
     ReadingRevision,
     WeatherObservation,
+    WeatherRevision,
     WeatherStation,
 )
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, Role, User, UserSession
-from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, StatementDigest
+from emc.settlement.models import (
+    LedgerEntry,
+    Settlement,
+    SettlementLine,
+    SettlementPayment,
+    SettlementSource,
+    SettlementWait,
+    StatementDigest,
+    StatementSnapshot,
+)
 from emc.tariffs.models import Tariff
 
 if TYPE_CHECKING:
@@ -54,6 +64,7 @@ SHARED: dict[type, str] = {
     Region: "administrative divisions (GB/T 2260) are public",
     WeatherStation: "public weather stations",
     WeatherObservation: "public weather observations (their import batches are scoped)",
+    WeatherRevision: "corrections of public weather observations (their import batches are scoped)",
     CarbonFactor: "published emission factors (GB/T 2589, MEE/NBS)",
     CarbonLedgerSetting: "which published factor series a region's ledger uses",
     CarbonTarget: "published year-on-year targets",
@@ -151,11 +162,12 @@ def _escos(scope: Scope) -> ColumnElement[bool]:
 
 # -- paths to a contract ---------------------------------------------------------------------------
 for _model in (ContractInstitution, ContractMeter, ContractVersion, Baseline, NonRoutineAdjustment, Settlement,
-               LedgerEntry):
+               LedgerEntry, SettlementWait):
     RULES[_model] = via(_model.contract_id, Contract)  # type: ignore[attr-defined]
 RULES[ContractComponent] = via(ContractComponent.version_id, ContractVersion)
 RULES[SettlementLine] = via(SettlementLine.settlement_id, Settlement)
-RULES[StatementDigest] = via(StatementDigest.settlement_id, Settlement)
+for _model in (StatementDigest, StatementSnapshot, SettlementPayment, SettlementSource):
+    RULES[_model] = via(_model.settlement_id, Settlement)  # type: ignore[attr-defined]
 
 # -- paths to an institution -----------------------------------------------------------------------
 for _model in (InstitutionYear, CarbonInstitutionSetting, CarbonQuotaCorrection, CarbonWarning):

@@ -21,7 +21,7 @@ cooling with random balance points, working-day effects on the Chinese calendar,
 non-working days, multiplicative AR(1) noise, known savings of 0–25 % in the reporting year.
 
 eemeter runs in its own virtualenv (never a dependency of emc), created on first use with the pins from
-shared/benchmarks.md::
+docs/benchmarks.md::
 
     pip install eemeter==4.1.1 pytz "pandas<3" "scikit-learn<1.6" "multimethod==1.12"
 

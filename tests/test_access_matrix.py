@@ -269,7 +269,7 @@ def build_world(server: LiveServer) -> World:
     from emc.contracts.models import Contract
     from emc.org.models import Institution, User
     from emc.org.service import UserCreate, create_user, issue_token
-    from emc.settlement.models import Settlement, SettlementStatus
+    from emc.settlement.models import Settlement, SettlementSource, SettlementStatus
 
     w = World()
     w.number[W] = _approved_wuxi_settlement(server)
@@ -278,12 +278,15 @@ def build_world(server: LiveServer) -> World:
     with Session(server.engine, expire_on_commit=False) as s:
         cz = s.exec(select(Contract).where(Contract.code == CONTRACT[C])).one()
         if s.exec(select(Settlement).where(Settlement.number == C_NUMBER)).first() is None:
-            # submitted (past draft) and priced with the province's TOU tariff, which every region reads: its
-            # tariff page must not list this number to anyone who cannot see the hospital
-            s.add(Settlement(number=C_NUMBER, contract_id=cz.id, period_start=date(2025, 1, 1),
-                             period_end=date(2025, 2, 1), contract_year=1, status=SettlementStatus.submitted,
+            # approved and priced with the province's TOU tariff (as its recorded sources say), which every
+            # region reads: its tariff page must not list this number to anyone who cannot see the hospital
+            row = Settlement(number=C_NUMBER, contract_id=cz.id, period_start=date(2025, 1, 1),
+                             period_end=date(2025, 2, 1), contract_year=1, status=SettlementStatus.approved,
                              net_to_esco=Decimal("12345.67"), created_by="matrix",
-                             inputs={"tariff_versions": "JS-TOU-GS/electricity@2025-06-01"}))
+                             inputs={"tariff_versions": "JS-TOU-GS/electricity@2025-06-01"})
+            s.add(row)
+            s.flush()
+            s.add(SettlementSource(settlement_id=row.id, kind="tariff", ref="JS-TOU-GS/electricity@2025-06-01"))
         w.number[C] = C_NUMBER
         for side in (W, C):
             inst = s.exec(select(Institution).where(Institution.code == INSTITUTION[side])).one()

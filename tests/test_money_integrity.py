@@ -341,9 +341,10 @@ def test_the_api_confirms_the_amount_of_an_irreversible_action(demo_server) -> N
     amount = m.get(f"/api/settlements/{number}").json()["net_to_esco"]
     headers = {"X-CSRF-Token": at}
     missing = a.post(f"/api/settlements/{number}/approve", json={}, headers=headers)
-    assert missing.status_code == 422 and f"{Decimal(amount):,.2f}" in missing.json()["detail"]
+    # a 422 has the documented validation shape: a list of {loc, msg, type, ...}
+    assert missing.status_code == 422 and f"{Decimal(amount):,.2f}" in missing.json()["detail"][0]["msg"]
     wrong = a.post(f"/api/settlements/{number}/approve", json={"confirm_amount": "0.01"}, headers=headers)
-    assert wrong.status_code == 422 and "is not the settlement's" in wrong.json()["detail"]
+    assert wrong.status_code == 422 and "is not the settlement's" in wrong.json()["detail"][0]["msg"]
     done = a.post(f"/api/settlements/{number}/approve", json={"confirm_amount": amount}, headers=headers)
     assert done.status_code == 200 and done.json()["status"] == "approved"
     again = a.post(f"/api/settlements/{number}/approve", json={"confirm_amount": amount}, headers=headers)

@@ -60,7 +60,7 @@ def test_tariff_pages_list_only_settlements_in_scope_and_versions_belong_to_thei
         demo_server: LiveServer) -> None:
     from emc.tariffs.models import Tariff
 
-    build_world(demo_server)  # a submitted Changzhou settlement priced with the province's TOU tariff
+    build_world(demo_server)  # an approved Changzhou settlement priced with the province's TOU tariff
     page = "/tariffs/JS-TOU-GS/electricity"
     assert C_NUMBER in _login(demo_server, "manager").get(page).text
     for name in ("binhu", "viewer", "esco"):

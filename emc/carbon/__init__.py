@@ -1,4 +1,4 @@
-"""Energy, water and carbon ledgers (issue 7; domain.md §4).
+"""Energy, water and carbon ledgers (issue 7; docs/domain.md §4).
 
 Pure core (no database, no web): ``factors`` (standard-coal and CO₂ factors as versioned data, the choice rule),
 ``accounting`` (one institution-month-utility → kWh/m³, kgce, kgCO₂ by scope; PV; contract savings by carbon

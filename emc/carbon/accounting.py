@@ -4,7 +4,7 @@
   *not* part of a public institution's comprehensive energy: it is booked in m³ with kgce = 0 (the 0.0857 kgce/t
   working-medium factor is for audit reports only, :func:`working_medium_kgce`).
 * CO₂ in kg: scope 1 for natural gas and fuels (burnt on site), scope 2 for purchased electricity and heat
-  (domain.md §4; GHG Protocol scopes). Grid electricity uses the city's chosen MEE/NBS series and region.
+  (docs/domain.md §4; GHG Protocol scopes). Grid electricity uses the city's chosen MEE/NBS series and region.
 * On-site PV generation is *avoided* grid electricity (booked as its own kind, never netted against the grid
   meter's consumption).
 * Contract savings (verified by M&V, positive = saved) are *avoided* kgce and CO₂, attributed to the contract's
@@ -150,7 +150,7 @@ def book(usage: Usage, factors: FactorBook, policy: LedgerPolicy) -> Booking:
         choice = factors.choose("co2", carrier, co2_series, co2_region, year)
         per_unit, co2_ref = choice.per_unit, choice.ref
         if carrier == Carrier.natural_gas and usage.heating_value is not None and choice.factor.heating_value:
-            # CO₂ of gas scales with its heating value (domain.md §4: 2.162 kgCO₂/m³ at 38 931 kJ/m³)
+            # CO₂ of gas scales with its heating value (docs/domain.md §4: 2.162 kgCO₂/m³ at 38 931 kJ/m³)
             per_unit = per_unit * usage.heating_value / choice.factor.heating_value
             co2_ref += f"×{usage.heating_value}/{choice.factor.heating_value}"
         kgco2 = q3(quantity * per_unit)

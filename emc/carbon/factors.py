@@ -1,6 +1,6 @@
 """Standard-coal and CO₂ factors as versioned data, and the rule that picks one for a booking: pure.
 
-Sources (domain.md §4): standard-coal factors from GB/T 2589-2020 综合能耗计算通则 (electricity by its
+Sources (docs/domain.md §4): standard-coal factors from GB/T 2589-2020 综合能耗计算通则 (electricity by its
 equivalent value 当量值 0.1229 kgce/kWh by default; the equal value 等价值 0.30 of old Jiangsu quota sets is a
 separate series); grid CO₂ factors from the MEE/NBS notices (生态环境部、国家统计局 电力二氧化碳排放因子), national,
 regional-grid and provincial, published about two years late. A factor file is TOML::
@@ -85,7 +85,7 @@ class Factor(Strict):
     unit: str
     status: Literal["provisional", "final"]
     source: str = Field(min_length=1, max_length=500)
-    tag: Literal["V", "S", "K"] | None = None  # domain.md: checked / secondary source / common practice
+    tag: Literal["V", "S", "K"] | None = None  # docs/domain.md: checked / secondary source / common practice
     valid_from: int | None = Field(default=None, ge=1990, le=2100)  # years of use it may be applied to
     valid_to: int | None = Field(default=None, ge=1990, le=2100)
     heating_value: Decimal | None = Field(default=None, gt=0)  # kJ/m³ the figure assumes (gas CO₂)

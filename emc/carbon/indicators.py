@@ -1,6 +1,6 @@
 """The four public-institution indicators and their year-on-year change: pure.
 
-From the statistics form 公共机构能源资源消费统计 (domain.md §4): floor area is office area only (no housing or
+From the statistics form 公共机构能源资源消费统计 (docs/domain.md §4): floor area is office area only (no housing or
 dormitories), energy users are everyone actually working there, including non-staff. National figures for 2022
 (321.27 kgce/person, 18.03 kgce/m², 20.99 m³/person) are in ``seed/targets.toml`` as references.
 

@@ -1,6 +1,6 @@
 """The carbon pages: the city (or district) dashboard, an institution's page, the leaderboards, the factors,
 and the statistics-report XLSX and ledger CSV exports. Thin: every figure comes from :mod:`.dashboard` and
-:mod:`.queries` through the user's scope (design.md §7–8); filters in the query string; a GET with HTMX gets
+:mod:`.queries` through the user's scope (docs/design.md §7–8); filters in the query string; a GET with HTMX gets
 only the page's main block.
 """
 

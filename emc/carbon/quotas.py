@@ -6,7 +6,7 @@ itself to the bureau and gets priority for custody contracts), 基准值 (baseli
 best reach). The bureau may correct an institution's quota (a 24-hour data room, a hospital's extra wards) by a
 factor or by new levels, with a reason.
 
-Warnings (platform practice, domain.md §4 [K]): year-to-date use is compared with the quota *pro-rated by
+Warnings (platform practice, docs/domain.md §4 [K]): year-to-date use is compared with the quota *pro-rated by
 season* — the level × the year's denominator × the share of a year's use expected by now (:mod:`.season`) —
 and each tier crossed (default 80 / 90 / 100 % of the ``level``, the constraint by default) warns once a year.
 """

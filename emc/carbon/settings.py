@@ -3,7 +3,7 @@
 A region (usually a city bureau, or the province as a default for its cities) names the CO₂ series and grid
 region its ledger uses and the standard-coal series for electricity and gas. An institution's ledger follows
 the nearest region above it that has a choice; none means no ledger (an error naming the region), never a
-silent default — mixing series unlabelled is the mistake domain.md §4 warns about::
+silent default — mixing series unlabelled is the mistake docs/domain.md §4 warns about::
 
     [[ledger]]
     region = "320200"                 # GB/T 2260 code

@@ -1,4 +1,4 @@
-"""One scheduler per installation (design.md §9).
+"""One scheduler per installation (docs/design.md §9).
 
 APScheduler 3 runs every job in every process that starts it, so a process first takes an
 installation-wide lock (a PostgreSQL advisory lock, or a lock file beside the SQLite database);

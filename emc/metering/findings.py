@@ -1,4 +1,4 @@
-"""What an import check finds, as data (design.md §4): code, severity, row, column, value, message.
+"""What an import check finds, as data (docs/design.md §4): code, severity, row, column, value, message.
 
 Errors block the commit; warnings are shown and kept with the batch. Row numbers are the file's own
 (the line in the CSV, the row in the sheet), so a user can find them in Excel.

@@ -12,7 +12,7 @@ Accepted inputs (any pandas DataFrame; temperatures in °C; usage in the meter's
 
 Optional driver columns (energy users, floor area, operating hours …) are per row. Missing days/hours are
 made explicit (re-indexed to the full range) so gaps count against coverage and break autocorrelation pairs.
-Timestamps are read in their own time zone (institutions' local time, design.md convention 6).
+Timestamps are read in their own time zone (institutions' local time, docs/design.md convention 6).
 """
 
 from __future__ import annotations

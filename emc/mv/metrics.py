@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-# Acceptance gates by granularity. Constants are data, with their source and status (domain.md:
+# Acceptance gates by granularity. Constants are data, with their source and status (docs/domain.md:
 # [V] checked against a published source, [S] secondary source only, [K] common practice / our choice).
 G14_GATES: dict[str, dict[str, Any]] = {
     "billing": {

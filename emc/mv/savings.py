@@ -2,7 +2,7 @@
 
 adjusted baseline = routine prediction under reporting-period conditions (weather, working days, drivers)
                     + non-routine adjustments                                      (IPMVP Core Concepts 2022)
-savings           = adjusted baseline − actual use                        (positive = saved; domain.md §3)
+savings           = adjusted baseline − actual use                        (positive = saved; docs/domain.md §3)
 
 Missing data rule (stated): a settlement period is *settled* only when at least ``min_coverage`` (90 %) of its
 days (hours) have both actual use and a prediction; savings compare like with like — the adjusted baseline

@@ -1,6 +1,6 @@
 """Warnings as data: every sufficiency finding, gate failure and model diagnostic is an :class:`MVWarning`.
 
-Pages, JSON and PDF statements show them; nothing in ``emc.mv`` raises for a data problem (design.md,
+Pages, JSON and PDF statements show them; nothing in ``emc.mv`` raises for a data problem (docs/design.md,
 convention 4, after eemeter/opendsm ``common/warnings.py``).
 """
 

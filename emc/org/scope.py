@@ -1,6 +1,6 @@
 """Who may see what: the one place tenant data is scoped.
 
-Every list or load of tenant data goes through a :class:`Scope` (design.md §8). A bureau manager sees
+Every list or load of tenant data goes through a :class:`Scope` (docs/design.md §8). A bureau manager sees
 the contracts, institutions and meters in their region subtree; an ESCO user only its own company's
 contracts and what hangs off them; finance and viewers their region if they have one, else all;
 admin everything. Objects outside the scope are reported as *not found*, never as forbidden, so an

@@ -1,6 +1,6 @@
 """Adjustments: the difference between an approved settlement and its recomputation with corrected data.
 
-An approved settlement is never edited (design.md convention 3, ledgers are append-only): the correction is
+An approved settlement is never edited (docs/design.md convention 3, ledgers are append-only): the correction is
 settled later as *adjustment lines* that reference the original. Lines are matched by
 (component, code, subkey, start, end); for each key the difference is corrected − original, seen in the
 original line's direction (payer → payee), so a negative amount refunds the payer. Unchanged lines give no

@@ -1,7 +1,7 @@
 """Contract economics from the ESCO's side: investment against the cash the contract brings, to date and
 projected to the end of the term — NPV, IRR, simple and discounted payback.
 
-Conventions (numpy-financial's, stated because Excel's differ — design.md "Stack pitfalls"):
+Conventions (numpy-financial's, stated because Excel's differ — docs/design.md "Stack pitfalls"):
 
 * Time is counted in contract years. **t = 0 is the contract start**, where the whole investment
   (``esco_investment``) sits, undiscounted. Cash of contract year k (settlements, bills the ESCO paid, any

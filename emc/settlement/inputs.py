@@ -1,7 +1,7 @@
 """What a settlement is computed from: plain data handed over by the service layer.
 
 * :class:`UtilitySavings` — from M&V (GB/T 28750-2012, IPMVP): per period and utility, the adjusted baseline
-  (校准能耗), the actual use, savings = adjusted baseline − actual (**positive = saved**, domain.md §3), and its
+  (校准能耗), the actual use, savings = adjusted baseline − actual (**positive = saved**, docs/domain.md §3), and its
   uncertainty. Optional interval savings (local time, quantity) for time-of-use valuation.
 * :class:`Bill` — the period's actual energy/water cost per utility (for custody and average-cost valuation).
 * :class:`CustodyChange` — an approved, dated change to a custody fee (floor area, energy users, tariff,

@@ -1,6 +1,6 @@
 """Settlement line items: what is paid, by whom to whom, and the formula that a reader can redo by hand.
 
-The one rounding point for money (design.md convention 2): every line's amount is
+The one rounding point for money (docs/design.md convention 2): every line's amount is
 
     amount = fen(quantity × unit_price × rate × prorate)          (half-up to 0.01 CNY, emc.money.fen)
 
@@ -221,7 +221,7 @@ def check_lines(lines: Iterable[Line]) -> list[str]:
 
 @dataclass(frozen=True)
 class SettlementWarning:
-    """A finding the reader should see on the statement (warnings are data, design.md convention 4)."""
+    """A finding the reader should see on the statement (warnings are data, docs/design.md convention 4)."""
 
     code: str
     message: str

@@ -401,17 +401,18 @@ def verify_page(request: Request, session: SessionDep, number: str = "", code: s
 
 @pages.post("/verify")
 @pages.post("/verify/{number}")
-async def verify_upload(request: Request, session: SessionDep, number: str = "",
-                        number_field: Annotated[str, Form(alias="number")] = "", code: Annotated[str, Form()] = "",
-                        file: Annotated[UploadFile | None, File()] = None) -> Response:
+def verify_upload(request: Request, session: SessionDep, number: str = "",
+                  number_field: Annotated[str, Form(alias="number")] = "", code: Annotated[str, Form()] = "",
+                  file: Annotated[UploadFile | None, File()] = None) -> Response:
     """Compare a presented PDF with the copies this system handed out (by digest; nothing is rendered), or
-    the typed code with the approved settlement's."""
+    the typed code with the approved settlement's. A plain ``def``: reading and hashing the file runs in the
+    thread pool, never on the event loop."""
     number = (number_field or number).strip()[:80]
     throttled = _verify_throttled(request, number)
     if throttled:
         return throttled
     if file is not None and file.filename:
-        presented = await file.read(20 * 1024 * 1024)
+        presented = file.file.read(20 * 1024 * 1024)
         return _verified(request, number, verification.pdf_matches(session, number, presented))
     if not code.strip():  # nothing to check: the form again
         return _verify(request, number, None)

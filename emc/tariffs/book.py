@@ -2,7 +2,7 @@
 
 A tariff *version* is one price notice (or one bill's tariff) for one utility, in force on
 ``[effective_from, effective_to)``. Its :attr:`TariffVersion.id` is carried into every line it priced.
-Shapes (domain.md §5; one per version):
+Shapes (docs/domain.md §5; one per version):
 
 * flat: one unit price;
 * water: supply + sewage treatment + water-resource fee (e.g. 1.67 + 1.95 + 0.20 = 3.82 CNY/m³);

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
 from emc.org.models import Role, User
@@ -99,19 +99,24 @@ def tariff_page(request: Request, session: SessionDep, user: CurrentUser, scope:
                                                    "errors": []}, block="tariff")
 
 
+async def _form_prices(request: Request) -> dict[str, str]:
+    """The form's ``price:<band>`` fields (their names vary with the tariff's structure, so they are read
+    from the parsed form here, awaited, and the handler itself stays a plain ``def`` off the event loop)."""
+    form = await request.form()
+    return {k.removeprefix("price:"): str(v).strip() for k, v in form.items() if k.startswith("price:")}
+
+
 @pages.post("/tariffs/{code}/{utility}/versions")
-async def tariff_new_version(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
-                             utility: str,
-                             version: Annotated[str, Form()], effective_from: Annotated[str, Form()],
-                             source: Annotated[str, Form()]) -> Response:
+def tariff_new_version(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
+                       utility: str, version: Annotated[str, Form()], effective_from: Annotated[str, Form()],
+                       source: Annotated[str, Form()],
+                       prices: Annotated[dict[str, str], Depends(_form_prices)]) -> Response:
     t = Translator(language(request))
     if not _can_edit(user):
         return htmx.toast(request, t("tariffs.not_allowed"), status_code=403)
     rows = [r for r in service.versions(session, code, scope) if r.utility == utility]
     if not rows:
         raise NotFound("tariff")
-    form = await request.form()
-    prices = {k.removeprefix("price:"): str(v).strip() for k, v in form.items() if k.startswith("price:")}
     try:
         start = date.fromisoformat(effective_from)
     except ValueError:

@@ -1,4 +1,4 @@
-"""The two answers every POST gives (design.md §7): go to a page, or keep the page and show a toast."""
+"""The two answers every POST gives (docs/design.md §7): go to a page, or keep the page and show a toast."""
 
 from __future__ import annotations
 
