@@ -210,7 +210,7 @@ def off_grid(month: str = "2024-07") -> list[dict]:
     from emc.contracts.spec import load_contract_file
     from emc.mv import fit_baseline, savings
     from emc.mv.synthetic import daily_weather
-    from emc.settlement import PeriodData, UtilitySavings, settle_period, settlement_periods
+    from emc.settlement.core import PeriodData, UtilitySavings, settle_period, settlement_periods
 
     contract = load_contract_file(Path(__file__).resolve().parents[1] / "tests" / "data" / "small-shared.toml")
     period = next(p for p in settlement_periods(contract.contract) if str(p.start)[:7] == month)

@@ -63,7 +63,7 @@ def main() -> None:
     from emc.db import make_engine, upgrade
     from emc.metering.models import WeatherObservation, WeatherStation
     from emc.org.models import Institution
-    from emc.settlement import engine as settle_engine
+    from emc.settlement.core import engine as settle_engine
     from emc.settlement import service
 
     db = args.db or f"sqlite:///{tempfile.mkdtemp(prefix='emc-bench-settle-')}/bench.db"

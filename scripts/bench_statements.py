@@ -38,7 +38,7 @@ ISSUE_TARGET = 30.0  # seconds for a 415-statement period
 
 def _stand_in_savings(service):  # type: ignore[no-untyped-def]
     """service.period_data without baselines: each measured utility saves 10 % of its baseline month."""
-    from emc.settlement.inputs import PeriodData, UtilitySavings
+    from emc.settlement.core.inputs import PeriodData, UtilitySavings
 
     def period_data(session, contract, period, utilities, *args, **kwargs):  # type: ignore[no-untyped-def]
         spec = service.terms(session, contract)[-1].terms

@@ -20,7 +20,7 @@ from emc.metering.service import ImportOptions, import_file
 from emc.org.scope import Scope
 from emc.org.service import load_regions
 from emc.settlement import service as settlements
-from emc.settlement.periods import settlement_periods
+from emc.settlement.core.periods import settlement_periods
 from emc.tariffs import service as tariffs
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -32,7 +32,7 @@ from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import upsert_institution
 from emc.settlement import provenance, service, statements
-from emc.settlement.controls import ConfirmationError, ControlError, check_confirmation
+from emc.settlement.core.controls import ConfirmationError, ControlError, check_confirmation
 from emc.settlement.models import LedgerEntry, Settlement, SettlementPayment
 from emc.tariffs import service as tariffs
 

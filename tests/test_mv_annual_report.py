@@ -31,7 +31,7 @@ from emc.reports.amounts import chinese_uppercase, format_yuan
 from emc.reports.fonts import CjkFontMissing, cjk_font
 from emc.settlement import service as settlement
 from emc.settlement.models import Settlement, SettlementLine
-from emc.settlement.periods import settlement_periods
+from emc.settlement.core.periods import settlement_periods
 
 WUXI = "WX-SMZX-2018"  # electricity + water + gas custody, 2 % water guarantee; ESCO of the `esco` user
 COLLEGE = "WX-LHZY-WATER-2024"  # guaranteed water savings, annual settlement; an ESCO with no demo user

@@ -21,7 +21,7 @@ from emc.contracts.models import Contract, ContractMeter
 from emc.db import make_engine, upgrade
 from emc.settlement import service
 from emc.settlement.models import Settlement
-from emc.settlement.periods import settlement_periods
+from emc.settlement.core.periods import settlement_periods
 
 SIZES = {"small": (6, 3), "large": (30, 15)}  # synthetic contracts, issued settlements
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from emc.contracts.spec import load_contract_file
-from emc.settlement import (
+from emc.settlement.core import (
     CustodyChange,
     Line,
     PeriodData,
@@ -16,7 +16,7 @@ from emc.settlement import (
     settle_period,
     settlement_periods,
 )
-from emc.settlement.lines import ESCO, INSTITUTION
+from emc.settlement.core.lines import ESCO, INSTITUTION
 
 ROOT = Path(__file__).resolve().parent
 

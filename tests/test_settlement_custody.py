@@ -9,7 +9,7 @@ import pytest
 
 from emc.contracts.spec import ContractFile, load_contract_file
 from emc.money import fen
-from emc.settlement import (
+from emc.settlement.core import (
     ESCO,
     INSTITUTION,
     Bill,

@@ -25,7 +25,7 @@ from test_web import login
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
 from emc.contracts.service import current_version
-from emc.settlement import guarantee_status as gs
+from emc.settlement.core import guarantee_status as gs
 from emc.settlement import service as settlements
 from emc.settlement.models import Settlement
 

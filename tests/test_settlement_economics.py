@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy_financial as npf
 
 from emc.contracts.spec import load_contract_file
-from emc.settlement import (
+from emc.settlement.core import (
     CashFlow,
     contract_economics,
     discounted_payback,

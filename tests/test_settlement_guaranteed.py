@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from emc.contracts.spec import ContractFile, load_contract_file
-from emc.settlement import (
+from emc.settlement.core import (
     ESCO,
     INSTITUTION,
     PeriodData,

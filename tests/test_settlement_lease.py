@@ -9,8 +9,8 @@ import pytest
 
 from emc.contracts.spec import load_contract_file
 from emc.money import fen
-from emc.settlement import LESSOR, lease_schedule, level_instalment, settle_period, settlement_periods
-from emc.settlement.lines import ESCO, INSTITUTION
+from emc.settlement.core import LESSOR, lease_schedule, level_instalment, settle_period, settlement_periods
+from emc.settlement.core.lines import ESCO, INSTITUTION
 
 PV = Path(__file__).resolve().parent.parent / "contracts" / "pv-lease.toml"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from emc.contracts.spec import ContractHead, load_contract_file
-from emc.settlement.periods import (
+from emc.settlement.core.periods import (
     add_months,
     contract_year_of,
     contract_years,

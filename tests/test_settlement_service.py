@@ -200,7 +200,7 @@ def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp
 
 
 def test_data_loaded_once_for_many_periods_gives_the_same_figures(session: Session, wuxi: Contract) -> None:
-    from emc.settlement.periods import settlement_periods
+    from emc.settlement.core.periods import settlement_periods
 
     versions = service.terms(session, wuxi)
     periods = settlement_periods(versions[-1].terms.contract)[:6]

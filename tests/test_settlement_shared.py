@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emc.contracts.spec import ContractFile, load_contract_file
-from emc.settlement import (
+from emc.settlement.core import (
     ESCO,
     INSTITUTION,
     PeriodData,
@@ -18,7 +18,7 @@ from emc.settlement import (
     settle_period,
     settlement_periods,
 )
-from emc.settlement.valuation import escalated_price
+from emc.settlement.core.valuation import escalated_price
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"
 SMALL = Path(__file__).resolve().parent / "data" / "small-shared.toml"
@@ -148,7 +148,7 @@ def test_half_up_at_the_line() -> None:
 
 
 def test_amended_share_applies_from_its_date() -> None:
-    from emc.settlement import TermsVersion
+    from emc.settlement.core import TermsVersion
 
     small = load_contract_file(SMALL)
     amended = variant(SMALL, {"esco_share": ["0.85", "0.75", "0.70"]})

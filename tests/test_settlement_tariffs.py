@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from emc.contracts.spec import ContractFile, load_contract_file
-from emc.settlement import (
+from emc.settlement.core import (
     Bill,
     PeriodData,
     TariffBook,

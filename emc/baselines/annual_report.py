@@ -48,9 +48,9 @@ from emc.org.models import Esco, Institution
 from emc.reports import mv_report as r
 from emc.reports.statement import Adjustment, Party
 from emc.settlement import service as settlement
-from emc.settlement.lines import ESCO
+from emc.settlement.core.lines import ESCO
 from emc.settlement.models import Settlement, SettlementLine, SettlementStatus
-from emc.settlement.periods import ContractYear, contract_years
+from emc.settlement.core.periods import ContractYear, contract_years
 
 MEASURED_KINDS = frozenset({"shared_savings", "guaranteed_savings", "cost_custody"})
 FROZEN = (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid)

@@ -28,7 +28,7 @@ from emc.dbtypes import Money
 from emc.org.models import Esco, Institution
 from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
-from emc.settlement.lines import ESCO, INSTITUTION, LESSOR, PARTY_ZH
+from emc.settlement.core.lines import ESCO, INSTITUTION, LESSOR, PARTY_ZH
 from emc.settlement.models import LedgerEntry, Settlement
 
 PARTIES = (INSTITUTION, ESCO, LESSOR)

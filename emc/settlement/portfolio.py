@@ -13,7 +13,7 @@ from sqlmodel import Session
 from emc.contracts import queries
 from emc.contracts.models import Contract, ContractVersion
 from emc.org.scope import Scope
-from emc.settlement import guarantee_status as gs
+from emc.settlement.core import guarantee_status as gs
 from emc.settlement.models import Settlement, SettlementLine, SettlementStatus
 
 ZERO = Decimal("0.00")
@@ -34,7 +34,7 @@ class PortfolioRow:
 
     @property
     def guarantee_status(self) -> gs.GuaranteeStatus:
-        """From the guarantee's own measurement (year-end settlements) only: emc.settlement.guarantee_status."""
+        """From the guarantee's own measurement (year-end settlements) only: emc.settlement.core.guarantee_status."""
         return gs.status(self.guarantees, self.measured, self.shortfall_lines, bool(self.flagged))
 
     @property

@@ -127,7 +127,8 @@ def settlements_issue_period(request: Request, session: SessionDep, user: Curren
                              confirm_amount: Annotated[str, Form()] = "") -> Response:
     """Issue the month's approved statements; the form confirms their total net amount (what the dialog
     showed), so statements approved meanwhile are never issued unseen."""
-    from emc.settlement import controls, exports
+    from emc.settlement import exports
+    from emc.settlement.core import controls
     from emc.web.deps import Forbidden
 
     if Role(user.role) not in (Role.admin, Role.manager):
@@ -314,7 +315,7 @@ def _refusal(exc: Exception) -> str:
 
 def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: str, paid_on: str,
          reference: str, confirm_amount: Any = None) -> Settlement:
-    from emc.settlement import controls
+    from emc.settlement.core import controls
 
     if action not in _actions(user, row):
         from emc.web.deps import Forbidden
@@ -336,7 +337,7 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
                       action: str, reason: Annotated[str, Form()] = "", paid_on: Annotated[str, Form()] = "",
                       reference: Annotated[str, Form()] = "", confirm_amount: Annotated[str, Form()] = "",
                       next_: Annotated[str, Form(alias="next")] = "") -> Response:
-    from emc.settlement import controls
+    from emc.settlement.core import controls
 
     row = _get(session, scope, number)
     try:
@@ -445,7 +446,7 @@ def api_settlement(session: SessionDep, scope: ScopeDep, number: str) -> dict[st
 @api.post("/settlements/{number}/{action}")
 def api_action(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str, action: str,
                body: ActionIn) -> dict[str, Any]:
-    from emc.settlement import controls
+    from emc.settlement.core import controls
 
     row = _get(session, scope, number)
     try:

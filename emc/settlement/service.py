@@ -31,17 +31,17 @@ from emc.dbtypes import UTCDateTime, plus_days, utcnow
 from emc.metering.models import Reading, ReadingRevision
 from emc.money import fen
 from emc.org.models import Role, User
-from emc.settlement import controls, engine
-from emc.settlement.adjustments import adjustment_lines
-from emc.settlement.controls import SettlementError
-from emc.settlement.custody import tariff_price_changes
-from emc.settlement.inputs import Bill, CustodyChange, PeriodData, TermsVersion, UtilitySavings
-from emc.settlement.lines import ESCO, Line, totals
+from emc.settlement.core import controls, engine
+from emc.settlement.core.adjustments import adjustment_lines
+from emc.settlement.core.controls import SettlementError
+from emc.settlement.core.custody import tariff_price_changes
+from emc.settlement.core.inputs import Bill, CustodyChange, PeriodData, TermsVersion, UtilitySavings
+from emc.settlement.core.lines import ESCO, Line, totals
 from emc.settlement.models import (
     LedgerEntry, Settlement, SettlementLine, SettlementPayment, SettlementStatus, SettlementWait,
 )
-from emc.settlement.periods import Period, settlement_periods
-from emc.settlement.state import SettlementState
+from emc.settlement.core.periods import Period, settlement_periods
+from emc.settlement.core.state import SettlementState
 from emc.tariffs import service as tariffs
 from emc.tariffs.book import TariffBook, TariffError
 from emc.units import factor as unit_factor
@@ -266,7 +266,7 @@ def _number(contract: Contract, kind: str, start: date, version: int) -> str:
     return f"{contract.code}-{start:%Y%m}{tag}" + (f"-A{version - 1}" if version > 1 else "")
 
 
-def _fill(row: Settlement, result: engine.Settlement, lines: list[Line]) -> None:
+def _fill(row: Settlement, result: engine.SettlementResult, lines: list[Line]) -> None:
     """The figures a settlement row carries, from the engine's result and the lines it stores."""
     sums = totals(lines)
     to_esco = sum((a for (_, payee), a in sums.items() if payee == ESCO), Decimal(0))
@@ -278,7 +278,7 @@ def _fill(row: Settlement, result: engine.Settlement, lines: list[Line]) -> None
     row.warnings = [w.to_dict() for w in result.warnings]
 
 
-def _store(session: Session, contract: Contract, result: engine.Settlement, *, actor: User | str,
+def _store(session: Session, contract: Contract, result: engine.SettlementResult, *, actor: User | str,
            version: int = 1, adjusts: Settlement | None = None, lines: list[Line] | None = None) -> Settlement:
     lines = list(result.lines if lines is None else lines)
     row = Settlement(number=_number(contract, result.kind, result.start, version), contract_id=contract.id,
@@ -329,7 +329,7 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
 
 
 def _settle(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
-            state: SettlementState, cache: Cache | None = None) -> engine.Settlement:
+            state: SettlementState, cache: Cache | None = None) -> engine.SettlementResult:
     """One period computed from today's data (a draft, or the recomputation an adjustment compares with)."""
     book, changes = pricing(session, versions)
     _custody_bills_cover(session, contract, versions, period)
@@ -344,7 +344,7 @@ def _settle(session: Session, contract: Contract, versions: list[TermsVersion], 
     return engine.settle_period(versions, period, data, state, tariffs=book, changes=changes)
 
 
-def _upsert(session: Session, contract: Contract, result: engine.Settlement, existing: Settlement | None,
+def _upsert(session: Session, contract: Contract, result: engine.SettlementResult, existing: Settlement | None,
             actor: User | str) -> Settlement:
     if existing is not None:  # a draft is recomputable: replace its lines and figures
         # … only while it is a draft: claimed by compare-and-set, so a recompute racing a submit loses cleanly
@@ -391,7 +391,7 @@ def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVe
 
 
 def _settle_year(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
-                 cache: Cache | None = None) -> engine.Settlement:
+                 cache: Cache | None = None) -> engine.SettlementResult:
     """A contract year's true-up from today's data and the period settlements of the year."""
     number = periods[0].contract_year
     utilities, billed = savings_utilities(versions), bill_utilities(versions)
@@ -820,7 +820,7 @@ class EconomicsView:
     measured_through: date | None  # last day of any settlement (drafts: measured, not yet approved)
     unknown_costs: list[str]  # custody utilities whose bills (the ESCO's costs) are missing
     projected_per_year: Decimal | None  # the rate the rest of the term is projected at
-    economics: Any = None  # emc.settlement.economics.Economics
+    economics: Any = None  # emc.settlement.core.economics.Economics
 
 
 def _missing_bills(inputs: dict[str, Any]) -> set[str]:
@@ -836,8 +836,8 @@ def economics(session: Session, contract: Contract, as_of: date, rate: Decimal =
     contract's terms, then their net cash per day carried to the term's end (IPMVP: savings reported,
     not assumed). Where a custody utility's bills are missing the ESCO's costs are unknown and no metric is
     computed (an IRR on the fee alone would be a number that cannot be true). None without an investment."""
-    from emc.settlement.economics import CashFlow, contract_economics
-    from emc.settlement.periods import contract_years
+    from emc.settlement.core.economics import CashFlow, contract_economics
+    from emc.settlement.core.periods import contract_years
 
     head = terms(session, contract)[-1].terms.contract
     if head.esco_investment is None:

@@ -18,7 +18,7 @@ from emc.contracts.service import current_version
 from emc.org.models import Esco, Institution
 from emc.reports import statement as st
 from emc.settlement import service
-from emc.settlement.lines import ESCO, LESSOR, PARTY_ZH
+from emc.settlement.core.lines import ESCO, LESSOR, PARTY_ZH
 from emc.settlement.models import Settlement, SettlementLine, StatementSnapshot
 from emc.tariffs.book import BAND_ZH
 

@@ -10,7 +10,7 @@ pro rata by days, savings from M&V for the part if given (``PeriodData.parts``) 
 shared out by days (``prorated_by_days`` warning). Lease instalments follow their due dates.
 
 Idempotence and storage are the service layer's: a settlement here is a value computed from its inputs, and
-:class:`Settlement` carries everything needed to store it (lines, inputs, the state for the next period).
+:class:`SettlementResult` carries everything needed to store it (lines, inputs, the state for the next period).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ YEAR_RULES: dict[str, Callable[..., Outcome]] = {
 
 
 @dataclass(frozen=True)
-class Settlement:
+class SettlementResult:
     """One statement: a period's settlement (``kind = "period"``) or a contract year's true-up
     (``"year_end"``). ``esco_costs`` are bills the ESCO paid directly (custody), outside the statement but
     part of its cash flow (:mod:`.economics`)."""
@@ -149,7 +149,7 @@ def settle_period(
     tariffs: TariffBook | None = None,
     changes: Sequence[CustodyChange] = (),
     bills_paid_by: str = "esco",
-) -> Settlement:
+) -> SettlementResult:
     """Settle one period of a contract: every component's lines, the inputs used and the state after it."""
     versions = as_versions(terms)
     data = data if data is not None else PeriodData(period)
@@ -175,7 +175,7 @@ def settle_period(
     used = sorted({line.tariff_version for line in lines if line.tariff_version})
     if used:
         inputs["tariff_versions"] = ",".join(used)
-    return Settlement(
+    return SettlementResult(
         contract=versions[0].terms.contract.code, kind="period", start=period.start, end=period.end,
         contract_year=period.contract_year, lines=tuple(lines), warnings=tuple(warnings), state=state,
         versions=tuple(dict.fromkeys(v.version for v, _, _ in pieces)), esco_costs=esco_costs, inputs=inputs)
@@ -189,7 +189,7 @@ def settle_contract_year(
     *,
     tariffs: TariffBook | None = None,
     changes: Sequence[CustodyChange] = (),
-) -> Settlement:
+) -> SettlementResult:
     """The true-up of contract year ``number``: guarantees (shortfall, surplus, fee instalments, per-unit
     payments) and custody reconciliation and savings-rate penalties.
 
@@ -226,7 +226,7 @@ def settle_contract_year(
         lines.extend(out.lines)
         warnings.extend(out.warnings)
         inputs.update(out.inputs)
-    return Settlement(
+    return SettlementResult(
         contract=end_head.code, kind="year_end", start=year.start, end=year.end, contract_year=number,
         lines=tuple(lines), warnings=tuple(warnings), versions=tuple(dict.fromkeys(
             ctx.version for key_pieces in pieces.values() for ctx, _, _ in key_pieces)) or (end_version.version,),
@@ -241,13 +241,13 @@ def settle_sequence(
     tariffs: TariffBook | None = None,
     changes: Sequence[CustodyChange] = (),
     bills_paid_by: str = "esco",
-) -> list[Settlement]:
+) -> list[SettlementResult]:
     """Settle consecutive periods, threading the state, and true up each contract year whose last period is
     among them (the year-end statement follows that period's)."""
     versions = as_versions(terms)
     all_periods = settlement_periods(versions[-1].terms.contract)
     last_of_year = {p.contract_year: p for p in all_periods}
-    results: list[Settlement] = []
+    results: list[SettlementResult] = []
     year_lines: dict[int, list[Line]] = {}
     year_data: dict[int, list[PeriodData]] = {}
     for item in sorted(data, key=lambda d: d.period.start):

@@ -8,7 +8,7 @@
   non-routine event; GB/T 24915-2020 App. C, JS/T 301-2024).
 * :class:`TermsVersion` — a contract version and the date it takes effect (contracts/README.md, "Amending").
 
-Quantities are quantised to 0.001 of their unit on construction (:func:`emc.settlement.lines.quantity`).
+Quantities are quantised to 0.001 of their unit on construction (:func:`emc.settlement.core.lines.quantity`).
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from .lines import ESCO, ONE, ZERO
 from .periods import ONE_DAY, contract_years
 
 if TYPE_CHECKING:
-    from .engine import Settlement
+    from .engine import SettlementResult
 
 CONVENTION = ("t=0 at the contract start (investment, undiscounted); contract year k's cash at t=k (year end); "
               "NPV = Σ F_t/(1+r)^t as numpy_financial.npv")
@@ -154,7 +154,7 @@ def yearly_flows(head: ContractHead, investment: Decimal, flows: Sequence[CashFl
     return result
 
 
-def esco_cash_flows(settlements: Sequence[Settlement]) -> list[CashFlow]:
+def esco_cash_flows(settlements: Sequence[SettlementResult]) -> list[CashFlow]:
     """The ESCO's actual cash per statement: what it receives less what it pays on the statement, less bills it
     paid directly (custody), dated on the statement's last day."""
     result = []
