@@ -63,10 +63,10 @@ from .valuation import average_cost_price, escalated_price, value_savings
 
 __all__ = [
     "ESCO", "INSTITUTION", "LESSOR", "Bill", "CashFlow", "ComponentState", "ContractYear", "CustodyChange",
-    "Economics", "IRRResult", "LeaseRow", "LeaseSchedule", "Line", "Metrics", "Period", "PeriodData", "SettlementResult",
-    "SettlementInputError", "SettlementState", "SettlementWarning", "TariffBook", "TariffVersion", "TermsVersion",
-    "Tier", "TouSeason", "TouWindow", "UtilitySavings", "WaterCharges", "add_months", "adjustment_lines",
-    "average_cost_price", "check_lines", "contract_economics", "contract_year", "contract_year_of",
+    "Economics", "IRRResult", "LeaseRow", "LeaseSchedule", "Line", "Metrics", "Period", "PeriodData",
+    "SettlementResult", "SettlementInputError", "SettlementState", "SettlementWarning", "TariffBook", "TariffVersion",
+    "TermsVersion", "Tier", "TouSeason", "TouWindow", "UtilitySavings", "WaterCharges", "add_months",
+    "adjustment_lines", "average_cost_price", "check_lines", "contract_economics", "contract_year", "contract_year_of",
     "contract_years", "discounted_payback", "escalated_price", "esco_cash_flows", "irr", "lease_schedule",
     "level_instalment", "line_amount", "net", "npv", "period_containing", "projected_flows", "settle_contract_year",
     "settle_period", "settle_sequence", "settlement_periods", "simple_payback", "split_period", "totals",
