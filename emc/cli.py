@@ -632,19 +632,20 @@ def settle(
     """Draft settlements: one contract period, or everything due (the scheduler's job, by hand)."""
     from datetime import date
 
-    from emc.settlement import service
+    from emc.settlement import corrections, drafting, ledger, records
+    from emc.settlement.core import controls
 
     with session_scope(_migrated_engine()) as session:
         if check:
-            problems = service.ledger_problems(session)
+            problems = ledger.ledger_problems(session)
             typer.echo(json.dumps(problems, ensure_ascii=False, indent=2) if as_json else
                        "\n".join(problems) or "ledger: no problems")
             if problems:
                 raise typer.Exit(1)
             return
         if due:
-            report = service.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
-            flagged = service.flag_changed(session)
+            report = drafting.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
+            flagged = corrections.flag_changed(session)
             out = {**report.as_dict(), "flagged": flagged}
             if as_json:
                 typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -660,16 +661,16 @@ def settle(
         start, _ = _parse_period(period)
         c = _contract(session, contract)
         try:
-            rows = service.draft(session, c, start, actor="cli")
-        except service.SettlementError as exc:
+            rows = drafting.draft(session, c, start, actor="cli")
+        except controls.SettlementError as exc:
             _fail(str(exc))
         if as_json:
-            typer.echo(json.dumps([service.as_json(session, r) for r in rows], ensure_ascii=False, indent=2))
+            typer.echo(json.dumps([records.as_json(session, r) for r in rows], ensure_ascii=False, indent=2))
             return
         for r in rows:
             typer.echo(f"{r.number} [{r.status}] {r.period_start}..{r.period_end} to ESCO {r.to_esco:,} "
                        f"from ESCO {r.from_esco:,} net {r.net_to_esco:,} CNY")
-            for line in service.lines_of(session, r):
+            for line in records.lines_of(session, r):
                 typer.echo(f"  {line.payer}→{line.payee} {line.amount:>14,} {line.formula}")
 
 

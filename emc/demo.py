@@ -92,13 +92,13 @@ def _settle(engine: Engine) -> Iterator[str]:
     from datetime import UTC, date, datetime, time, timedelta
 
     from emc.baselines import service as baselines
-    from emc.settlement import service as settlement
+    from emc.settlement import drafting, period_inputs, workflow
     from emc.settlement.models import Settlement, SettlementStatus
 
     with session_scope(engine) as session:
         fitted = failed = 0
         for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
-            for utility in settlement.savings_utilities(settlement.terms(session, contract)):
+            for utility in period_inputs.savings_utilities(period_inputs.terms(session, contract)):
                 if baselines.approved(session, contract, utility) is not None:
                     continue
                 savepoint = session.begin_nested()  # a fit that cannot be approved leaves nothing behind
@@ -113,7 +113,7 @@ def _settle(engine: Engine) -> Iterator[str]:
         yield (f"baselines: {fitted} approved, {failed} cannot be fitted (no readings or no weather over the "
                "baseline period: their settlements wait, as they would in production)")
     with session_scope(engine) as session:
-        report = settlement.run_due(session, date.today(), actor="demo")
+        report = drafting.run_due(session, date.today(), actor="demo")
         yield f"settlements: {len(report.created)} drafted, {len(report.waiting)} contracts waiting for data"
     with session_scope(engine) as session:
         examples = [c for c in session.execute(select(Contract).where(~Contract.code.startswith("SYN-"))).scalars()]
@@ -128,12 +128,12 @@ def _settle(engine: Engine) -> Iterator[str]:
                 def day(n: int, end: date = row.period_end) -> datetime:
                     return min(datetime.combine(end + timedelta(days=n), time(10), UTC), datetime.now(UTC))
 
-                settlement.transition(session, row, "submit", actor="manager", at=day(2))
-                settlement.transition(session, row, "approve", actor="manager2", at=day(4))
-                settlement.transition(session, row, "issue", actor="manager", at=day(5))
+                workflow.transition(session, row, "submit", actor="manager", at=day(2))
+                workflow.transition(session, row, "approve", actor="manager2", at=day(4))
+                workflow.transition(session, row, "issue", actor="manager", at=day(5))
                 paid_on = row.period_end + timedelta(days=25)
                 if paid_on < date.today() - timedelta(days=730):  # recent ones stay issued: finance pays them
-                    settlement.transition(session, row, "pay", actor="finance", paid_on=paid_on,
+                    workflow.transition(session, row, "pay", actor="finance", paid_on=paid_on,
                                           reference=f"DEMO-{row.number}", at=day(25))
                 moved += 1
         yield f"settlements: {moved} of the examples' first contract years approved and issued (old ones paid)"

@@ -18,7 +18,8 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as dtime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -63,8 +64,8 @@ def main() -> None:
     from emc.db import make_engine, upgrade
     from emc.metering.models import WeatherObservation, WeatherStation
     from emc.org.models import Institution
+    from emc.settlement import drafting, period_inputs
     from emc.settlement.core import engine as settle_engine
-    from emc.settlement import service
 
     db = args.db or f"sqlite:///{tempfile.mkdtemp(prefix='emc-bench-settle-')}/bench.db"
     eng = make_engine(db)
@@ -92,7 +93,7 @@ def main() -> None:
     fitted = failed = 0
     with Session(eng) as s:
         for contract in s.execute(select(Contract)).scalars():
-            for utility in service.savings_utilities(service.terms(s, contract)):
+            for utility in period_inputs.savings_utilities(period_inputs.terms(s, contract)):
                 try:
                     b = baselines.fit(s, contract, utility, actor="bench")
                     baselines.approve(s, b, actor="bench", reason="benchmark: synthetic baseline approved as fitted")
@@ -103,8 +104,8 @@ def main() -> None:
     print(f"baselines: {fitted} approved, {failed} not usable, in {time.perf_counter() - t0:.0f} s")
 
     clock = Clock()
-    clock.wrap(service, "period_data", "reading data (readings, weather, M&V savings)")
-    clock.wrap(service, "_reporting_cache", "reading data (readings, weather, M&V savings)")
+    clock.wrap(drafting, "period_data", "reading data (readings, weather, M&V savings)")
+    clock.wrap(drafting, "_reporting_cache", "reading data (readings, weather, M&V savings)")
     clock.wrap(settle_engine, "settle_period", "computing (settlement engine)")
     clock.wrap(settle_engine, "settle_contract_year", "computing (settlement engine)")
     end = spec.end
@@ -114,7 +115,7 @@ def main() -> None:
         cutoff = end  # the whole window: contracts × 12 × (years − 1) contract-months
     with Session(eng) as s:
         t0 = time.perf_counter()
-        back = service.run_due(s, cutoff, actor="bench")
+        back = drafting.run_due(s, cutoff, actor="bench")
         s.commit()
         t_back = time.perf_counter() - t0
     back_periods = len([n for n in back.created if not n.endswith("Y")])
@@ -132,7 +133,7 @@ def main() -> None:
     clock.spent.clear()
     with Session(eng) as s:
         t0 = time.perf_counter()
-        month = service.run_due(s, date(end.year, end.month, 1), actor="bench")
+        month = drafting.run_due(s, date(end.year, end.month, 1), actor="bench")
         s.commit()
         t_month = time.perf_counter() - t0
     print(f"one month ({last_month:%Y-%m}) for the portfolio: {len(month.created):,} settlements in {t_month:.2f} s "

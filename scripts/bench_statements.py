@@ -36,12 +36,13 @@ RENDER_TARGET = 20.0  # statements per second, one core
 ISSUE_TARGET = 30.0  # seconds for a 415-statement period
 
 
-def _stand_in_savings(service):  # type: ignore[no-untyped-def]
-    """service.period_data without baselines: each measured utility saves 10 % of its baseline month."""
+def _stand_in_savings():  # type: ignore[no-untyped-def]
+    """period_inputs.period_data without baselines: each measured utility saves 10 % of its baseline month."""
+    from emc.settlement import period_inputs
     from emc.settlement.core.inputs import PeriodData, UtilitySavings
 
     def period_data(session, contract, period, utilities, *args, **kwargs):  # type: ignore[no-untyped-def]
-        spec = service.terms(session, contract)[-1].terms
+        spec = period_inputs.terms(session, contract)[-1].terms
         use = spec.baseline.use if spec.baseline is not None else {}
         share = Decimal((period.end - period.start).days) / Decimal(365)
         figures = []
@@ -64,7 +65,8 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
 
     from emc import synthetic
     from emc.contracts.models import Contract
-    from emc.settlement import service
+    from emc.settlement import drafting, workflow
+    from emc.settlement.core.controls import SettlementError
 
     contracts = count + count // 4 + 10  # lease contracts are left out; a margin for them
     spec = synthetic.PortfolioSpec(institutions=max(415, contracts), contracts=contracts, meters=0, years=2,
@@ -73,8 +75,8 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
     with Session(engine) as s:
         synthetic.generate(s, spec, actor="bench")
         s.commit()
-    real = service.period_data
-    service.period_data = _stand_in_savings(service)  # type: ignore[assignment]
+    real = drafting.period_data  # drafting reads the period's savings through this name
+    drafting.period_data = _stand_in_savings()  # type: ignore[assignment]
     approved = 0
     left_out: dict[str, int] = {}
     try:
@@ -83,18 +85,18 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
                 if approved == count:
                     break
                 try:
-                    rows = service.draft(s, contract, month, actor="bench")
-                except service.SettlementError as exc:
+                    rows = drafting.draft(s, contract, month, actor="bench")
+                except SettlementError as exc:
                     reason = f"the service waits ({type(exc).__name__})"
                     left_out[reason] = left_out.get(reason, 0) + 1
                     continue
                 row = rows[0]
-                service.transition(s, row, "submit", actor="bench")
-                service.transition(s, row, "approve", actor="bench-approver")  # four eyes
+                workflow.transition(s, row, "submit", actor="bench")
+                workflow.transition(s, row, "approve", actor="bench-approver")  # four eyes
                 approved += 1
             s.commit()
     finally:
-        service.period_data = real  # type: ignore[assignment]
+        drafting.period_data = real  # type: ignore[assignment]
     return f"{month:%Y-%m}", approved, left_out
 
 

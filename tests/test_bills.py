@@ -19,7 +19,7 @@ from emc.metering.models import Meter, Reading
 from emc.metering.service import ImportOptions, import_file
 from emc.org.scope import Scope
 from emc.org.service import load_regions
-from emc.settlement import service as settlements
+from emc.settlement import drafting, period_inputs, records
 from emc.settlement.core.periods import settlement_periods
 from emc.tariffs import service as tariffs
 
@@ -64,9 +64,9 @@ def test_an_amount_that_is_not_to_the_fen_names_row_column_and_value(session: Se
 
 def test_a_periods_bills_are_summed_in_canonical_units(session: Session, wuxi: Contract) -> None:
     assert _import(session, WUXI / "gas_bills.csv").ok
-    versions = settlements.terms(session, wuxi)
+    versions = period_inputs.terms(session, wuxi)
     dec = next(p for p in settlement_periods(versions[-1].terms.contract) if p.start == date(2018, 12, 1))
-    [bill] = settlements.bills(session, wuxi, dec, ["gas"])
+    [bill] = period_inputs.bills(session, wuxi, dec, ["gas"])
     # the bills ending within December 2018 (one per month, issued on the 19th or so)
     rows = session.execute(select(Reading.period_end, Reading.value, Reading.cost)).all()
     mine = [(v, c) for end, v, c in rows if date(2018, 12, 1) <= end.date() <= date(2018, 12, 31)]
@@ -99,7 +99,7 @@ def test_average_cost_valuation_uses_the_bills_and_waits_without_them(session: S
         assert _import(session, WUXI / name, kind=kind, station=station).ok
     baselines.approve(session, baselines.fit(session, contract, "water", actor="t"), actor="t",
                       reason="test")
-    report = settlements.run_due(session, date(2019, 1, 5))
+    report = drafting.run_due(session, date(2019, 1, 5))
     assert report.created == [] and "needs a bill with an amount for water" in report.waiting[0]
     # the water company's bill for December: 21,000 m3 for 98,700.00 → 4.70 CNY/m3, within the 3–6 limits
     bill = tmp_path / "water_bill_2018_12.csv"
@@ -107,8 +107,8 @@ def test_average_cost_valuation_uses_the_bills_and_waits_without_them(session: S
                     encoding="utf-8")
     assert _import(session, bill).ok
     session.info.pop("emc.settlement.bills", None)  # a new session in real use
-    [row] = settlements.draft(session, contract, date(2018, 12, 1), actor="t")
-    [line] = [line for line in settlements.lines_of(session, row) if line.utility == "water"]
+    [row] = drafting.draft(session, contract, date(2018, 12, 1), actor="t")
+    [line] = [line for line in records.lines_of(session, row) if line.utility == "water"]
     assert line.unit_price == Decimal("4.7")
     assert line.amount == (line.quantity * Decimal("4.70") * Decimal("0.5")).quantize(Decimal("0.01"))
     cost_key = next(k for k in row.inputs if k.startswith("bill.water.") and k.endswith(".cost"))

@@ -92,7 +92,7 @@ def test_the_whole_demo_keeps_the_money_invariants(demo_dir: Path) -> None:
     from sqlmodel import Session
 
     from emc.db import make_engine
-    from emc.settlement import service
+    from emc.settlement import records
     from emc.settlement.models import (
         Settlement,
         SettlementPayment,
@@ -118,5 +118,5 @@ def test_the_whole_demo_keeps_the_money_invariants(demo_dir: Path) -> None:
             assert (row.submitted_by, row.approved_by) == ("manager", "manager2"), row.number
             if row.status == SettlementStatus.paid:
                 assert row.id in paid and row.issued_at is not None and row.paid_on is not None, row.number
-                assert service.local_day(row.issued_at) <= row.paid_on, row.number  # type: ignore[operator]
+                assert records.local_day(row.issued_at) <= row.paid_on, row.number  # type: ignore[operator]
     engine.dispose()

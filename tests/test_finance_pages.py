@@ -69,7 +69,7 @@ def finance_data(server: LiveServer) -> dict[str, dict[date, str]]:
     from emc.contracts.service import load_contract
     from emc.org.models import Role, User
     from emc.org.service import UserCreate, create_user
-    from emc.settlement import service
+    from emc.settlement import drafting, workflow
 
     numbers: dict[str, dict[date, str]] = {}
     with Session(server.engine) as s:
@@ -86,9 +86,9 @@ def finance_data(server: LiveServer) -> dict[str, dict[date, str]]:
         for code, days in ((OM, MONTHS), (EQ, MONTHS), (PV, QUARTERS)):
             contract = s.exec(select(Contract).where(Contract.code == code)).one()
             for day in days:
-                for row in service.draft(s, contract, day, actor="t"):
+                for row in drafting.draft(s, contract, day, actor="t"):
                     for action in {"draft": ("submit", "approve"), "submitted": ("approve",)}.get(row.status, ()):
-                        service.transition(s, row, action, actor="t" if action == "submit" else "t2")  # four eyes
+                        workflow.transition(s, row, action, actor="t" if action == "submit" else "t2")  # four eyes
                     numbers.setdefault(code, {})[row.period_start] = row.number
         s.commit()
     return numbers

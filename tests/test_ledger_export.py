@@ -66,16 +66,16 @@ def _pay_the_first_lease_quarter(server: LiveServer) -> str:
 
     from sqlmodel import Session, select
 
-    from emc.settlement import service
+    from emc.settlement import workflow
     from emc.settlement.models import Settlement
 
     number = finance_data(server)[PV][QUARTERS[0]]
     with Session(server.engine) as s:
         row = s.exec(select(Settlement).where(Settlement.number == number)).one()
         if row.status == "approved":
-            service.transition(s, row, "issue", actor="manager", at=datetime(2023, 1, 2, 2, tzinfo=UTC))
+            workflow.transition(s, row, "issue", actor="manager", at=datetime(2023, 1, 2, 2, tzinfo=UTC))
         if row.status == "issued":
-            service.transition(s, row, "pay", actor="finance", paid_on=date.fromisoformat(PAID_ON),
+            workflow.transition(s, row, "pay", actor="finance", paid_on=date.fromisoformat(PAID_ON),
                                reference="CCB-20230105", at=datetime(2023, 1, 5, 2, tzinfo=UTC))
         s.commit()
     return number

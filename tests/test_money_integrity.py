@@ -31,7 +31,8 @@ from emc.metering.service import ImportOptions, approved_settlements_using, impo
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import upsert_institution
-from emc.settlement import provenance, service, statements
+from emc.settlement import drafting, ledger, provenance, records, statements, workflow
+from emc.settlement.core import controls
 from emc.settlement.core.controls import ConfirmationError, ControlError, check_confirmation
 from emc.settlement.models import LedgerEntry, Settlement, SettlementPayment
 from emc.tariffs import service as tariffs
@@ -40,13 +41,13 @@ FINANCE = User(username="fin", password_hash="x", role=Role.finance.value)
 
 
 def today() -> date:
-    day = service.local_day(utcnow())
+    day = records.local_day(utcnow())
     assert day is not None
     return day
 
 
 def _drafts(session: Session, wuxi: Contract, until: date) -> list[Settlement]:  # noqa: F811
-    service.run_due(session, until)
+    drafting.run_due(session, until)
     session.commit()
     return list(session.execute(select(Settlement).where(Settlement.kind == "period")
                                 .order_by(Settlement.period_start)).scalars())
@@ -61,7 +62,7 @@ def _race(engine, number: str, action: str, n: int, **kwargs) -> tuple[int, list
             row = s.execute(select(Settlement).where(Settlement.number == number)).scalar_one()
             barrier.wait()
             try:
-                service.transition(s, row, action, **kwargs)
+                workflow.transition(s, row, action, **kwargs)
                 s.commit()
                 ok.append(1)
             except Exception as exc:  # noqa: BLE001  (the loser's error is what we inspect)
@@ -82,10 +83,10 @@ def test_concurrent_approvals_and_payments_post_exactly_once(engine, wuxi: Contr
     with Session(engine) as s:
         rows = _drafts(s, s.get(Contract, wuxi.id), date(2019, 3, 5))  # type: ignore[arg-type]
         for row in rows:
-            service.transition(s, row, "submit", actor=manager())
+            workflow.transition(s, row, "submit", actor=manager())
         s.commit()
         numbers = [r.number for r in rows]
-        lines = {r.number: len(service.lines_of(s, r)) for r in rows}
+        lines = {r.number: len(records.lines_of(s, r)) for r in rows}
     for number in numbers:  # three settlements, four approvers racing on each
         won, refused = _race(engine, number, "approve", 4, actor=approver())
         assert won == 1, refused
@@ -93,7 +94,7 @@ def test_concurrent_approvals_and_payments_post_exactly_once(engine, wuxi: Contr
                    for r in refused), refused
     with Session(engine) as s:
         for row in s.execute(select(Settlement).where(Settlement.number.in_(numbers))).scalars():
-            service.transition(s, row, "issue", actor=manager())
+            workflow.transition(s, row, "issue", actor=manager())
         s.commit()
     for number in numbers:
         won, refused = _race(engine, number, "pay", 4, actor=FINANCE, paid_on=today(), reference="ICBC-RACE-0001")
@@ -106,17 +107,17 @@ def test_concurrent_approvals_and_payments_post_exactly_once(engine, wuxi: Contr
             assert postings == {"approve": 2 * lines[number], "payment:1": 2 * lines[number]}, (number, postings)
             assert s.execute(select(func.count()).select_from(SettlementPayment).where(
                 SettlementPayment.settlement_id == row.id)).scalar_one() == 1
-            assert all(v == 0 for (_, _), v in service.balances(s, s.get(Contract, wuxi.id), today()).items())  # type: ignore[arg-type]
-        assert service.ledger_problems(s) == []
+            assert all(v == 0 for (_, _), v in ledger.balances(s, s.get(Contract, wuxi.id), today()).items())  # type: ignore[arg-type]
+        assert ledger.ledger_problems(s) == []
 
 
 def test_the_ledger_refuses_a_second_posting_and_its_check_catches_duplicates(session: Session,
                                                                                wuxi: Contract) -> None:  # noqa: F811
     """A duplicated posting balances (every settlement still nets to zero), so the old check missed it. The
     schema refuses the same posting twice; a second payment posting without a payment is reported."""
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
-    service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=approver())
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    workflow.transition(session, row, "submit", actor=manager())
+    workflow.transition(session, row, "approve", actor=approver())
     session.commit()
     entry = session.execute(select(LedgerEntry).where(LedgerEntry.settlement_id == row.id)).scalars().first()
     assert entry is not None
@@ -130,7 +131,7 @@ def test_the_ledger_refuses_a_second_posting_and_its_check_catches_duplicates(se
         session.add(LedgerEntry(**{**{k: getattr(e, k) for k in copy}, "posting": "payment:1", "amount": -e.amount}))
         session.add(LedgerEntry(**{**{k: getattr(e, k) for k in copy}, "posting": "payment:2", "amount": -e.amount}))
     session.flush()
-    problems = service.ledger_problems(session)
+    problems = ledger.ledger_problems(session)
     assert any(row.number in p and "payment(s) in force" in p for p in problems), problems
 
 
@@ -138,9 +139,9 @@ def test_provenance_recorded_at_approval_and_a_revert_flags_the_settlement(sessi
                                                                           wuxi: Contract) -> None:  # noqa: F811
     """approved_settlements_using() was a stub returning []: a batch behind approved money could be reverted
     unnoticed. Now approval records what it used, and a revert (with its reason) flags the settlement."""
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
-    service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=approver())
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    workflow.transition(session, row, "submit", actor=manager())
+    workflow.transition(session, row, "approve", actor=approver())
     session.commit()
     used = {(s.kind, s.ref) for s in provenance.sources_of(session, row)}
     batches = {b.file_name: b for b in session.execute(select(ImportBatch)).scalars()}
@@ -198,9 +199,9 @@ def test_reverting_a_weather_correction_restores_the_observations(session: Sessi
 def test_the_approved_statement_is_frozen(session: Session, wuxi: Contract) -> None:  # noqa: F811
     """Issue 12: a statement rendered from today's contract and parties, carrying its issue date, stopped
     verifying after an amendment of an English name or an issue on a later day than approval."""
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
-    service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=approver())
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    workflow.transition(session, row, "submit", actor=manager())
+    workflow.transition(session, row, "approve", actor=approver())
     session.commit()
     approved = statements.render(session, row)
     institution = statements.build(session, row).institutions[0]
@@ -216,9 +217,9 @@ def test_the_approved_statement_is_frozen(session: Session, wuxi: Contract) -> N
     assert statements.build(session, row).institutions[0].name_en == "Wuxi Civic Centre (renamed)"  # today's data
     assert statements.render(session, row) == approved  # the approved rendering did not move
     later = (row.approved_at or utcnow()) + timedelta(days=3)
-    service.transition(session, row, "issue", actor=manager(), at=later)
+    workflow.transition(session, row, "issue", actor=manager(), at=later)
     session.commit()
-    assert row.due_on == service.local_day(later) + timedelta(days=30)  # the issue record carries the dates
+    assert row.due_on == records.local_day(later) + timedelta(days=30)  # the issue record carries the dates
     assert statements.render(session, row) == approved
     assert statements.pdf_digest(statements.render(session, row)) == statements.pdf_digest(approved)
 
@@ -227,19 +228,19 @@ def test_four_eyes_on_by_default_and_audited_when_off(session: Session, wuxi: Co
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     rows = _drafts(session, wuxi, date(2019, 2, 5))
     first, second = rows[0], rows[1]
-    service.transition(session, first, "submit", actor=manager())
-    with pytest.raises(service.SettlementError, match="four eyes — mgr submitted it"):
-        service.transition(session, first, "approve", actor=manager())
+    workflow.transition(session, first, "submit", actor=manager())
+    with pytest.raises(controls.SettlementError, match="four eyes — mgr submitted it"):
+        workflow.transition(session, first, "approve", actor=manager())
     # whoever last changed the inputs (recomputed the draft) may not approve either
-    service.draft(session, wuxi, second.period_start, actor=approver())
-    service.transition(session, second, "submit", actor=manager())
-    with pytest.raises(service.SettlementError, match="mgr2 last changed its inputs"):
-        service.transition(session, second, "approve", actor=approver())
+    drafting.draft(session, wuxi, second.period_start, actor=approver())
+    workflow.transition(session, second, "submit", actor=manager())
+    with pytest.raises(controls.SettlementError, match="mgr2 last changed its inputs"):
+        workflow.transition(session, second, "approve", actor=approver())
     assert (first.status, second.status) == ("submitted", "submitted")
     monkeypatch.setenv("EMC_FOUR_EYES", "false")  # a one-person office
     get_settings.cache_clear()
     try:
-        service.transition(session, first, "approve", actor=manager())
+        workflow.transition(session, first, "approve", actor=manager())
     finally:
         monkeypatch.delenv("EMC_FOUR_EYES")
         get_settings.cache_clear()
@@ -249,35 +250,35 @@ def test_four_eyes_on_by_default_and_audited_when_off(session: Session, wuxi: Co
 
 
 def test_payments_dated_referenced_and_corrected_by_reversal(session: Session, wuxi: Contract) -> None:  # noqa: F811
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
-    service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=approver())
-    service.transition(session, row, "issue", actor=manager())
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    workflow.transition(session, row, "submit", actor=manager())
+    workflow.transition(session, row, "approve", actor=approver())
+    workflow.transition(session, row, "issue", actor=manager())
     session.commit()
     for paid_on, reference, why in ((date(2019, 1, 20), "ICBC-0001", "before the statement was issued"),
                                     (today() + timedelta(days=1), "ICBC-0001", "in the future"),
                                     (today(), "x", "not a bank reference"),
                                     (today(), "!!!!!!", "not a bank reference")):
         with pytest.raises(ControlError, match=why):
-            service.transition(session, row, "pay", actor=FINANCE, paid_on=paid_on, reference=reference)
+            workflow.transition(session, row, "pay", actor=FINANCE, paid_on=paid_on, reference=reference)
         session.rollback()
-    service.transition(session, row, "pay", actor=FINANCE, paid_on=today(), reference="ICBC 2019/0120-01")
-    with pytest.raises(service.SettlementError, match="is paid"):
-        service.transition(session, row, "pay", actor=FINANCE, paid_on=today(), reference="ICBC-0002")
-    with pytest.raises(service.SettlementError, match="say why the payment is reversed"):
-        service.transition(session, row, "reverse_payment", actor=FINANCE, reason="")
-    service.transition(session, row, "reverse_payment", actor=FINANCE, reason="付款金额登记错误，已与银行核对")
+    workflow.transition(session, row, "pay", actor=FINANCE, paid_on=today(), reference="ICBC 2019/0120-01")
+    with pytest.raises(controls.SettlementError, match="is paid"):
+        workflow.transition(session, row, "pay", actor=FINANCE, paid_on=today(), reference="ICBC-0002")
+    with pytest.raises(controls.SettlementError, match="say why the payment is reversed"):
+        workflow.transition(session, row, "reverse_payment", actor=FINANCE, reason="")
+    workflow.transition(session, row, "reverse_payment", actor=FINANCE, reason="付款金额登记错误，已与银行核对")
     assert (row.status, row.paid_on, row.paid_reference) == ("issued", None, "")
-    assert service.ledger_problems(session) == []
-    owed = service.balances(session, wuxi, today())
+    assert ledger.ledger_problems(session) == []
+    owed = ledger.balances(session, wuxi, today())
     assert owed[("institution", "settlement_payable")] == -Decimal("1307829.01")  # owed again
-    service.transition(session, row, "pay", actor=FINANCE, paid_on=today(), reference="ICBC-0002")
+    workflow.transition(session, row, "pay", actor=FINANCE, paid_on=today(), reference="ICBC-0002")
     session.commit()
-    history = [(p.kind, p.seq, p.reference) for p in service.payments(session, row)]
+    history = [(p.kind, p.seq, p.reference) for p in workflow.payments(session, row)]
     assert history == [("payment", 1, "ICBC 2019/0120-01"), ("reversal", 1, "ICBC 2019/0120-01"),
                        ("payment", 2, "ICBC-0002")]
-    assert all(v == 0 for v in service.balances(session, wuxi, today()).values())
-    assert service.ledger_problems(session) == []
+    assert all(v == 0 for v in ledger.balances(session, wuxi, today()).values())
+    assert ledger.ledger_problems(session) == []
 
 
 def test_an_irreversible_action_confirms_the_amount() -> None:
@@ -294,8 +295,8 @@ def test_a_tariff_version_cannot_start_inside_approved_periods(session: Session,
     """Issue 12: a backdated price notice through the page shortened a version that priced approved
     settlements. Refused by form and by file alike; a version starting after the approved periods is fine."""
     july = next(r for r in _drafts(session, wuxi, date(2019, 8, 5)) if r.number == "WX-SMZX-2018-201907")
-    service.transition(session, july, "submit", actor=manager())
-    service.transition(session, july, "approve", actor=approver())
+    workflow.transition(session, july, "submit", actor=manager())
+    workflow.transition(session, july, "approve", actor=approver())
     session.commit()
     assert tariffs.used_by(session, "WX-GS-10KV/electricity@2019-07-01") == [july.number]  # from provenance
     base = tariffs.find(session, "WX-GS-10KV", "electricity", "2019-07-01")
@@ -332,7 +333,7 @@ def test_the_api_confirms_the_amount_of_an_irreversible_action(demo_server) -> N
     with Session(demo_server.engine) as s:  # this test's own period: February 2023 (no other test reads it)
         contract = s.execute(select(Contract).where(Contract.code == OM)).scalar_one()
         for month in (date(2023, 1, 1), date(2023, 2, 1)):
-            [row] = service.draft(s, contract, month, actor="t")
+            [row] = drafting.draft(s, contract, month, actor="t")
         number = row.number
         s.commit()
     m, mt = login(demo_server, "manager")

@@ -29,9 +29,9 @@ from emc.baselines import service as baselines
 from emc.contracts.models import Contract
 from emc.reports.amounts import chinese_uppercase, format_yuan
 from emc.reports.fonts import CjkFontMissing, cjk_font
-from emc.settlement import service as settlement
-from emc.settlement.models import Settlement, SettlementLine
+from emc.settlement import drafting, period_inputs, records, workflow
 from emc.settlement.core.periods import settlement_periods
+from emc.settlement.models import Settlement, SettlementLine
 
 WUXI = "WX-SMZX-2018"  # electricity + water + gas custody, 2 % water guarantee; ESCO of the `esco` user
 COLLEGE = "WX-LHZY-WATER-2024"  # guaranteed water savings, annual settlement; an ESCO with no demo user
@@ -48,13 +48,13 @@ def _settle_years(s: Session, code: str, utilities: list[str], years: int) -> No
         baselines.approve(s, fitted, actor="manager", reason="" if fitted.passes_gates else
                           "academic vacations are not modelled; accepted by both parties for year 1")
     s.commit()
-    head = settlement.terms(s, contract)[-1].terms.contract
+    head = period_inputs.terms(s, contract)[-1].terms.contract
     for period in settlement_periods(head):
         if period.contract_year > years:
             break
-        for row in settlement.draft_period(s, contract, period, actor="manager"):
-            settlement.transition(s, row, "submit", actor="manager")
-            settlement.transition(s, row, "approve", actor="manager2")  # four eyes
+        for row in drafting.draft_period(s, contract, period, actor="manager"):
+            workflow.transition(s, row, "submit", actor="manager")
+            workflow.transition(s, row, "approve", actor="manager2")  # four eyes
         s.commit()
 
 
@@ -93,7 +93,7 @@ def year_end(s: Session, code: str, year: int) -> tuple[Settlement, list[Settlem
     contract = s.exec(select(Contract).where(Contract.code == code)).one()
     row = s.exec(select(Settlement).where(Settlement.contract_id == contract.id, Settlement.kind == "year_end",
                                           Settlement.contract_year == year)).one()
-    return row, settlement.lines_of(s, row)
+    return row, records.lines_of(s, row)
 
 
 def monthly(s: Session, code: str, utility: str, start: date, last: date) -> list[dict[str, object]]:
@@ -175,7 +175,7 @@ def test_college_water_report_shows_the_failed_gate_the_reason_and_the_payment(s
         true_up, _ = year_end(s, COLLEGE, 1)
         paid = sum((line.amount for row in s.exec(select(Settlement).where(
             Settlement.contract_id == contract.id, Settlement.contract_year == 1)).all()
-            for line in settlement.lines_of(s, row) if line.kind in ("savings_payment", "savings_true_up")),
+            for line in records.lines_of(s, row) if line.kind in ("savings_payment", "savings_true_up")),
             Decimal(0))
     for needle in (COLLEGE, "无锡蠡湖职业技术学院", "江苏清泉节水科技有限公司", "2024-04-01至2025-03-31",
                    annual_report.model_name(water.model["model_type"]).replace(" ", ""),

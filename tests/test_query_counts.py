@@ -19,9 +19,9 @@ from test_web import login
 
 from emc.contracts.models import Contract, ContractMeter
 from emc.db import make_engine, upgrade
-from emc.settlement import service
-from emc.settlement.models import Settlement
+from emc.settlement import drafting, period_inputs, workflow
 from emc.settlement.core.periods import settlement_periods
+from emc.settlement.models import Settlement
 
 SIZES = {"small": (6, 3), "large": (30, 15)}  # synthetic contracts, issued settlements
 
@@ -35,16 +35,16 @@ def issue_unpaid(engine: Engine, n: int) -> None:
     with Session(engine, expire_on_commit=False) as session:
         issued = 0
         for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
-            for period in settlement_periods(service.terms(session, contract)[-1].terms.contract)[:3]:
+            for period in settlement_periods(period_inputs.terms(session, contract)[-1].terms.contract)[:3]:
                 if issued >= n:
                     break
                 savepoint = session.begin_nested()
                 try:
-                    rows = service.draft_period(session, contract, period, actor="test")
+                    rows = drafting.draft_period(session, contract, period, actor="test")
                     for row in rows:
-                        service.transition(session, row, "submit", actor="manager", at=ago(110))
-                        service.transition(session, row, "approve", actor="manager2", at=ago(105))
-                        service.transition(session, row, "issue", actor="manager", at=ago(100))
+                        workflow.transition(session, row, "submit", actor="manager", at=ago(110))
+                        workflow.transition(session, row, "approve", actor="manager2", at=ago(105))
+                        workflow.transition(session, row, "issue", actor="manager", at=ago(100))
                     savepoint.commit()
                     issued += len(rows)
                 except Exception:  # noqa: BLE001  (a period that needs a baseline or data: try the next contract)
@@ -133,4 +133,4 @@ def test_the_settlements_page_lists_the_overdue_payments(servers: dict[str, Live
         unpaid = session.execute(select(Settlement.number).where(Settlement.status == "issued")).scalars().all()
     assert len(unpaid) >= 15
     shown = [n for n in unpaid if f'href="/settlements/{n}"' in page.split('id="reminders"')[1].split("</section>")[0]]
-    assert len(shown) == min(len(unpaid), service.REMINDERS_SHOWN)
+    assert len(shown) == min(len(unpaid), workflow.REMINDERS_SHOWN)

@@ -23,7 +23,7 @@ from emc.contracts.spec import parse_contract
 from emc.metering.service import ImportOptions, import_file
 from emc.org.scope import Scope
 from emc.org.service import load_regions
-from emc.settlement import service as settlements
+from emc.settlement import drafting, records
 from emc.settlement.models import Settlement
 
 CONTRACT = """
@@ -121,7 +121,7 @@ def _load(session: Session, tmp_path: Path) -> Contract:
 
 def test_bills_from_the_15th_pay_each_month_exactly_its_own_days(session: Session, tmp_path: Path) -> None:
     contract = _load(session, tmp_path)
-    report = settlements.run_due(session, date(2024, 8, 1))
+    report = drafting.run_due(session, date(2024, 8, 1))
     rows = {r.period_start: r for r in session.execute(select(Settlement).where(
         Settlement.contract_id == contract.id, Settlement.kind == "period")).scalars()}
     # hand computed: days in the month × 200 kWh × 0.80 元 × 60 %
@@ -137,7 +137,7 @@ def test_bills_from_the_15th_pay_each_month_exactly_its_own_days(session: Sessio
     assert date(2024, 7, 1) not in rows
     assert any("T-BILLS-15 2024-07" in w for w in report.waiting)
     # waiting is a state the settlements page lists, per contract and period, with its reason
-    waits = [(w.period_start, w.reason) for w, c, _ in settlements.waiting(session, Scope.everything())
+    waits = [(w.period_start, w.reason) for w, c, _ in drafting.waiting(session, Scope.everything())
              if c.code == "T-BILLS-15"]
     assert waits == [(date(2024, 7, 1), "coverage")]
     # once the bills reach the end of July, the next run drafts it and nothing waits
@@ -146,10 +146,10 @@ def test_bills_from_the_15th_pay_each_month_exactly_its_own_days(session: Sessio
     more.write_text("表计编号,起始日期,截止日期,用电量(kWh)\nT-E01,2024-07-15,2024-08-14,24800\n", encoding="utf-8")
     assert import_file(session, more, file_name=more.name, actor="t", scope=Scope.everything()).ok
     session.info.clear()
-    settlements.run_due(session, date(2024, 8, 1))
-    july = settlements.find(session, contract, "period", date(2024, 7, 1), date(2024, 8, 1))
+    drafting.run_due(session, date(2024, 8, 1))
+    july = records.find(session, contract, "period", date(2024, 7, 1), date(2024, 8, 1))
     assert july is not None and july.net_to_esco == Decimal("2976.00")
-    assert [w for w, c, _ in settlements.waiting(session, Scope.everything()) if c.code == "T-BILLS-15"] == []
+    assert [w for w, c, _ in drafting.waiting(session, Scope.everything()) if c.code == "T-BILLS-15"] == []
 
 
 def test_the_months_add_up_to_the_savings_of_the_bill_range(session: Session, tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ from test_web import login
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
 from emc.contracts.service import current_version
+from emc.settlement import economics_view
 from emc.settlement.core import guarantee_status as gs
-from emc.settlement import service as settlements
 from emc.settlement.models import Settlement
 
 
@@ -144,12 +144,12 @@ def test_economics_only_where_the_escos_cash_is_known(demo: tuple[LiveServer, Se
     econ = yixing[yixing.index('id="economics"'):]
     econ = econ[:econ.index("</section>")]
     assert "NPV" in econ and "t=0 at the contract start" in econ and "economics-partial" not in econ
-    y = settlements.economics(session, session.execute(select(Contract).where(
+    y = economics_view.economics(session, session.execute(select(Contract).where(
         Contract.code == "YX-TG-2023")).scalar_one(), __import__("datetime").date.today())
     assert y is not None and y.economics is not None
     assert y.economics.projected.flows != y.economics.to_date.flows  # the term's end is not "to date"
     assert len(y.economics.projected.flows) == 9  # investment + eight contract years
-    view = settlements.economics(session, session.execute(select(Contract).where(
+    view = economics_view.economics(session, session.execute(select(Contract).where(
         Contract.code == "WX-SMZX-2018")).scalar_one(), __import__("datetime").date.today())
     assert view is not None and view.economics is None and set(view.unknown_costs) >= {"electricity", "water"}
 

@@ -21,8 +21,9 @@ from emc.metering.service import ImportOptions, import_file
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import load_regions
-from emc.settlement import service
-from emc.settlement.models import LedgerEntry, Settlement
+from emc.settlement import drafting, ledger, period_inputs, records, workflow
+from emc.settlement.core import controls
+from emc.settlement.models import Settlement
 from emc.tariffs import service as tariffs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,10 +56,10 @@ def wuxi(session: Session) -> Contract:
 
 
 def test_due_periods_are_drafted_in_order_once(session: Session, wuxi: Contract) -> None:
-    first = service.run_due(session, date(2019, 3, 5))
+    first = drafting.run_due(session, date(2019, 3, 5))
     session.commit()
     assert first.created == ["WX-SMZX-2018-201812", "WX-SMZX-2018-201901", "WX-SMZX-2018-201902"]
-    again = service.run_due(session, date(2019, 3, 5))
+    again = drafting.run_due(session, date(2019, 3, 5))
     assert again.created == [] and again.waiting == []
     row = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201901")).scalar_one()
     assert (row.status, row.to_esco, row.net_to_esco) == ("draft", FEE, FEE)
@@ -66,7 +67,7 @@ def test_due_periods_are_drafted_in_order_once(session: Session, wuxi: Contract)
 
 
 def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contract) -> None:
-    report = service.run_due(session, date(2019, 12, 10))
+    report = drafting.run_due(session, date(2019, 12, 10))
     assert report.created[-2:] == ["WX-SMZX-2018-201911", "WX-SMZX-2018-201812Y"]
     year_end = session.execute(select(Settlement).where(Settlement.kind == "year_end")).scalar_one()
     months = session.execute(select(func.count()).where(Settlement.kind == "period")).scalar_one()
@@ -75,7 +76,7 @@ def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contrac
     # the contract's price_tariffs make it a fee change: 16,480,000 kWh × 0.02 × 0.97 = 319,712.00 a year,
     # 26,642.666… → 26,642.67 a month for July–November, naming the tariff version.
     july = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201907")).scalar_one()
-    [change] = [line for line in service.lines_of(session, july) if line.kind == "custody_change"]
+    [change] = [line for line in records.lines_of(session, july) if line.kind == "custody_change"]
     assert change.amount == Decimal("26642.67") and change.detail["tariff_version"] == "WX-GS-10KV/electricity@2019-07-01"
     assert july.inputs["tariff_versions"] == "WX-GS-10KV/electricity@2019-07-01"
     assert july.to_esco == FEE + Decimal("26642.67")
@@ -83,14 +84,14 @@ def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contrac
     # 15,693,948.16 + 319,712.00 × 5/12 (133,213.333…) = 15,827,161.49: the true-up pays 0.02.
     # The water guarantee (2 %) is met in year 1 (true savings 3.4 %), so no shortfall line.
     assert year_end.net_to_esco == Decimal("0.02")
-    assert not [line for line in service.lines_of(session, year_end) if line.payer == "esco"]
+    assert not [line for line in records.lines_of(session, year_end) if line.payer == "esco"]
 
 
 def test_a_missing_tariff_makes_the_contract_wait(session: Session, wuxi: Contract) -> None:
     for row in tariffs.versions(session, "WX-GAS-NONRES"):
         session.delete(row)
     session.flush()
-    report = service.run_due(session, date(2019, 2, 5))
+    report = drafting.run_due(session, date(2019, 2, 5))
     assert report.created == []
     assert "no gas tariff 'WX-GAS-NONRES' in force on 2018-11-30" in report.waiting[0]
 
@@ -98,37 +99,37 @@ def test_a_missing_tariff_makes_the_contract_wait(session: Session, wuxi: Contra
 def test_no_approved_baseline_means_waiting_and_nothing_written(session: Session, wuxi: Contract) -> None:
     for b in baselines.versions(session, wuxi, "water"):
         b.status = "superseded"
-    report = service.run_due(session, date(2019, 2, 5))
+    report = drafting.run_due(session, date(2019, 2, 5))
     assert report.created == [] and "no approved water baseline" in report.waiting[0]
     assert session.execute(select(func.count()).select_from(Settlement)).scalar_one() == 0
 
 
 def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) -> None:
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
     esco = User(username="e", password_hash="x", role=Role.esco.value)
-    with pytest.raises(service.SettlementError, match="a esco user cannot"):
-        service.transition(session, row, "submit", actor=esco)
-    with pytest.raises(service.SettlementError, match="'approve' needs submitted"):
-        service.transition(session, row, "approve", actor=manager())
-    service.transition(session, row, "submit", actor=manager())
-    with pytest.raises(service.SettlementError, match="say why"):
-        service.transition(session, row, "reject", actor=manager(), reason="no")
-    service.transition(session, row, "approve", actor=approver())
-    assert len(row.inputs_hash) == 64 and service.ledger_problems(session) == []
-    balances = service.balances(session, wuxi, date.today())  # posted on the day of approval
+    with pytest.raises(controls.SettlementError, match="a esco user cannot"):
+        workflow.transition(session, row, "submit", actor=esco)
+    with pytest.raises(controls.SettlementError, match="'approve' needs submitted"):
+        workflow.transition(session, row, "approve", actor=manager())
+    workflow.transition(session, row, "submit", actor=manager())
+    with pytest.raises(controls.SettlementError, match="say why"):
+        workflow.transition(session, row, "reject", actor=manager(), reason="no")
+    workflow.transition(session, row, "approve", actor=approver())
+    assert len(row.inputs_hash) == 64 and ledger.ledger_problems(session) == []
+    balances = ledger.balances(session, wuxi, date.today())  # posted on the day of approval
     assert balances[("institution", "settlement_payable")] == -FEE
     assert balances[("esco", "settlement_receivable")] == FEE
-    service.transition(session, row, "issue", actor=manager())
-    service.countersign(session, row, actor=esco)
-    with pytest.raises(service.SettlementError, match="payment date and the bank reference"):
-        service.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"))
-    service.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"),
-                       paid_on=service.local_day(utcnow()), reference="ICBC-20190120-0001")
+    workflow.transition(session, row, "issue", actor=manager())
+    workflow.countersign(session, row, actor=esco)
+    with pytest.raises(controls.SettlementError, match="payment date and the bank reference"):
+        workflow.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"))
+    workflow.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"),
+                       paid_on=records.local_day(utcnow()), reference="ICBC-20190120-0001")
     session.commit()
-    after = service.balances(session, wuxi, date.today())
+    after = ledger.balances(session, wuxi, date.today())
     assert after[("institution", "settlement_payable")] == 0 and after[("esco", "settlement_receivable")] == 0
     assert all(v == 0 for v in after.values()), after  # payment settles every account the approval opened
-    assert service.ledger_problems(session) == []
+    assert ledger.ledger_problems(session) == []
 
 
 def test_two_concurrent_runs_create_one_settlement(engine, wuxi: Contract) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +140,7 @@ def test_two_concurrent_runs_create_one_settlement(engine, wuxi: Contract) -> No
             with Session(engine) as s:
                 contract = s.get(Contract, wuxi.id)
                 barrier.wait()
-                service.draft(s, contract, date(2018, 12, 1), actor="thread")
+                drafting.draft(s, contract, date(2018, 12, 1), actor="thread")
                 s.commit()
         except Exception as exc:  # noqa: BLE001
             errors.append(exc)
@@ -169,13 +170,13 @@ def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp
     contract = session.execute(select(Contract).where(Contract.code == "CZ-ZLRMYY-HVAC-2024")).scalar_one()
     for utility in ("electricity", "gas"):
         baselines.approve(session, baselines.fit(session, contract, utility, actor="t"), actor="t")
-    report = service.run_due(session, date(2024, 6, 10))
+    report = drafting.run_due(session, date(2024, 6, 10))
     assert report.created == ["CZ-ZLRMYY-HVAC-2024-202403"], report.waiting
     row = session.execute(select(Settlement)).scalar_one()
-    service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=approver())
+    workflow.transition(session, row, "submit", actor=manager())
+    workflow.transition(session, row, "approve", actor=approver())
     session.commit()
-    before = [(line.kind, line.amount) for line in service.lines_of(session, row)]
+    before = [(line.kind, line.amount) for line in records.lines_of(session, row)]
     assert row.net_to_esco > 0 and before
     # the platform re-sends April's main-meter data 10 % higher: a correction (replace mode)
     rows = "".join(f"CZ-ZLRMYY-E01,2024-04-{d:02d} {h:02d}:00,{2000 + h}\n" for d in range(1, 11) for h in range(24))
@@ -194,21 +195,21 @@ def test_a_correction_after_approval_becomes_an_adjustment(session: Session, tmp
     session.commit()
     assert (adjustment.version, adjustment.status, adjustment.number) == (2, "draft", row.number + "-A1")
     assert adjustment.net_to_esco < 0  # more use, less saved: the ESCO was overpaid
-    assert [(line.kind, line.amount) for line in service.lines_of(session, row)] == before  # never edited
+    assert [(line.kind, line.amount) for line in records.lines_of(session, row)] == before  # never edited
     assert row.flagged == f"adjusted by {adjustment.number}"
-    assert service.ledger_problems(session) == []
+    assert ledger.ledger_problems(session) == []
 
 
 def test_data_loaded_once_for_many_periods_gives_the_same_figures(session: Session, wuxi: Contract) -> None:
     from emc.settlement.core.periods import settlement_periods
 
-    versions = service.terms(session, wuxi)
+    versions = period_inputs.terms(session, wuxi)
     periods = settlement_periods(versions[-1].terms.contract)[:6]
-    cache = service._reporting_cache(session, wuxi, versions, periods)
+    cache = drafting._reporting_cache(session, wuxi, versions, periods)
     assert (wuxi.id, "water") in cache
     for period in periods:
-        fresh = service.period_data(session, wuxi, period, ["water"])
-        cached = service.period_data(session, wuxi, period, ["water"], cache)
+        fresh = period_inputs.period_data(session, wuxi, period, ["water"])
+        cached = period_inputs.period_data(session, wuxi, period, ["water"], cache)
         assert fresh.savings == cached.savings
 
 
@@ -217,16 +218,16 @@ def test_reminders_for_approval_and_payment_beyond_their_days(session: Session, 
 
     from emc.org.scope import Scope
 
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
-    service.transition(session, row, "submit", actor=manager())
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    workflow.transition(session, row, "submit", actor=manager())
     today = row.submitted_at.date()
-    assert service.reminders(session, Scope.everything(), today + timedelta(days=5)) == []
-    [late] = service.reminders(session, Scope.everything(), today + timedelta(days=6))
+    assert workflow.reminders(session, Scope.everything(), today + timedelta(days=5)) == []
+    [late] = workflow.reminders(session, Scope.everything(), today + timedelta(days=6))
     assert (late.number, late.waiting_for, late.days) == (row.number, "approval", 6)
-    service.transition(session, row, "approve", actor=approver())
-    service.transition(session, row, "issue", actor=manager())
-    assert service.reminders(session, Scope.everything(), today + timedelta(days=30)) == []  # 30 payment days
-    [unpaid] = service.reminders(session, Scope.everything(), today + timedelta(days=33))
+    workflow.transition(session, row, "approve", actor=approver())
+    workflow.transition(session, row, "issue", actor=manager())
+    assert workflow.reminders(session, Scope.everything(), today + timedelta(days=30)) == []  # 30 payment days
+    [unpaid] = workflow.reminders(session, Scope.everything(), today + timedelta(days=33))
     assert (unpaid.waiting_for, unpaid.days) == ("payment", 3)
 
 
@@ -241,8 +242,8 @@ def test_the_statement_lists_the_adjustments_acting_in_the_period(session: Sessi
     later = baselines.propose_adjustment(session, wuxi, "water", kind="one_time", start=date(2019, 3, 1),
                                          end=date(2019, 3, 5), amount=50.0, actor="t", reason="三月的事件，不在本期")
     baselines.decide_adjustment(session, later, approve_it=True, actor=manager())
-    [row] = service.draft(session, wuxi, date(2018, 12, 1), actor="t")
-    service.transition(session, row, "submit", actor=manager())
-    service.transition(session, row, "approve", actor=approver())
+    [row] = drafting.draft(session, wuxi, date(2018, 12, 1), actor="t")
+    workflow.transition(session, row, "submit", actor=manager())
+    workflow.transition(session, row, "approve", actor=approver())
     [adj] = statements.build(session, row).adjustments
     assert "消防管网冲洗" in adj.reason and adj.quantity == Decimal("120") and adj.unit == "m³"

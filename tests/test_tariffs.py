@@ -26,8 +26,7 @@ from emc.metering.service import ImportOptions, import_file
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import load_regions
-from emc.settlement import service as settlements
-from emc.settlement import statements
+from emc.settlement import drafting, records, statements, workflow
 from emc.tariffs import service
 from emc.tariffs.files import TariffFileError, parse_tariffs
 
@@ -144,13 +143,13 @@ def test_a_version_that_priced_an_approved_settlement_is_frozen(session: Session
     contract_text = head.replace('type = "hybrid"', 'type = "cost_custody"')
     load_contract(session, parse_contract(contract_text, "w.toml"), source="w.toml", actor="t")
     contract = session.execute(select(Contract).where(Contract.code == "WX-SMZX-2018")).scalar_one()
-    report = settlements.run_due(session, date(2019, 8, 1))
+    report = drafting.run_due(session, date(2019, 8, 1))
     assert report.waiting == [] and report.created[-1] == "WX-SMZX-2018-201907"
     from emc.settlement.models import Settlement
 
     july = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201907")).scalar_one()
-    settlements.transition(session, july, "submit", actor=MANAGER)
-    settlements.transition(session, july, "approve", actor=APPROVER)
+    workflow.transition(session, july, "submit", actor=MANAGER)
+    workflow.transition(session, july, "approve", actor=APPROVER)
     assert service.used_by(session, "WX-GS-10KV/electricity@2019-07-01") == ["WX-SMZX-2018-201907"]
     changed = WUXI_TARIFFS.read_text(encoding="utf-8").replace("price = 0.8136", "price = 0.8200")
     with pytest.raises(service.TariffInUse, match="WX-SMZX-2018-201907"):
@@ -205,8 +204,8 @@ esco_share = [0.5, 0.5, 0.5, 0.5, 0.5]
     fitted = baselines.fit(session, contract, "water", actor="t", granularity="hourly")
     assert fitted.granularity == "hourly"
     baselines.approve(session, fitted, actor="t", reason="test: hourly model for interval valuation")
-    [row] = settlements.draft(session, contract, date(2024, 4, 1), actor="t")
-    lines = [line for line in settlements.lines_of(session, row) if line.utility == "water"]
+    [row] = drafting.draft(session, contract, date(2024, 4, 1), actor="t")
+    lines = [line for line in records.lines_of(session, row) if line.utility == "water"]
     bands = {line.detail["subkey"]: line for line in lines}
     assert set(bands) == {"water:peak", "water:flat"}
     assert {line.detail["tariff_version"] for line in lines} == {"T-TOU-W/water@2023-01-01"}
@@ -218,8 +217,8 @@ esco_share = [0.5, 0.5, 0.5, 0.5, 0.5]
     assert abs(float(total) - (month["adjusted_baseline"] - month["actual"])) < 0.01 * len(lines) + 1
     assert row.inputs["tariff_versions"] == "T-TOU-W/water@2023-01-01"
     # the approved statement prints the tariff version and each band's price (issue 6: tariffs with versions)
-    settlements.transition(session, row, "submit", actor=MANAGER)
-    settlements.transition(session, row, "approve", actor=APPROVER)
+    workflow.transition(session, row, "submit", actor=MANAGER)
+    workflow.transition(session, row, "approve", actor=APPROVER)
     rates = {(r.version, r.name, r.value) for r in statements.build(session, row).rates}
     assert ("T-TOU-W/water@2023-01-01", "水价格（峰）", Decimal(6)) in rates
     assert ("T-TOU-W/water@2023-01-01", "水价格（平）", Decimal(3)) in rates

@@ -37,7 +37,7 @@ def net(c: httpx.Client, number: str) -> str:
 def today_local() -> str:
     """The installation's day (Asia/Shanghai), the latest a payment may be dated."""
     from emc.dbtypes import utcnow
-    from emc.settlement.service import local_day
+    from emc.settlement.records import local_day
 
     return str(local_day(utcnow()))
 
@@ -293,7 +293,7 @@ def _approved_wuxi_settlement(server: LiveServer) -> str:
 
     from emc.baselines import service as baselines
     from emc.contracts.models import Contract
-    from emc.settlement import service as settlement
+    from emc.settlement import drafting
     from emc.settlement.models import Settlement
 
     with Session(server.engine) as s:
@@ -302,7 +302,7 @@ def _approved_wuxi_settlement(server: LiveServer) -> str:
             contract = s.exec(select(Contract).where(Contract.code == WUXI)).one()
             if baselines.approved(s, contract, "water") is None:
                 baselines.approve(s, baselines.fit(s, contract, "water", actor="t"), actor="t")
-            settlement.draft(s, contract, date(2018, 12, 1), actor="t")
+            drafting.draft(s, contract, date(2018, 12, 1), actor="t")
             s.commit()
     return number
 

@@ -47,10 +47,10 @@ from emc.contracts.spec import ContractHead, CostCustody, GuaranteedSavings
 from emc.org.models import Esco, Institution
 from emc.reports import mv_report as r
 from emc.reports.statement import Adjustment, Party
-from emc.settlement import service as settlement
+from emc.settlement import period_inputs, records
 from emc.settlement.core.lines import ESCO
-from emc.settlement.models import Settlement, SettlementLine, SettlementStatus
 from emc.settlement.core.periods import ContractYear, contract_years
+from emc.settlement.models import Settlement, SettlementLine, SettlementStatus
 
 MEASURED_KINDS = frozenset({"shared_savings", "guaranteed_savings", "cost_custody"})
 FROZEN = (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid)
@@ -108,7 +108,7 @@ def city_factor(session: Session, contract: Contract, contract_year: int) -> Emi
     setting = nearest(path, carbon.ledger_settings(session)) if path else None
     if setting is None:
         return None
-    years = contract_years(settlement.terms(session, contract)[-1].terms.contract)
+    years = contract_years(period_inputs.terms(session, contract)[-1].terms.contract)
     span = next((y for y in years if y.number == contract_year), None)
     if span is None:
         return None
@@ -137,14 +137,14 @@ def measured_utilities(session: Session, contract: Contract) -> list[str]:
     """Utilities whose savings are measured against a baseline (shared savings, guarantees, custody);
     a lease or fixed-fee contract has none."""
     found: list[str] = []
-    for comp in settlement.terms(session, contract)[-1].terms.components:
+    for comp in period_inputs.terms(session, contract)[-1].terms.components:
         if comp.kind in MEASURED_KINDS:
             found.extend(str(u) for u in comp.utilities if str(u) != "pv" and str(u) not in found)
     return found
 
 
 def _head(session: Session, contract: Contract) -> ContractHead:
-    return settlement.terms(session, contract)[-1].terms.contract
+    return period_inputs.terms(session, contract)[-1].terms.contract
 
 
 def begun_years(session: Session, contract: Contract, today: date) -> list[ContractYear]:
@@ -216,7 +216,7 @@ def build_annual_report(session: Session, contract: Contract, contract_year: int
     today = today or local_today()
     utilities = measured_utilities(session, contract)
     if not utilities:
-        kinds = sorted({c.kind for c in settlement.terms(session, contract)[-1].terms.components})
+        kinds = sorted({c.kind for c in period_inputs.terms(session, contract)[-1].terms.components})
         raise ReportUnavailable(f"{contract.code} measures no savings against a baseline (its components: "
                                 f"{', '.join(kinds)}), so it has no M&V report")
     head = _head(session, contract)
@@ -483,7 +483,7 @@ def _cross_check(frozen: Sequence[Settlement], results: Sequence[_Utility], warn
 
 def _guarantees(session: Session, contract: Contract, year: ContractYear, frozen: Sequence[Settlement],
                 warnings: list[str]) -> list[r.Guarantee]:
-    comps = [c for c in settlement.terms(session, contract)[-1].terms.components
+    comps = [c for c in period_inputs.terms(session, contract)[-1].terms.components
              if isinstance(c, GuaranteedSavings) or (isinstance(c, CostCustody) and c.savings_rate_guarantee)]
     if not comps:
         return []
@@ -499,7 +499,7 @@ def _guarantees(session: Session, contract: Contract, year: ContractYear, frozen
     latest = max(year_end, key=lambda row: row.version)
     for w in latest.warnings:
         warnings.append(f"年度清算 {latest.number}：{w.get('message', '')}（{w.get('code', '')}）")
-    lines = {row.id: settlement.lines_of(session, row) for row in frozen}
+    lines = {row.id: records.lines_of(session, row) for row in frozen}
     out = []
     for comp in comps:
         key = comp.key

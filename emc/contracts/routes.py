@@ -51,7 +51,7 @@ def contract_list(request: Request, session: SessionDep, user: CurrentUser, scop
 @pages.get("/contracts/{code}")
 def contract_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
                   rate: Annotated[Decimal, Query(ge=0, le=Decimal("0.5"))] = Decimal("0.06")) -> Response:
-    from emc.settlement.service import economics
+    from emc.settlement.economics_view import economics
 
     detail = queries.contract_detail(session, scope, code, date.today())
     return render(request, "contracts/detail.html", {

@@ -19,7 +19,7 @@ from emc.money import fen
 from emc.org.models import Esco, Institution, User
 from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
-from emc.settlement import service, statements
+from emc.settlement import statements, workflow
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.settlement.verification import issued_copy
 
@@ -98,7 +98,7 @@ def issue_period(session: Session, scope: Scope, month: str, *, actor: User | st
     issued = []
     for s, _, _, _ in _rows(session, scope, [Settlement.period_start >= start, Settlement.period_start < end,
                                               Settlement.status == SettlementStatus.approved]):
-        issued.append(service.transition(session, s, "issue", actor=actor))
+        issued.append(workflow.transition(session, s, "issue", actor=actor))
     return issued
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from emc.db import get_engine, session_scope
-from emc.settlement import service
+from emc.settlement import corrections, drafting, ledger, workflow
 
 
 def create_due_drafts() -> dict[str, list[str]]:
@@ -14,25 +14,25 @@ def create_due_drafts() -> dict[str, list[str]]:
     from emc.settlement import provenance
 
     with session_scope(get_engine()) as session:
-        report = service.run_due(session, date.today())
-        flagged = service.flag_changed(session)
+        report = drafting.run_due(session, date.today())
+        flagged = corrections.flag_changed(session)
         provenance.record_missing(session)  # settlements approved before their sources were recorded
     return {**report.as_dict(), "flagged": flagged}
 
 
 def remind() -> list[str]:
     """Record in the audit log, once a day, the settlements overdue for approval or payment (the pages show
-    them live), and any breach of the money ledger's invariants (service.ledger_problems)."""
+    them live), and any breach of the money ledger's invariants (ledger.ledger_problems)."""
     from emc.audit import service as audit
     from emc.org.scope import Scope
 
     with session_scope(get_engine()) as session:
-        due = service.reminders(session, Scope.everything(), date.today())
+        due = workflow.reminders(session, Scope.everything(), date.today())
         if due:
             audit.record(session, actor="scheduler", action="settlement.reminder", object_type="job",
                          object_id="remind", after={"overdue": [f"{r.number}: {r.waiting_for} +{r.days} d"
                                                                for r in due[:100]]})
-        problems = service.ledger_problems(session)
+        problems = ledger.ledger_problems(session)
         if problems:
             audit.record(session, actor="scheduler", action="ledger.problems", object_type="job",
                          object_id="remind", after={"problems": problems[:100], "count": len(problems)})

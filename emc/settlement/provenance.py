@@ -160,7 +160,8 @@ def settle_changes(session: Session, rows: list[Settlement], *, what: str, reaso
     draft its difference as an adjusting settlement. Returns each settlement's outcome (the adjustment's
     number, or why none was drafted). The adjustment's inputs are counted as changed by ``actor``, so under
     four eyes another manager approves it."""
-    from emc.settlement import service
+    from emc.settlement import corrections
+    from emc.settlement.core import controls
 
     outcome: dict[str, str] = {}
     for row in rows:
@@ -171,10 +172,10 @@ def settle_changes(session: Session, rows: list[Settlement], *, what: str, reaso
                      after={"flag": row.flagged}, reason=reason)
         savepoint = session.begin_nested()
         try:
-            adjustment = service.adjust(session, row, actor=actor, on_data_change=True)
+            adjustment = corrections.adjust(session, row, actor=actor, on_data_change=True)
             savepoint.commit()
             outcome[row.number] = adjustment.number
-        except service.SettlementError as exc:  # same amounts, or the period can no longer be settled
+        except controls.SettlementError as exc:  # same amounts, or the period can no longer be settled
             savepoint.rollback()
             outcome[row.number] = str(exc)
             # the same amounts: settled (nothing to adjust; the audit keeps the flag); else the period waits

@@ -16,7 +16,8 @@ from emc.contracts.models import Contract
 from emc.contracts.routes import contract_filter
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
-from emc.settlement import service, statements, verification
+from emc.settlement import corrections, drafting, records, statements, verification, workflow
+from emc.settlement.core import controls
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
@@ -55,7 +56,7 @@ def _get(session: SessionDep, scope: Scope, number: str) -> Settlement:
 
 def _actions(user: User, row: Settlement) -> list[str]:
     allowed = ACTIONS_BY_ROLE.get(Role(user.role), ())
-    possible = [a for a, (sources, _, _) in service.TRANSITIONS.items() if row.status in sources]
+    possible = [a for a, (sources, _, _) in workflow.TRANSITIONS.items() if row.status in sources]
     if row.status in (SettlementStatus.issued, SettlementStatus.paid) and row.countersigned_at is None:
         possible.append("countersign")
     if row.flagged and not row.flagged.startswith("adjusted by"):
@@ -85,7 +86,7 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
     rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
                            .offset((page - 1) * PAGE).limit(PAGE)).all()
     return render(request, "settlements/list.html", {
-        "reminders": service.reminders(session, scope, date.today()), "waiting": service.waiting(session, scope),
+        "reminders": workflow.reminders(session, scope, date.today()), "waiting": drafting.waiting(session, scope),
         "one_day": timedelta(days=1), "rows": rows, "total": total, "page": page,
         "pages": max(1, -(-total // PAGE)), "status": status,
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
@@ -143,7 +144,7 @@ def settlements_issue_period(request: Request, session: SessionDep, user: Curren
     except controls.ConfirmationError as exc:
         session.rollback()
         return htmx.toast(request, str(exc), status_code=422)
-    except (service.SettlementError, DBAPIError) as exc:
+    except (controls.SettlementError, DBAPIError) as exc:
         session.rollback()
         return htmx.toast(request, _refusal(exc), status_code=409)
     if not issued:
@@ -299,8 +300,8 @@ def settlement_page(request: Request, session: SessionDep, user: CurrentUser, sc
     from emc.settlement import provenance
 
     return render(request, "settlements/detail.html", {
-        "s": row, "c": service.contract_of(session, row), "lines": service.lines_of(session, row),
-        "history": history, "actions": _actions(user, row), "payments": service.payments(session, row),
+        "s": row, "c": records.contract_of(session, row), "lines": records.lines_of(session, row),
+        "history": history, "actions": _actions(user, row), "payments": workflow.payments(session, row),
         "sources": provenance.sources_of(session, row),
         "code": statements.verification_code(row) if row.inputs_hash else ""})
 
@@ -322,13 +323,13 @@ def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: 
 
         if action not in ACTIONS_BY_ROLE.get(Role(user.role), ()):
             raise Forbidden()
-        raise service.SettlementError(f"{row.number} is {row.status}; '{action}' is not possible now")
+        raise controls.SettlementError(f"{row.number} is {row.status}; '{action}' is not possible now")
     controls.check_confirmation(row.number, action, row.net_to_esco, confirm_amount)
     if action == "countersign":
-        return service.countersign(session, row, actor=user)
+        return workflow.countersign(session, row, actor=user)
     if action == "adjust":
-        return service.adjust(session, row, actor=user)
-    return service.transition(session, row, action, actor=user, reason=reason, reference=reference,
+        return corrections.adjust(session, row, actor=user)
+    return workflow.transition(session, row, action, actor=user, reason=reason, reference=reference,
                               paid_on=date.fromisoformat(paid_on) if paid_on else None)
 
 
@@ -346,7 +347,7 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
     except controls.ConfirmationError as exc:
         session.rollback()
         return htmx.toast(request, str(exc), status_code=422)
-    except (service.SettlementError, ValueError, DBAPIError) as exc:
+    except (controls.SettlementError, ValueError, DBAPIError) as exc:
         session.rollback()
         return htmx.toast(request, _refusal(exc), status_code=409)
     back = _back(next_)
@@ -363,7 +364,7 @@ def settlement_pdf(session: SessionDep, user: CurrentUser, scope: ScopeDep, numb
     try:
         pdf = verification.issued_copy(session, row)
         session.commit()
-    except service.SettlementError as exc:
+    except controls.SettlementError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
@@ -440,7 +441,7 @@ def api_settlements(session: SessionDep, scope: ScopeDep, status: str = "", cont
 
 @api.get("/settlements/{number}")
 def api_settlement(session: SessionDep, scope: ScopeDep, number: str) -> dict[str, Any]:
-    return service.as_json(session, _get(session, scope, number))
+    return records.as_json(session, _get(session, scope, number))
 
 
 @api.post("/settlements/{number}/{action}")
@@ -456,7 +457,7 @@ def api_action(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: 
     except controls.ConfirmationError as exc:
         session.rollback()
         raise HTTPException(status_code=422, detail=str(exc)) from exc
-    except (service.SettlementError, ValueError, DBAPIError) as exc:
+    except (controls.SettlementError, ValueError, DBAPIError) as exc:
         session.rollback()
         raise HTTPException(status_code=409, detail=_refusal(exc)) from exc
-    return service.as_json(session, result)
+    return records.as_json(session, result)

@@ -17,7 +17,8 @@ from emc.contracts.models import ContractInstitution
 from emc.contracts.service import current_version
 from emc.org.models import Esco, Institution
 from emc.reports import statement as st
-from emc.settlement import service
+from emc.settlement import records
+from emc.settlement.core import controls
 from emc.settlement.core.lines import ESCO, LESSOR, PARTY_ZH
 from emc.settlement.models import Settlement, SettlementLine, StatementSnapshot
 from emc.tariffs.book import BAND_ZH
@@ -36,7 +37,7 @@ def verification_code(row: Settlement) -> str:
 
 
 def build(session: Session, row: Settlement) -> st.Statement:
-    contract = service.contract_of(session, row)
+    contract = records.contract_of(session, row)
     esco = session.get(Esco, contract.esco_id)
     assert esco is not None
     institutions = list(session.execute(select(Institution).join(
@@ -50,7 +51,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
     # A statement is between the institution and one counterparty: the ESCO if any line involves it, else the
     # lessor of a finance lease. Lines with a third party (a lease's instalments beside an ESCO's fee) are not
     # part of this statement's total: they are listed in its notes, with their own amounts.
-    stored = service.lines_of(session, row)
+    stored = records.lines_of(session, row)
     other = ESCO if any(ESCO in (line.payer, line.payee) for line in stored) or not stored else LESSOR
     lessor_name = next((str(line.detail.get("inputs", {}).get("lessor", "")) for line in stored
                         if LESSOR in (line.payer, line.payee)), "") or "出租人"
@@ -86,7 +87,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
     zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
     # frozen at approval: the statement carries the approval date; the issue and due dates live on the issue
     # record (settlement.issued_at, due_on), so the bytes never depend on when it is issued or downloaded
-    approved = service.local_day(row.approved_at or row.created_at)
+    approved = records.local_day(row.approved_at or row.created_at)
     assert approved is not None
     days = int(spec.get("contract", {}).get("payment_days", 30))
     base = get_settings().public_url.rstrip("/")
@@ -161,7 +162,7 @@ def statement_of(session: Session, row: Settlement) -> st.Statement:
 
 def render(session: Session, row: Settlement) -> bytes:
     if not row.inputs_hash:
-        raise service.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
+        raise controls.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
     return st.render_statement(statement_of(session, row))
 
 
