@@ -26,8 +26,10 @@ Rules where the contract file is silent:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from emc.contracts.spec import CANONICAL_UNITS, GuaranteedSavings
 from emc.money import fen
@@ -51,6 +53,7 @@ from .lines import (
     quantity,
     unit_shown,
 )
+from .periods import ContractYear, Period
 from .state import ComponentState, Context, Outcome
 
 
@@ -107,6 +110,171 @@ def settle_guaranteed_period(comp: GuaranteedSavings, ctx: Context, data: Period
 Piece = tuple[Context, GuaranteedSavings, PeriodData]
 
 
+@dataclass
+class _Tally:
+    """The contract year's measurement, summed over its pieces."""
+
+    verified: Decimal = ZERO
+    adjusted: Decimal = ZERO
+    variance: Decimal = ZERO
+    guaranteed: Decimal = ZERO
+    due_units: Decimal = ZERO  # exact money for per-unit payments
+    missing: int = 0  # pieces without verified savings
+
+
+def _tally(pieces: Sequence[Piece], u: str, cap: Decimal | None, year: ContractYear) -> _Tally:
+    """Σ verified, adjusted baseline, variance and guarantee over the year; per-unit money due within the cap."""
+    t = _Tally()
+    for _, c, data in pieces:
+        s = data.savings_for(u)
+        if s is None:
+            t.missing += 1
+            continue
+        before = _clamp(t.verified, cap)
+        t.verified += s.savings
+        t.adjusted += s.adjusted_baseline
+        if s.uncertainty is not None:
+            t.variance += s.uncertainty ** 2
+        if c.guaranteed_rate is not None:
+            t.guaranteed += s.adjusted_baseline * c.guaranteed_rate
+        if c.savings_price is not None:
+            t.due_units += (_clamp(t.verified, cap) - before) * c.savings_price
+    for ctx, c, _ in pieces:
+        if c.guaranteed_quantity is not None:
+            t.guaranteed += exact(c.guaranteed_quantity, ONE, ONE, Fraction(ctx.period.days, year.nominal_days))
+    t.guaranteed = quantity(t.guaranteed)
+    return t
+
+
+@dataclass
+class _Year:
+    """What every year-end line of the component shares: terms, span, measured figures, unit and inputs."""
+
+    key: str
+    comp: GuaranteedSavings
+    u: str
+    unit: str
+    year: ContractYear
+    span: Period | ContractYear
+    version: str
+    verified: Decimal
+    adjusted: Decimal
+    guaranteed: Decimal
+    uncertainty: Decimal | None
+    covered: int  # days the pieces cover
+    common: dict[str, Any]
+
+
+def _true_up(y: _Year, due_units: Decimal, cap: Decimal | None, settled: Sequence[Line]) -> list[Line]:
+    """Per-unit payments: what the year's verified savings are worth less what the periods paid."""
+    paid = sum((line.signed(INSTITUTION, ESCO) for line in settled if line.component == y.key
+                and line.code == "savings_payment" and line.contract_year == y.year.number), ZERO)
+    due = fen(due_units)
+    if due == paid:
+        return []
+    cap_zh = f"，上限 {fmt_num(cap)} {y.unit}" if cap is not None else ""
+    return [make_line(
+        component=y.key, code="savings_true_up", span=y.span, quantity=due - paid, unit="元", unit_price=ONE,
+        price_unit="", payer=INSTITUTION, payee=ESCO, subkey=y.u, contract_version=y.version,
+        formula=(f"按节约量付费年度清算：全年应付 {fmt_money(due)} 元（核定{SAVED_ZH[y.u]} "
+                 f"{fmt_num(y.verified)} {y.unit}{cap_zh}）− 已付 {fmt_money(paid)} 元"),
+        formula_en=(f"Per-unit payments, year-end true-up: due CNY {fmt_money(due)} (verified "
+                    f"{fmt_num(y.verified)} {y.unit}) − paid CNY {fmt_money(paid)}"),
+        inputs=y.common)]
+
+
+def _fee_lines(y: _Year) -> list[Line]:
+    """The contract year's fee instalments, paid at its true-up."""
+    number = y.year.number
+    return [make_line(
+        component=y.key, code="fee", span=y.span, quantity=inst.amount, unit="元", unit_price=ONE, price_unit="",
+        payer=INSTITUTION, payee=ESCO, subkey=f"Y{number}.{i + 1}", contract_version=y.version,
+        formula=f"节能服务费：第{number}合同年约定分期 {fmt_money(inst.amount)} 元（节能量确认后支付）",
+        formula_en=f"Service fee: contract year {number} instalment CNY {fmt_money(inst.amount)}, due once "
+                   "savings are confirmed",
+        inputs=y.common) for i, inst in enumerate(c for c in y.comp.fee_schedule if c.contract_year == number)]
+
+
+def _guarantee_text(y: _Year) -> tuple[str, str]:
+    """How the guarantee was reached (rate × adjusted baseline, or quantity pro rata by days), zh and en."""
+    comp = y.comp
+    if comp.guaranteed_rate is not None:
+        return (f"保证节约率 {fmt_pct(comp.guaranteed_rate)} × 校准基准用量 {fmt_num(y.adjusted)} {y.unit}",
+                f"guaranteed rate {fmt_pct(comp.guaranteed_rate)} × adjusted baseline {fmt_num(y.adjusted)} {y.unit}")
+    share = Fraction(y.covered, y.year.nominal_days)
+    tail = f" × {fmt_fraction(share)}（天）" if share != 1 else ""
+    g_zh = f"保证节约量 {fmt_num(comp.guaranteed_quantity or ZERO)} {y.unit}/年{tail}"
+    g_en = f"guaranteed {fmt_num(comp.guaranteed_quantity or ZERO)} {y.unit}/yr" + (
+        f" × {fmt_fraction(share)} (days)" if share != 1 else "")
+    return g_zh, g_en
+
+
+def _shortfall_lines(y: _Year, gap: Decimal, fee_total: Decimal) -> list[Line]:
+    """A missed guarantee: netted from the year's fee (``net_from_fee``) up to the fee, the rest paid by the ESCO."""
+    comp, unit, u = y.comp, y.unit, y.u
+    g_zh, g_en = _guarantee_text(y)
+    what = "节水效果保证" if u == "water" else "节能量保证"
+    shortfall_zh = (f"{what}未达标：保证量 {fmt_num(y.guaranteed)} {unit}（{g_zh}）− 核定{SAVED_ZH[u]} "
+                    f"{fmt_num(y.verified)} {unit} = 短缺 {fmt_num(gap)} {unit}")
+    shortfall_en = (f"Guarantee missed: guaranteed {fmt_num(y.guaranteed)} {unit} ({g_en}) − verified "
+                    f"{fmt_num(y.verified)} {unit} = shortfall {fmt_num(gap)} {unit}")
+    amount = fen(exact(gap, comp.shortfall_price))
+    netted = min(amount, fee_total) if comp.shortfall == "net_from_fee" else ZERO
+    lines = []
+    if netted > 0:
+        lines.append(make_line(
+            component=y.key, code="shortfall_netted", span=y.span, quantity=-netted, unit="元", unit_price=ONE,
+            price_unit="", payer=INSTITUTION, payee=ESCO, subkey=u, contract_version=y.version,
+            formula=(f"{shortfall_zh} × {fmt_price(comp.shortfall_price)} 元/{unit} = {fmt_money(amount)} 元，"
+                     "从服务费中扣减"),
+            formula_en=f"{shortfall_en} × CNY {fmt_price(comp.shortfall_price)}/{unit} = CNY {fmt_money(amount)}, "
+                       "netted from the fee",
+            inputs=y.common))
+    if netted == 0:
+        lines.append(make_line(
+            component=y.key, code="shortfall", span=y.span, quantity=gap, unit=unit, unit_price=comp.shortfall_price,
+            price_unit=f"元/{unit}", payer=ESCO, payee=INSTITUTION, subkey=u, utility=u, contract_version=y.version,
+            formula=f"{shortfall_zh} × {fmt_price(comp.shortfall_price)} 元/{unit}（节能服务公司赔付）",
+            formula_en=f"{shortfall_en} × CNY {fmt_price(comp.shortfall_price)}/{unit} (paid by the ESCO)",
+            inputs=y.common))
+    elif amount > netted:
+        lines.append(make_line(
+            component=y.key, code="shortfall", span=y.span, quantity=amount - netted, unit="元", unit_price=ONE,
+            price_unit="", payer=ESCO, payee=INSTITUTION, subkey=u, contract_version=y.version,
+            formula=f"短缺赔付超出当年服务费部分：{fmt_money(amount)} 元 − 已扣减 {fmt_money(netted)} 元",
+            formula_en=f"Shortfall beyond the year's fee: CNY {fmt_money(amount)} − netted CNY {fmt_money(netted)}",
+            inputs=y.common))
+    return lines
+
+
+def _surplus_line(y: _Year, surplus: Decimal) -> Line:
+    """The ESCO's share of savings beyond the guarantee, valued at the shortfall price."""
+    comp, unit, u = y.comp, y.unit, y.u
+    return make_line(
+        component=y.key, code="surplus_share", span=y.span, quantity=surplus, unit=unit,
+        unit_price=comp.shortfall_price, price_unit=f"元/{unit}", rate=comp.surplus_esco_share, payer=INSTITUTION,
+        payee=ESCO, subkey=u, utility=u, contract_version=y.version,
+        formula=(f"超额节约分享：核定{SAVED_ZH[u]} {fmt_num(y.verified)} {unit} − 保证量 "
+                 f"{fmt_num(y.guaranteed)} {unit} = "
+                 f"{fmt_num(surplus)} {unit} × {fmt_price(comp.shortfall_price)} 元/{unit} × 分享比例 "
+                 f"{fmt_pct(comp.surplus_esco_share)}"),
+        formula_en=(f"Surplus sharing: verified {fmt_num(y.verified)} − guaranteed {fmt_num(y.guaranteed)} = "
+                    f"{fmt_num(surplus)} {unit} × CNY {fmt_price(comp.shortfall_price)}/{unit} × ESCO share "
+                    f"{fmt_pct(comp.surplus_esco_share)}"),
+        inputs=y.common)
+
+
+def _coverage_warnings(y: _Year, missing: int) -> list[SettlementWarning]:
+    out = []
+    if missing:
+        out.append(SettlementWarning("year_incomplete", f"{missing} period(s) of contract year "
+                                     f"{y.year.number} have no verified {y.u} savings", y.key, y.year.start))
+    if y.covered != y.year.days:
+        out.append(SettlementWarning("year_incomplete", f"the periods cover {y.covered} of the year's "
+                                     f"{y.year.days} days", y.key, y.year.start))
+    return out
+
+
 def settle_guaranteed_year(key: str, year_ctx: Context, pieces: Sequence[Piece], settled: Sequence[Line]) -> Outcome:
     """The contract-year true-up: per-unit payments, fee instalments, shortfall or surplus.
 
@@ -117,131 +285,30 @@ def settle_guaranteed_year(key: str, year_ctx: Context, pieces: Sequence[Piece],
         return out
     comp = pieces[-1][1]  # the terms in force at the year's end set the year-end prices
     u = str(comp.utilities[0])
-    unit = unit_shown(CANONICAL_UNITS[u])
-    year = year_ctx.year
-    verified, adjusted, variance, guaranteed = ZERO, ZERO, ZERO, ZERO
-    due_units = ZERO  # exact money for per-unit payments
     cap = _cap(comp, year_ctx)
-    missing = 0
-    for _, c, data in pieces:
-        s = data.savings_for(u)
-        if s is None:
-            missing += 1
-            continue
-        before = _clamp(verified, cap)
-        verified += s.savings
-        adjusted += s.adjusted_baseline
-        if s.uncertainty is not None:
-            variance += s.uncertainty ** 2
-        if c.guaranteed_rate is not None:
-            guaranteed += s.adjusted_baseline * c.guaranteed_rate
-        if c.savings_price is not None:
-            due_units += (_clamp(verified, cap) - before) * c.savings_price
-    for ctx, c, _ in pieces:
-        if c.guaranteed_quantity is not None:
-            guaranteed += exact(c.guaranteed_quantity, ONE, ONE, Fraction(ctx.period.days, year.nominal_days))
-    guaranteed = quantity(guaranteed)
-    if missing:
-        out.warnings.append(SettlementWarning("year_incomplete", f"{missing} period(s) of contract year "
-                                              f"{year.number} have no verified {u} savings", key, year.start))
-    covered = sum(ctx.period.days for ctx, _, _ in pieces)
-    if covered != year.days:
-        out.warnings.append(SettlementWarning("year_incomplete", f"the periods cover {covered} of the year's "
-                                              f"{year.days} days", key, year.start))
-    uncertainty = quantity(variance.sqrt()) if variance else None
-    out.inputs.update({f"{key}.verified": str(verified), f"{key}.adjusted_baseline": str(adjusted),
-                       f"{key}.guaranteed": str(guaranteed)})
+    t = _tally(pieces, u, cap, year_ctx.year)
+    uncertainty = quantity(t.variance.sqrt()) if t.variance else None
+    common = {"component": key, "contract_version": year_ctx.version, "verified": t.verified,
+              "adjusted_baseline": t.adjusted, "guaranteed": t.guaranteed, "uncertainty": uncertainty or "n/a"}
+    y = _Year(key, comp, u, unit_shown(CANONICAL_UNITS[u]), year_ctx.year, year_ctx.period, year_ctx.version,
+              t.verified, t.adjusted, t.guaranteed, uncertainty, sum(ctx.period.days for ctx, _, _ in pieces), common)
+    out.warnings.extend(_coverage_warnings(y, t.missing))
+    out.inputs.update({f"{key}.verified": str(t.verified), f"{key}.adjusted_baseline": str(t.adjusted),
+                       f"{key}.guaranteed": str(t.guaranteed)})
     if uncertainty is not None:
         out.inputs[f"{key}.uncertainty"] = str(uncertainty)
-    common = {"component": key, "contract_version": year_ctx.version, "verified": verified,
-              "adjusted_baseline": adjusted, "guaranteed": guaranteed, "uncertainty": uncertainty or "n/a"}
-    span, version = year_ctx.period, year_ctx.version
-
     if any(c.savings_price is not None for _, c, _ in pieces):
-        paid = sum((line.signed(INSTITUTION, ESCO) for line in settled if line.component == key
-                    and line.code == "savings_payment" and line.contract_year == year.number), ZERO)
-        due = fen(due_units)
-        cap_zh = f"，上限 {fmt_num(cap)} {unit}" if cap is not None else ""
-        if due != paid:
-            out.lines.append(make_line(
-                component=key, code="savings_true_up", span=span, quantity=due - paid, unit="元", unit_price=ONE,
-                price_unit="", payer=INSTITUTION, payee=ESCO, subkey=u, contract_version=version,
-                formula=(f"按节约量付费年度清算：全年应付 {fmt_money(due)} 元（核定{SAVED_ZH[u]} "
-                         f"{fmt_num(verified)} {unit}{cap_zh}）− 已付 {fmt_money(paid)} 元"),
-                formula_en=(f"Per-unit payments, year-end true-up: due CNY {fmt_money(due)} (verified "
-                            f"{fmt_num(verified)} {unit}) − paid CNY {fmt_money(paid)}"),
-                inputs=common))
-
-    fee_total = ZERO
-    for i, inst in enumerate(c for c in comp.fee_schedule if c.contract_year == year.number):
-        line = make_line(
-            component=key, code="fee", span=span, quantity=inst.amount, unit="元", unit_price=ONE, price_unit="",
-            payer=INSTITUTION, payee=ESCO, subkey=f"Y{year.number}.{i + 1}", contract_version=version,
-            formula=f"节能服务费：第{year.number}合同年约定分期 {fmt_money(inst.amount)} 元（节能量确认后支付）",
-            formula_en=f"Service fee: contract year {year.number} instalment CNY {fmt_money(inst.amount)}, due once "
-                       "savings are confirmed",
-            inputs=common)
-        out.lines.append(line)
-        fee_total += line.amount
-
-    if comp.guaranteed_rate is not None:
-        g_zh = f"保证节约率 {fmt_pct(comp.guaranteed_rate)} × 校准基准用量 {fmt_num(adjusted)} {unit}"
-        g_en = f"guaranteed rate {fmt_pct(comp.guaranteed_rate)} × adjusted baseline {fmt_num(adjusted)} {unit}"
-    else:
-        share = Fraction(covered, year.nominal_days)
-        tail = f" × {fmt_fraction(share)}（天）" if share != 1 else ""
-        g_zh = f"保证节约量 {fmt_num(comp.guaranteed_quantity or ZERO)} {unit}/年{tail}"
-        g_en = f"guaranteed {fmt_num(comp.guaranteed_quantity or ZERO)} {unit}/yr" + (
-            f" × {fmt_fraction(share)} (days)" if share != 1 else "")
-    gap = guaranteed - verified
+        out.lines.extend(_true_up(y, t.due_units, cap, settled))
+    fees = _fee_lines(y)
+    out.lines.extend(fees)
+    gap = t.guaranteed - t.verified
     if uncertainty is not None and abs(gap) <= uncertainty:
         out.warnings.append(SettlementWarning(
             "shortfall_within_uncertainty",
-            f"guaranteed {guaranteed} and verified {verified} {unit} differ by less than the savings "
-            f"uncertainty ±{uncertainty}; the point estimate settles", key, year.start))
-    what = "节水效果保证" if u == "water" else "节能量保证"
+            f"guaranteed {t.guaranteed} and verified {t.verified} {y.unit} differ by less than the savings "
+            f"uncertainty ±{uncertainty}; the point estimate settles", key, y.year.start))
     if gap > 0:
-        shortfall_zh = (f"{what}未达标：保证量 {fmt_num(guaranteed)} {unit}（{g_zh}）− 核定{SAVED_ZH[u]} "
-                        f"{fmt_num(verified)} {unit} = 短缺 {fmt_num(gap)} {unit}")
-        shortfall_en = (f"Guarantee missed: guaranteed {fmt_num(guaranteed)} {unit} ({g_en}) − verified "
-                        f"{fmt_num(verified)} {unit} = shortfall {fmt_num(gap)} {unit}")
-        amount = fen(exact(gap, comp.shortfall_price))
-        netted = min(amount, fee_total) if comp.shortfall == "net_from_fee" else ZERO
-        if netted > 0:
-            out.lines.append(make_line(
-                component=key, code="shortfall_netted", span=span, quantity=-netted, unit="元", unit_price=ONE,
-                price_unit="", payer=INSTITUTION, payee=ESCO, subkey=u, contract_version=version,
-                formula=(f"{shortfall_zh} × {fmt_price(comp.shortfall_price)} 元/{unit} = {fmt_money(amount)} 元，"
-                         "从服务费中扣减"),
-                formula_en=f"{shortfall_en} × CNY {fmt_price(comp.shortfall_price)}/{unit} = CNY {fmt_money(amount)}, "
-                           "netted from the fee",
-                inputs=common))
-        if netted == 0:
-            out.lines.append(make_line(
-                component=key, code="shortfall", span=span, quantity=gap, unit=unit, unit_price=comp.shortfall_price,
-                price_unit=f"元/{unit}", payer=ESCO, payee=INSTITUTION, subkey=u, utility=u, contract_version=version,
-                formula=f"{shortfall_zh} × {fmt_price(comp.shortfall_price)} 元/{unit}（节能服务公司赔付）",
-                formula_en=f"{shortfall_en} × CNY {fmt_price(comp.shortfall_price)}/{unit} (paid by the ESCO)",
-                inputs=common))
-        elif amount > netted:
-            out.lines.append(make_line(
-                component=key, code="shortfall", span=span, quantity=amount - netted, unit="元", unit_price=ONE,
-                price_unit="", payer=ESCO, payee=INSTITUTION, subkey=u, contract_version=version,
-                formula=f"短缺赔付超出当年服务费部分：{fmt_money(amount)} 元 − 已扣减 {fmt_money(netted)} 元",
-                formula_en=f"Shortfall beyond the year's fee: CNY {fmt_money(amount)} − netted CNY {fmt_money(netted)}",
-                inputs=common))
+        out.lines.extend(_shortfall_lines(y, gap, sum((line.amount for line in fees), ZERO)))
     elif gap < 0 and comp.surplus_esco_share > 0:
-        surplus = -gap
-        out.lines.append(make_line(
-            component=key, code="surplus_share", span=span, quantity=surplus, unit=unit,
-            unit_price=comp.shortfall_price, price_unit=f"元/{unit}", rate=comp.surplus_esco_share, payer=INSTITUTION,
-            payee=ESCO, subkey=u, utility=u, contract_version=version,
-            formula=(f"超额节约分享：核定{SAVED_ZH[u]} {fmt_num(verified)} {unit} − 保证量 "
-                     f"{fmt_num(guaranteed)} {unit} = "
-                     f"{fmt_num(surplus)} {unit} × {fmt_price(comp.shortfall_price)} 元/{unit} × 分享比例 "
-                     f"{fmt_pct(comp.surplus_esco_share)}"),
-            formula_en=(f"Surplus sharing: verified {fmt_num(verified)} − guaranteed {fmt_num(guaranteed)} = "
-                        f"{fmt_num(surplus)} {unit} × CNY {fmt_price(comp.shortfall_price)}/{unit} × ESCO share "
-                        f"{fmt_pct(comp.surplus_esco_share)}"),
-            inputs=common))
+        out.lines.append(_surplus_line(y, -gap))
     return out
