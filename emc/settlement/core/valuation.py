@@ -63,6 +63,9 @@ def average_cost_price(bills: Sequence[Bill], limits: UnitCostLimits | None) -> 
     return raw, raw, ""
 
 
+Valued = tuple[list[Priced], list[SettlementWarning]]
+
+
 def value_savings(
     valuation: ValuationSpec,
     savings: UtilitySavings,
@@ -73,42 +76,61 @@ def value_savings(
     tariffs: TariffBook | None = None,
     tz: str = "Asia/Shanghai",
     component: str = "",
-) -> tuple[list[Priced], list[SettlementWarning]]:
+) -> Valued:
     """Price one utility's verified savings for one period (or part) under the contract's policy."""
     policy = str(valuation.policy)
-    u = savings.utility
     if policy == "baseline_price":
-        if u not in valuation.prices:
-            return [], [SettlementWarning("no_valuation_price", f"no [valuation.prices] for {u}", component, on)]
-        base, esc = valuation.prices[u], valuation.escalation  # type: ignore[index]
-        p = escalated_price(base, esc, contract_year)
-        escalated = esc != 0 and contract_year > 1
-        return [Priced(u, savings.savings, p,
-                       f"基准单价 {fmt_price(base)} 元 × (1 + {fmt_pct(esc)})^{contract_year - 1}" if escalated else "",
-                       f"baseline price {fmt_price(base)} × (1 + {fmt_pct(esc)})^{contract_year - 1}" if escalated
-                       else "", inputs={"price_basis": "baseline_price", "base_price": base, "escalation": esc})], []
+        return _at_baseline_price(valuation, savings, contract_year, component, on)
     if policy == "average_cost":
-        if not bills:
-            return [], [SettlementWarning("no_bill_for_average_cost", f"no {u} bill to take the average cost from",
-                                          component, on)]
-        limits = valuation.limits.get(u)  # type: ignore[call-overload]
-        warnings = []
-        if limits is None:
-            warnings.append(SettlementWarning("no_cost_limits", f"no safety limits for {u}: average cost used as is",
-                                              component, on))
-        p, raw, clamped = average_cost_price(bills, limits)
-        if clamped:
-            warnings.append(SettlementWarning("unit_cost_limited",
-                                              f"{u} average cost {raw} is outside the limits; {clamped} {p} used",
-                                              component, on))
-        versions = sorted({b.tariff_version for b in bills if b.tariff_version})
-        note_zh = f"（超出安全限值，按{'下' if clamped == 'min' else '上'}限）" if clamped else ""
-        return [Priced(u, savings.savings, p, f"账单平均单价 {fmt_price(raw)} 元{note_zh}",
-                       f"bill average unit cost {fmt_price(raw)}" + (f" (limited to {clamped})" if clamped else ""),
-                       tariff_version=",".join(versions) or None,
-                       inputs={"price_basis": "average_cost", "raw_average": raw, "limited": clamped or "no",
-                               "bills": ",".join(b.ref for b in bills)})], warnings
-    # time_of_use
+        return _at_average_cost(valuation, savings, bills, component, on)
+    return _at_tariff(valuation, savings, tariffs, tz, component, on)
+
+
+def _at_baseline_price(valuation: ValuationSpec, savings: UtilitySavings, contract_year: int, component: str,
+                       on: date) -> Valued:
+    """The contract's baseline unit price, escalated per contract year (FEMP ESPC escalation)."""
+    u = savings.utility
+    if u not in valuation.prices:
+        return [], [SettlementWarning("no_valuation_price", f"no [valuation.prices] for {u}", component, on)]
+    base, esc = valuation.prices[u], valuation.escalation  # type: ignore[index]
+    p = escalated_price(base, esc, contract_year)
+    escalated = esc != 0 and contract_year > 1
+    return [Priced(u, savings.savings, p,
+                   f"基准单价 {fmt_price(base)} 元 × (1 + {fmt_pct(esc)})^{contract_year - 1}" if escalated else "",
+                   f"baseline price {fmt_price(base)} × (1 + {fmt_pct(esc)})^{contract_year - 1}" if escalated
+                   else "", inputs={"price_basis": "baseline_price", "base_price": base, "escalation": esc})], []
+
+
+def _at_average_cost(valuation: ValuationSpec, savings: UtilitySavings, bills: Sequence[Bill], component: str,
+                     on: date) -> Valued:
+    """The period's bills' average unit cost, within the contract's safety limits (EnergyCAP)."""
+    u = savings.utility
+    if not bills:
+        return [], [SettlementWarning("no_bill_for_average_cost", f"no {u} bill to take the average cost from",
+                                      component, on)]
+    limits = valuation.limits.get(u)  # type: ignore[call-overload]
+    warnings = []
+    if limits is None:
+        warnings.append(SettlementWarning("no_cost_limits", f"no safety limits for {u}: average cost used as is",
+                                          component, on))
+    p, raw, clamped = average_cost_price(bills, limits)
+    if clamped:
+        warnings.append(SettlementWarning("unit_cost_limited",
+                                          f"{u} average cost {raw} is outside the limits; {clamped} {p} used",
+                                          component, on))
+    versions = sorted({b.tariff_version for b in bills if b.tariff_version})
+    note_zh = f"（超出安全限值，按{'下' if clamped == 'min' else '上'}限）" if clamped else ""
+    return [Priced(u, savings.savings, p, f"账单平均单价 {fmt_price(raw)} 元{note_zh}",
+                   f"bill average unit cost {fmt_price(raw)}" + (f" (limited to {clamped})" if clamped else ""),
+                   tariff_version=",".join(versions) or None,
+                   inputs={"price_basis": "average_cost", "raw_average": raw, "limited": clamped or "no",
+                           "bills": ",".join(b.ref for b in bills)})], warnings
+
+
+def _at_tariff(valuation: ValuationSpec, savings: UtilitySavings, tariffs: TariffBook | None, tz: str,
+               component: str, on: date) -> Valued:
+    """The tariff in force: by time-of-use band from interval savings, by tier, or its flat (water) unit price."""
+    u = savings.utility
     if tariffs is None or not valuation.tariff:
         return [], [SettlementWarning("no_tariff", "time-of-use valuation needs the tariff book", component, on)]
     code = valuation.tariff
@@ -137,8 +159,7 @@ def value_savings(
                    inputs={"price_basis": "tariff"})], []
 
 
-def _tou(code: str, savings: UtilitySavings, tariffs: TariffBook, tz: str, component: str,
-         on: date) -> tuple[list[Priced], list[SettlementWarning]]:
+def _tou(code: str, savings: UtilitySavings, tariffs: TariffBook, tz: str, component: str, on: date) -> Valued:
     u = savings.utility
     local = [(local_time(t, tz), q) for t, q in savings.intervals]
     groups = group_by_band(local, lambda d: tariffs.on(code, u, d))
