@@ -29,11 +29,12 @@ Rules where the contract file is silent:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from emc.contracts.spec import CANONICAL_UNITS, BaselineSpec, CostCustody, add_years
+from emc.contracts.spec import CANONICAL_UNITS, BaselineSpec, CostCustody, ValuationSpec, add_years
 from emc.money import fen
 from emc.tariffs.book import TariffBook, unit_price
 
@@ -248,14 +249,18 @@ def settle_custody_year(key: str, year_ctx: Context, pieces: Sequence[Piece], se
     return out
 
 
-def _rate_guarantee(comp: CostCustody, year_ctx: Context, pieces: Sequence[Piece], year_fee: Decimal,
-                    out: Outcome) -> Line | None:
-    year = year_ctx.year
-    utilities = [str(u) for u in comp.utilities]
-    savings = {u: ZERO for u in utilities}
-    adjusted = {u: ZERO for u in utilities}
-    cost = {u: ZERO for u in utilities}
-    billed = {u: ZERO for u in utilities}
+@dataclass
+class _YearSums:
+    """Per utility over the contract year: verified savings, adjusted baseline, billed cost and quantity."""
+
+    savings: dict[str, Decimal]
+    adjusted: dict[str, Decimal]
+    cost: dict[str, Decimal]
+    billed: dict[str, Decimal]
+
+
+def _year_sums(comp: CostCustody, utilities: list[str], pieces: Sequence[Piece], out: Outcome) -> _YearSums:
+    sums = _YearSums(*({u: ZERO for u in utilities} for _ in range(4)))
     for _, _, data in pieces:
         for u in utilities:
             s = data.savings_for(u)
@@ -263,27 +268,44 @@ def _rate_guarantee(comp: CostCustody, year_ctx: Context, pieces: Sequence[Piece
                 out.warnings.append(SettlementWarning("no_savings_data", f"no verified {u} savings for "
                                                       f"{data.period.label}", comp.key, data.period.start))
                 continue
-            savings[u] += s.savings
-            adjusted[u] += s.adjusted_baseline
+            sums.savings[u] += s.savings
+            sums.adjusted[u] += s.adjusted_baseline
             for b in data.bills_for(u):
-                cost[u] += b.cost
-                billed[u] += b.quantity
-    valuation = year_ctx.terms.valuation
-    weights: dict[str, Decimal] = {}
+                sums.cost[u] += b.cost
+                sums.billed[u] += b.quantity
+    return sums
+
+
+def _rate_weights(utilities: list[str], valuation: ValuationSpec | None,
+                  sums: _YearSums) -> tuple[dict[str, Decimal], str, str] | None:
+    """How several utilities' savings add up to one rate: by contract prices, else by the year's average bill
+    cost; None when neither is known. One utility weighs one."""
     if len(utilities) == 1:
-        weights = {utilities[0]: ONE}
-        basis_zh, basis_en = "", ""
-    elif valuation is not None and all(u in valuation.prices for u in utilities):
-        weights = {u: valuation.prices[u] for u in utilities}  # type: ignore[index]
-        basis_zh, basis_en = "（按合同基准单价加权）", " (weighted by contract prices)"
-    elif all(billed[u] > 0 for u in utilities):
-        weights = {u: cost[u] / billed[u] for u in utilities}
-        basis_zh, basis_en = "（按本合同年账单平均单价加权）", " (weighted by the year's average bill cost)"
-    else:
+        return {utilities[0]: ONE}, "", ""
+    if valuation is not None and all(u in valuation.prices for u in utilities):
+        return ({u: valuation.prices[u] for u in utilities},  # type: ignore[index]
+                "（按合同基准单价加权）", " (weighted by contract prices)")
+    if all(sums.billed[u] > 0 for u in utilities):
+        return ({u: sums.cost[u] / sums.billed[u] for u in utilities},
+                "（按本合同年账单平均单价加权）", " (weighted by the year's average bill cost)")
+    return None
+
+
+def _rate_guarantee(comp: CostCustody, year_ctx: Context, pieces: Sequence[Piece], year_fee: Decimal,
+                    out: Outcome) -> Line | None:
+    """The savings-rate guarantee (JS/T 301-2024): achieved rate against the guarantee; a penalty per point
+    missed, as a share of the year's fee and never more than the fee."""
+    year = year_ctx.year
+    utilities = [str(u) for u in comp.utilities]
+    sums = _year_sums(comp, utilities, pieces, out)
+    savings, adjusted = sums.savings, sums.adjusted
+    weighting = _rate_weights(utilities, year_ctx.terms.valuation, sums)
+    if weighting is None:
         out.warnings.append(SettlementWarning("no_rate_weights", "several utilities but neither contract prices nor "
                                               "bills to weight them: savings-rate guarantee not assessed",
                                               comp.key, year.start))
         return None
+    weights, basis_zh, basis_en = weighting
     denominator = sum((adjusted[u] * weights[u] for u in utilities), ZERO)
     if denominator <= 0:
         return None
