@@ -53,42 +53,54 @@ class Portfolio:
     pages: int
 
 
-def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today: date) -> Portfolio:
-    page = queries.list_contracts(session, scope, flt, today)
-    ids = [r.contract.id for r in page.rows]
-    rows = {r.contract.id: PortfolioRow(r) for r in page.rows}
-    year_ends: dict[int, int] = {}
-    if ids:
-        for contract_id, spec in session.execute(select(ContractVersion.contract_id, ContractVersion.spec).join(
-                Contract, Contract.id == ContractVersion.contract_id).where(
-                Contract.id.in_(ids), ContractVersion.version == Contract.current_version)).all():
-            rows[contract_id].guarantees = gs.guaranteed_components(spec)
-        for s in session.execute(select(Settlement).where(Settlement.contract_id.in_(ids))
-                                 .order_by(Settlement.period_start)).scalars():
-            row = rows[s.contract_id]
-            if s.status == SettlementStatus.paid:
-                row.paid += s.net_to_esco
-            elif s.status in (SettlementStatus.approved, SettlementStatus.issued):
-                row.due += s.net_to_esco
-            else:
-                row.draft += 1
-            if s.flagged and not s.flagged.startswith("adjusted"):
-                row.flagged += 1
-            if s.kind == "year_end" and s.version == 1:
-                year_ends[s.id] = s.contract_id
-                row.measured.extend(gs.measurements(s.contract_year, s.inputs, row.guarantees))
-            if s.status in (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid):
-                if s.kind == "period" and s.version == 1:
-                    for key, value in s.inputs.items():
-                        parts = key.split(".")
-                        if len(parts) == 3 and parts[0] == "savings" and parts[2] == "savings":
-                            row.savings[parts[1]] = row.savings.get(parts[1], ZERO) + Decimal(value)
-            last_day = s.last_day
-            row.last_period = max(row.last_period or last_day, last_day)
+SIGNED = (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid)
+
+
+def _add(row: PortfolioRow, s: Settlement, year_ends: dict[int | None, int]) -> None:
+    """One settlement's money, state, guarantee measurement and verified savings into its contract's row."""
+    if s.status == SettlementStatus.paid:
+        row.paid += s.net_to_esco
+    elif s.status in (SettlementStatus.approved, SettlementStatus.issued):
+        row.due += s.net_to_esco
+    else:
+        row.draft += 1
+    if s.flagged and not s.flagged.startswith("adjusted"):
+        row.flagged += 1
+    if s.kind == "year_end" and s.version == 1:
+        year_ends[s.id] = s.contract_id
+        row.measured.extend(gs.measurements(s.contract_year, s.inputs, row.guarantees))
+    if s.status in SIGNED and s.kind == "period" and s.version == 1:
+        for key, value in s.inputs.items():
+            parts = key.split(".")
+            if len(parts) == 3 and parts[0] == "savings" and parts[2] == "savings":
+                row.savings[parts[1]] = row.savings.get(parts[1], ZERO) + Decimal(value)
+    last_day = s.last_day
+    row.last_period = max(row.last_period or last_day, last_day)
+
+
+def _fill_rows(session: Session, ids: list[int | None], rows: dict[int | None, PortfolioRow]) -> None:
+    """The page's contracts: guarantees of their current terms, their settlements, their shortfall lines."""
+    year_ends: dict[int | None, int] = {}
+    for contract_id, spec in session.execute(select(ContractVersion.contract_id, ContractVersion.spec).join(
+            Contract, Contract.id == ContractVersion.contract_id).where(
+            Contract.id.in_(ids), ContractVersion.version == Contract.current_version)).all():
+        rows[contract_id].guarantees = gs.guaranteed_components(spec)
+    for s in session.execute(select(Settlement).where(Settlement.contract_id.in_(ids))
+                             .order_by(Settlement.period_start)).scalars():
+        _add(rows[s.contract_id], s, year_ends)
     if year_ends:
         for settlement_id, in session.execute(select(SettlementLine.settlement_id).where(
                 SettlementLine.settlement_id.in_(list(year_ends)), SettlementLine.kind.in_(gs.SHORTFALL_CODES))).all():
             rows[year_ends[settlement_id]].shortfall_lines += 1
+
+
+def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today: date) -> Portfolio:
+    """One page of contracts with their figures, and the paid / due totals over every contract in scope."""
+    page = queries.list_contracts(session, scope, flt, today)
+    ids = [r.contract.id for r in page.rows]
+    rows = {r.contract.id: PortfolioRow(r) for r in page.rows}
+    if ids:
+        _fill_rows(session, ids, rows)
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
     scoped = select(Settlement.status, Settlement.net_to_esco).join(Contract, Contract.id == Settlement.contract_id) \
         .where(scope.contracts(), *flt.clauses(today))
