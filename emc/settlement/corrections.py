@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.audit import service as audit
 from emc.config import get_settings
@@ -27,12 +27,12 @@ from emc.settlement.records import lines_of, require_role
 def flag_changed(session: Session) -> list[str]:
     """Flag approved settlements whose readings were corrected after approval (reading_revision)."""
     flagged = []
-    for row in session.execute(select(Settlement).where(Settlement.status.in_(
+    for row in session.execute(select(Settlement).where(col(Settlement.status).in_(
             [SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid]),
             Settlement.flagged == "")).scalars():
         meters = select(ContractMeter.meter_id).where(ContractMeter.contract_id == row.contract_id)
         changed = session.execute(select(func.count()).select_from(ReadingRevision).where(
-            ReadingRevision.meter_id.in_(meters), ReadingRevision.changed_at > row.approved_at,
+            col(ReadingRevision.meter_id).in_(meters), ReadingRevision.changed_at > row.approved_at,
             ReadingRevision.period_end > _start_of(row.period_start),
             ReadingRevision.period_start < _start_of(row.period_end))).scalar_one()
         if changed:

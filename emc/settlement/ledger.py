@@ -52,8 +52,8 @@ def ledger_problems(session: Session) -> list[str]:
                                       .group_by(LedgerEntry.settlement_id)).all():
         if Decimal(total) != 0:
             problems.append(f"settlement {sid}: ledger entries sum to {total}, not 0")
-    lines = dict(session.execute(select(SettlementLine.settlement_id, func.count())
-                                 .group_by(SettlementLine.settlement_id)).all())
+    lines: dict[int, int] = dict(session.execute(select(SettlementLine.settlement_id, func.count())
+                                                 .group_by(SettlementLine.settlement_id)).all())
     postings: dict[int, dict[str, int]] = {}
     for sid, posting, n in session.execute(select(LedgerEntry.settlement_id, LedgerEntry.posting, func.count())
                                            .group_by(LedgerEntry.settlement_id, LedgerEntry.posting)).all():
