@@ -11,11 +11,11 @@ The shell beside it reads the database, calls the core and stores what it return
 ``ledger``            the double-entry money ledger: postings, balances, and its invariants as data
 ``corrections``       data corrected after approval: flag the settlement, settle the difference as an adjustment
 ``economics_view``    the contract economics panel: known and projected ESCO cash → :mod:`.core.economics`
-``provenance``        which data an approved settlement was computed from (settlement_source)
-``portfolio``         the portfolio's settlement figures per contract, in scope
-``exports``           settlement lists and statement packs as CSV / Excel / ZIP
+``provenance``        what an approved settlement used (settlement_source), and what follows when it changes
+``portfolio``         the portfolio the bureau opens first: each contract's money and savings to date
+``exports``           what finance takes away: a period's statements at once (PDFs + XLSX) and list exports
 ``ledger_export``     ledger entries and balances as CSV / Excel for the bureau's accounting
-``verification``      a statement's public verification code
+``verification``      checking a statement someone holds (/verify) by its verification code
 ``jobs``              the scheduled jobs (draft what is due, remind what is overdue)
 ``statements``        statement data for the PDF (reports); ``routes`` the pages and the API
 """
