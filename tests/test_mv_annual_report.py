@@ -24,9 +24,9 @@ from conftest import ARTIFACTS, LiveServer, PostgresServer, _fresh_url, build_de
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from emc.baselines import annual_report
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
+from emc.reporting import annual_report
 from emc.reports.amounts import chinese_uppercase, format_yuan
 from emc.reports.fonts import CjkFontMissing, cjk_font
 from emc.settlement import service as settlement

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from emc.baselines import annual_report, service
+from emc.baselines import service
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.org.models import Role, User
+from emc.reporting import annual_report
 from emc.reports.fonts import CjkFontMissing
 from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
