@@ -15,7 +15,7 @@ from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.org.models import Role, User
-from emc.reporting import annual_report
+from emc.reporting import annual_report, emission
 from emc.reports.fonts import CjkFontMissing
 from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
@@ -99,7 +99,7 @@ def mv_annual_report(request: Request, session: SessionDep, user: CurrentUser, s
     """The annual M&V report of contract year ``year`` (1-based) as PDF, from stored data."""
     contract = _contract(session, scope, code)
     try:
-        factor = annual_report.city_factor(session, contract, year) or annual_report.GRID_2022
+        factor = emission.city_factor(session, contract, year) or emission.GRID_2022
         report = annual_report.build_annual_report(session, contract, year, factor=factor)
         pdf = render_mv_report(report)
     except annual_report.ReportUnavailable as exc:
