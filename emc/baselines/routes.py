@@ -19,7 +19,7 @@ from emc.reporting import annual_report, emission
 from emc.reports.fonts import CjkFontMissing
 from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
-from emc.web.charts import Line, time_chart
+from emc.web.charts import Series, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.templating import render
 
@@ -58,8 +58,8 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
         try:
             actual, predicted = service.baseline_fit_frame(session, current)
             charts["baseline"] = time_chart([
-                Line("实际 actual", "#1f6f5c", _series_points(actual)),
-                Line("基线模型 baseline model", "#d9822b", _series_points(predicted), dashed=True)],
+                Series("实际 actual", "#1f6f5c", _series_points(actual)),
+                Series("基线模型 baseline model", "#d9822b", _series_points(predicted), dashed=True)],
                 title=f"{contract.code} {utility} baseline period")
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
@@ -73,9 +73,9 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
             savings_rows = [r for r in periods.to_dict(orient="records") if r.get("days_with_data")]
             total = report.result.total
             charts["reporting"] = time_chart([
-                Line("校准基线 adjusted baseline", "#d9822b", _settled(savings_rows, "adjusted_baseline")),
-                Line("实际 actual", "#1f6f5c", _settled(savings_rows, "actual")),
-                Line("节约量 savings", "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
+                Series("校准基线 adjusted baseline", "#d9822b", _settled(savings_rows, "adjusted_baseline")),
+                Series("实际 actual", "#1f6f5c", _settled(savings_rows, "actual")),
+                Series("节约量 savings", "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
                 title=f"{contract.code} {utility} reporting period")
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
