@@ -104,20 +104,23 @@ class _Measured:
     decided: list[date | None] = field(default_factory=list)  # days of the stored decisions the report uses
 
 
-def _the_year(session: Session, contract: Contract, contract_year: int, today: date) -> tuple[list[str], ContractYear]:
-    """The measured utilities and the contract year, or :class:`ReportUnavailable` saying why there is none."""
+def _the_year(session: Session, contract: Contract, contract_year: int,
+              today: date) -> tuple[list[str], ContractHead, ContractYear]:
+    """The measured utilities, the contract's head terms and the contract year, or :class:`ReportUnavailable`
+    saying why there is none."""
     utilities = measured_utilities(session, contract)
     if not utilities:
         kinds = sorted({c.kind for c in settlement.terms(session, contract)[-1].terms.components})
         raise ReportUnavailable(f"{contract.code} measures no savings against a baseline (its components: "
                                 f"{', '.join(kinds)}), so it has no M&V report")
-    years = contract_years(_head(session, contract))
+    head = _head(session, contract)
+    years = contract_years(head)
     if not 1 <= contract_year <= len(years):
         raise ReportUnavailable(f"{contract.code} has contract years 1 to {len(years)}, not {contract_year}")
     year = years[contract_year - 1]
     if year.start > today:
         raise ReportUnavailable(f"contract year {contract_year} of {contract.code} begins on {year.start}")
-    return utilities, year
+    return utilities, head, year
 
 
 def _measure(session: Session, contract: Contract, year: ContractYear, utilities: list[str],
@@ -181,7 +184,7 @@ def build_annual_report(session: Session, contract: Contract, contract_year: int
     """The annual M&V report of ``contract_year`` (1-based) from stored data; see the module docstring."""
     tz = ZoneInfo(get_settings().timezone)
     today = today or local_today()
-    utilities, year = _the_year(session, contract, contract_year, today)
+    utilities, head, year = _the_year(session, contract, contract_year, today)
     found = _Measured()
     interim = year.last_day >= today
     if interim:
@@ -200,7 +203,7 @@ def build_annual_report(session: Session, contract: Contract, contract_year: int
     # A finished year's report is dated by its newest stored decision (same data, same PDF, any day); an
     # interim one by today, as its data still grow.
     issue = today if interim else max((d for d in decided if d is not None), default=year.last_day)
-    option = _head(session, contract).ipmvp_option
+    option = head.ipmvp_option
     return r.MVReport(
         number=f"MV-{contract.code}-Y{year.number}", contract_code=contract.code, contract_name=contract.name,
         institutions=institutions, esco=esco, period_start=year.start, period_end=year.last_day, issue_date=issue,
