@@ -24,9 +24,9 @@ from conftest import ARTIFACTS, LiveServer, PostgresServer, _fresh_url, build_de
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from emc.baselines import annual_report
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
+from emc.reporting import annual_report, emission, measured
 from emc.reports.amounts import chinese_uppercase, format_yuan
 from emc.reports.fonts import CjkFontMissing, cjk_font
 from emc.settlement import drafting, period_inputs, records, workflow
@@ -103,7 +103,7 @@ def monthly(s: Session, code: str, utility: str, start: date, last: date) -> lis
 
 
 def whole(value: object) -> str:
-    return f"{annual_report.whole(float(value)):,}"  # type: ignore[arg-type]
+    return f"{measured.whole(float(value)):,}"  # type: ignore[arg-type]
 
 
 def test_wuxi_year_two_reads_back_with_model_gates_months_guarantee_and_carbon(server: LiveServer) -> None:
@@ -125,7 +125,7 @@ def test_wuxi_year_two_reads_back_with_model_gates_months_guarantee_and_carbon(s
         assert needle in flat, needle
     # the stored models, by name, with their statistics and gates as approved
     for baseline in (electricity, water):
-        assert annual_report.model_name(baseline.model["model_type"]).replace(" ", "") in flat
+        assert measured.model_name(baseline.model["model_type"]).replace(" ", "") in flat
         assert f"{baseline.metrics['cvrmse'] * 100:.1f}%" in flat
         assert f"≤{baseline.model['gates']['cvrmse_max'] * 100:.0f}%" in flat
         assert f"{baseline.metrics['r2']:.3f}" in flat
@@ -135,7 +135,7 @@ def test_wuxi_year_two_reads_back_with_model_gates_months_guarantee_and_carbon(s
     for row in power + taps:
         assert whole(row["actual"]) in text and whole(row["adjusted_baseline"]) in text
     assert "20-07" in text  # the chart's month axis is text
-    saved_kwh = sum(annual_report.whole(float(r["adjusted_baseline"])) - annual_report.whole(float(r["actual"]))
+    saved_kwh = sum(measured.whole(float(r["adjusted_baseline"])) - measured.whole(float(r["actual"]))
                     for r in power)
     assert f"{saved_kwh:,}" in text
     # the guarantee: missed in year 2, the ESCO pays the shortfall the approved true-up settled
@@ -178,7 +178,7 @@ def test_college_water_report_shows_the_failed_gate_the_reason_and_the_payment(s
             for line in records.lines_of(s, row) if line.kind in ("savings_payment", "savings_true_up")),
             Decimal(0))
     for needle in (COLLEGE, "无锡蠡湖职业技术学院", "江苏清泉节水科技有限公司", "2024-04-01至2025-03-31",
-                   annual_report.model_name(water.model["model_type"]).replace(" ", ""),
+                   measured.model_name(water.model["model_type"]).replace(" ", ""),
                    f"{water.metrics['cvrmse'] * 100:.1f}%", "已达到Met", true_up.number, f"{paid:,.2f}",
                    "academicvacationsarenotmodelled"):
         assert needle in flat, needle
@@ -283,14 +283,14 @@ def test_pages_rendered_for_review(server: LiveServer) -> None:
 
 
 def test_model_names_and_carbon_are_plain_functions() -> None:
-    assert annual_report.model_name("3PC + workday") == "三参数制冷变点模型（3PC）＋工作日变量"
-    assert annual_report.model_name("split by day type: workday 5P | non-workday mean") == \
+    assert measured.model_name("3PC + workday") == "三参数制冷变点模型（3PC）＋工作日变量"
+    assert measured.model_name("split by day type: workday 5P | non-workday mean") == \
         "按日类型分段：工作日 五参数变点模型（5P）；非工作日 均值模型（mean）"
-    row = annual_report.carbon_row("electricity", Decimal(1_000_000), annual_report.GRID_2022)
+    row = emission.carbon_row("electricity", Decimal(1_000_000), emission.GRID_2022)
     assert row is not None and row.reduction_t == Decimal("536.60") and row.standard_coal_t == Decimal("122.90")
-    assert annual_report.carbon_row("water", Decimal(1000), annual_report.GRID_2022) is None
-    own = annual_report.EmissionFactor(Decimal("0.5703"), "华东区域 2022", "an example regional factor")
-    assert annual_report.carbon_row("electricity", Decimal(1000), own).reduction_t == Decimal("0.57")  # type: ignore[union-attr]
+    assert emission.carbon_row("water", Decimal(1000), emission.GRID_2022) is None
+    own = emission.EmissionFactor(Decimal("0.5703"), "华东区域 2022", "an example regional factor")
+    assert emission.carbon_row("electricity", Decimal(1000), own).reduction_t == Decimal("0.57")  # type: ignore[union-attr]
 
 
 def test_the_carbon_factor_is_the_citys_ledger_series(server: LiveServer) -> None:
@@ -300,8 +300,8 @@ def test_the_carbon_factor_is_the_citys_ledger_series(server: LiveServer) -> Non
     default stays."""
     with Session(server.engine) as s:
         college = s.execute(select(Contract).where(Contract.code == COLLEGE)).scalar_one()
-        factor = annual_report.city_factor(s, college, 1)
+        factor = emission.city_factor(s, college, 1)
         assert factor is not None and factor.kg_per_kwh == Decimal("0.55")
         assert "east_china_grid" in factor.name and "provisional" in factor.name and "2023" in factor.source
         wuxi = s.execute(select(Contract).where(Contract.code == WUXI)).scalar_one()
-        assert annual_report.city_factor(s, wuxi, 1) is None  # 2019: before the first published factor
+        assert emission.city_factor(s, wuxi, 1) is None  # 2019: before the first published factor

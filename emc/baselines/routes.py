@@ -10,15 +10,16 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from emc.baselines import annual_report, service
+from emc.baselines import service
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.org.models import Role, User
+from emc.reporting import annual_report, emission
 from emc.reports.fonts import CjkFontMissing
 from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
-from emc.web.charts import Line, time_chart
+from emc.web.charts import Series, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.templating import render
 
@@ -57,8 +58,8 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
         try:
             actual, predicted = service.baseline_fit_frame(session, current)
             charts["baseline"] = time_chart([
-                Line("实际 actual", "#1f6f5c", _series_points(actual)),
-                Line("基线模型 baseline model", "#d9822b", _series_points(predicted), dashed=True)],
+                Series("实际 actual", "#1f6f5c", _series_points(actual)),
+                Series("基线模型 baseline model", "#d9822b", _series_points(predicted), dashed=True)],
                 title=f"{contract.code} {utility} baseline period")
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
@@ -72,9 +73,9 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
             savings_rows = [r for r in periods.to_dict(orient="records") if r.get("days_with_data")]
             total = report.result.total
             charts["reporting"] = time_chart([
-                Line("校准基线 adjusted baseline", "#d9822b", _settled(savings_rows, "adjusted_baseline")),
-                Line("实际 actual", "#1f6f5c", _settled(savings_rows, "actual")),
-                Line("节约量 savings", "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
+                Series("校准基线 adjusted baseline", "#d9822b", _settled(savings_rows, "adjusted_baseline")),
+                Series("实际 actual", "#1f6f5c", _settled(savings_rows, "actual")),
+                Series("节约量 savings", "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
                 title=f"{contract.code} {utility} reporting period")
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
@@ -98,7 +99,7 @@ def mv_annual_report(request: Request, session: SessionDep, user: CurrentUser, s
     """The annual M&V report of contract year ``year`` (1-based) as PDF, from stored data."""
     contract = _contract(session, scope, code)
     try:
-        factor = annual_report.city_factor(session, contract, year) or annual_report.GRID_2022
+        factor = emission.city_factor(session, contract, year) or emission.GRID_2022
         report = annual_report.build_annual_report(session, contract, year, factor=factor)
         pdf = render_mv_report(report)
     except annual_report.ReportUnavailable as exc:

@@ -20,7 +20,7 @@ from emc.contracts.models import Contract, ContractInstitution
 from emc.org.models import Institution, InstitutionCategory, Region, Role, User
 from emc.org.scope import NotFound, Scope
 from emc.reports.cells import safe_cell
-from emc.web.charts import Line, time_chart
+from emc.web.charts import Series, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
@@ -131,7 +131,7 @@ def _year_on_year(months: dict[str, dict[str, Any]], year: int, key: str, labels
             out.append((date(y + shift, m, 1), float(_t(row[key])) if row else None))
         return out
 
-    lines = [Line(labels[0], color, points(year, 0)), Line(labels[1], "#8a8f98", points(year - 1, 1), dashed=True)]
+    lines = [Series(labels[0], color, points(year, 0)), Series(labels[1], "#8a8f98", points(year - 1, 1), dashed=True)]
     return time_chart(lines, unit="t", title=title)
 
 
@@ -213,10 +213,10 @@ def carbon_institution(request: Request, session: SessionDep, user: CurrentUser,
     energy = [(m, float(f.energy_kgce / THOUSAND)) for m, f in monthly.items()]
     co2 = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
     water = [(m, float(f.water_m3)) for m, f in monthly.items()]
-    charts = {"energy": time_chart([Line(tr("carbon.energy_tce"), "#1f6f5c", energy),
-                                    Line(tr("carbon.co2_t"), "#b5562b", co2, dashed=True)],
+    charts = {"energy": time_chart([Series(tr("carbon.energy_tce"), "#1f6f5c", energy),
+                                    Series(tr("carbon.co2_t"), "#b5562b", co2, dashed=True)],
                                    unit="t", title=tr("carbon.chart_trend")),
-              "water": time_chart([Line(tr("carbon.water_m3"), "#2b6fb5", water, bars=True)], unit="m³",
+              "water": time_chart([Series(tr("carbon.water_m3"), "#2b6fb5", water, bars=True)], unit="m³",
                                   title=tr("carbon.chart_water"))}
     contracts = session.execute(select(Contract)
                                 .join(ContractInstitution, ContractInstitution.contract_id == Contract.id)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
@@ -198,7 +199,7 @@ def _verdict(passed: bool) -> TextBlock:
 def _report_header(report: MVReport) -> list[Flowable]:
     s = styles()
     institutions = [part for p in report.institutions for part in ((p.name, 8.5, INK), (p.name_en, 6.8, GREY))]
-    rows = [
+    rows: list[list[Any]] = [
         [head("合同编号", "Contract", "LEFT"), TextBlock([(report.contract_code, 8.5, INK),
                                                          (report.contract_name, 8.5, INK)]),
          head("报告期", "Reporting period", "LEFT"), text(_period(report))],
@@ -284,7 +285,7 @@ def _adjustments(report: MVReport) -> list[Flowable]:
 def _guarantee(g: Guarantee) -> Flowable:
     verdict = ("已达到 Met", INK) if g.met else ("未达到 Missed", ACTUAL_COLOUR)
     money = g.consequence
-    rows = [
+    rows: list[list[Any]] = [
         [head("保证节能量", "Guaranteed", "LEFT"), text(f"{number(g.guaranteed)} {g.unit}（{g.utility}）"),
          head("实际节能量", "Achieved", "LEFT"), text(f"{number(g.achieved)} {g.unit}")],
         [head("结论", "Verdict", "LEFT"), TextBlock([(verdict[0], 10, verdict[1])]),

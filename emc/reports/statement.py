@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
@@ -286,7 +287,7 @@ def _payment_table(statement: Statement) -> Table:
 
     total = statement.total
     due = f"{statement.due_date:%Y-%m-%d}" if statement.due_date else (statement.due_text or "—")
-    rows = [
+    rows: list[list[Any]] = [
         [head("付款方", "Payer", "LEFT"), party(statement.payer, bank=False),
          head("收款方", "Payee", "LEFT"), party(statement.payee, bank=True)],
         [head("应付金额", "Amount payable", "LEFT"),

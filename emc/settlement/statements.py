@@ -1,4 +1,5 @@
-"""A settlement as the PDF statement finance receives (emc.reports.statement renders it)."""
+"""A settlement as the PDF statement finance receives: assembled from the approved settlement and its contract,
+frozen as a snapshot at approval (so the approved rendering never moves), rendered by emc.reports.statement."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.baselines.models import AdjustmentStatus, NonRoutineAdjustment
 from emc.config import get_settings
-from emc.contracts.models import ContractInstitution
+from emc.contracts.models import Contract, ContractInstitution
 from emc.contracts.service import current_version
 from emc.org.models import Esco, Institution
 from emc.reports import statement as st
@@ -23,7 +24,8 @@ from emc.settlement.core.lines import ESCO, LESSOR, PARTY_ZH
 from emc.settlement.models import Settlement, SettlementLine, StatementSnapshot
 from emc.tariffs.book import BAND_ZH
 
-TYPE_ZH = {"shared_savings": ("节能效益分享型", "shared savings"), "guaranteed_savings": ("节能量保证型", "guaranteed savings"),
+TYPE_ZH = {"shared_savings": ("节能效益分享型", "shared savings"),
+           "guaranteed_savings": ("节能量保证型", "guaranteed savings"),
            "cost_custody": ("能源费用托管型", "energy-cost custody"), "lease": ("融资租赁型", "finance lease"),
            "hybrid": ("混合型", "hybrid")}
 UTILITY = {"electricity": ("电", "Electricity", "kWh"), "water": ("水", "Water", "m³"), "gas": ("天然气", "Gas", "m³"),
@@ -37,53 +39,11 @@ def verification_code(row: Settlement) -> str:
 
 
 def build(session: Session, row: Settlement) -> st.Statement:
+    """The statement of an approved settlement from today's data: parties, savings, money lines and notes."""
     contract = records.contract_of(session, row)
-    esco = session.get(Esco, contract.esco_id)
-    assert esco is not None
-    institutions = list(session.execute(select(Institution).join(
-        ContractInstitution, ContractInstitution.institution_id == Institution.id)
-        .where(ContractInstitution.contract_id == contract.id).order_by(Institution.code)).scalars())
     spec = current_version(session, contract).spec
-    inst_parties = [st.Party(i.name, i.name_en) for i in institutions] or [st.Party("—")]
-    esco_party = st.Party(esco.name, esco.name_en, esco.credit_code)
-    institution_side = inst_parties[0] if len(inst_parties) == 1 else st.Party(
-        f"{inst_parties[0].name} 等 {len(inst_parties)} 家用能单位", f"{len(inst_parties)} institutions")
-    # A statement is between the institution and one counterparty: the ESCO if any line involves it, else the
-    # lessor of a finance lease. Lines with a third party (a lease's instalments beside an ESCO's fee) are not
-    # part of this statement's total: they are listed in its notes, with their own amounts.
     stored = records.lines_of(session, row)
-    other = ESCO if any(ESCO in (line.payer, line.payee) for line in stored) or not stored else LESSOR
-    lessor_name = next((str(line.detail.get("inputs", {}).get("lessor", "")) for line in stored
-                        if LESSOR in (line.payer, line.payee)), "") or "出租人"
-    other_party = esco_party if other == ESCO else st.Party(lessor_name, "Lessor")
-    mine = [line for line in stored if other in (line.payer, line.payee)]
-    net = sum((line.amount if line.payee == other else -line.amount for line in mine), Decimal(0))
-    payer, payee = (institution_side, other_party) if net >= 0 else (other_party, institution_side)
-    sign = Decimal(1) if net >= 0 else Decimal(-1)
-    lines = []
-    for line in mine:
-        toward = Decimal(1) if line.payee == other else Decimal(-1)
-        lines.append(st.LineItem(description=f"{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)}"
-                                 f" · {line.component}", formula=line.formula, amount=line.amount * toward * sign,
-                                 description_en=line.detail.get("formula_en", "")[:120]))
-    if not lines:  # a period with nothing due is still a statement: it says so
-        lines.append(st.LineItem(description="本期无应付款项", formula="本期各项计算结果均为零。",
-                                 amount=Decimal("0.00"), description_en="No amount is due this period"))
-    third = [line for line in stored if other not in (line.payer, line.payee)]
-    savings = []
-    for key, value in sorted(row.inputs.items()):
-        if key.startswith("savings.") and key.endswith(".adjusted_baseline"):
-            utility = key.split(".")[1]
-            zh, en, unit = UTILITY.get(utility, (utility, utility, ""))
-            unc = row.inputs.get(f"savings.{utility}.uncertainty")
-            savings.append(st.SavingsRow(zh, en, unit, Decimal(value), Decimal(row.inputs[f"savings.{utility}.actual"]),
-                                         Decimal(row.inputs[f"savings.{utility}.savings"]),
-                                         Decimal(unc) if unc else None, "68%"))
-    prices = (spec.get("valuation") or {}).get("prices", {})
-    rates = [st.Rate(f"{UTILITY.get(u, (u,))[0]} 合同单价", Decimal(p), f"元/{UTILITY.get(u, ('', '', ''))[2]}",
-                     f"合同 v{contract.current_version}") for u, p in prices.items()]
-    rates += _tariff_rates(stored)
-    adjustments = _adjustments(session, contract.id, row)
+    sides = _sides(session, contract, stored)
     zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
     # frozen at approval: the statement carries the approval date; the issue and due dates live on the issue
     # record (settlement.issued_at, due_on), so the bytes never depend on when it is issued or downloaded
@@ -91,6 +51,101 @@ def build(session: Session, row: Settlement) -> st.Statement:
     assert approved is not None
     days = int(spec.get("contract", {}).get("payment_days", 30))
     base = get_settings().public_url.rstrip("/")
+    rates = _contract_rates(spec, contract.current_version) + _tariff_rates(stored)
+    return st.Statement(
+        number=row.number, bureau="机关事务管理局 Government Offices Administration Bureau",
+        institutions=sides.institutions, esco=sides.esco, contract_code=contract.code, contract_name=contract.name,
+        contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
+        period_end=row.period_end - timedelta(days=1), issue_date=approved, savings=_savings(row.inputs),
+        lines=_line_items(sides), payer=sides.payer, payee=sides.payee, due_date=None,
+        date_label="批准日期 Approval date",
+        due_text=f"开具后 {days} 日内 Within {days} days of issue",
+        payment_terms=f"收到结算单后 {days} 日内支付 Payable within {days} days of issue",
+        verification_code=verification_code(row) if row.inputs_hash else "DRAFT",
+        verification_url=f"{base}/verify/{row.number}", rates=rates, notes=_notes(row, sides.third),
+        adjustments=_adjustments(session, contract.id, row))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sides:
+    """Who the statement is between, and which stored lines are its own."""
+
+    institutions: list[st.Party]
+    esco: st.Party
+    other: str  # the counterparty's party code: ESCO, or LESSOR for a finance lease without an ESCO line
+    payer: st.Party
+    payee: st.Party
+    mine: list[SettlementLine]  # lines between the institution and the counterparty
+    third: list[SettlementLine]  # lines with a third party: listed in the notes, not in the total
+    sign: Decimal  # +1 when the institution pays on balance, −1 when it receives
+
+
+def _institutions(session: Session, contract: Contract) -> list[Institution]:
+    return list(session.execute(select(Institution).join(
+        ContractInstitution, col(ContractInstitution.institution_id) == Institution.id)
+        .where(col(ContractInstitution.contract_id) == contract.id).order_by(col(Institution.code))).scalars())
+
+
+def _sides(session: Session, contract: Contract, stored: list[SettlementLine]) -> _Sides:
+    """A statement is between the institution and one counterparty: the ESCO if any line involves it, else the
+    lessor of a finance lease. Lines with a third party (a lease's instalments beside an ESCO's fee) are not
+    part of this statement's total: they are listed in its notes, with their own amounts."""
+    esco = session.get(Esco, contract.esco_id)
+    assert esco is not None
+    inst_parties = [st.Party(i.name, i.name_en) for i in _institutions(session, contract)] or [st.Party("—")]
+    esco_party = st.Party(esco.name, esco.name_en, esco.credit_code)
+    institution_side = inst_parties[0] if len(inst_parties) == 1 else st.Party(
+        f"{inst_parties[0].name} 等 {len(inst_parties)} 家用能单位", f"{len(inst_parties)} institutions")
+    other = ESCO if any(ESCO in (line.payer, line.payee) for line in stored) or not stored else LESSOR
+    lessor_name = next((str(line.detail.get("inputs", {}).get("lessor", "")) for line in stored
+                        if LESSOR in (line.payer, line.payee)), "") or "出租人"
+    other_party = esco_party if other == ESCO else st.Party(lessor_name, "Lessor")
+    mine = [line for line in stored if other in (line.payer, line.payee)]
+    net = sum((line.amount if line.payee == other else -line.amount for line in mine), Decimal(0))
+    payer, payee = (institution_side, other_party) if net >= 0 else (other_party, institution_side)
+    return _Sides(inst_parties, esco_party, other, payer, payee, mine,
+                  [line for line in stored if other not in (line.payer, line.payee)],
+                  Decimal(1) if net >= 0 else Decimal(-1))
+
+
+def _line_items(sides: _Sides) -> list[st.LineItem]:
+    """The statement's own lines, signed as the payer sees them."""
+    lines = []
+    for line in sides.mine:
+        toward = Decimal(1) if line.payee == sides.other else Decimal(-1)
+        lines.append(st.LineItem(
+            description=f"{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)}"
+                        f" · {line.component}", formula=line.formula, amount=line.amount * toward * sides.sign,
+            description_en=line.detail.get("formula_en", "")[:120]))
+    if not lines:  # a period with nothing due is still a statement: it says so
+        lines.append(st.LineItem(description="本期无应付款项", formula="本期各项计算结果均为零。",
+                                 amount=Decimal("0.00"), description_en="No amount is due this period"))
+    return lines
+
+
+def _savings(inputs: dict[str, Any]) -> list[st.SavingsRow]:
+    """Each utility's adjusted baseline, actual use and savings as frozen in the settlement's inputs."""
+    savings = []
+    for key, value in sorted(inputs.items()):
+        if key.startswith("savings.") and key.endswith(".adjusted_baseline"):
+            utility = key.split(".")[1]
+            zh, en, unit = UTILITY.get(utility, (utility, utility, ""))
+            unc = inputs.get(f"savings.{utility}.uncertainty")
+            savings.append(st.SavingsRow(zh, en, unit, Decimal(value), Decimal(inputs[f"savings.{utility}.actual"]),
+                                         Decimal(inputs[f"savings.{utility}.savings"]),
+                                         Decimal(unc) if unc else None, "68%"))
+    return savings
+
+
+def _contract_rates(spec: dict[str, Any], version: int) -> list[st.Rate]:
+    """The contract's own unit prices for savings (valuation.prices)."""
+    prices = (spec.get("valuation") or {}).get("prices", {})
+    return [st.Rate(f"{UTILITY.get(u, (u,))[0]} 合同单价", Decimal(p), f"元/{UTILITY.get(u, ('', '', ''))[2]}",
+                    f"合同 v{version}") for u, p in prices.items()]
+
+
+def _notes(row: Settlement, third: list[SettlementLine]) -> list[str]:
+    """Third-party lines, the settlement's warnings, and what kind of statement this is."""
     notes = [f"另：{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)} "
              f"{line.amount:,.2f} 元（{line.formula}），不计入本结算单合计。" for line in third]
     notes += [w.get("message", "") for w in row.warnings][:5]
@@ -98,16 +153,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
         notes.insert(0, "本结算单为合同年度清算（保证量核算、费用对账）。This statement is the contract-year true-up.")
     if row.adjusts_id:
         notes.insert(0, "本结算单为对已批准结算单的差额调整。This statement adjusts an approved settlement.")
-    return st.Statement(
-        number=row.number, bureau="机关事务管理局 Government Offices Administration Bureau",
-        institutions=inst_parties, esco=esco_party, contract_code=contract.code, contract_name=contract.name,
-        contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
-        period_end=row.period_end - timedelta(days=1), issue_date=approved, savings=savings, lines=lines,
-        payer=payer, payee=payee, due_date=None, date_label="批准日期 Approval date",
-        due_text=f"开具后 {days} 日内 Within {days} days of issue",
-        payment_terms=f"收到结算单后 {days} 日内支付 Payable within {days} days of issue",
-        verification_code=verification_code(row) if row.inputs_hash else "DRAFT",
-        verification_url=f"{base}/verify/{row.number}", rates=rates, notes=notes, adjustments=adjustments)
+    return notes
 
 
 def _tariff_rates(lines: list[SettlementLine]) -> list[st.Rate]:
@@ -124,12 +170,13 @@ def _tariff_rates(lines: list[SettlementLine]) -> list[st.Rate]:
     return list(seen.values())
 
 
-def _adjustments(session: Session, contract_id: int, row: Settlement) -> list[st.Adjustment]:
+def _adjustments(session: Session, contract_id: int | None, row: Settlement) -> list[st.Adjustment]:
     """Approved non-routine adjustments acting in the period, with their reasons (IPMVP: every adjustment to
     the baseline is stated where the savings are used)."""
     found = session.execute(select(NonRoutineAdjustment).where(
-        NonRoutineAdjustment.contract_id == contract_id, NonRoutineAdjustment.status == AdjustmentStatus.approved,
-        NonRoutineAdjustment.start < row.period_end)).scalars()
+        col(NonRoutineAdjustment.contract_id) == contract_id,
+        col(NonRoutineAdjustment.status) == AdjustmentStatus.approved,
+        col(NonRoutineAdjustment.start) < row.period_end)).scalars()
     out = []
     for a in found:
         if a.end is not None and a.end <= row.period_start:
@@ -147,6 +194,7 @@ def _adjustments(session: Session, contract_id: int, row: Settlement) -> list[st
 
 def freeze(session: Session, row: Settlement) -> StatementSnapshot:
     """Take the statement's snapshot at approval: contract, parties and figures as they are now."""
+    assert row.id is not None  # an approved settlement is stored
     snap = StatementSnapshot(settlement_id=row.id, data=to_data(build(session, row)))
     session.add(snap)
     session.flush()
