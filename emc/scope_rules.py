@@ -1,7 +1,8 @@
 """The scope rule of every table: its path to contract / institution / meter / ESCO / region.
 
-This module sits above the domains (it imports their models, none of them imports it), so
-:class:`emc.org.scope.Scope` can ask it for any table's rule without an import loop. A rule is a function
+This module sits above the domains (it imports their models, none of them imports it, nor does
+:mod:`emc.org.scope`): :mod:`emc.wiring` installs :func:`rule_for` into :class:`emc.org.scope.Scope`, so a
+service asks its scope for any table's rule without an import loop. A rule is a function
 ``Scope → WHERE clause`` over the table; most are a *path* (``via``): a foreign key into a table that
 already has a rule. Tables that are not tenant data say so in :data:`SHARED` (every signed-in user may read
 them) or :data:`OWN` (a user's own rows), with the reason. ``tests/test_scope_rules.py`` walks the metadata
@@ -11,7 +12,7 @@ and fails when a table is in none of them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, not_, or_, select, true
 
@@ -41,6 +42,7 @@ from emc.metering.models import (
     WeatherStation,
 )
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, Role, User, UserSession
+from emc.org.scope import Rule, Scope
 from emc.settlement.models import (
     LedgerEntry,
     Settlement,
@@ -53,10 +55,6 @@ from emc.settlement.models import (
 )
 from emc.tariffs.models import Tariff
 
-if TYPE_CHECKING:
-    from emc.org.scope import Scope
-
-Rule = Callable[["Scope"], ColumnElement[bool]]
 RULES: dict[type, Rule] = {}
 
 # Not tenant data: published or installation-wide reference data every signed-in user may read.
