@@ -5,7 +5,7 @@ and validation problems that name the file, the key path as the user wrote it, a
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -102,7 +102,7 @@ def _key_path(loc: tuple[Any, ...], data: Any) -> str:
     return "".join(parts)
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: Mapping[str, Any]) -> str:
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         return "unknown key (misspelt? see contracts/README.md)"

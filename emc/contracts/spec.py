@@ -387,7 +387,7 @@ class ContractFile(Strict):
                 raise KeyProblem(("meters", i, "institution"), f"{meter.institution!r} is not in [[institutions]]")
 
     def _main_kinds(self) -> set[str]:
-        return {c.kind for c in self.components} - {"fixed_fee"}
+        return {str(c.kind) for c in self.components} - {"fixed_fee"}
 
     def _type_has_components(self) -> None:
         head = self.contract
