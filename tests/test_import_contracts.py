@@ -58,12 +58,14 @@ def test_every_shell_installs_the_rules_from_above(shell: str) -> None:
     assert out == "True True"
 
 
-def test_an_unwired_process_refuses_to_scope() -> None:
-    """Fail closed: without emc.wiring a scope cannot build a clause (it never falls back to 'everything')."""
+def test_an_unwired_process_refuses_to_scope_a_tenant() -> None:
+    """Fail closed: without emc.wiring a restricted scope cannot build a clause (it never falls back to
+    'everything'); the installation-wide scope of jobs and commands needs no rules (every rule passes it all)."""
     out = _run("from emc.org.scope import Scope\n"
-               "from emc.org.models import Institution\n"
+               "from emc.org.models import Institution, Role\n"
+               "print(Scope.everything().clause_for(Institution))\n"
                "try:\n"
-               "    Scope.everything().clause_for(Institution)\n"
+               "    Scope(role=Role.esco, esco_id=1).clause_for(Institution)\n"
                "except RuntimeError as exc:\n"
                "    print('refused:', exc)\n")
-    assert out.startswith("refused: no scope rules are installed")
+    assert out.splitlines() == ["true", "refused: no scope rules are installed: the entry point imports emc.wiring"]
