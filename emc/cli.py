@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from sqlmodel import select
 
+import emc.wiring  # noqa: F401  (installs the scope rules: this is a shell)
 from emc.carbon.cli import app as carbon_app
 from emc.config import get_settings
 from emc.db import (

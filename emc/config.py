@@ -74,12 +74,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> Settings:
-        if self.env == "production":
-            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
-                raise ValueError(
-                    "EMC_ENV=production needs EMC_SECRET_KEY set to a random value of at least 32 characters "
-                    '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
-                )
+        if self.env == "production" and (self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32):
+            raise ValueError(
+                "EMC_ENV=production needs EMC_SECRET_KEY set to a random value of at least 32 characters "
+                '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+            )
         return self
 
     @property

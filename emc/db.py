@@ -135,9 +135,8 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate, then ANALYZE (a migration may fill or rebuild tables; autovacuum may be off)."""
-    import emc.models  # noqa: F401  (register every table on the metadata)
-
+    """Migrate, then ANALYZE (a migration may fill or rebuild tables; autovacuum may be off). The migration
+    environment (emc/migrations/env.py) loads every table; this module knows none of them."""
     command.upgrade(alembic_config(engine), revision)
     with engine.begin() as conn:
         analyze(conn)

@@ -35,9 +35,10 @@ from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, Settl
 from emc.tariffs.models import Tariff
 
 __all__ = [
-    "ApiToken", "AuditEvent", "ImportBatchMeter", "StatementDigest", "UserSession", "Baseline", "NonRoutineAdjustment", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter",
-    "ContractVersion", "Esco", "ImportBatch", "ImportProfile", "ReadingRevision", "WeatherObservation",
-    "WeatherStation", "Institution", "InstitutionYear", "Meter", "Reading", "LedgerEntry", "Region", "Settlement", "SettlementLine", "SettlementWait", "Tariff", "User",
-    "CarbonEntry", "CarbonFactor", "CarbonInstitutionSetting", "CarbonLedgerSetting", "CarbonQuota",
-    "CarbonQuotaCorrection", "CarbonReference", "CarbonTarget", "CarbonWarning",
+    "ApiToken", "AuditEvent", "Baseline", "CarbonEntry", "CarbonFactor", "CarbonInstitutionSetting",
+    "CarbonLedgerSetting", "CarbonQuota", "CarbonQuotaCorrection", "CarbonReference", "CarbonTarget",
+    "CarbonWarning", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter", "ContractVersion",
+    "Esco", "ImportBatch", "ImportBatchMeter", "ImportProfile", "Institution", "InstitutionYear", "LedgerEntry",
+    "Meter", "NonRoutineAdjustment", "Reading", "ReadingRevision", "Region", "Settlement", "SettlementLine",
+    "SettlementWait", "StatementDigest", "Tariff", "User", "UserSession", "WeatherObservation", "WeatherStation",
 ]

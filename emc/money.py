@@ -17,7 +17,7 @@ class MoneyError(ValueError):
 
 def to_decimal(value: Any) -> Decimal:
     """Exact Decimal from str, int or Decimal; floats are refused."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise MoneyError(f"{value!r}: money and prices must be given as text or integers, not floats")
     if isinstance(value, Decimal):
         result = value

@@ -1,7 +1,8 @@
 """The scope rule of every table: its path to contract / institution / meter / ESCO / region.
 
-This module sits above the domains (it imports their models, none of them imports it), so
-:class:`emc.org.scope.Scope` can ask it for any table's rule without an import loop. A rule is a function
+This module sits above the domains (it imports their models, none of them imports it, nor does
+:mod:`emc.org.scope`): :mod:`emc.wiring` installs :func:`rule_for` into :class:`emc.org.scope.Scope`, so a
+service asks its scope for any table's rule without an import loop. A rule is a function
 ``Scope → WHERE clause`` over the table; most are a *path* (``via``): a foreign key into a table that
 already has a rule. Tables that are not tenant data say so in :data:`SHARED` (every signed-in user may read
 them) or :data:`OWN` (a user's own rows), with the reason. ``tests/test_scope_rules.py`` walks the metadata
@@ -11,9 +12,10 @@ and fails when a table is in none of them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, not_, or_, select, true
+from sqlmodel import col
 
 from emc.audit.models import AuditEvent
 from emc.baselines.models import Baseline, NonRoutineAdjustment
@@ -41,6 +43,7 @@ from emc.metering.models import (
     WeatherStation,
 )
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, Role, User, UserSession
+from emc.org.scope import Rule, Scope
 from emc.settlement.models import (
     LedgerEntry,
     Settlement,
@@ -53,10 +56,6 @@ from emc.settlement.models import (
 )
 from emc.tariffs.models import Tariff
 
-if TYPE_CHECKING:
-    from emc.org.scope import Scope
-
-Rule = Callable[["Scope"], ColumnElement[bool]]
 RULES: dict[type, Rule] = {}
 
 # Not tenant data: published or installation-wide reference data every signed-in user may read.
@@ -107,32 +106,34 @@ def via(column: Any, target: type) -> Rule:
 
 def _subtree(scope: Scope) -> Any:
     assert scope.region_path is not None
-    return select(Region.id).where(Region.path.startswith(scope.region_path, autoescape=True))
+    return select(col(Region.id)).where(col(Region.path).startswith(scope.region_path, autoescape=True))
 
 
 # -- the three roots: contract, institution, meter -------------------------------------------------
 @rule(Contract)
 def _contracts(scope: Scope) -> ColumnElement[bool]:
     if scope.esco_id is not None:
-        return Contract.esco_id == scope.esco_id
+        return col(Contract.esco_id) == scope.esco_id
     if scope.region_path is None:
         return true()
     return exists(
-        select(ContractInstitution.contract_id)
-        .join(Institution, Institution.id == ContractInstitution.institution_id)
-        .where(ContractInstitution.contract_id == Contract.id, Institution.region_id.in_(_subtree(scope))))
+        select(col(ContractInstitution.contract_id))
+        .join(Institution, col(Institution.id) == col(ContractInstitution.institution_id))
+        .where(col(ContractInstitution.contract_id) == col(Contract.id),
+               col(Institution.region_id).in_(_subtree(scope))))
 
 
 @rule(Institution)
 def _institutions(scope: Scope) -> ColumnElement[bool]:
     if scope.esco_id is not None:
         return exists(
-            select(ContractInstitution.contract_id)
-            .join(Contract, Contract.id == ContractInstitution.contract_id)
-            .where(ContractInstitution.institution_id == Institution.id, Contract.esco_id == scope.esco_id))
+            select(col(ContractInstitution.contract_id))
+            .join(Contract, col(Contract.id) == col(ContractInstitution.contract_id))
+            .where(col(ContractInstitution.institution_id) == col(Institution.id),
+                   col(Contract.esco_id) == scope.esco_id))
     if scope.region_path is None:
         return true()
-    return Institution.region_id.in_(_subtree(scope))
+    return col(Institution.region_id).in_(_subtree(scope))
 
 
 @rule(Meter)
@@ -142,40 +143,42 @@ def _meters(scope: Scope) -> ColumnElement[bool]:
         if scope.esco_id < 0:
             return false()
         return exists(
-            select(ContractMeter.meter_id)
-            .join(Contract, Contract.id == ContractMeter.contract_id)
-            .where(ContractMeter.meter_id == Meter.id, Contract.esco_id == scope.esco_id))
+            select(col(ContractMeter.meter_id))
+            .join(Contract, col(Contract.id) == col(ContractMeter.contract_id))
+            .where(col(ContractMeter.meter_id) == col(Meter.id), col(Contract.esco_id) == scope.esco_id))
     if scope.region_path is None:
         return true()
-    return Meter.institution_id.in_(select(Institution.id).where(Institution.region_id.in_(_subtree(scope))))
+    in_region = select(col(Institution.id)).where(col(Institution.region_id).in_(_subtree(scope)))
+    return col(Meter.institution_id).in_(in_region)
 
 
 @rule(Esco)
 def _escos(scope: Scope) -> ColumnElement[bool]:
     """An ESCO sees itself; the bureau the ESCOs holding a contract in its region."""
     if scope.esco_id is not None:
-        return Esco.id == scope.esco_id
+        return col(Esco.id) == scope.esco_id
     if scope.region_path is None:
         return true()
-    return Esco.id.in_(select(Contract.esco_id).where(_contracts(scope)))
+    return col(Esco.id).in_(select(col(Contract.esco_id)).where(_contracts(scope)))
 
 
 # -- paths to a contract ---------------------------------------------------------------------------
+_model: Any
 for _model in (ContractInstitution, ContractMeter, ContractVersion, Baseline, NonRoutineAdjustment, Settlement,
                LedgerEntry, SettlementWait):
-    RULES[_model] = via(_model.contract_id, Contract)  # type: ignore[attr-defined]
-RULES[ContractComponent] = via(ContractComponent.version_id, ContractVersion)
-RULES[SettlementLine] = via(SettlementLine.settlement_id, Settlement)
+    RULES[_model] = via(_model.contract_id, Contract)
+RULES[ContractComponent] = via(col(ContractComponent.version_id), ContractVersion)
+RULES[SettlementLine] = via(col(SettlementLine.settlement_id), Settlement)
 for _model in (StatementDigest, StatementSnapshot, SettlementPayment, SettlementSource):
-    RULES[_model] = via(_model.settlement_id, Settlement)  # type: ignore[attr-defined]
+    RULES[_model] = via(_model.settlement_id, Settlement)
 
 # -- paths to an institution -----------------------------------------------------------------------
 for _model in (InstitutionYear, CarbonInstitutionSetting, CarbonQuotaCorrection, CarbonWarning):
-    RULES[_model] = via(_model.institution_id, Institution)  # type: ignore[attr-defined]
+    RULES[_model] = via(_model.institution_id, Institution)
 
 # -- paths to a meter ------------------------------------------------------------------------------
-RULES[Reading] = via(Reading.meter_id, Meter)
-RULES[ReadingRevision] = via(ReadingRevision.meter_id, Meter)
+RULES[Reading] = via(col(Reading.meter_id), Meter)
+RULES[ReadingRevision] = via(col(ReadingRevision.meter_id), Meter)
 
 
 @rule(CarbonEntry)
@@ -183,10 +186,10 @@ def _carbon_entries(scope: Scope) -> ColumnElement[bool]:
     """The institution's ledger rows; an ESCO sees its own contracts' savings there, not another ESCO's."""
     if scope.is_unrestricted:
         return true()
-    clause = via(CarbonEntry.institution_id, Institution)(scope)
+    clause = via(col(CarbonEntry.institution_id), Institution)(scope)
     if scope.is_esco:
-        clause = and_(clause, or_(CarbonEntry.contract_id.is_(None),
-                                  CarbonEntry.contract_id.in_(select(Contract.id).where(_contracts(scope)))))
+        clause = and_(clause, or_(col(CarbonEntry.contract_id).is_(None),
+                                  col(CarbonEntry.contract_id).in_(select(col(Contract.id)).where(_contracts(scope)))))
     return clause
 
 
@@ -198,30 +201,30 @@ def _batches(scope: Scope) -> ColumnElement[bool]:
     it would delete the other district's readings), and a weather batch whose stations serve one of its
     institutions."""
     if scope.esco_id is not None:
-        return ImportBatch.esco_id == scope.esco_id
+        return col(ImportBatch.esco_id) == scope.esco_id
     if scope.region_path is None:
         return true()
-    links = select(ImportBatchMeter.meter_id).where(ImportBatchMeter.batch_id == ImportBatch.id)
-    stations = select(WeatherObservation.station_id).join(
-        WeatherStation, WeatherStation.id == WeatherObservation.station_id).where(
-        WeatherObservation.batch_id == ImportBatch.id,
-        WeatherStation.code.in_(select(Institution.weather_station).where(_institutions(scope))))
+    links = select(col(ImportBatchMeter.meter_id)).where(col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
+    stations = select(col(WeatherObservation.station_id)).join(
+        WeatherStation, col(WeatherStation.id) == col(WeatherObservation.station_id)).where(
+        col(WeatherObservation.batch_id) == col(ImportBatch.id),
+        col(WeatherStation.code).in_(select(col(Institution.weather_station)).where(_institutions(scope))))
     return or_(
-        ImportBatch.uploaded_by_id == scope.user_id if scope.user_id is not None else false(),
-        and_(ImportBatch.kind == "weather", exists(stations)),
-        and_(ImportBatch.kind != "weather", exists(links), not_(exists(links.where(not_(
-            ImportBatchMeter.meter_id.in_(select(Meter.id).where(_meters(scope)))))))),
+        col(ImportBatch.uploaded_by_id) == scope.user_id if scope.user_id is not None else false(),
+        and_(col(ImportBatch.kind) == "weather", exists(stations)),
+        and_(col(ImportBatch.kind) != "weather", exists(links), not_(exists(links.where(not_(
+            col(ImportBatchMeter.meter_id).in_(select(col(Meter.id)).where(_meters(scope)))))))),
     )
 
 
-RULES[ImportBatchMeter] = via(ImportBatchMeter.batch_id, ImportBatch)
+RULES[ImportBatchMeter] = via(col(ImportBatchMeter.batch_id), ImportBatch)
 
 
 @rule(ImportProfile)
 def _profiles(scope: Scope) -> ColumnElement[bool]:
     if scope.esco_id is not None:
-        return ImportProfile.esco_id == scope.esco_id
-    return or_(ImportProfile.esco_id.is_(None), via(ImportProfile.esco_id, Esco)(scope))
+        return col(ImportProfile.esco_id) == scope.esco_id
+    return or_(col(ImportProfile.esco_id).is_(None), via(col(ImportProfile.esco_id), Esco)(scope))
 
 
 # -- tariffs: by the region whose price notice they are ---------------------------------------------
@@ -234,16 +237,16 @@ def _tariffs(scope: Scope) -> ColumnElement[bool]:
         return true()
     owner = Region.__table__.alias("tariff_region")
     if scope.esco_id is not None:
-        inside = select(Region.path).join(Institution, Institution.region_id == Region.id).where(
+        inside = select(col(Region.path)).join(Institution, col(Institution.region_id) == col(Region.id)).where(
             _institutions(scope))
-        applies = exists(select(owner.c.id).where(owner.c.id == Tariff.region_id,
-                                                  inside.where(Region.path.startswith(owner.c.path)).exists()))
+        applies: ColumnElement[bool] = exists(select(owner.c.id).where(owner.c.id == col(Tariff.region_id),
+                                                  inside.where(col(Region.path).startswith(owner.c.path)).exists()))
     else:
         path = scope.region_path
         assert path is not None
-        applies = Tariff.region_id.in_(select(owner.c.id).where(or_(
+        applies = col(Tariff.region_id).in_(select(owner.c.id).where(or_(
             owner.c.path.startswith(path, autoescape=True), _literal_startswith(path, owner.c.path))))
-    return or_(Tariff.region_id.is_(None), applies)
+    return or_(col(Tariff.region_id).is_(None), applies)
 
 
 def _literal_startswith(value: str, prefix_column: Any) -> ColumnElement[bool]:
@@ -258,7 +261,7 @@ def _literal_startswith(value: str, prefix_column: Any) -> ColumnElement[bool]:
 def _users(scope: Scope) -> ColumnElement[bool]:
     if scope.role == Role.admin:
         return true()
-    return User.id == scope.user_id if scope.user_id is not None else false()
+    return col(User.id) == scope.user_id if scope.user_id is not None else false()
 
 
 def _own(column: Any) -> Rule:
@@ -270,8 +273,8 @@ def _own(column: Any) -> Rule:
     return clause
 
 
-RULES[ApiToken] = _own(ApiToken.user_id)
-RULES[UserSession] = _own(UserSession.user_id)
+RULES[ApiToken] = _own(col(ApiToken.user_id))
+RULES[UserSession] = _own(col(UserSession.user_id))
 
 # audit object types whose object_id is the code / number / id of a scoped row
 _AUDITED: dict[str, Any] = {
@@ -287,10 +290,11 @@ def _audit(scope: Scope) -> ColumnElement[bool]:
     installation settings) only for an administrator."""
     if scope.role == Role.admin:
         return true()
-    clauses = [and_(AuditEvent.object_type == kind, AuditEvent.object_id.in_(select(key).where(rule_for(model)(scope))))
+    clauses = [and_(col(AuditEvent.object_type) == kind,
+                    col(AuditEvent.object_id).in_(select(key).where(rule_for(model)(scope))))
                for kind, (model, key) in _AUDITED.items()]
     if scope.user_id is not None:
-        clauses.append(AuditEvent.actor_id == scope.user_id)
+        clauses.append(col(AuditEvent.actor_id) == scope.user_id)
     return or_(*clauses)
 
 

@@ -27,6 +27,8 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import emc.wiring  # noqa: F401  (scope rules and cross-domain answers for the services it drives)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

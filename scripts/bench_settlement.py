@@ -23,6 +23,8 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import emc.wiring  # noqa: F401  (scope rules and cross-domain answers for the services it drives)
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 

@@ -15,6 +15,8 @@ import sys
 from datetime import date
 from time import perf_counter
 
+import emc.wiring  # noqa: F401  (scope rules and cross-domain answers for the services it drives)
+
 
 def main(argv: list[str] | None = None) -> int:
     from emc.synthetic import PortfolioSpec

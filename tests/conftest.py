@@ -22,6 +22,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+import emc.wiring  # noqa: F401  (scope rules, as every shell installs them)
 from emc.db import make_engine, upgrade
 
 CI = os.environ.get("CI", "").lower() == "true"

@@ -23,8 +23,9 @@ def test_every_literal_key_used_in_templates_exists() -> None:
 
 def test_every_enum_value_shown_on_pages_has_a_label() -> None:
     from emc.contracts.spec import CarbonRights, ContractType, Frequency
-    from emc.metering.models import BatchStatus, RegisterType, Utility
-    from emc.org.models import InstitutionCategory, Role
+    from emc.kinds import InstitutionCategory, RegisterType, Utility
+    from emc.metering.models import BatchStatus
+    from emc.org.models import Role
 
     wanted = {f"type.{v.value}" for v in ContractType} | {f"freq.{v.value}" for v in Frequency} \
         | {f"carbon.{v.value}" for v in CarbonRights} | {f"register.{v.value}" for v in RegisterType} \

@@ -1,19 +1,36 @@
-"""Record audit events. Callers pass plain dicts; the session is committed by the caller."""
+"""Record audit events. Callers pass plain dicts; the session is committed by the caller.
+
+The audit trail sits below every domain (each records into it), so it knows a user only as what it stores:
+an id and a name (:class:`Actor`); a job or a command names itself with a string ("system", "cli")."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from emc.audit.models import AuditEvent
-from emc.org.models import User
+
+
+class Actor(Protocol):
+    """Who acted, as the trail records them (an ``emc.org.models.User`` is one)."""
+
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def username(self) -> str: ...
+
+
+def actor_name(actor: Actor | str) -> str:
+    """The name the trail (and a row's ``created_by``) records for ``actor``."""
+    return actor if isinstance(actor, str) else actor.username
 
 
 def record(
     session: Session,
     *,
-    actor: User | str,
+    actor: Actor | str,
     action: str,
     object_type: str,
     object_id: Any,
@@ -22,8 +39,8 @@ def record(
     reason: str = "",
 ) -> AuditEvent:
     event = AuditEvent(
-        actor_id=actor.id if isinstance(actor, User) else None,
-        actor=actor.username if isinstance(actor, User) else actor,
+        actor_id=None if isinstance(actor, str) else actor.id,
+        actor=actor_name(actor),
         action=action,
         object_type=object_type,
         object_id=str(object_id),

@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select, true
 
 from emc.contracts.models import Contract, ContractInstitution
-from emc.org.models import Institution, InstitutionCategory, Region, Role, User
+from emc.kinds import InstitutionCategory
+from emc.org.models import Institution, Region, Role, User
 from emc.org.scope import NotFound, Scope
 from emc.reports.cells import safe_cell
 from emc.web.charts import Series, time_chart

@@ -25,7 +25,7 @@ from .indicators import INDICATORS
 
 Level = Literal["constraint", "baseline", "guide"]
 DEFAULT_TIERS = (Decimal("0.80"), Decimal("0.90"), Decimal("1.00"))
-CATEGORIES = ("organ", "school", "hospital", "venue", "other")  # emc.org.models.InstitutionCategory
+CATEGORIES = ("organ", "school", "hospital", "venue", "other")  # emc.kinds.InstitutionCategory
 RATIO = Decimal("0.0001")
 
 

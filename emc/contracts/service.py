@@ -7,6 +7,7 @@ an earlier settlement used stay readable. Services never commit; the caller does
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -22,12 +23,13 @@ from emc.contracts.models import (
     ContractMeter,
     ContractVersion,
 )
-from emc.contracts.spec import ContractFile, ContractFileError, SpecProblem
+from emc.contracts.spec import ContractFile, ContractFileError
 from emc.dbtypes import utcnow
 from emc.metering.models import Meter
 from emc.org import service as org
 from emc.org.models import Esco, Institution, Region, User
 from emc.org.scope import Scope
+from emc.tomlfile import SpecProblem
 
 EVERYTHING = Scope.everything()
 
@@ -64,25 +66,49 @@ def load_contract(session: Session, spec: ContractFile, *, source: str, actor: U
                               .order_by(ContractVersion.version.desc())).first()
         if latest is not None and latest.spec_hash == digest:
             return LoadResult(head.code, "unchanged", latest.version)
-        if spec.amendment is None:
-            raise _problem(source, "amendment",
-                           f"contract {head.code} is loaded already (version {latest.version if latest else '?'}) and "
-                           "these terms differ; add [amendment] with effective = <date> and reason = '…' "
-                           "so the change is a dated amendment, not a silent rewrite")
-        if latest is not None and spec.amendment.effective <= latest.effective_from:
-            raise _problem(source, "amendment.effective",
-                           f"{spec.amendment.effective} must be after version {latest.version}'s effective date "
-                           f"{latest.effective_from}")
-        if not head.start <= spec.amendment.effective <= head.end:
-            raise _problem(source, "amendment.effective",
-                           f"{spec.amendment.effective} is outside the term {head.start}..{head.end}")
+        _check_amendment(spec, latest, source)
 
     esco = org.upsert_esco(session, spec.esco.code, {
         "name": spec.esco.name, "name_en": spec.esco.name_en, "credit_code": spec.esco.credit_code,
         "contact": spec.esco.contact}, actor=actor)
     institutions = _load_institutions(session, spec, source, actor)
     meters = _load_meters(session, spec, institutions, head.code, source, actor)
+    action = "created" if contract is None else "amended"
+    contract, version = _write_version(session, spec, contract, latest, esco, source, actor)
+    _link_parties(session, contract, institutions.values(), meters)
 
+    before = {"version": latest.version, "spec_hash": latest.spec_hash} if latest else None
+    audit.record(session, actor=actor, action=f"contract.{'create' if action == 'created' else 'amend'}",
+                 object_type="contract", object_id=head.code, before=before,
+                 after={"version": version.version, "spec_hash": digest,
+                        "effective_from": version.effective_from.isoformat(),
+                        "source": source, "changed": _changed_keys(latest.spec if latest else {}, version.spec)},
+                 reason=version.reason)
+    session.flush()
+    return LoadResult(head.code, action, version.version)
+
+
+def _check_amendment(spec: ContractFile, latest: ContractVersion | None, source: str) -> None:
+    """Changed terms of a loaded contract are a dated amendment inside the term, after the current version."""
+    head = spec.contract
+    if spec.amendment is None:
+        raise _problem(source, "amendment",
+                       f"contract {head.code} is loaded already (version {latest.version if latest else '?'}) and "
+                       "these terms differ; add [amendment] with effective = <date> and reason = '…' "
+                       "so the change is a dated amendment, not a silent rewrite")
+    if latest is not None and spec.amendment.effective <= latest.effective_from:
+        raise _problem(source, "amendment.effective",
+                       f"{spec.amendment.effective} must be after version {latest.version}'s effective date "
+                       f"{latest.effective_from}")
+    if not head.start <= spec.amendment.effective <= head.end:
+        raise _problem(source, "amendment.effective",
+                       f"{spec.amendment.effective} is outside the term {head.start}..{head.end}")
+
+
+def _write_version(session: Session, spec: ContractFile, contract: Contract | None, latest: ContractVersion | None,
+                   esco: Esco, source: str, actor: User | str) -> tuple[Contract, ContractVersion]:
+    """The contract row (created, or its header amended) and its new version with the components."""
+    head = spec.contract
     header: dict[str, Any] = {
         "name": head.name, "name_en": head.name_en, "type": head.type, "esco_id": esco.id,
         "start_date": head.start, "end_date": head.end, "settlement_frequency": head.settlement_frequency,
@@ -93,19 +119,18 @@ def load_contract(session: Session, spec: ContractFile, *, source: str, actor: U
         contract = Contract(code=head.code, current_version=1, **header)
         session.add(contract)
         session.flush()
-        version_no, effective, reason, action = 1, head.start, "", "created"
+        version_no, effective, reason = 1, head.start, ""
     else:
         assert spec.amendment is not None
         for key, value in header.items():
             setattr(contract, key, value)
         version_no = (latest.version if latest else 0) + 1
-        effective, reason, action = spec.amendment.effective, spec.amendment.reason, "amended"
+        effective, reason = spec.amendment.effective, spec.amendment.reason
         contract.current_version = version_no
         contract.updated_at = utcnow()
 
-    canonical = spec.canonical()
     version = ContractVersion(contract_id=contract.id, version=version_no, effective_from=effective, reason=reason,
-                              spec=canonical, spec_hash=digest, source_file=source,
+                              spec=spec.canonical(), spec_hash=spec.spec_hash(), source_file=source,
                               created_by=actor.username if isinstance(actor, User) else actor)
     session.add(version)
     session.flush()
@@ -113,24 +138,19 @@ def load_contract(session: Session, spec: ContractFile, *, source: str, actor: U
         params = comp.model_dump(mode="json", exclude={"key", "kind", "utilities"}, exclude_none=True)
         session.add(ContractComponent(version_id=version.id, position=position, key=comp.key, kind=comp.kind,
                                       utilities=[str(u) for u in comp.utilities], params=params))
+    return contract, version
 
-    # Parties and meters are the current ones; what each version covered stays in its spec.
+
+def _link_parties(session: Session, contract: Contract, institutions: Iterable[Institution],
+                  meters: Iterable[Meter]) -> None:
+    """Parties and meters are the current ones; what each version covered stays in its spec."""
     session.exec(delete(ContractInstitution).where(ContractInstitution.contract_id == contract.id))
     session.exec(delete(ContractMeter).where(ContractMeter.contract_id == contract.id))
     session.flush()
-    for inst in institutions.values():
+    for inst in institutions:
         session.add(ContractInstitution(contract_id=contract.id, institution_id=inst.id))
     for meter in meters:
         session.add(ContractMeter(contract_id=contract.id, meter_id=meter.id))
-
-    before = {"version": latest.version, "spec_hash": latest.spec_hash} if latest else None
-    audit.record(session, actor=actor, action=f"contract.{'create' if action == 'created' else 'amend'}",
-                 object_type="contract", object_id=head.code, before=before,
-                 after={"version": version_no, "spec_hash": digest, "effective_from": effective.isoformat(),
-                        "source": source, "changed": _changed_keys(latest.spec if latest else {}, canonical)},
-                 reason=reason)
-    session.flush()
-    return LoadResult(head.code, action, version_no)
 
 
 def _not_available(source: str, key: str, what: str) -> ContractFileError:

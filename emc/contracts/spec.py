@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -21,9 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -31,8 +26,19 @@ from pydantic import (
 )
 
 from emc import tomlfile
-from emc.metering.models import RegisterType, SubItem, Utility
-from emc.org.models import InstitutionCategory
+from emc.kinds import InstitutionCategory, RegisterType, SubItem, Utility
+from emc.tomlfile import (
+    Amount,
+    Code,
+    Fraction,
+    KeyProblem,
+    Price,
+    Quantity,
+    SpecProblem,
+    Strict,
+    problems_of,
+    read_spec_text,
+)
 
 FORMAT_VERSION = 1
 
@@ -72,44 +78,6 @@ METER_UNITS = {
     "heat": {"GJ", "MJ", "kWh"},
     "pv": {"kWh", "MWh"},
 }
-
-
-MAX_DIGITS = 13  # 10 trillion yuan: far above any contract, far below what NUMERIC(18,2) holds
-
-
-def _fen(value: Decimal) -> Decimal:
-    if value.adjusted() >= MAX_DIGITS:
-        raise ValueError(f"{value} is too large for an amount of money")
-    if value != value.quantize(Decimal("0.01")):
-        raise ValueError(f"{value} has fractions of a fen (at most 2 decimals for money)")
-    return value
-
-
-def _non_negative(value: Decimal) -> Decimal:
-    if not value.is_finite():
-        raise ValueError(f"{value} is not a finite number")
-    if value.adjusted() >= 15:
-        raise ValueError(f"{value} is too large")
-    if value < 0:
-        raise ValueError(f"{value} must not be negative")
-    return value
-
-
-def _fraction(value: Decimal) -> Decimal:
-    if not Decimal(0) <= value <= Decimal(1):
-        raise ValueError(f"{value} must be a fraction between 0 and 1 (write 2 % as 0.02)")
-    return value
-
-
-Amount = Annotated[Decimal, AfterValidator(_non_negative), AfterValidator(_fen)]
-Price = Annotated[Decimal, AfterValidator(_non_negative)]
-Fraction = Annotated[Decimal, AfterValidator(_fraction)]
-Quantity = Annotated[Decimal, AfterValidator(_non_negative)]
-Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
 
 
 class ContractHead(Strict):
@@ -404,55 +372,76 @@ class ContractFile(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ContractFile:
-        head = self.contract
+        """Cross-field rules, checked in the order a reader meets them: meters, type, baseline, components."""
+        self._meters_known()
+        self._type_has_components()
+        self._baseline_present()
+        for i, comp in enumerate(self.components):
+            self._component_fits(i, comp)
+        return self
+
+    def _meters_known(self) -> None:
         institutions = {i.code for i in self.institutions}
         for i, meter in enumerate(self.meters):
             if meter.institution not in institutions:
-                raise _KeyError(("meters", i, "institution"), f"{meter.institution!r} is not in [[institutions]]")
-        metered = {str(m.utility) for m in self.meters}
-        kinds = {c.kind for c in self.components}
-        main_kinds = kinds - {"fixed_fee"}
+                raise KeyProblem(("meters", i, "institution"), f"{meter.institution!r} is not in [[institutions]]")
+
+    def _main_kinds(self) -> set[str]:
+        return {str(c.kind) for c in self.components} - {"fixed_fee"}
+
+    def _type_has_components(self) -> None:
+        head = self.contract
         if head.type == "hybrid":
-            if len(main_kinds) < 2:
-                raise _KeyError(("contract", "type"), "a hybrid contract needs at least two kinds of component")
-        elif head.type not in kinds:
-            raise _KeyError(("contract", "type"), f"type {head.type!r} needs a component of kind {head.type!r}")
-        needs_baseline = bool(main_kinds & {"shared_savings", "guaranteed_savings", "cost_custody"})
-        if needs_baseline:
-            if self.baseline is None:
-                raise _KeyError(("baseline",), "savings and custody components need a [baseline]")
-            if self.baseline.end >= head.start:
-                raise _KeyError(("baseline", "end"), f"{self.baseline.end} must be before the contract start {head.start}")
-        for i, comp in enumerate(self.components):
-            for utility in comp.utilities:
-                if self.meters and str(utility) not in metered:
-                    raise _KeyError(("components", i, "utilities"), f"no meter of utility {utility!r} in [[meters]]")
-            if isinstance(comp, SharedSavings):
-                if len(comp.esco_share) < head.contract_years:
-                    raise _KeyError(
-                        ("components", i, "esco_share"),
-                        f"{len(comp.esco_share)} shares for a {head.contract_years}-year term; give one per contract year",
-                    )
-                self._needs_prices(i, comp)
-            if isinstance(comp, GuaranteedSavings):
-                for j, inst in enumerate(comp.fee_schedule):
-                    if inst.contract_year > head.contract_years:
-                        raise _KeyError(("components", i, "fee_schedule", j, "contract_year"),
-                                        f"year {inst.contract_year} is after the {head.contract_years}-year term")
-                if comp.guaranteed_rate is not None and self.baseline and comp.utilities[0] not in self.baseline.use:
-                    raise _KeyError(("baseline", "use"), f"a rate guarantee on {comp.utilities[0]} needs its baseline use")
-            if isinstance(comp, CostCustody):
-                if comp.savings_rate_guarantee is not None and comp.guarantee_penalty_rate is None:
-                    raise _KeyError(("components", i, "guarantee_penalty_rate"), "a savings-rate guarantee needs its penalty")
-        return self
+            if len(self._main_kinds()) < 2:
+                raise KeyProblem(("contract", "type"), "a hybrid contract needs at least two kinds of component")
+        elif head.type not in {c.kind for c in self.components}:
+            raise KeyProblem(("contract", "type"), f"type {head.type!r} needs a component of kind {head.type!r}")
+
+    def _baseline_present(self) -> None:
+        if not self._main_kinds() & {"shared_savings", "guaranteed_savings", "cost_custody"}:
+            return
+        if self.baseline is None:
+            raise KeyProblem(("baseline",), "savings and custody components need a [baseline]")
+        if self.baseline.end >= self.contract.start:
+            raise KeyProblem(("baseline", "end"),
+                             f"{self.baseline.end} must be before the contract start {self.contract.start}")
+
+    def _component_fits(self, i: int, comp: Any) -> None:
+        metered = {str(m.utility) for m in self.meters}
+        for utility in comp.utilities:
+            if self.meters and str(utility) not in metered:
+                raise KeyProblem(("components", i, "utilities"), f"no meter of utility {utility!r} in [[meters]]")
+        if isinstance(comp, SharedSavings):
+            self._shares_cover_term(i, comp)
+            self._needs_prices(i, comp)
+        if isinstance(comp, GuaranteedSavings):
+            self._guarantee_fits(i, comp)
+        if (isinstance(comp, CostCustody) and comp.savings_rate_guarantee is not None
+                and comp.guarantee_penalty_rate is None):
+            raise KeyProblem(("components", i, "guarantee_penalty_rate"), "a savings-rate guarantee needs its penalty")
+
+    def _shares_cover_term(self, i: int, comp: SharedSavings) -> None:
+        years = self.contract.contract_years
+        if len(comp.esco_share) < years:
+            raise KeyProblem(("components", i, "esco_share"),
+                             f"{len(comp.esco_share)} shares for a {years}-year term; give one per contract year")
+
+    def _guarantee_fits(self, i: int, comp: GuaranteedSavings) -> None:
+        years = self.contract.contract_years
+        for j, inst in enumerate(comp.fee_schedule):
+            if inst.contract_year > years:
+                raise KeyProblem(("components", i, "fee_schedule", j, "contract_year"),
+                                 f"year {inst.contract_year} is after the {years}-year term")
+        if comp.guaranteed_rate is not None and self.baseline and comp.utilities[0] not in self.baseline.use:
+            raise KeyProblem(("baseline", "use"), f"a rate guarantee on {comp.utilities[0]} needs its baseline use")
 
     def _needs_prices(self, index: int, comp: SharedSavings) -> None:
         if self.valuation is None:
-            raise _KeyError(("valuation",), f"component {comp.key!r} values savings: add [valuation]")
+            raise KeyProblem(("valuation",), f"component {comp.key!r} values savings: add [valuation]")
         if self.valuation.policy == "baseline_price":
             for utility in comp.utilities:
                 if utility not in self.valuation.prices:
-                    raise _KeyError(("valuation", "prices", str(utility)), f"no price for {utility!r}")
+                    raise KeyProblem(("valuation", "prices", str(utility)), f"no price for {utility!r}")
 
     # -- identity -----------------------------------------------------------------------------
     def canonical(self) -> dict[str, Any]:
@@ -467,70 +456,10 @@ class ContractFile(Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class _KeyError(ValueError):
-    """A cross-field problem that knows the key it belongs to."""
-
-    def __init__(self, loc: tuple[Any, ...], message: str) -> None:
-        super().__init__(message)
-        self.loc = loc
-        self.message = message
-
-
-@dataclass(frozen=True)
-class SpecProblem:
-    file: str
-    key: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-
-
 class ContractFileError(ValueError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
-
-
-def _key_path(loc: tuple[Any, ...], data: Any) -> str:
-    """('components', 1, 'shared_savings', 'esco_share', 0) → components[1] (key 'share').esco_share[0]."""
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
-                ident = node[item].get("key") or node[item].get("code")
-                if ident:
-                    label += f" ({ident})"
-            parts.append(label)
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-            continue
-        if isinstance(node, dict) and "kind" in node and item == node.get("kind"):
-            continue  # pydantic's discriminator tag, not a key the user wrote
-        parts.append(("." if parts else "") + str(item))
-        node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts)
-
-
-def _message(error: dict[str, Any]) -> str:
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        return "unknown key (misspelt? see contracts/README.md)"
-    if error["type"] == "missing":
-        return "required key is missing"
-    if error["type"] == "union_tag_invalid":
-        return f"kind {error.get('input', {}).get('kind')!r} is not one of shared_savings, guaranteed_savings, " \
-               "cost_custody, lease, fixed_fee"
-    if error["type"] == "union_tag_not_found":
-        return "component needs kind = 'shared_savings' | 'guaranteed_savings' | 'cost_custody' | 'lease' | 'fixed_fee'"
-    value = error.get("input")
-    if value is not None and not isinstance(value, dict | list):
-        shown = str(value) if isinstance(value, Decimal) else repr(value)
-        return f"{msg} (got {shown})"
-    return msg
 
 
 def parse_contract(text: str, filename: str = "<contract>") -> ContractFile:
@@ -539,35 +468,12 @@ def parse_contract(text: str, filename: str = "<contract>") -> ContractFile:
         data = tomlfile.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
-        raise ContractFileError([SpecProblem(filename, "", f"not valid TOML: {exc.msg if hasattr(exc, 'msg') else exc}", line)]) from exc
+        reason = exc.msg if hasattr(exc, "msg") else exc
+        raise ContractFileError([SpecProblem(filename, "", f"not valid TOML: {reason}", line)]) from exc
     try:
         return ContractFile.model_validate(data)
     except ValidationError as exc:
         raise ContractFileError(problems_of(exc, data, filename)) from exc
-
-
-def problems_of(exc: ValidationError, data: Any, filename: str) -> list[SpecProblem]:
-    """A pydantic error as problems that name the file, the key path as the user wrote it, and the value
-    (shared by every TOML file the product reads: contracts, tariffs)."""
-    problems = []
-    for err in exc.errors():
-        ctx_error = (err.get("ctx") or {}).get("error")
-        if isinstance(ctx_error, _KeyError):
-            problems.append(SpecProblem(filename, _key_path(ctx_error.loc, data), ctx_error.message))
-        else:
-            problems.append(SpecProblem(filename, _key_path(tuple(err["loc"]), data), _message(err)))
-    return problems
-
-
-def read_spec_text(path: Path | str, error: Callable[[list[SpecProblem]], Exception]) -> str:
-    """A data file's text (contracts, tariffs), or ``error`` naming the file when it is missing or not UTF-8."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise error([SpecProblem(str(path), "", "no such file")]) from exc
-    except UnicodeDecodeError as exc:
-        raise error([SpecProblem(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
 
 
 def load_contract_file(path: Path | str) -> ContractFile:

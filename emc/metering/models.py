@@ -13,37 +13,6 @@ from sqlmodel import Field, SQLModel
 from emc.dbtypes import ExactDecimal, Money, UTCDateTime, utcnow
 
 
-class Utility(StrEnum):
-    electricity = "electricity"
-    water = "water"
-    gas = "gas"
-    heat = "heat"
-    pv = "pv"  # on-site PV generation: avoided grid electricity
-
-
-class RegisterType(StrEnum):
-    interval = "interval"  # each row is the consumption of its period
-    cumulative = "cumulative"  # each row is a register reading; consumption is the difference × multiplier
-
-
-class SubItem(StrEnum):
-    """分项计量 sub-items (electricity after JGJ/T 154: lighting/sockets, HVAC, power, special; water by
-    use). ``total`` marks a main (billing) meter; every other value is a sub-meter whose use is already
-    inside a main meter, so totals never add sub-meters to mains."""
-
-    total = "total"
-    lighting = "lighting"
-    hvac = "hvac"
-    power = "power"
-    special = "special"
-    hot_water = "hot_water"
-    domestic = "domestic"  # 生活用水
-    canteen = "canteen"  # 食堂
-    dormitory = "dormitory"  # 宿舍
-    landscape = "landscape"  # 绿化
-    other = "other"
-
-
 class Meter(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(max_length=60, unique=True)

@@ -31,14 +31,6 @@ class Region(SQLModel, table=True):
     path: str = Field(max_length=200, index=True)
 
 
-class InstitutionCategory(StrEnum):
-    organ = "organ"  # 党政机关
-    school = "school"  # 学校
-    hospital = "hospital"  # 医院
-    venue = "venue"  # 场馆
-    other = "other"  # 其他
-
-
 class Institution(SQLModel, table=True):
     """A public institution (公共机构) under the bureau."""
 

@@ -7,13 +7,16 @@ admin everything. Objects outside the scope are reported as *not found*, never a
 ESCO cannot learn that another ESCO's contract exists.
 
 Each table's rule (its path to contract / institution / meter / ESCO / region) lives in
-:mod:`emc.scope_rules`, which sits above the domains it joins; ``clause_for(Model)`` looks it up there, so
-no call site writes its own variant. A table without a rule is refused (and ``tests/test_scope_rules.py``
+:mod:`emc.scope_rules`, which sits above the domains it joins; this module knows none of them. The rules are
+installed here once (:func:`install`, by :mod:`emc.wiring`, which every shell imports) and
+``clause_for(Model)`` looks them up, so no call site writes its own variant. A table without a rule is
+refused, and so is every restricted scope's lookup before the rules are installed (``tests/test_scope_rules.py``
 fails when a new table has none).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -21,9 +24,33 @@ from sqlalchemy import ColumnElement, true
 from sqlmodel import Session
 from sqlmodel import select as select_model
 
-from emc.org.models import Region, Role, User
+from emc.org.models import Institution, Region, Role, User
 
 T = TypeVar("T")
+Rule = Callable[["Scope"], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Every table's scope rule, and the two roots above org that :class:`Scope` names (contracts, meters)."""
+
+    rule_for: Callable[[type], Rule]
+    contract: type
+    meter: type
+
+
+_installed: list[Rules] = []
+
+
+def install(rules: Rules) -> None:
+    """Install the rules (emc.wiring does, once, for every shell)."""
+    _installed[:] = [rules]
+
+
+def _rules() -> Rules:
+    if not _installed:  # fail closed: an unwired process must not read a tenant's data unscoped
+        raise RuntimeError("no scope rules are installed: the entry point imports emc.wiring")
+    return _installed[0]
 
 
 class NotFound(LookupError):
@@ -81,28 +108,28 @@ class Scope:
             return true()
         return Region.path.startswith(self.region_path, autoescape=True)
 
-    def contracts(self) -> ColumnElement[bool]:
-        """A WHERE clause over :class:`Contract`."""
-        from emc.contracts.models import Contract
+    @property
+    def sees_everything(self) -> bool:
+        """The installation-wide scope (an administrator, the CLI, jobs): every rule passes every row to it, so
+        its clauses need no rules — a job run by import path in a bare process is scoped without wiring."""
+        return self.role == Role.admin and self.is_unrestricted
 
-        return self.clause_for(Contract)
+    def contracts(self) -> ColumnElement[bool]:
+        """A WHERE clause over ``Contract``."""
+        return true() if self.sees_everything else self.clause_for(_rules().contract)
 
     def institutions(self) -> ColumnElement[bool]:
         """A WHERE clause over :class:`Institution`."""
-        from emc.org.models import Institution
-
         return self.clause_for(Institution)
 
     def meters(self) -> ColumnElement[bool]:
-        """A WHERE clause over :class:`Meter`: an ESCO sees only meters its contracts cover."""
-        from emc.metering.models import Meter
-
-        return self.clause_for(Meter)
+        """A WHERE clause over ``Meter``: an ESCO sees only meters its contracts cover."""
+        return true() if self.sees_everything else self.clause_for(_rules().meter)
 
     def clause_for(self, model: type) -> ColumnElement[bool]:
-        from emc.scope_rules import rule_for
-
-        return rule_for(model)(self)
+        if self.sees_everything:
+            return true()
+        return _rules().rule_for(model)(self)
 
     def find(self, session: Session, model: type[T], *where: Any) -> T:
         """Load one object matching ``where``, or raise :class:`NotFound` if absent or out of scope."""

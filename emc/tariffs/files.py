@@ -18,10 +18,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from emc import tomlfile
-from emc.contracts.spec import CANONICAL_UNITS, Code, Price, SpecProblem, Utility, problems_of, read_spec_text
+from emc.contracts.spec import CANONICAL_UNITS
+from emc.kinds import Utility
+from emc.tomlfile import Code, Price, SpecProblem, Strict, problems_of, read_spec_text
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
 
@@ -35,10 +37,6 @@ class TariffFileError(ValueError):
         self.problems = problems
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)
-
-
 def _minute(value: str) -> int:
     match = _CLOCK.match(value)
     if not match or (match.group(1) == "24" and match.group(2) != "00"):
@@ -46,7 +44,7 @@ def _minute(value: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
-class WindowSpec(_Strict):
+class WindowSpec(Strict):
     start: str  # "14:00", local wall clock
     end: str  # "22:00"; a window across midnight is written as two
     band: Band
@@ -58,7 +56,7 @@ class WindowSpec(_Strict):
         return value
 
 
-class SeasonSpec(_Strict):
+class SeasonSpec(Strict):
     months: list[int] = Field(min_length=1)
     windows: list[WindowSpec] = Field(default_factory=list)
     default_band: Band = "flat"
@@ -72,18 +70,18 @@ class SeasonSpec(_Strict):
         return value
 
 
-class TierSpec(_Strict):
+class TierSpec(Strict):
     up_to: Price | None = None  # cumulative quantity where the block ends; omit on the last block
     price: Price
 
 
-class WaterSpec(_Strict):
+class WaterSpec(Strict):
     supply: Price  # 自来水费
     sewage: Price  # 污水处理费
     resource_fee: Price  # 水资源费（税）
 
 
-class TariffSpec(_Strict):
+class TariffSpec(Strict):
     code: Code
     utility: Utility
     # GB/T 2260 code of the region whose price notice this is (who may change it); not part of the terms
@@ -101,7 +99,7 @@ class TariffSpec(_Strict):
     seasons: list[SeasonSpec] | None = None
 
 
-class TariffFile(_Strict):
+class TariffFile(Strict):
     format: Literal[1]
     tariffs: list[TariffSpec] = Field(min_length=1)
 

@@ -7,6 +7,7 @@ the change must be a new version). Services never commit; the caller does, or ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,11 +18,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.audit import service as audit
-from emc.contracts.spec import SpecProblem, problems_of, read_spec_text
 from emc.dbtypes import utcnow
 from emc.org.models import Region, Role, User
 from emc.org.scope import Scope
-from emc.settlement.models import Settlement
+from emc.tomlfile import SpecProblem, problems_of, read_spec_text
 
 from .book import TariffBook, TariffError, TariffVersion, close_open_ends
 from .files import (
@@ -50,10 +50,6 @@ class Saved:
         return f"{self.key}: {self.action}"
 
 
-def _actor(actor: User | str) -> str:
-    return actor.username if isinstance(actor, User) else actor
-
-
 def _require_manager(actor: User | str) -> None:
     if isinstance(actor, User) and Role(actor.role) not in (Role.admin, Role.manager):
         raise PermissionError(f"a {actor.role} user cannot change tariffs")
@@ -62,24 +58,45 @@ def _require_manager(actor: User | str) -> None:
 EVERYTHING = Scope.everything()
 
 
+@dataclass(frozen=True)
+class PricedSettlement:
+    """An approved (issued, paid) settlement that priced with a tariff version, as its provenance recorded."""
+
+    number: str
+    period_end: date
+
+
+# Which approved settlements priced with the given tariff versions (seen through ``scope``; None: all). Settlement
+# sits above tariffs, so it answers, from the ``settlement_source`` records written at approval; emc.wiring
+# installs the answer (:func:`answer_priced_with`).
+PricedWith = Callable[[Session, list[str], Scope | None], list[PricedSettlement]]
+_priced_with: list[PricedWith] = []
+
+
+def answer_priced_with(lookup: PricedWith) -> None:
+    _priced_with[:] = [lookup]
+
+
+def priced_with(session: Session, keys: list[str], scope: Scope | None = None) -> list[PricedSettlement]:
+    if not _priced_with:  # refuse rather than let a version change under approved settlements
+        raise RuntimeError("nothing answers which settlements priced with a tariff: the entry point imports emc.wiring")
+    return _priced_with[0](session, keys, scope)
+
+
 def used_by(session: Session, key: str, scope: Scope = EVERYTHING) -> list[str]:
     """Numbers of the approved (issued, paid) settlements in ``scope`` that priced with version ``key``: read
     from what each recorded at approval (settlement_source)."""
-    from emc.settlement import provenance
-
-    return [row.number for row in provenance.using(session, "tariff", [key], within=scope.clause_for(Settlement))]
+    return [row.number for row in priced_with(session, [key], scope)]
 
 
-def _repriced(session: Session, spec: TariffSpec, key: str) -> list[Settlement]:
+def _repriced(session: Session, spec: TariffSpec, key: str) -> list[PricedSettlement]:
     """Approved settlements a version starting at ``spec.effective_from`` would reprice: those priced with an
     earlier-starting version of the same tariff over a period that ends after that date (the new version
     would shorten the version they used)."""
-    from emc.settlement import provenance
-
     earlier = [r.key for r in session.execute(select(Tariff).where(
         Tariff.code == spec.code, Tariff.utility == str(spec.utility),
         Tariff.effective_from < spec.effective_from)).scalars() if r.key != key]
-    return [row for row in provenance.using(session, "tariff", earlier) if row.period_end > spec.effective_from]
+    return [row for row in priced_with(session, earlier) if row.period_end > spec.effective_from]
 
 
 def find(session: Session, code: str, utility: str, version: str) -> Tariff | None:
@@ -139,9 +156,9 @@ def save(session: Session, spec: TariffSpec, *, actor: User | str, source_file: 
                                            f"{' …' if len(users) > 5 else ''}); give the new prices a new version")])
         before = {"spec": row.spec}
     else:
-        row = Tariff(code=spec.code, utility=str(spec.utility), version=spec.version, created_by=_actor(actor),
-                     kind=version.kind, unit=version.unit, effective_from=spec.effective_from, source=spec.source,
-                     spec=data, spec_hash=digest)
+        row = Tariff(code=spec.code, utility=str(spec.utility), version=spec.version,
+                     created_by=audit.actor_name(actor), kind=version.kind, unit=version.unit,
+                     effective_from=spec.effective_from, source=spec.source, spec=data, spec_hash=digest)
         before = None
     row.name, row.kind, row.unit, row.region_id = spec.name, version.kind, version.unit, region_id
     row.effective_from, row.effective_to, row.source = spec.effective_from, spec.effective_to, spec.source
@@ -233,5 +250,6 @@ def effective_ends(rows: list[Tariff]) -> dict[int, date | None]:
     return {r.id: closed.get(r.key) for r in rows if r.id is not None}
 
 
-__all__ = ["Saved", "TariffInUse", "TariffVersion", "as_json", "book", "effective_ends", "find", "load_file",
-           "load_text", "new_version", "save", "used_by", "versions"]
+__all__ = ["PricedSettlement", "Saved", "TariffInUse", "TariffVersion", "answer_priced_with", "as_json", "book",
+           "effective_ends", "find", "load_file", "load_text", "new_version", "priced_with", "save", "used_by",
+           "versions"]

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
+import emc.wiring  # noqa: F401  (installs the scope rules: this is a shell)
 from emc import __version__
 from emc.config import Settings, get_settings
 from emc.db import check_migrated, current_revision, get_engine, head_revision
