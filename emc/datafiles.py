@@ -1,119 +1,98 @@
-"""Reading the carbon domain's TOML data files (factors, targets, quotas, ledger settings): pure.
+"""The one reader kit for the product's TOML data files (contracts, tariffs, carbon data): pure.
 
-Every problem names the file, the entry (``factor[3] (co2.electricity.east_china.2023)``), the field and the
-value found, so a bureau clerk can fix the file without reading code. Numbers are read as exact decimals
-(TOML floats never pass through binary floating point), as in :mod:`emc.contracts.spec`.
+Text is read as UTF-8 and TOML numbers as exact decimals (TOML floats never pass through binary floating
+point); hostile nesting is refused as invalid TOML instead of exhausting the parser's recursion (a 500).
+A pydantic ``ValidationError`` becomes problems that name the file, the key path as the user wrote it
+(``components[1] (share).esco_share[0]``) and the value found, so a clerk can fix the file without reading
+code. Each domain keeps its own problem and error classes: the kit reports through a ``fail`` callable
+``(file, message, line) -> Exception``.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from emc import tomlfile
-
 M = TypeVar("M", bound=BaseModel)
+Fail = Callable[[str, str, int | None], Exception]
 
 
 class Strict(BaseModel):
+    """A data-file entry: unknown keys are errors (a misspelt key must not be silently ignored)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class DataProblem:
-    file: str
-    entry: str  # "factor[3] (co2.electricity.east_china.2023)", or "" for the file as a whole
-    field: str
-    message: str
-    line: int | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        parts = [where] + [p for p in (self.entry, self.field) if p]
-        return ": ".join(parts) + f": {self.message}"
-
-
-class CarbonFileError(ValueError):
-    """A data file that cannot be loaded; ``problems`` lists every problem found, not just the first."""
-
-    def __init__(self, problems: list[DataProblem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-def parse_toml(text: str, filename: str) -> dict[str, Any]:
+def loads(text: str) -> dict[str, Any]:
+    """TOML with numbers as exact decimals."""
     try:
-        return tomlfile.loads(text)
+        return tomllib.loads(text, parse_float=Decimal)
+    except RecursionError as exc:
+        raise tomllib.TOMLDecodeError("arrays or tables nested more deeply than any data file needs") from exc
+
+
+def parse_toml(text: str, filename: str, fail: Fail) -> dict[str, Any]:
+    """The parsed table, or ``fail`` with the parser's message and line."""
+    try:
+        return loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise CarbonFileError([DataProblem(filename, "", "", f"not valid TOML: {getattr(exc, 'msg', exc)}", line)]) \
-            from exc
+        raise fail(filename, f"not valid TOML: {getattr(exc, 'msg', exc)}", getattr(exc, "lineno", None)) from exc
 
 
-def read_toml(path: Path | str) -> tuple[dict[str, Any], str]:
-    """The parsed file and its name as shown in problems."""
+def read_text(path: Path | str, fail: Fail) -> str:
+    """A data file's text, or ``fail`` naming the file when it is missing or not UTF-8."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise CarbonFileError([DataProblem(str(path), "", "", "no such file")]) from exc
+        raise fail(str(path), "no such file", None) from exc
     except UnicodeDecodeError as exc:
-        raise CarbonFileError([DataProblem(str(path), "", "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) \
-            from exc
-    return parse_toml(text, str(path)), str(path)
+        raise fail(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})", None) from exc
 
 
-def _message(error: dict[str, Any]) -> str:
+def key_path(loc: Iterable[Any], data: Any, idents: tuple[str, ...] = ("key", "code")) -> str:
+    """('components', 1, 'shared_savings', 'esco_share', 0) → components[1] (share).esco_share[0]: list items
+    are labelled with their first ``idents`` value; pydantic's discriminator tag is left out."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            listed = isinstance(node, list) and item < len(node)
+            label = f"[{item}]"
+            ident = next((node[item].get(k) for k in idents if node[item].get(k)), None) \
+                if listed and isinstance(node[item], dict) else None
+            parts.append(f"{label} ({ident})" if ident else label)
+            node = node[item] if listed else None
+            continue
+        if isinstance(node, dict) and "kind" in node and item == node.get("kind"):
+            continue  # pydantic's discriminator tag, not a key the user wrote
+        parts.append(("." if parts else "") + str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def describe(error: dict[str, Any], *, unknown: str, missing: str, quote_known: bool = False) -> str:
+    """One pydantic error as a sentence with the value found (``quote_known``: not when the message shows it)."""
     msg = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return "unknown field (misspelt?)"
+        return unknown
     if error["type"] == "missing":
-        return "required field is missing"
+        return missing
     value = error.get("input")
     if value is not None and not isinstance(value, dict | list):
         shown = str(value) if isinstance(value, Decimal) else repr(value)
-        return msg if shown in msg else f"{msg} (got {shown})"
+        return msg if quote_known and shown in msg else f"{msg} (got {shown})"
     return msg
 
 
-def entries(data: dict[str, Any], key: str, model: type[M], filename: str,
-            problems: list[DataProblem]) -> list[M]:
-    """Validate every ``[[key]]`` table of a file as ``model``; problems are appended, valid entries returned."""
-    raw = data.get(key, [])
-    if not isinstance(raw, list):
-        problems.append(DataProblem(filename, key, "", f"write [[{key}]] tables (an array of tables)"))
-        return []
-    out: list[M] = []
-    for i, item in enumerate(raw):
-        label = f"{key}[{i}]"
-        if isinstance(item, dict) and item.get("id"):
-            label += f" ({item['id']})"
-        if not isinstance(item, dict):
-            problems.append(DataProblem(filename, label, "", "must be a table"))
-            continue
-        try:
-            out.append(model.model_validate(item))
-        except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"])
-                problems.append(DataProblem(filename, label, field, _message(dict(err))))
-    return out
-
-
-def unknown_keys(data: dict[str, Any], known: set[str], filename: str, problems: list[DataProblem]) -> None:
-    for key in sorted(set(data) - known):
-        problems.append(DataProblem(filename, key, "", f"unknown top-level key; expected one of {sorted(known)}"))
-
-
-def duplicates(items: list[Any], key: Any, what: str, filename: str, problems: list[DataProblem]) -> None:
-    seen: set[Any] = set()
-    for item in items:
-        k = key(item)
-        if k in seen:
-            problems.append(DataProblem(filename, f"{what} {k}", "", "appears twice in the file"))
-        seen.add(k)
+def validate(model: type[M], item: Any) -> tuple[M | None, list[tuple[str, dict[str, Any]]]]:
+    """``model`` validated from ``item``, or None and every (field path, error) found."""
+    try:
+        return model.model_validate(item), []
+    except ValidationError as exc:
+        return None, [(".".join(str(p) for p in err["loc"]), dict(err)) for err in exc.errors()]

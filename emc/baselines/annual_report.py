@@ -96,9 +96,9 @@ def city_factor(session: Session, contract: Contract, contract_year: int) -> Emi
     ledger setting of the nearest region above its first institution, and that series' factor for the calendar
     year most of the contract year falls in (the latest earlier year, marked provisional, if that year is not
     published). None when no ledger setting or factor applies (the caller keeps the national default)."""
-    from emc.carbon import service as carbon
-    from emc.carbon.factors import FactorError
-    from emc.carbon.settings import nearest
+    from emc.carbon.core.factors import FactorError
+    from emc.carbon.core.ledger_settings import nearest
+    from emc.carbon.reads import reference as carbon
     from emc.org.models import Region
 
     path = session.execute(select(Region.path).join(Institution, Institution.region_id == Region.id)

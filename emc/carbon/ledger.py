@@ -31,12 +31,12 @@ from emc.audit import service as audit
 from emc.dbtypes import utcnow
 from emc.org.models import User
 
-from . import service, sources
-from .accounting import CARRIER_OF, AccountingError, Booking, LedgerPolicy, Usage, book
-from .factors import FactorError
+from .core.accounting import CARRIER_OF, AccountingError, Booking, LedgerPolicy, Usage, book
+from .core.factors import FactorError
+from .core.ledger_settings import nearest
+from .core.rollup import Claim, attribute, resolve, spread_by_days
 from .models import CarbonEntry
-from .rollup import Claim, attribute, resolve, spread_by_days
-from .settings import nearest
+from .reads import inputs, reference
 
 ZERO = Decimal(0)
 CONSUMED = ("electricity", "water", "gas", "heat")
@@ -76,17 +76,17 @@ def entry_key(institution: int, month: date, utility: str, kind: str, contract: 
 def rebuild(session: Session, *, years: list[int] | None = None, actor: User | str = "system") -> RebuildReport:
     """Regenerate the ledger for ``years`` (default: every year with readings or settled savings)."""
     t0 = perf_counter()
-    years = sorted(set(years)) if years else sources.reading_years(session)
+    years = sorted(set(years)) if years else inputs.reading_years(session)
     report = RebuildReport(years)
     if not years:
         return report
     start, end = date(years[0], 1, 1), date(years[-1] + 1, 1, 1)
     wanted = set(years)
-    insts = sources.institutions(session)
-    months = [m for m in sources.meter_months(session, start, end) if m.month.year in wanted]
+    insts = inputs.institutions(session)
+    months = [m for m in inputs.meter_months(session, start, end) if m.month.year in wanted]
     usages = _consumption(months) + _savings(session, months, insts, start, end, wanted, report)
-    factors = service.factor_book(session)
-    settings = service.ledger_settings(session)
+    factors = reference.factor_book(session)
+    settings = reference.ledger_settings(session)
     policies: dict[str, LedgerPolicy | None] = {}
     bookings: dict[str, Booking] = {}
     blocked: set[tuple[int, int]] = set()  # (institution, year) with a problem: its entries are left as they are
@@ -128,9 +128,9 @@ def _problem(report: RebuildReport, seen: set[str], message: str) -> None:
         report.problems.append(message)
 
 
-def _consumption(months: list[sources.MeterMonth]) -> list[Usage]:
+def _consumption(months: list[inputs.MeterMonth]) -> list[Usage]:
     """Main meters' monthly totals per institution and utility; PV generation from every PV meter."""
-    totals: dict[tuple[int, date, str], list[sources.MeterMonth]] = defaultdict(list)
+    totals: dict[tuple[int, date, str], list[inputs.MeterMonth]] = defaultdict(list)
     for m in months:
         if (m.utility in CONSUMED and m.main) or m.utility == "pv":
             totals[(m.institution_id, m.month, m.utility)].append(m)
@@ -144,15 +144,15 @@ def _consumption(months: list[sources.MeterMonth]) -> list[Usage]:
     return out
 
 
-def _savings(session: Session, months: list[sources.MeterMonth], insts: dict[int, sources.InstitutionInfo],
+def _savings(session: Session, months: list[inputs.MeterMonth], insts: dict[int, inputs.InstitutionInfo],
              start: date, end: date, wanted: set[int], report: RebuildReport) -> list[Usage]:
     """Each settled period's savings, by month (days) and institution (meter use), claimed once per meter."""
-    contracts = sources.contracts(session)
+    contracts = inputs.contracts(session)
     use = {(m.meter_id, m.month): m.quantity for m in months}
-    institution_of = sources.meter_institutions(session)  # meters without readings still belong somewhere
+    institution_of = inputs.meter_institutions(session)  # meters without readings still belong somewhere
     claims: list[Claim] = []
-    pending: list[tuple[sources.SettledSavings, date, Decimal]] = []
-    for s in sources.settled_savings(session, start, end):
+    pending: list[tuple[inputs.SettledSavings, date, Decimal]] = []
+    for s in inputs.settled_savings(session, start, end):
         if s.utility == "pv" or s.utility not in CARRIER_OF:
             continue  # PV is booked from its generation meter: counting its "savings" too would count it twice
         c = contracts[s.contract_id]

@@ -1,15 +1,15 @@
-"""Loading the carbon domain's data (factors, ledger settings, targets, quotas) and reading it back as the pure
-core's objects. Idempotent: loading a file twice changes nothing. Factors and quotas are versioned (a changed
-figure needs a new ``version``; the old one stays, because ledger entries and warnings name it); targets,
-references, ledger settings and corrections are configuration, updated in place with an audit event.
-Like every service it never commits.
+"""Loading the carbon domain's data files (factors, ledger settings, targets, quotas) into their tables.
+
+Idempotent: loading a file twice changes nothing. Factors and quotas are versioned (a changed figure needs a
+new ``version``; the old one stays, because ledger entries and warnings name it); targets, references, ledger
+settings and corrections are configuration, updated in place with an audit event. Like every service it
+never commits.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,8 @@ from emc.audit import service as audit
 from emc.dbtypes import utcnow
 from emc.org.models import Institution, Region, User
 
-from .datafile import CarbonFileError, DataProblem
-from .factors import Factor, FactorBook
-from .files import CarbonData, load_data_file, seed_paths
+from .core.carbon_file import CarbonData, CarbonFileError, DataProblem, load_data_file, seed_paths
+from .core.factors import Factor
 from .models import (
     CarbonFactor,
     CarbonInstitutionSetting,
@@ -32,9 +31,7 @@ from .models import (
     CarbonReference,
     CarbonTarget,
 )
-from .quotas import Correction, Quota
-from .settings import LedgerSetting
-from .targets import Target
+from .reads.reference import factor_of, quota_of
 
 
 @dataclass
@@ -56,45 +53,6 @@ class LoadReport:
 
 def _actor(actor: User | str) -> str:
     return actor.username if isinstance(actor, User) else actor
-
-
-# -- rows ↔ core objects ------------------------------------------------------------------------------------
-def factor_of(row: CarbonFactor) -> Factor:
-    return Factor(id=row.factor_id, version=row.version, kind=row.kind, carrier=row.carrier, series=row.series,
-                  region=row.region, data_year=row.data_year, value=row.value, unit=row.unit, status=row.status,
-                  source=row.source, tag=row.tag or None, valid_from=row.valid_from, valid_to=row.valid_to,
-                  heating_value=row.heating_value, note=row.note)
-
-
-def factor_book(session: Session) -> FactorBook:
-    """Every loaded factor version."""
-    return FactorBook(factor_of(r) for r in session.execute(select(CarbonFactor)).scalars())
-
-
-def quota_of(row: CarbonQuota) -> Quota:
-    return Quota(id=row.quota_id, version=row.version, region=row.region, category=row.category,
-                 indicator=row.indicator, constraint=row.constraint, baseline=row.baseline, guide=row.guide,
-                 year_from=row.year_from, year_to=row.year_to, tiers=tuple(Decimal(t) for t in row.tiers),
-                 level=row.level, source=row.source, illustrative=row.illustrative)
-
-
-def correction_of(row: CarbonQuotaCorrection, code: str) -> Correction:
-    return Correction(institution=code, quota=row.quota_id, factor=row.factor, constraint=row.constraint,
-                      baseline=row.baseline, guide=row.guide, reason=row.reason)
-
-
-def target_of(row: CarbonTarget) -> Target:
-    return Target(id=row.target_id, region=row.region, indicator=row.indicator, year=row.year,
-                  base_year=row.base_year, cut=row.cut, source=row.source, tag=row.tag or None)
-
-
-def ledger_settings(session: Session) -> dict[str, LedgerSetting]:
-    """Region code → the ledger choice made there."""
-    rows = session.execute(select(CarbonLedgerSetting, Region.code).join(
-        Region, Region.id == CarbonLedgerSetting.region_id)).all()
-    return {code: LedgerSetting(region=code, co2_series=s.co2_series, co2_region=s.co2_region,
-                                electricity_coal_series=s.electricity_coal_series, gas_coal_series=s.gas_coal_series,
-                                source=s.source) for s, code in rows}
 
 
 # -- loading ------------------------------------------------------------------------------------------------

@@ -29,12 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .datafile import CarbonFileError, DataProblem, Strict, duplicates, entries, read_toml
+from emc.datafiles import Strict
 
 # GB/T 2589-2020 §3: fuel with a net calorific value of 29 307 kJ is 1 kg of standard coal (1 kgce).
 KJ_PER_KGCE = Decimal(29307)
@@ -213,20 +212,3 @@ class FactorBook:
 def _rank(f: Factor) -> tuple[int, int]:
     """Final beats provisional; a later version beats an earlier one."""
     return (1 if f.status == "final" else 0, f.version)
-
-
-def parse_factors(data: dict[str, Any], filename: str, problems: list[DataProblem]) -> list[Factor]:
-    """The ``[[factor]]`` entries of a parsed data file; problems are appended."""
-    found = entries(data, "factor", Factor, filename, problems)
-    duplicates(found, lambda f: f.ref, "factor", filename, problems)
-    return found
-
-
-def load_factor_file(path: Path | str) -> list[Factor]:
-    """A file of ``[[factor]]`` entries; raises :class:`CarbonFileError` listing every problem."""
-    data, name = read_toml(path)
-    problems: list[DataProblem] = []
-    found = parse_factors(data, name, problems)
-    if problems:
-        raise CarbonFileError(problems)
-    return found

@@ -16,21 +16,12 @@ from sqlmodel import Session
 
 from emc.org.scope import Scope
 
-from . import rollup
-from .models import CarbonWarning
-from .queries import (
-    institution_ids,
-    metered,
-    monthly,
-    percent,
-    read_year,
-    references,
-    region,
-    region_paths,
-    rollup_rows,
-    target_status,
-    warnings,
-)
+from ..core import rollup
+from ..models import CarbonWarning
+from .entries import percent, warnings
+from .figures import institution_ids, metered, monthly, read_year, region, region_paths, rollup_rows
+from .reference import references
+from .standing import target_status
 
 
 def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: int,

@@ -23,13 +23,14 @@ from emc.audit import service as audit
 from emc.org.models import Institution, User
 from emc.org.scope import Scope
 
-from . import indicators as ind
-from . import rollup, service, sources
+from .core import indicators as ind
+from .core import rollup
+from .core.quotas import Quota, applicable, check, levels, new_tiers
+from .core.season import seasonal_share
 from .models import CarbonEntry as E
 from .models import CarbonQuota, CarbonQuotaCorrection, CarbonWarning
-from .queries import percent
-from .quotas import Quota, applicable, check, levels, new_tiers
-from .season import seasonal_share
+from .reads import inputs, reference
+from .reads.entries import percent
 
 
 @dataclass
@@ -75,16 +76,16 @@ def raise_quota_warnings(session: Session, *, today: date, actor: User | str = "
     through = today.replace(day=1) - timedelta(days=1)
     year = through.year
     report = WarningReport(year, through)
-    quota_rows = [service.quota_of(q) for q in session.execute(select(CarbonQuota)).scalars()]
+    quota_rows = [reference.quota_of(q) for q in session.execute(select(CarbonQuota)).scalars()]
     if not quota_rows:
         return report
     by_kind: dict[tuple[str, str], list[Quota]] = defaultdict(list)
     for q in quota_rows:
         by_kind[(q.category, q.indicator)].append(q)
-    insts = sources.institutions(session)
+    insts = inputs.institutions(session)
     in_scope = set(session.execute(select(Institution.id).where(scope.institutions())).scalars())
     corrections = {(c.institution_id, c.quota_id): c for c in session.execute(select(CarbonQuotaCorrection)).scalars()}
-    denominators = sources.denominators(session, [year])
+    denominators = inputs.denominators(session, [year])
     monthly = _monthly(session, scope, [year - 1, year])
     last_month: dict[int, int] = {}
     for inst, month in monthly:
@@ -107,7 +108,7 @@ def raise_quota_warnings(session: Session, *, today: date, actor: User | str = "
                 continue
             report.checked += 1
             row = corrections.get((inst_id, quota.id))
-            lv = levels(quota, service.correction_of(row, info.code) if row else None)
+            lv = levels(quota, reference.correction_of(row, info.code) if row else None)
             ytd = sum((_numerator(monthly.get((inst_id, date(year, m, 1))), indicator) for m in range(1, months + 1)),
                       Decimal(0))
             prior = [_numerator(monthly.get((inst_id, date(year - 1, m, 1))), indicator) for m in range(1, 13)]
