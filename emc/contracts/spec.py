@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -30,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from emc import tomlfile
+from emc import datafiles
 from emc.metering.models import RegisterType, SubItem, Utility
 from emc.org.models import InstitutionCategory
 
@@ -494,52 +493,23 @@ class ContractFileError(ValueError):
         self.problems = problems
 
 
-def _key_path(loc: tuple[Any, ...], data: Any) -> str:
-    """('components', 1, 'shared_savings', 'esco_share', 0) → components[1] (key 'share').esco_share[0]."""
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            label = f"[{item}]"
-            if isinstance(node, list) and item < len(node) and isinstance(node[item], dict):
-                ident = node[item].get("key") or node[item].get("code")
-                if ident:
-                    label += f" ({ident})"
-            parts.append(label)
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-            continue
-        if isinstance(node, dict) and "kind" in node and item == node.get("kind"):
-            continue  # pydantic's discriminator tag, not a key the user wrote
-        parts.append(("." if parts else "") + str(item))
-        node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts)
-
-
 def _message(error: dict[str, Any]) -> str:
-    msg = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        return "unknown key (misspelt? see contracts/README.md)"
-    if error["type"] == "missing":
-        return "required key is missing"
     if error["type"] == "union_tag_invalid":
         return f"kind {error.get('input', {}).get('kind')!r} is not one of shared_savings, guaranteed_savings, " \
                "cost_custody, lease, fixed_fee"
     if error["type"] == "union_tag_not_found":
         return "component needs kind = 'shared_savings' | 'guaranteed_savings' | 'cost_custody' | 'lease' | 'fixed_fee'"
-    value = error.get("input")
-    if value is not None and not isinstance(value, dict | list):
-        shown = str(value) if isinstance(value, Decimal) else repr(value)
-        return f"{msg} (got {shown})"
-    return msg
+    return datafiles.describe(error, unknown="unknown key (misspelt? see contracts/README.md)",
+                              missing="required key is missing")
+
+
+def _fail(error: Callable[[list[SpecProblem]], Exception]) -> datafiles.Fail:
+    return lambda file, message, line: error([SpecProblem(file, "", message, line)])
 
 
 def parse_contract(text: str, filename: str = "<contract>") -> ContractFile:
     """Parse and validate one contract file; raise :class:`ContractFileError` listing every problem."""
-    try:
-        data = tomlfile.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise ContractFileError([SpecProblem(filename, "", f"not valid TOML: {exc.msg if hasattr(exc, 'msg') else exc}", line)]) from exc
+    data = datafiles.parse_toml(text, filename, _fail(ContractFileError))
     try:
         return ContractFile.model_validate(data)
     except ValidationError as exc:
@@ -553,21 +523,15 @@ def problems_of(exc: ValidationError, data: Any, filename: str) -> list[SpecProb
     for err in exc.errors():
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, _KeyError):
-            problems.append(SpecProblem(filename, _key_path(ctx_error.loc, data), ctx_error.message))
+            problems.append(SpecProblem(filename, datafiles.key_path(ctx_error.loc, data), ctx_error.message))
         else:
-            problems.append(SpecProblem(filename, _key_path(tuple(err["loc"]), data), _message(err)))
+            problems.append(SpecProblem(filename, datafiles.key_path(err["loc"], data), _message(dict(err))))
     return problems
 
 
 def read_spec_text(path: Path | str, error: Callable[[list[SpecProblem]], Exception]) -> str:
     """A data file's text (contracts, tariffs), or ``error`` naming the file when it is missing or not UTF-8."""
-    path = Path(path)
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise error([SpecProblem(str(path), "", "no such file")]) from exc
-    except UnicodeDecodeError as exc:
-        raise error([SpecProblem(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from exc
+    return datafiles.read_text(path, _fail(error))
 
 
 def load_contract_file(path: Path | str) -> ContractFile:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from emc import tomlfile
+from emc import datafiles
 from emc.contracts.spec import CANONICAL_UNITS, Code, Price, SpecProblem, Utility, problems_of, read_spec_text
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
@@ -138,11 +137,8 @@ def version_from_spec(data: dict[str, Any]) -> TariffVersion:
 
 def parse_tariffs(text: str, filename: str = "<tariffs>") -> list[tuple[TariffSpec, TariffVersion]]:
     """Parse and validate a tariff file; every problem is reported at once, naming entry, key and value."""
-    try:
-        data = tomlfile.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TariffFileError([SpecProblem(filename, "", f"not valid TOML: {exc}", getattr(exc, "lineno", None))]) \
-            from exc
+    data = datafiles.parse_toml(text, filename, lambda file, message, line: TariffFileError(
+        [SpecProblem(file, "", message, line)]))
     try:
         parsed = TariffFile.model_validate(data)
     except ValidationError as exc:
