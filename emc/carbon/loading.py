@@ -67,23 +67,47 @@ def load_seed(session: Session, *, actor: User | str) -> list[LoadReport]:
 
 
 def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadReport:
-    report = LoadReport(data.file)
-    problems: list[DataProblem] = []
+    """Check a parsed file against the database (all problems at once), then add or update its rows."""
     regions = dict(session.execute(select(Region.code, Region.id)).all())
-    codes = {c for c in (*(s.region for s in data.ledgers), *(q.region for q in data.quotas),
-                         *(t.region for t in data.targets), *(r.region for r in data.references)) if c != "cn"}
-    for code in sorted(codes - set(regions)):
-        problems.append(DataProblem(data.file, f"region {code}", "", "is not loaded (emc regions load)"))
     wanted = {s.code for s in data.institutions} | {c.institution for c in data.corrections}
     institutions = dict(session.execute(select(Institution.code, Institution.id)
                                         .where(Institution.code.in_(wanted))).all()) if wanted else {}
-    for code in sorted(wanted - set(institutions)):
-        problems.append(DataProblem(data.file, f"institution {code}", "", "no institution has this code"))
+    problems = [*_unknown_codes(data, regions, institutions), *_unknown_quotas(session, data),
+                *_changed_versions(session, data)]
+    if problems:
+        raise CarbonFileError(problems)
+    report = LoadReport(data.file)
+    _add_versions(session, data, report, _actor(actor))
+    _upsert_configuration(session, data, report, regions, institutions, actor)
+    session.flush()
+    if report.added or report.updated:
+        audit.record(session, actor=actor, action="carbon.load", object_type="carbon_data",
+                     object_id=Path(data.file).name[:60], after=report.as_dict())
+    return report
+
+
+def _unknown_codes(data: CarbonData, regions: dict[str, int], institutions: dict[str, int]) -> list[DataProblem]:
+    """Regions and institutions the file names that are not loaded ("cn": the national level, no region)."""
+    codes = {c for c in (*(s.region for s in data.ledgers), *(q.region for q in data.quotas),
+                         *(t.region for t in data.targets), *(r.region for r in data.references)) if c != "cn"}
+    wanted = {s.code for s in data.institutions} | {c.institution for c in data.corrections}
+    return [*(DataProblem(data.file, f"region {code}", "", "is not loaded (emc regions load)")
+              for code in sorted(codes - set(regions))),
+            *(DataProblem(data.file, f"institution {code}", "", "no institution has this code")
+              for code in sorted(wanted - set(institutions)))]
+
+
+def _unknown_quotas(session: Session, data: CarbonData) -> list[DataProblem]:
+    """Corrections of a quota neither loaded nor in the file."""
     quota_ids = {q.id for q in data.quotas} | set(session.execute(select(CarbonQuota.quota_id)).scalars())
-    for c in data.corrections:
-        if c.quota not in quota_ids:
-            problems.append(DataProblem(data.file, f"correction ({c.institution}, {c.quota})", "quota",
-                                        f"no quota {c.quota!r} is loaded or in the file"))
+    return [DataProblem(data.file, f"correction ({c.institution}, {c.quota})", "quota",
+                        f"no quota {c.quota!r} is loaded or in the file")
+            for c in data.corrections if c.quota not in quota_ids]
+
+
+def _changed_versions(session: Session, data: CarbonData) -> list[DataProblem]:
+    """Factor and quota versions already loaded with other figures: versioned data is never edited."""
+    problems: list[DataProblem] = []
     for f in data.factors:
         row = _factor_row(session, f.id, f.version)
         if row is not None and not _same_factor(factor_of(row), f):
@@ -95,10 +119,11 @@ def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadR
         if row is not None and quota_of(row).model_dump() != q.model_dump():
             problems.append(DataProblem(data.file, f"quota {q.id}@v{q.version}", "", "is already loaded with other "
                                         "figures: give the changed quota a new version"))
-    if problems:
-        raise CarbonFileError(problems)
+    return problems
 
-    who, now = _actor(actor), utcnow()
+
+def _add_versions(session: Session, data: CarbonData, report: LoadReport, who: str) -> None:
+    """New factor and quota versions are added; a version already loaded (with the same figures) is left."""
     for f in data.factors:
         if _factor_row(session, f.id, f.version) is not None:
             report.unchanged["factors"] += 1
@@ -119,11 +144,17 @@ def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadR
                                 level=q.level, source=q.source, illustrative=q.illustrative,
                                 source_file=_name(data.file)))
         report.added["quotas"] += 1
+
+
+def _upsert_configuration(session: Session, data: CarbonData, report: LoadReport, regions: dict[str, int],
+                          institutions: dict[str, int], actor: User | str) -> None:
+    """Ledger and institution settings, targets, references and corrections: updated in place, audited."""
+    now, source_file = utcnow(), _name(data.file)
     for s in data.ledgers:
         _upsert(session, report, "ledger settings", CarbonLedgerSetting, {"region_id": regions[s.region]},
                 {"co2_series": s.co2_series, "co2_region": s.co2_region, "source": s.source,
                  "electricity_coal_series": s.electricity_coal_series, "gas_coal_series": s.gas_coal_series,
-                 "source_file": _name(data.file)}, now, actor)
+                 "source_file": source_file}, now, actor)
     for i in data.institutions:
         _upsert(session, report, "institution settings", CarbonInstitutionSetting,
                 {"institution_id": institutions[i.code]},
@@ -131,21 +162,16 @@ def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadR
     for t in data.targets:
         _upsert(session, report, "targets", CarbonTarget, {"target_id": t.id},
                 {"region": t.region, "indicator": t.indicator, "year": t.year, "base_year": t.base_year, "cut": t.cut,
-                 "source": t.source, "tag": t.tag or "", "source_file": _name(data.file)}, now, actor)
+                 "source": t.source, "tag": t.tag or "", "source_file": source_file}, now, actor)
     for r in data.references:
         _upsert(session, report, "references", CarbonReference, {"reference_id": r.id},
                 {"region": r.region, "indicator": r.indicator, "year": r.year, "value": r.value, "source": r.source,
-                 "tag": r.tag or "", "source_file": _name(data.file)}, now, actor)
+                 "tag": r.tag or "", "source_file": source_file}, now, actor)
     for c in data.corrections:
         _upsert(session, report, "corrections", CarbonQuotaCorrection,
                 {"institution_id": institutions[c.institution], "quota_id": c.quota},
                 {"factor": c.factor, "constraint": c.constraint, "baseline": c.baseline, "guide": c.guide,
-                 "reason": c.reason, "source_file": _name(data.file)}, now, actor)
-    session.flush()
-    if report.added or report.updated:
-        audit.record(session, actor=actor, action="carbon.load", object_type="carbon_data",
-                     object_id=Path(data.file).name[:60], after=report.as_dict())
-    return report
+                 "reason": c.reason, "source_file": source_file}, now, actor)
 
 
 def _name(path: str) -> str:

@@ -3,6 +3,7 @@ same institutions on both sides) and the leaderboards of an indicator within a c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,10 +18,10 @@ from ..core import indicators as ind
 from ..core import rollup
 from ..core.quotas import applicable, grade, levels
 from ..core.rollup import Figures
-from ..core.targets import NATIONAL, Progress, TargetStatus, assess
+from ..core.targets import NATIONAL, Progress, Target, TargetStatus, assess
 from ..models import CarbonQuota, CarbonTarget
 from . import reference
-from .figures import as_text, compared, coverage_of, denominated, metered, read_year, region, region_paths
+from .figures import YearRead, as_text, compared, coverage_of, denominated, metered, read_year, region, region_paths
 
 
 # -- targets ------------------------------------------------------------------------------------------------
@@ -30,53 +31,81 @@ def target_status(session: Session, scope: Scope, year: int, *, region_code: str
     ``year``, over the institutions whose data are complete from January to the last month with data (among
     the months ended on ``as_of``, default today) and complete in the target's base year: the same
     institutions on both sides of the comparison, and a verdict (met / missed) only when the year has ended
-    and every institution's twelve months are in (:mod:`.targets`, :mod:`.coverage`)."""
+    and every institution's twelve months are in (:mod:`..core.targets`, :mod:`..core.coverage`)."""
     top = region(session, region_code)
     codes = [*rollup.region_codes(top.path), NATIONAL]
     rows = session.execute(select(CarbonTarget).where(CarbonTarget.region.in_(codes))
                            .order_by(CarbonTarget.region, CarbonTarget.indicator)).scalars().all()
-    found = [reference.target_of(r) for r in rows]
-    found = [t for t in found if t.applies_to(year)]
+    found = [t for t in (reference.target_of(r) for r in rows) if t.applies_to(year)]
     if not found:
         return []
-    as_of = as_of or date.today()
-    cache = _cache if _cache is not None else {}
-    this_year = cache.get("now") or read_year(session, scope, year, top.path)
-    meters = cache["metered"] if "metered" in cache else metered(session, scope, top.path)
-    cache["metered"] = meters
-    now_cov = coverage_of(this_year, year, as_of, meters)
-    # the institutions that must report: those with a statistics form (denominators) and something to report
-    expected = sorted(i for i in this_year.denominators if now_cov.expected.get(i))
-    with_data = now_cov.through
-    through = frozenset(range(1, with_data + 1))
-    reporting = [i for i in expected if through and through <= now_cov.months(i)]
-    closed = now_cov.elapsed == 12 and with_data == 12 and len(reporting) == len(expected)
-    before = cache.get("before") or read_year(session, scope, year - 1, top.path)
-    reads = {year - 1: before}
-    out = []
-    for t in found:
-        if t.base_year not in reads:
-            reads[t.base_year] = read_year(session, scope, t.base_year, top.path)
-        base_read = reads[t.base_year]
-        base_cov = coverage_of(base_read, t.base_year, as_of, meters)
-        members = [i for i in reporting if base_cov.complete(i)]
+    reporting = _Reporting.of(session, scope, year, top.path, as_of or date.today(),
+                              _cache if _cache is not None else {})
+    return [assess(t, year, reporting.progress(t)) for t in found]
+
+
+@dataclass
+class _Reporting:
+    """The year's reads and who reports in it, shared by every target of a region."""
+
+    session: Session
+    scope: Scope
+    year: int
+    path: str
+    as_of: date
+    cache: dict[str, Any]
+    this_year: YearRead
+    before: YearRead
+    meters: dict[int, set[str]]
+    expected: list[int]  # with a statistics form (denominators) and something to report
+    reporting: list[int]  # of those, complete from January through the last month with data
+    through: frozenset[int]
+    closed: bool
+    reads: dict[int, YearRead]  # by year: last year's, and each target's base year once
+
+    @classmethod
+    def of(cls, session: Session, scope: Scope, year: int, path: str, as_of: date,
+           cache: dict[str, Any]) -> _Reporting:
+        this_year = cache.get("now") or read_year(session, scope, year, path)
+        meters = cache["metered"] if "metered" in cache else metered(session, scope, path)
+        cache["metered"] = meters
+        now_cov = coverage_of(this_year, year, as_of, meters)
+        expected = sorted(i for i in this_year.denominators if now_cov.expected.get(i))
+        through = frozenset(range(1, now_cov.through + 1))
+        reporting = [i for i in expected if through and through <= now_cov.months(i)]
+        closed = now_cov.elapsed == 12 and now_cov.through == 12 and len(reporting) == len(expected)
+        before = cache.get("before") or read_year(session, scope, year - 1, path)
+        return cls(session, scope, year, path, as_of, cache, this_year, before, meters, expected, reporting,
+                   through, closed, {year - 1: before})
+
+    def _read(self, year: int) -> YearRead:
+        if year not in self.reads:
+            self.reads[year] = read_year(self.session, self.scope, year, self.path)
+        return self.reads[year]
+
+    def progress(self, t: Target) -> Progress:
+        """The target's progress over the institutions reporting now and complete in its base year."""
+        base_read = self._read(t.base_year)
+        base_cov = coverage_of(base_read, t.base_year, self.as_of, self.meters)
+        members = [i for i in self.reporting if base_cov.complete(i)]
         base = denominated({i: base_read.figures[i] for i in members if i in base_read.figures})
         base_value = ind.value(base, t.indicator) if base.energy_kgce or base.water_m3 else None
-        column = ind.INDICATORS[t.indicator][0]
-        if "months" in cache and set(members) == set(this_year.months) == set(before.months):
+        series, prior = self._monthly(members, ind.INDICATORS[t.indicator][0])
+        denominator = denominated(self.this_year.over_many({i: self.through for i in members}))
+        return Progress(tuple(series), denominator.denominator(t.indicator), tuple(prior) if any(prior) else (),
+                        base_value, closed=self.closed and len(members) == len(self.expected),
+                        institutions=len(members), of=len(self.expected))
+
+    def _monthly(self, members: list[int], column: str) -> tuple[list[Decimal], list[Decimal]]:
+        """This year's numerators through the last month with data, and last year's twelve."""
+        year, months = self.year, sorted(self.through)
+        if "months" in self.cache and set(members) == set(self.this_year.months) == set(self.before.months):
             # every institution with data counts: the region's monthly figures are the members' (one read)
-            series = [_numerator(cache["months"].get(date(year, m, 1)), column) for m in sorted(through)]
-            prior = [_numerator(cache["months"].get(date(year - 1, m, 1)), column) for m in range(1, 13)]
-        else:
-            series = [_numerator(this_year.monthly_total(members, m), column) for m in sorted(through)]
-            prior = [_numerator(before.monthly_total(members, m), column) for m in range(1, 13)]
-        denominator = denominated(this_year.over_many({i: through for i in members}))
-        progress = Progress(tuple(series), denominator.denominator(t.indicator),
-                            tuple(prior) if any(prior) else (), base_value,
-                            closed=closed and len(members) == len(expected), institutions=len(members),
-                            of=len(expected))
-        out.append(assess(t, year, progress))
-    return out
+            by_month = self.cache["months"]
+            return ([_numerator(by_month.get(date(year, m, 1)), column) for m in months],
+                    [_numerator(by_month.get(date(year - 1, m, 1)), column) for m in range(1, 13)])
+        return ([_numerator(self.this_year.monthly_total(members, m), column) for m in months],
+                [_numerator(self.before.monthly_total(members, m), column) for m in range(1, 13)])
 
 
 def _numerator(f: Figures | None, column: str) -> Decimal:
