@@ -20,7 +20,7 @@ ZERO = Decimal(0)
 
 
 class CarbonFactor(SQLModel, table=True):
-    """One version of a standard-coal or CO₂ factor (see :class:`emc.carbon.factors.Factor`)."""
+    """One version of a standard-coal or CO₂ factor (see :class:`emc.carbon.core.factors.Factor`)."""
 
     __tablename__ = "carbon_factor"
     __table_args__ = (UniqueConstraint("factor_id", "version"),)

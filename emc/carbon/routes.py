@@ -1,6 +1,6 @@
 """The carbon JSON API (``/api/carbon/…``): ledger, restatements, roll-ups, indicators, targets, warnings,
 leaderboards, the statistics report's rows and the city dashboard. Thin: every figure comes from
-:mod:`emc.carbon.queries`, every read through the user's scope; filters in the query string.
+:mod:`emc.carbon.reads`, every read through the user's scope; filters in the query string.
 
 Mount with ``app.include_router(carbon_router, prefix="/api")``.
 """

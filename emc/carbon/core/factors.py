@@ -190,23 +190,29 @@ class FactorBook:
                               f"(series/regions loaded: {offered})")
         constants = [f for f in matching if f.data_year is None]
         yearly = [f for f in matching if f.data_year is not None]
-        if yearly:
-            same = [f for f in yearly if f.data_year == year]
-            if same:
-                best = max(same, key=_rank)
-                provisional = best.status == "provisional"
-                return Choice(best, provisional, f"{year} factor ({best.status})")
-            earlier = [f for f in yearly if f.data_year is not None and f.data_year < year]
-            if earlier:
-                last_year = max(f.data_year for f in earlier if f.data_year is not None)
-                best = max((f for f in earlier if f.data_year == last_year), key=_rank)
-                return Choice(best, True, f"{year} not published: {last_year} factor used provisionally")
-            if not constants:
-                first = min(f.data_year for f in yearly if f.data_year is not None)
-                raise FactorError(f"no {kind} factor for {carrier}, series {series!r}, region {region!r} for {year} "
-                                  f"or earlier (the first published year is {first})")
+        chosen = _yearly_choice(yearly, year) if yearly else None
+        if chosen is not None:
+            return chosen
+        if not constants:
+            first = min(f.data_year for f in yearly if f.data_year is not None)
+            raise FactorError(f"no {kind} factor for {carrier}, series {series!r}, region {region!r} for {year} "
+                              f"or earlier (the first published year is {first})")
         best = max(constants, key=_rank)
         return Choice(best, best.status == "provisional", f"constant ({best.status})")
+
+
+def _yearly_choice(yearly: list[Factor], year: int) -> Choice | None:
+    """The year's own factor, else the latest earlier year's (provisionally); None if all are later."""
+    same = [f for f in yearly if f.data_year == year]
+    if same:
+        best = max(same, key=_rank)
+        return Choice(best, best.status == "provisional", f"{year} factor ({best.status})")
+    earlier = [f for f in yearly if f.data_year is not None and f.data_year < year]
+    if not earlier:
+        return None
+    last_year = max(f.data_year for f in earlier if f.data_year is not None)
+    best = max((f for f in earlier if f.data_year == last_year), key=_rank)
+    return Choice(best, True, f"{year} not published: {last_year} factor used provisionally")
 
 
 def _rank(f: Factor) -> tuple[int, int]:

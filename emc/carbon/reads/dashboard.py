@@ -57,6 +57,6 @@ def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: in
                      "total": sum(by_tier.values()), "latest": latest},
         "entries": int(entries or 0), "provisional_entries": int(provisional or 0),
         "references": references(session, year),
-        # what every figure above stands on (emc.carbon.coverage): "数据覆盖 2 / 12 月，38 / 112 家单位"
+        # what every figure above stands on (emc.carbon.core.coverage): "数据覆盖 2 / 12 月，38 / 112 家单位"
         "coverage": rolled["region"]["coverage"],
     }
