@@ -1,15 +1,15 @@
 """Column types that keep money exact and time zone-aware on both SQLite and PostgreSQL.
 
 SQLite has no decimal type and drops UTC offsets, so each type chooses its storage per dialect:
-money as integer fen on SQLite and NUMERIC(18,2) on PostgreSQL; other exact decimals (prices,
-ratios) as text on SQLite; instants as naive UTC on SQLite and TIMESTAMPTZ on PostgreSQL, always
-returned as aware UTC datetimes.
+money as integer fen on SQLite and NUMERIC(18,2) on PostgreSQL (figures of another fixed scale
+likewise: :class:`FixedPoint`); other exact decimals (prices, ratios) as text on SQLite; instants as
+naive UTC on SQLite and TIMESTAMPTZ on PostgreSQL, always returned as aware UTC datetimes.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Numeric, String
@@ -45,6 +45,40 @@ class Money(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return from_fen_int(int(value))
         return Decimal(value).quantize(Decimal("0.01"))
+
+
+class FixedPoint(TypeDecorator[Decimal]):
+    """A decimal exact to ``scale`` places (booked kWh, m³, kgce, kgCO₂: ``FixedPoint(scale=3)``): integer units
+    of 10^-scale on SQLite, NUMERIC(precision, scale) on PostgreSQL — so ``SUM`` stays exact on both. Values
+    with finer digits are refused, not rounded silently (like :class:`Money`, which is the same idea at 2)."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 20, scale: int = 3) -> None:
+        super().__init__(precision, scale)
+        self.precision, self.scale = precision, scale
+        self.unit = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        number = to_decimal(value)
+        if number != number.quantize(self.unit, rounding=ROUND_HALF_UP):
+            raise ValueError(f"{number} has more than {self.scale} decimals; book figures rounded to {self.unit}")
+        return int(number.scaleb(self.scale)) if dialect.name == "sqlite" else number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale)
+        return Decimal(value).quantize(self.unit)
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

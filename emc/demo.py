@@ -147,7 +147,7 @@ def _carbon(engine: Engine) -> Iterator[str]:
     from sqlalchemy import func
 
     from emc.carbon import alerts, ledger
-    from emc.carbon import service as carbon
+    from emc.carbon import loading as carbon
     from emc.carbon.models import CarbonEntry
 
     with session_scope(engine) as session:

@@ -66,12 +66,12 @@ def _settlements(session, end: date) -> int:  # type: ignore[no-untyped-def]
     """One approved monthly settlement per contract and month since it began, each utility saving 10 %."""
     from sqlalchemy import insert, select
 
-    from emc.carbon import sources
+    from emc.carbon.reads import inputs
     from emc.contracts.models import Contract
     from emc.settlement.models import Settlement
 
-    contracts = sources.contracts(session)
-    months = sources.meter_months(session, date(2000, 1, 1), end)
+    contracts = inputs.contracts(session)
+    months = inputs.meter_months(session, date(2000, 1, 1), end)
     use: dict[tuple[int, date], Decimal] = {}
     for m in months:
         use[(m.meter_id, m.month)] = m.quantity
@@ -117,8 +117,9 @@ def main() -> None:
     from sqlmodel import Session
 
     from emc import synthetic
-    from emc.carbon import alerts, dashboard, ledger, service
+    from emc.carbon import alerts, ledger, loading
     from emc.carbon.models import CarbonEntry
+    from emc.carbon.reads import dashboard
     from emc.db import make_engine, upgrade
     from emc.org.scope import Scope
 
@@ -137,7 +138,7 @@ def main() -> None:
         with Session(engine) as s:
             summary = synthetic.generate(s, spec)
             n_settlements = _settlements(s, spec.end)
-            service.load_seed(s, actor="bench")
+            loading.load_seed(s, actor="bench")
             s.commit()
         print(f"portfolio ({engine.dialect.name}): {summary.institutions} institutions, {summary.meters} meters, "
               f"{summary.readings:,} {args.interval} readings, {n_settlements:,} approved settlements; "

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from emc.carbon import accounting, indicators, quotas, rollup, season, targets
-from emc.carbon.accounting import LedgerPolicy, Usage, book
-from emc.carbon.datafile import CarbonFileError
-from emc.carbon.factors import Factor, FactorBook, FactorError
-from emc.carbon.files import load_data_file, parse_data_text, seed_paths
+from emc.carbon.core import accounting, indicators, quotas, rollup, season, targets
+from emc.carbon.core.accounting import LedgerPolicy, Usage, book
+from emc.carbon.core.carbon_file import CarbonFileError, load_data_file, parse_data_text, seed_paths
+from emc.carbon.core.factors import Factor, FactorBook, FactorError
 
 SEED = load_data_file(seed_paths()[0])
 BOOK = FactorBook(SEED.factors)
@@ -325,8 +324,14 @@ def test_quota_corrections_and_grades() -> None:
 
 
 # -- purity ----------------------------------------------------------------------------------------------
-CORE = ("factors", "accounting", "indicators", "targets", "quotas", "rollup", "season", "settings", "datafile",
-        "files")
+CORE = ("factors", "accounting", "indicators", "targets", "quotas", "rollup", "season", "coverage",
+        "ledger_settings", "carbon_file")
+KIT = ("emc.datafiles",)  # the pure file-reader kit every data file goes through
+
+
+def test_the_core_package_holds_exactly_the_pure_modules() -> None:
+    here = Path(accounting.__file__).parent
+    assert {p.stem for p in here.glob("*.py")} - {"__init__"} == set(CORE)
 
 
 @pytest.mark.parametrize("module", CORE)
@@ -339,14 +344,26 @@ def test_the_core_imports_no_database_and_no_web(module: str) -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
     assert not {n for n in names if n.split(".")[0] in ("sqlmodel", "sqlalchemy", "fastapi", "starlette")}
-    assert not {n for n in names if n.startswith("emc.") and not n.startswith("emc.carbon")}
+    assert not {n for n in names if n.startswith("emc.") and not n.startswith("emc.carbon.core") and n not in KIT}
+
+
+def test_importing_the_core_loads_no_database_and_no_web() -> None:
+    """Transitively, too: the kit and everything the core imports stay off SQLAlchemy and the web."""
+    import subprocess
+    import sys
+
+    code = ("import sys; " + "; ".join(f"import emc.carbon.core.{m}" for m in CORE)
+            + "; print(sorted({n.split('.')[0] for n in sys.modules} & {'sqlmodel', 'sqlalchemy', 'fastapi', "
+              "'starlette'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_indicators_count_an_institution_only_where_its_utility_is_metered() -> None:
     """An office with only its water metered must not dilute the region's energy per person, and offices
     without a water meter must not dilute water per person: an unmetered utility is unknown, not zero."""
-    from emc.carbon.indicators import value
-    from emc.carbon.rollup import Figures
+    from emc.carbon.core.indicators import value
+    from emc.carbon.core.rollup import Figures
 
     energy_only = Figures(energy_kgce=D(50_000), co2_scope2_kg=D(200_000)).with_denominators(
         D(1000), D(100))

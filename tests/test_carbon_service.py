@@ -20,9 +20,10 @@ import pytest
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
-from emc.carbon import alerts, dashboard, ledger, queries, service
-from emc.carbon.datafile import CarbonFileError
+from emc.carbon import alerts, ledger, loading
+from emc.carbon.core.carbon_file import CarbonFileError
 from emc.carbon.models import CarbonEntry, CarbonWarning
+from emc.carbon.reads import dashboard, entries, figures, standing
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter, ContractVersion
 from emc.metering.models import Meter, Reading
 from emc.org.models import Esco, Institution, InstitutionYear, Role
@@ -121,7 +122,7 @@ def city(session: Session) -> City:
     c.settle("K2", date(2023, 3, 1), date(2023, 4, 1), "water", "50", version=2)  # corrected after approval
     c.settle("K2", date(2023, 4, 1), date(2023, 5, 1), "water", "70", status="draft")  # not approved: ignored
     c.settle("K3", date(2023, 3, 1), date(2023, 4, 1), "electricity", "500")
-    service.load_seed(session, actor="test")
+    loading.load_seed(session, actor="test")
     session.commit()
     return c
 
@@ -164,7 +165,7 @@ def test_savings_are_spread_split_owned_and_never_counted_twice(session: Session
                                f"{city.meter['B-E']} are already claimed by contract K1; not counted twice"]
     assert session.execute(select(func.count()).select_from(CarbonEntry).where(
         CarbonEntry.contract_id == city.contract["K3"])).scalar_one() == 0
-    city_total = queries.totals(session, ALL, 2023, region_path="/320000/320200/")
+    city_total = figures.totals(session, ALL, 2023, region_path="/320000/320200/")
     assert city_total.savings_kgce == D("9000") * D("0.1229")  # K1's 9 000 kWh once (water is not energy)
     # the ESCO owns K1's reduction; the institution K2's (water has no CO₂ factor here)
     assert city_total.esco_savings_kgco2 == city_total.savings_kgco2 == D("4950")
@@ -197,16 +198,16 @@ unit = "kgCO2/kWh"
 status = "final"
 source = "test: a 2024 figure as if published"
 """, encoding="utf-8")
-    service.load_file(session, published, actor="test")
+    loading.load_file(session, published, actor="test")
     restated = ledger.restate_on_final_factors(session, actor="test")
     session.commit()
     assert (restated.years, restated.restated, restated.provisional) == ([2024], 12, 0)
     now = city.entry(city.key("A", "2024-01", "electricity"))
     assert (now.kgco2, now.revision, now.change, now.provisional) == (D("5400"), 2, "restated", False)
-    revisions = queries.history(session, ALL, now.key)
+    revisions = entries.history(session, ALL, now.key)
     assert [(r["revision"], r["kgco2"], r["current"]) for r in revisions] == [(1, "5500.000", False),
                                                                              (2, "5400.000", True)]
-    rows = queries.restatements(session, ALL, year=2024)
+    rows = entries.restatements(session, ALL, year=2024)
     assert len(rows) == 12 and rows[0]["delta_kgco2"] == "-100.000"  # 10 000 × (0.5400 − 0.5500)
     assert rows[0]["old_provisional"] is True
 
@@ -229,7 +230,7 @@ def test_a_corrected_reading_is_recomputed_and_a_vanished_one_removed(session: S
 def test_roll_up_district_city_province_and_indicators(session: Session, city: City) -> None:
     ledger.rebuild(session, actor="test")
     session.commit()
-    rolled = queries.rollup_rows(session, ALL, 2023, region_code="320200")
+    rolled = figures.rollup_rows(session, ALL, 2023, region_code="320200")
     districts = {c["code"]: c for c in rolled["children"]}
     assert (rolled["region"]["institutions"], districts["320213"]["institutions"],
             districts["320214"]["institutions"]) == (3, 2, 1)
@@ -238,13 +239,13 @@ def test_roll_up_district_city_province_and_indicators(session: Session, city: C
     assert D(districts["320213"]["figures"]["energy_kgce"]) + D(districts["320214"]["figures"]["energy_kgce"]) == \
         D("48492.000")
     assert rolled["region"]["series"] == ["mee_nbs_average/east_china_grid"] and not rolled["region"]["mixed_series"]
-    a = {r.name: r for r in queries.indicator_table(session, ALL, 2023, institution_id=city.inst["A"])}
+    a = {r.name: r for r in figures.indicator_table(session, ALL, 2023, institution_id=city.inst["A"])}
     # A: 120 000 kWh × 0.1229 = 14 748 kgce on 1 000 m² and 100 people; 2022 the same: change 0
     assert (a["energy_per_area"].value, a["energy_per_capita"].value, a["energy_per_area"].change) == (
         D("14.75"), D("147.48"), D("0"))
     # carbon per area: 120 000 × 0.5500 / 1 000 = 66.00 (2022: 0.5617 → 67.40)
     assert (a["carbon_per_area"].value, a["carbon_per_area"].previous) == (D("66.00"), D("67.40"))
-    stats = {r["institution"]: r for r in queries.statistics_rows(session, ALL, 2023, region_code="320200")}
+    stats = {r["institution"]: r for r in figures.statistics_rows(session, ALL, 2023, region_code="320200")}
     assert stats["B"]["water_m3"] == "3600.000" and stats["B"]["water_per_capita"] == "9.00"
 
 
@@ -262,15 +263,15 @@ source = "test"
 
 def test_target_status_from_the_ledger(session: Session, city: City) -> None:
     ledger.rebuild(session, actor="test")
-    service.load_data(session, _data(WX_2023_CARBON), actor="test")
+    loading.load_data(session, _data(WX_2023_CARBON), actor="test")
     session.commit()
     # city carbon per area 2022: (23 000 × 12 × 0.5617 + 12 000 × 2.162) / 7 000 m² = 25.85 → threshold 25.59;
     # 2023 runs at (23 000 × 0.55 + 2 162) × 12 / 7 000 = 25.39: a steady year below it
-    march = {s.target.id: s for s in queries.target_status(session, ALL, 2023, region_code="320213",
+    march = {s.target.id: s for s in standing.target_status(session, ALL, 2023, region_code="320213",
                                                             as_of=date(2023, 4, 15))}
     assert march["wx-2023-carbon"].status == "on_track" and march["wx-2023-carbon"].months == 3
     assert "national-2025-carbon-per-area" in march and march["national-2025-carbon-per-area"].status == "no_data"
-    whole = {s.target.id: s for s in queries.target_status(session, ALL, 2023, region_code="320200",
+    whole = {s.target.id: s for s in standing.target_status(session, ALL, 2023, region_code="320200",
                                                             as_of=date(2024, 2, 1))}
     t = whole["wx-2023-carbon"]
     assert (t.status, t.base_value, t.threshold, t.actual) == ("met", D("25.85"), D("25.59"), D("25.39"))
@@ -285,7 +286,7 @@ def test_a_partial_year_is_never_read_as_a_whole_one(session: Session, city: Cit
     partial = [city.meter[m] for m in ("A-E", "A-PV", "B-E", "B-L", "B-W")]
     session.execute(delete(Reading).where(Reading.meter_id.in_(partial), Reading.period_start >= month_start(2023, 3)))
     ledger.rebuild(session, actor="test")
-    service.load_data(session, _data(WX_2023_CARBON), actor="test")
+    loading.load_data(session, _data(WX_2023_CARBON), actor="test")
     session.commit()
     d = dashboard.city_dashboard(session, ALL, region_code="320200", year=2023, as_of=date(2024, 1, 15))
     c = d["coverage"]
@@ -297,28 +298,28 @@ def test_a_partial_year_is_never_read_as_a_whole_one(session: Session, city: Cit
     assert area["change"] == "0.0000"
     target = next(t for t in d["targets"] if t["target"] == "wx-2023-carbon")
     assert target["status"] in ("on_track", "at_risk") and (target["institutions"], target["of"]) == (1, 3)
-    board = queries.leaderboard(session, ALL, 2023, category="organ", region_code="320200")
+    board = standing.leaderboard(session, ALL, 2023, category="organ", region_code="320200")
     assert [(r["rank"], r["institution"], r["complete"], r["months"]) for r in board] == [
         (1, "C", True, 12), (None, "A", False, 2)]
-    stats = {r["institution"]: r for r in queries.statistics_rows(session, ALL, 2023, region_code="320200")}
+    stats = {r["institution"]: r for r in figures.statistics_rows(session, ALL, 2023, region_code="320200")}
     assert (stats["A"]["months_covered"], stats["A"]["months_elapsed"], stats["C"]["complete"]) == (2, 12, True)
     # the same data complete: a verdict once the year is over, a forecast before
-    assert {s.target.id: s.status for s in queries.target_status(session, ALL, 2023, region_code="320214",
+    assert {s.target.id: s.status for s in standing.target_status(session, ALL, 2023, region_code="320214",
                                                                   as_of=date(2024, 1, 15))}["wx-2023-carbon"] == "met"
-    december = {s.target.id: s for s in queries.target_status(session, ALL, 2023, region_code="320214",
+    december = {s.target.id: s for s in standing.target_status(session, ALL, 2023, region_code="320214",
                                                                as_of=date(2023, 12, 20))}["wx-2023-carbon"]
     assert (december.status, december.months) == ("on_track", 11)
 
 
 def _data(text: str):  # type: ignore[no-untyped-def]
-    from emc.carbon.files import parse_data_text
+    from emc.carbon.core.carbon_file import parse_data_text
 
     return parse_data_text(text, "test.toml")
 
 
 def test_over_quota_warnings_fire_once_per_tier(session: Session, city: City) -> None:
     ledger.rebuild(session, actor="test")
-    service.load_data(session, _data("""
+    loading.load_data(session, _data("""
 [[quota]]
 id = "wx-organ-area"
 region = "320200"
@@ -336,7 +337,7 @@ source = "test"
     assert sorted((w["institution"], w["tier"]) for w in first.raised) == [("A", "80%"), ("A", "90%"), ("C", "80%")]
     for day in (date(2023, 2, 11), date(2023, 3, 1), date(2023, 6, 1)):
         assert alerts.raise_quota_warnings(session, today=day, actor="test").raised == []
-    service.load_data(session, _data("""
+    loading.load_data(session, _data("""
 [[correction]]
 institution = "A"
 quota = "wx-organ-area"
@@ -349,28 +350,28 @@ reason = "test: the bureau tightened A's quota"
     stored = session.execute(select(CarbonWarning.tier_bp).where(
         CarbonWarning.institution_id == city.inst["A"])).scalars().all()
     assert sorted(stored) == [8000, 9000, 10000]
-    page = queries.warnings(session, ALL, year=2023)
+    page = entries.warnings(session, ALL, year=2023)
     assert page.total == 4 and page.rows[0]["tier"] == "100%"
     xinwu = Scope(role=Role.manager, region_path="/320000/320200/320214/")
     with pytest.raises(NotFound):  # A is in 梁溪区: not this manager's
         alerts.acknowledge(session, xinwu, page.rows[0]["id"], actor="wx-xinwu")
     seen = alerts.acknowledge(session, ALL, page.rows[0]["id"], actor="bureau")
-    assert seen.acknowledged_by == "bureau" and queries.warnings(session, ALL, year=2023).rows[0]["acknowledged"]
+    assert seen.acknowledged_by == "bureau" and entries.warnings(session, ALL, year=2023).rows[0]["acknowledged"]
 
 
 def test_scoping_a_district_manager_and_an_esco(session: Session, city: City) -> None:
     ledger.rebuild(session, years=[2023], actor="test")
     session.commit()
     xinwu = Scope(role=Role.manager, region_path="/320000/320200/320214/")
-    assert {r["institution"] for r in queries.ledger(session, xinwu, year=2023, per_page=1000).rows} == {"C"}
+    assert {r["institution"] for r in entries.ledger(session, xinwu, year=2023, per_page=1000).rows} == {"C"}
     esco_id = session.execute(select(Esco.id)).scalar_one()
     esco = Scope(role=Role.esco, esco_id=esco_id)
-    seen = queries.totals(session, esco, 2023)
+    seen = figures.totals(session, esco, 2023)
     assert seen.savings_kgce == D("9000") * D("0.1229")  # its own contracts' savings
     other = Scope(role=Role.esco, esco_id=esco_id + 1)
-    assert queries.ledger(session, other, year=2023).total == 0
+    assert entries.ledger(session, other, year=2023).total == 0
     with pytest.raises(NotFound):
-        queries.institution(session, xinwu, "A")
+        figures.institution(session, xinwu, "A")
 
 
 def test_the_dashboard_in_one_call(session: Session, city: City) -> None:
@@ -382,7 +383,7 @@ def test_the_dashboard_in_one_call(session: Session, city: City) -> None:
     assert (d["coverage"]["months"], d["coverage"]["institutions_complete"], d["coverage"]["complete"]) == (12, 3, True)
     assert {t["target"] for t in d["targets"]} >= {"national-2025-energy-per-area"}
     assert d["warnings"]["total"] == 0
-    board = queries.leaderboard(session, ALL, 2023, category="organ", indicator="energy_per_area",
+    board = standing.leaderboard(session, ALL, 2023, category="organ", indicator="energy_per_area",
                                 region_code="320200")
     # C 13.19 kgce/m² ranks before A 14.75; both within the Jiangsu organ quota's baseline (15)
     assert [(r["rank"], r["institution"], r["value"], r["grade"]) for r in board] == [
@@ -390,11 +391,11 @@ def test_the_dashboard_in_one_call(session: Session, city: City) -> None:
 
 
 def test_loading_is_idempotent_and_a_changed_figure_needs_a_new_version(session: Session, city: City) -> None:
-    again = service.load_seed(session, actor="test")
+    again = loading.load_seed(session, actor="test")
     assert all(not r.added and not r.updated for r in again)
     with pytest.raises(CarbonFileError, match=r"factor coal.electricity.equivalent@v1: is already loaded with other "
                                               r"figures: a changed figure is a new version \(version = 2\)"):
-        service.load_data(session, _data("""
+        loading.load_data(session, _data("""
 [[factor]]
 id = "coal.electricity.equivalent"
 kind = "coal"
@@ -406,7 +407,7 @@ status = "final"
 source = "typo"
 """), actor="test")
     with pytest.raises(CarbonFileError, match="region 320999: is not loaded"):
-        service.load_data(session, _data('[[ledger]]\nregion = "320999"\nco2_series = "x"\nco2_region = "y"\n'
+        loading.load_data(session, _data('[[ledger]]\nregion = "320999"\nco2_series = "x"\nco2_region = "y"\n'
                                          'source = "s"\n'), actor="test")
 
 

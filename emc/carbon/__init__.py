@@ -1,12 +1,9 @@
 """Energy, water and carbon ledgers (issue 7; docs/domain.md §4).
 
-Pure core (no database, no web): ``factors`` (standard-coal and CO₂ factors as versioned data, the choice rule),
-``accounting`` (one institution-month-utility → kWh/m³, kgce, kgCO₂ by scope; PV; contract savings by carbon
-rights; restatement), ``indicators``, ``targets``, ``season``, ``quotas``, ``rollup`` (attribution of contract
-savings to institutions and roll-up through the region tree, counting nothing twice), ``settings`` and
-``files``/``datafile`` (the TOML data files; seeds in ``seed/``).
+Pure core in ``core/`` (no database, no web): factors, accounting, indicators, targets, quotas, season,
+coverage, roll-up, ledger settings and the carbon data-file reader.
 
-Shell: ``models`` (tables), ``columns`` (the exact 0.001 figure column), ``sources`` (SQL aggregation of
-readings and settlements), ``service`` (loading data files), ``ledger`` (rebuild, restate), ``alerts``
-(over-quota warnings), ``queries`` (scoped reads, the dashboard), ``routes`` (JSON API), ``cli``, ``jobs``.
+Shell: ``models`` (tables), ``loading`` (data files into tables), ``reads/`` (what is read, grouped by what:
+ledger inputs, reference data, figures, entries, standing, dashboard), ``ledger`` (rebuild, restate),
+``alerts`` (over-quota warnings), ``routes`` and ``pages`` (JSON API, pages), ``cli``, ``jobs``.
 """

@@ -1,5 +1,6 @@
 """`emc factors …` and `emc ledger …`: thin wrappers over the carbon services. Each command commits or
-changes nothing. Added to the main command with ``app.add_typer(carbon_app)`` (no name: the two groups merge in).
+changes nothing. Added to the main command with ``app.add_typer(carbon_app)`` (no name: the two groups merge in);
+this module imports nothing of the main command, so the CLI is assembled one way.
 """
 
 from __future__ import annotations
@@ -7,9 +8,12 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 app = typer.Typer(no_args_is_help=True)
 factors_app = typer.Typer(help="Standard-coal and CO₂ factors, targets, quotas and ledger settings (data files).",
@@ -22,16 +26,21 @@ app.add_typer(ledger_app, name="ledger")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _fail(message: str, code: int = 1) -> None:
-    from emc.cli import _fail as fail  # the main command's (imported lazily: emc.cli imports this module)
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(code)
 
-    fail(message, code)
 
+def _engine() -> Engine:
+    """The configured engine, refusing (exit 2) a database not migrated to head — as every `emc` command."""
+    from emc.db import NotMigratedError, check_migrated, get_engine
 
-def _engine():  # type: ignore[no-untyped-def]
-    from emc.cli import _migrated_engine
-
-    return _migrated_engine()
+    engine = get_engine()
+    try:
+        check_migrated(engine)
+    except NotMigratedError as exc:
+        _fail(str(exc), 2)
+    return engine
 
 
 @factors_app.command("load")
@@ -39,16 +48,15 @@ def factors_load(files: Annotated[list[Path] | None, typer.Argument(
         help="carbon data files ([[factor]], [[ledger]], [[institution]], [[target]], [[reference]], [[quota]], "
              "[[correction]]); default: the shipped seed")] = None, as_json: JsonOpt = False) -> None:
     """Load carbon data files (idempotent; a changed factor or quota needs a new version). All files or none."""
-    from emc.carbon import service
-    from emc.carbon.datafile import CarbonFileError
-    from emc.carbon.files import seed_paths
+    from emc.carbon import loading
+    from emc.carbon.core.carbon_file import CarbonFileError, seed_paths
     from emc.db import session_scope
 
     reports = []
     try:
         with session_scope(_engine()) as session:
             for path in files or seed_paths():
-                reports.append(service.load_file(session, path, actor="cli"))
+                reports.append(loading.load_file(session, path, actor="cli"))
     except CarbonFileError as exc:
         for p in exc.problems:
             typer.echo(f"error {p}", err=True)
@@ -65,11 +73,11 @@ def factors_load(files: Annotated[list[Path] | None, typer.Argument(
 @factors_app.command("list")
 def factors_list(as_json: JsonOpt = False) -> None:
     """Every factor version with its value, status and source."""
-    from emc.carbon import queries
+    from emc.carbon.reads import reference
     from emc.db import session_scope
 
     with session_scope(_engine()) as session:
-        rows = queries.factors(session)
+        rows = reference.factors(session)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -105,7 +113,8 @@ def ledger_warnings(
     as_json: JsonOpt = False,
 ) -> None:
     """Raise the over-quota warnings due (each tier once a year), then list the year's warnings."""
-    from emc.carbon import alerts, queries
+    from emc.carbon import alerts
+    from emc.carbon.reads import entries
     from emc.db import session_scope
     from emc.org.scope import Scope
 
@@ -117,7 +126,7 @@ def ledger_warnings(
     with session_scope(_engine()) as session:
         report = alerts.raise_quota_warnings(session, today=day, actor="cli") if check else None
         shown = year or (report.year if report else day.year)
-        rows = queries.warnings(session, Scope.everything(), year=shown, per_page=10_000).rows
+        rows = entries.warnings(session, Scope.everything(), year=shown, per_page=10_000).rows
     if as_json:
         typer.echo(json.dumps({"raised": report.raised if report else [], "warnings": rows}, ensure_ascii=False))
         return

@@ -3,7 +3,7 @@
 A rebuild books, for every institution-month in the years asked, each utility's consumption (main meters'
 monthly totals), PV generation (avoided grid electricity) and each contract's verified savings (from the latest
 approved settlement of each period, spread over months by days, split over institutions by meter use, each
-meter's reduction claimed once — :mod:`emc.carbon.rollup`), with the factors of the institution's ledger setting.
+meter's reduction claimed once — :mod:`emc.carbon.core.rollup`), with the factors of the institution's ledger setting.
 It then compares with the current entries, key by key:
 
 * unchanged figures and factors → nothing written (a rebuild is idempotent);
@@ -31,12 +31,12 @@ from emc.audit import service as audit
 from emc.dbtypes import utcnow
 from emc.org.models import User
 
-from . import service, sources
-from .accounting import CARRIER_OF, AccountingError, Booking, LedgerPolicy, Usage, book
-from .factors import FactorError
+from .core.accounting import CARRIER_OF, AccountingError, Booking, LedgerPolicy, Usage, book
+from .core.factors import FactorError
+from .core.ledger_settings import nearest
+from .core.rollup import Claim, attribute, resolve, spread_by_days
 from .models import CarbonEntry
-from .rollup import Claim, attribute, resolve, spread_by_days
-from .settings import nearest
+from .reads import inputs, reference
 
 ZERO = Decimal(0)
 CONSUMED = ("electricity", "water", "gas", "heat")
@@ -76,17 +76,17 @@ def entry_key(institution: int, month: date, utility: str, kind: str, contract: 
 def rebuild(session: Session, *, years: list[int] | None = None, actor: User | str = "system") -> RebuildReport:
     """Regenerate the ledger for ``years`` (default: every year with readings or settled savings)."""
     t0 = perf_counter()
-    years = sorted(set(years)) if years else sources.reading_years(session)
+    years = sorted(set(years)) if years else inputs.reading_years(session)
     report = RebuildReport(years)
     if not years:
         return report
     start, end = date(years[0], 1, 1), date(years[-1] + 1, 1, 1)
     wanted = set(years)
-    insts = sources.institutions(session)
-    months = [m for m in sources.meter_months(session, start, end) if m.month.year in wanted]
+    insts = inputs.institutions(session)
+    months = [m for m in inputs.meter_months(session, start, end) if m.month.year in wanted]
     usages = _consumption(months) + _savings(session, months, insts, start, end, wanted, report)
-    factors = service.factor_book(session)
-    settings = service.ledger_settings(session)
+    factors = reference.factor_book(session)
+    settings = reference.ledger_settings(session)
     policies: dict[str, LedgerPolicy | None] = {}
     bookings: dict[str, Booking] = {}
     blocked: set[tuple[int, int]] = set()  # (institution, year) with a problem: its entries are left as they are
@@ -128,9 +128,9 @@ def _problem(report: RebuildReport, seen: set[str], message: str) -> None:
         report.problems.append(message)
 
 
-def _consumption(months: list[sources.MeterMonth]) -> list[Usage]:
+def _consumption(months: list[inputs.MeterMonth]) -> list[Usage]:
     """Main meters' monthly totals per institution and utility; PV generation from every PV meter."""
-    totals: dict[tuple[int, date, str], list[sources.MeterMonth]] = defaultdict(list)
+    totals: dict[tuple[int, date, str], list[inputs.MeterMonth]] = defaultdict(list)
     for m in months:
         if (m.utility in CONSUMED and m.main) or m.utility == "pv":
             totals[(m.institution_id, m.month, m.utility)].append(m)
@@ -144,15 +144,15 @@ def _consumption(months: list[sources.MeterMonth]) -> list[Usage]:
     return out
 
 
-def _savings(session: Session, months: list[sources.MeterMonth], insts: dict[int, sources.InstitutionInfo],
+def _savings(session: Session, months: list[inputs.MeterMonth], insts: dict[int, inputs.InstitutionInfo],
              start: date, end: date, wanted: set[int], report: RebuildReport) -> list[Usage]:
     """Each settled period's savings, by month (days) and institution (meter use), claimed once per meter."""
-    contracts = sources.contracts(session)
+    contracts = inputs.contracts(session)
     use = {(m.meter_id, m.month): m.quantity for m in months}
-    institution_of = sources.meter_institutions(session)  # meters without readings still belong somewhere
+    institution_of = inputs.meter_institutions(session)  # meters without readings still belong somewhere
     claims: list[Claim] = []
-    pending: list[tuple[sources.SettledSavings, date, Decimal]] = []
-    for s in sources.settled_savings(session, start, end):
+    pending: list[tuple[inputs.SettledSavings, date, Decimal]] = []
+    for s in inputs.settled_savings(session, start, end):
         if s.utility == "pv" or s.utility not in CARRIER_OF:
             continue  # PV is booked from its generation meter: counting its "savings" too would count it twice
         c = contracts[s.contract_id]
@@ -192,6 +192,7 @@ _FIGURES = ("quantity", "kgce", "kgco2", "esco_kgce", "esco_kgco2")
 
 def _write(session: Session, bookings: dict[str, Booking], start: date, end: date, wanted: set[int],
            blocked: set[tuple[int, int]], actor: User | str, report: RebuildReport) -> None:
+    """Append the new revisions (append-only: the old row is only marked not current) and retire the rest."""
     t = CarbonEntry.__table__  # type: ignore[attr-defined]
     existing = {r.key: r for r in session.execute(
         select(t.c.id, t.c.key, t.c.revision, t.c.change, t.c.institution_id, t.c.month, t.c.utility, t.c.kind,
@@ -200,6 +201,31 @@ def _write(session: Session, bookings: dict[str, Booking], start: date, end: dat
         .where(t.c.current == true(), t.c.month >= start, t.c.month < end)).all() if r.month.year in wanted}
     who = actor.username if isinstance(actor, User) else actor
     now = utcnow()
+    rows, retired = _revisions(bookings, existing, who, now, report)
+    for key, old in existing.items():
+        if key in bookings or old.change == "removed" or (old.institution_id, old.month.year) in blocked:
+            continue
+        rows.append(_removal(key, old, who, now))
+        retired.append({"old_id": old.id})
+        report.removed += 1
+    if retired:
+        session.execute(update(t).where(t.c.id == bindparam("old_id")).values(current=False)
+                        .execution_options(synchronize_session=False), retired)
+    for i in range(0, len(rows), 5000):
+        session.execute(insert(t), rows[i:i + 5000])
+    if len(rows) > 1000 and session.get_bind().dialect.name == "postgresql":
+        # fresh statistics: without them the planner takes a freshly filled ledger for an empty one and the
+        # dashboard's roll-ups run as nested loops (5× slower); ANALYZE is transactional and takes milliseconds
+        session.execute(text("ANALYZE carbon_entry"))
+    for obj in list(session.identity_map.values()):  # the bulk update bypassed loaded entries: reload them
+        if isinstance(obj, CarbonEntry):
+            session.expire(obj)
+
+
+def _revisions(bookings: dict[str, Booking], existing: dict[str, Any], who: str, now: Any,
+               report: RebuildReport) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """New rows for new and changed bookings, and the ids they retire: restated when only the factors
+    changed, recomputed when the quantity did."""
     rows: list[dict[str, Any]] = []
     retired: list[dict[str, Any]] = []
     for key, b in bookings.items():
@@ -218,30 +244,18 @@ def _write(session: Session, bookings: dict[str, Booking], start: date, end: dat
         retired.append({"old_id": old.id})
         report.restated += change == "restated"
         report.recomputed += change == "recomputed"
-    for key, old in existing.items():
-        if key in bookings or old.change == "removed" or (old.institution_id, old.month.year) in blocked:
-            continue
-        rows.append({"key": key, "revision": old.revision + 1, "current": True, "change": "removed",
-                     "institution_id": old.institution_id, "month": old.month, "utility": old.utility,
-                     "kind": old.kind, "contract_id": old.contract_id, "carrier": old.carrier, "quantity": ZERO,
-                     "unit": old.unit, "kgce": ZERO, "kgco2": ZERO, "scope": 0, "in_energy": False,
-                     "owner": "institution", "esco_kgce": ZERO, "esco_kgco2": ZERO, "coal_factor": "",
-                     "co2_factor": "", "provisional": False, "series": "", "source": "no longer in the sources",
-                     "notes": [], "created_at": now, "created_by": who})
-        retired.append({"old_id": old.id})
-        report.removed += 1
-    if retired:
-        session.execute(update(t).where(t.c.id == bindparam("old_id")).values(current=False)
-                        .execution_options(synchronize_session=False), retired)
-    for i in range(0, len(rows), 5000):
-        session.execute(insert(t), rows[i:i + 5000])
-    if len(rows) > 1000 and session.get_bind().dialect.name == "postgresql":
-        # fresh statistics: without them the planner takes a freshly filled ledger for an empty one and the
-        # dashboard's roll-ups run as nested loops (5× slower); ANALYZE is transactional and takes milliseconds
-        session.execute(text("ANALYZE carbon_entry"))
-    for obj in list(session.identity_map.values()):  # the bulk update bypassed loaded entries: reload them
-        if isinstance(obj, CarbonEntry):
-            session.expire(obj)
+    return rows, retired
+
+
+def _removal(key: str, old: Any, who: str, now: Any) -> dict[str, Any]:
+    """The zero revision of an entry whose source is gone."""
+    return {"key": key, "revision": old.revision + 1, "current": True, "change": "removed",
+            "institution_id": old.institution_id, "month": old.month, "utility": old.utility,
+            "kind": old.kind, "contract_id": old.contract_id, "carrier": old.carrier, "quantity": ZERO,
+            "unit": old.unit, "kgce": ZERO, "kgco2": ZERO, "scope": 0, "in_energy": False,
+            "owner": "institution", "esco_kgce": ZERO, "esco_kgco2": ZERO, "coal_factor": "",
+            "co2_factor": "", "provisional": False, "series": "", "source": "no longer in the sources",
+            "notes": [], "created_at": now, "created_by": who}
 
 
 def _row(key: str, revision: int, change: str, b: Booking, who: str, now: Any) -> dict[str, Any]:

@@ -14,15 +14,13 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from emc.dbtypes import ExactDecimal, UTCDateTime, utcnow
-
-from .columns import Milli
+from emc.dbtypes import ExactDecimal, FixedPoint, UTCDateTime, utcnow
 
 ZERO = Decimal(0)
 
 
 class CarbonFactor(SQLModel, table=True):
-    """One version of a standard-coal or CO₂ factor (see :class:`emc.carbon.factors.Factor`)."""
+    """One version of a standard-coal or CO₂ factor (see :class:`emc.carbon.core.factors.Factor`)."""
 
     __tablename__ = "carbon_factor"
     __table_args__ = (UniqueConstraint("factor_id", "version"),)
@@ -100,15 +98,15 @@ class CarbonEntry(SQLModel, table=True):
     kind: str = Field(max_length=12)  # consumption | generation | savings
     contract_id: int | None = Field(default=None, foreign_key="contract.id", index=True)
     carrier: str = Field(max_length=16)
-    quantity: Decimal = Field(sa_column=Column(Milli(), nullable=False))
+    quantity: Decimal = Field(sa_column=Column(FixedPoint(20, 3), nullable=False))
     unit: str = Field(max_length=8)
-    kgce: Decimal = Field(sa_column=Column(Milli(), nullable=False))
-    kgco2: Decimal = Field(sa_column=Column(Milli(), nullable=False))
+    kgce: Decimal = Field(sa_column=Column(FixedPoint(20, 3), nullable=False))
+    kgco2: Decimal = Field(sa_column=Column(FixedPoint(20, 3), nullable=False))
     scope: int = 0  # 1 direct (gas, fuels), 2 purchased (electricity, heat), 0 none (water)
     in_energy: bool = False  # counts in comprehensive energy
     owner: str = Field(default="institution", max_length=12)  # carbon rights of savings
-    esco_kgce: Decimal = Field(default=ZERO, sa_column=Column(Milli(), nullable=False))
-    esco_kgco2: Decimal = Field(default=ZERO, sa_column=Column(Milli(), nullable=False))
+    esco_kgce: Decimal = Field(default=ZERO, sa_column=Column(FixedPoint(20, 3), nullable=False))
+    esco_kgco2: Decimal = Field(default=ZERO, sa_column=Column(FixedPoint(20, 3), nullable=False))
     coal_factor: str = Field(default="", max_length=200)
     co2_factor: str = Field(default="", max_length=200)
     provisional: bool = False

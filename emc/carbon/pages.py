@@ -26,9 +26,10 @@ from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
 
-from . import alerts, dashboard, queries
-from . import indicators as ind
+from . import alerts
+from .core import indicators as ind
 from .models import CarbonEntry
+from .reads import dashboard, entries, figures, reference, standing
 
 pages = APIRouter(include_in_schema=False)
 
@@ -61,7 +62,7 @@ def _year(session: SessionDep, year: int | None, years: list[int]) -> int:
 def _root(session: SessionDep, scope: Scope) -> Region:
     """The user's scope root: their region, or the top of the tree (admin, ESCO)."""
     if scope.region_path:
-        return queries.region(session, [c for c in scope.region_path.split("/") if c][-1])
+        return figures.region(session, [c for c in scope.region_path.split("/") if c][-1])
     top = session.execute(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)).scalars().first()
     if top is None:
         raise NotFound("region")
@@ -73,7 +74,7 @@ def _region(session: SessionDep, scope: Scope, code: str | None) -> Region:
     root = _root(session, scope)
     if not code:
         return root
-    found = queries.region(session, code)
+    found = figures.region(session, code)
     if not found.path.startswith(root.path):
         raise NotFound("region")
     return found
@@ -153,7 +154,7 @@ def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str,
               "co2_scope2_t": _t(f["co2_scope2_kg"]), "water_m3": _d(f["water_m3"]),
               "savings_tce": _t(f["savings_kgce"]), "savings_tco2": _t(f["savings_kgco2"]),
               "pv_kwh": _d(f["pv_kwh"]), "institutions": data["region"]["institutions"]}
-    institutions = [] if data["districts"] else queries.statistics_rows(session, scope, y, region_code=here.code)
+    institutions = [] if data["districts"] else figures.statistics_rows(session, scope, y, region_code=here.code)
     return {"d": data, "year": y, "years": years if y in years else sorted([*years, y], reverse=True),
             "region": here, "root": root, "crumbs": _crumbs(session, root, here),
             "regions": _region_choices(session, root), "totals": totals, "charts": charts,
@@ -173,17 +174,17 @@ def _institution_years(session: SessionDep, scope: Scope, inst: Institution, pat
                        years: list[int]) -> list[dict[str, Any]]:
     """Per year: energy, CO₂, water, the four indicators, the months with complete data, and the change on the
     year before over the months complete in both (like for like; none without a common month)."""
-    meters = queries.metered(session, scope, path, institution_id=inst.id)
+    meters = figures.metered(session, scope, path, institution_id=inst.id)
     today = date.today()
-    reads = {y: queries.read_year(session, scope, y, path, institution_id=inst.id)
+    reads = {y: figures.read_year(session, scope, y, path, institution_id=inst.id)
              for y in sorted({*years, *(y - 1 for y in years)})}
-    covered = {y: queries.coverage_of(r, y, today, meters) for y, r in reads.items()}
+    covered = {y: figures.coverage_of(r, y, today, meters) for y, r in reads.items()}
     out: list[dict[str, Any]] = []
     for y in sorted(years):
         f = reads[y].figures.get(inst.id)
         if f is None:
             continue
-        now, before = queries.like_for_like(reads[y], reads[y - 1], covered[y], covered[y - 1])
+        now, before = figures.like_for_like(reads[y], reads[y - 1], covered[y], covered[y - 1])
         values = ind.values(f.totals())
         changes = {k: ind.change(ind.value(now[inst.id].totals(), k), ind.value(before[inst.id].totals(), k))
                    if inst.id in now else None for k in values}
@@ -196,7 +197,7 @@ def _institution_years(session: SessionDep, scope: Scope, inst: Institution, pat
 
 
 def _warnings_context(session: SessionDep, scope: Scope, user: User, inst: Institution) -> dict[str, Any]:
-    return {"warnings": queries.warnings(session, scope, institution_id=inst.id, per_page=50).rows,
+    return {"warnings": entries.warnings(session, scope, institution_id=inst.id, per_page=50).rows,
             "can_acknowledge": user.role in ACKNOWLEDGERS, "inst": inst}
 
 
@@ -204,12 +205,12 @@ def _warnings_context(session: SessionDep, scope: Scope, user: User, inst: Insti
 def carbon_institution(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
                        year: Year = None) -> Response:
     """One institution: monthly trend, indicators by year, its contracts and its warnings (404 outside scope)."""
-    inst = queries.institution(session, scope, code)
+    inst = figures.institution(session, scope, code)
     place = session.get(Region, inst.region_id)
     path = place.path if place else None
     years = _years(session, inst.id)
     y = _year(session, year, years)
-    monthly = queries.monthly(session, scope, [y - 2, y - 1, y], region_path=path, institution_id=inst.id)
+    monthly = figures.monthly(session, scope, [y - 2, y - 1, y], region_path=path, institution_id=inst.id)
     tr = Translator(language(request))
     energy = [(m, float(f.energy_kgce / THOUSAND)) for m, f in monthly.items()]
     co2 = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
@@ -265,7 +266,7 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
     years = _years(session)
     y = _year(session, year, years)
     here = _region(session, scope, region or None)
-    rows = queries.leaderboard(session, scope, y, category=category, indicator=indicator, region_code=here.code)
+    rows = standing.leaderboard(session, scope, y, category=category, indicator=indicator, region_code=here.code)
     return render(request, "carbon/leaderboards.html", {
         "rows": rows, "year": y, "years": years, "category": category, "categories": categories,
         "indicator": indicator, "indicators": list(ind.INDICATORS), "unit": ind.INDICATORS[indicator][2],
@@ -279,7 +280,7 @@ def carbon_factors(request: Request, session: SessionDep, user: FactorsUser, sco
     years = _years(session)
     y = _year(session, year, years)
     return render(request, "carbon/factors.html", {
-        "factors": queries.factors(session), "restatements": queries.restatements(session, scope, year=y),
+        "factors": reference.factors(session), "restatements": entries.restatements(session, scope, year=y),
         "year": y, "years": years})
 
 
@@ -317,7 +318,7 @@ def carbon_statistics_xlsx(session: SessionDep, user: CurrentUser, scope: ScopeD
 
     y = _year(session, year, _years(session))
     here = _region(session, scope, region or None)
-    rows = queries.statistics_rows(session, scope, y, region_code=here.code)
+    rows = figures.statistics_rows(session, scope, y, region_code=here.code)
     wb = Workbook()
     ws = wb.active
     ws.title = f"{y}年能源资源消费统计"
@@ -363,7 +364,7 @@ def carbon_ledger_csv(session: SessionDep, user: CurrentUser, scope: ScopeDep, y
     writer.writerow([h for _, h in LEDGER_COLUMNS])
     page = 1
     while True:
-        got = queries.ledger(session, scope, year=y, region_path=here.path, page=page, per_page=1000)
+        got = entries.ledger(session, scope, year=y, region_path=here.path, page=page, per_page=1000)
         for row in got.rows:
             writer.writerow([safe_cell(row.get(k)) for k, _ in LEDGER_COLUMNS])
         if page >= got.pages:

@@ -1,6 +1,6 @@
 """The carbon JSON API (``/api/carbon/…``): ledger, restatements, roll-ups, indicators, targets, warnings,
 leaderboards, the statistics report's rows and the city dashboard. Thin: every figure comes from
-:mod:`emc.carbon.queries`, every read through the user's scope; filters in the query string.
+:mod:`emc.carbon.reads`, every read through the user's scope; filters in the query string.
 
 Mount with ``app.include_router(carbon_router, prefix="/api")``.
 """
@@ -16,8 +16,8 @@ from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep
 from emc.web.paging import PageNo
 
-from . import dashboard, queries
-from . import indicators as ind
+from .core import indicators as ind
+from .reads import dashboard, entries, figures, reference, standing
 
 router = APIRouter(prefix="/carbon", tags=["carbon"])
 
@@ -38,17 +38,17 @@ def _region(scope: Scope, code: str | None) -> str:
 
 
 def _path(session: SessionDep, code: str | None) -> str | None:
-    return queries.region(session, code).path if code else None
+    return figures.region(session, code).path if code else None
 
 
 def _institution_id(session: SessionDep, scope: Scope, code: str | None) -> int | None:
-    return queries.institution(session, scope, code).id if code else None
+    return figures.institution(session, scope, code).id if code else None
 
 
 @router.get("/factors")
 def api_factors(session: SessionDep, scope: ScopeDep) -> list[dict[str, Any]]:
     """Every factor version (standard coal and CO₂) with value, unit, status and source."""
-    return queries.factors(session)
+    return reference.factors(session)
 
 
 @router.get("/ledger")
@@ -58,7 +58,7 @@ def api_ledger(session: SessionDep, scope: ScopeDep, year: Year = None, region: 
                provisional: bool | None = None, page: PageNo = 1,
                per_page: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """Current ledger entries (institution × month × utility × kind), each naming its factors and source."""
-    return queries.ledger(session, scope, year=_year(year), region_path=_path(session, region),
+    return entries.ledger(session, scope, year=_year(year), region_path=_path(session, region),
                           institution_id=_institution_id(session, scope, institution), utility=utility, kind=kind,
                           month=month, provisional=provisional, page=page, per_page=per_page).as_dict()
 
@@ -66,20 +66,20 @@ def api_ledger(session: SessionDep, scope: ScopeDep, year: Year = None, region: 
 @router.get("/ledger/history")
 def api_ledger_history(session: SessionDep, scope: ScopeDep, key: str) -> list[dict[str, Any]]:
     """Every revision of one entry: what restatements and corrections changed."""
-    return queries.history(session, scope, key)
+    return entries.history(session, scope, key)
 
 
 @router.get("/restatements")
 def api_restatements(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None
                      ) -> list[dict[str, Any]]:
     """Entries restated on other factors (a final factor replacing a provisional one), old, new and difference."""
-    return queries.restatements(session, scope, year=_year(year), region_path=_path(session, region))
+    return entries.restatements(session, scope, year=_year(year), region_path=_path(session, region))
 
 
 @router.get("/rollup")
 def api_rollup(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None) -> dict[str, Any]:
     """A region and each region directly below it: figures and indicators."""
-    return queries.rollup_rows(session, scope, _year(year), region_code=_region(scope, region))
+    return figures.rollup_rows(session, scope, _year(year), region_code=_region(scope, region))
 
 
 @router.get("/indicators")
@@ -90,7 +90,7 @@ def api_indicators(session: SessionDep, scope: ScopeDep, year: Year = None, regi
     inst = _institution_id(session, scope, institution)
     path = None if inst is not None else _path(session, region or (_region(scope, None) if scope.region_path
                                                                     else None))
-    rows = queries.indicator_table(session, scope, y, region_path=path, institution_id=inst)
+    rows = figures.indicator_table(session, scope, y, region_path=path, institution_id=inst)
     return {"year": y, "region": region, "institution": institution,
             "indicators": [{"name": r.name, "label_zh": r.label_zh, "unit": r.unit, "value": _s(r.value),
                             "previous": _s(r.previous), "change": _s(r.change)} for r in rows]}
@@ -104,7 +104,7 @@ def _s(v: Any) -> str | None:
 def api_targets(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
                 as_of: date | None = None) -> list[dict[str, Any]]:
     """Status (met / on_track / at_risk / missed / no_data) of every target applying to the region."""
-    return [s.as_dict() for s in queries.target_status(session, scope, _year(year), region_code=_region(scope, region),
+    return [s.as_dict() for s in standing.target_status(session, scope, _year(year), region_code=_region(scope, region),
                                                        as_of=as_of)]
 
 
@@ -112,7 +112,7 @@ def api_targets(session: SessionDep, scope: ScopeDep, year: Year = None, region:
 def api_warnings(session: SessionDep, scope: ScopeDep, year: int | None = None, region: Region = None,
                  institution: str | None = None, page: PageNo = 1) -> dict[str, Any]:
     """Over-quota warnings (超定额预警), newest first."""
-    return queries.warnings(session, scope, year=year, region_path=_path(session, region),
+    return entries.warnings(session, scope, year=year, region_path=_path(session, region),
                             institution_id=_institution_id(session, scope, institution), page=page).as_dict()
 
 
@@ -123,7 +123,7 @@ def api_leaderboard(session: SessionDep, scope: ScopeDep, category: str, year: Y
     """Institutions of one category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者)."""
     if indicator not in ind.INDICATORS:
         raise HTTPException(status_code=422, detail=f"indicator {indicator!r}: one of {sorted(ind.INDICATORS)}")
-    return queries.leaderboard(session, scope, _year(year), category=category, indicator=indicator,
+    return standing.leaderboard(session, scope, _year(year), category=category, indicator=indicator,
                                region_code=region, limit=limit)
 
 
@@ -131,7 +131,7 @@ def api_leaderboard(session: SessionDep, scope: ScopeDep, category: str, year: Y
 def api_statistics(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None
                    ) -> list[dict[str, Any]]:
     """One row per institution in the shape of the provincial statistics report."""
-    return queries.statistics_rows(session, scope, _year(year), region_code=region)
+    return figures.statistics_rows(session, scope, _year(year), region_code=region)
 
 
 @router.get("/dashboard")

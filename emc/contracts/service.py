@@ -24,12 +24,12 @@ from emc.contracts.models import (
     ContractVersion,
 )
 from emc.contracts.spec import ContractFile, ContractFileError
+from emc.datafiles import SpecProblem
 from emc.dbtypes import utcnow
 from emc.metering.models import Meter
 from emc.org import service as org
 from emc.org.models import Esco, Institution, Region, User
 from emc.org.scope import Scope
-from emc.tomlfile import SpecProblem
 
 EVERYTHING = Scope.everything()
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -25,9 +24,8 @@ from pydantic import (
     model_validator,
 )
 
-from emc import tomlfile
-from emc.kinds import InstitutionCategory, RegisterType, SubItem, Utility
-from emc.tomlfile import (
+from emc import datafiles
+from emc.datafiles import (
     Amount,
     Code,
     Fraction,
@@ -35,10 +33,10 @@ from emc.tomlfile import (
     Price,
     Quantity,
     SpecProblem,
-    Strict,
-    problems_of,
+    SpecStrict,
     read_spec_text,
 )
+from emc.kinds import InstitutionCategory, RegisterType, SubItem, Utility
 
 FORMAT_VERSION = 1
 
@@ -80,7 +78,7 @@ METER_UNITS = {
 }
 
 
-class ContractHead(Strict):
+class ContractHead(SpecStrict):
     code: Code
     name: str = Field(min_length=1, max_length=300)
     name_en: str = ""
@@ -156,7 +154,7 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years, day=28)
 
 
-class EscoSpec(Strict):
+class EscoSpec(SpecStrict):
     code: Code
     name: str = Field(min_length=1, max_length=200)
     name_en: str = ""
@@ -164,7 +162,7 @@ class EscoSpec(Strict):
     contact: str = ""
 
 
-class InstitutionSpec(Strict):
+class InstitutionSpec(SpecStrict):
     code: Code
     name: str = Field(min_length=1, max_length=200)
     name_en: str = ""
@@ -177,7 +175,7 @@ class InstitutionSpec(Strict):
     timezone: str = "Asia/Shanghai"
 
 
-class MeterSpec(Strict):
+class MeterSpec(SpecStrict):
     code: Code
     institution: Code
     utility: Utility
@@ -198,7 +196,7 @@ class MeterSpec(Strict):
         return self
 
 
-class BaselineSpec(Strict):
+class BaselineSpec(SpecStrict):
     """The baseline period (基期) and its use: the reference every saving is measured from."""
 
     start: date
@@ -216,7 +214,7 @@ class BaselineSpec(Strict):
         return self
 
 
-class UnitCostLimits(Strict):
+class UnitCostLimits(SpecStrict):
     min: Price
     max: Price
 
@@ -227,7 +225,7 @@ class UnitCostLimits(Strict):
         return self
 
 
-class ValuationSpec(Strict):
+class ValuationSpec(SpecStrict):
     policy: ValuationPolicy
     prices: dict[Utility, Price] = Field(default_factory=dict)  # CNY per canonical unit
     escalation: Annotated[Decimal, Field(ge=-1, le=1)] = Decimal(0)  # per contract year
@@ -245,7 +243,7 @@ class ValuationSpec(Strict):
         return self
 
 
-class _Component(Strict):
+class _Component(SpecStrict):
     key: Code
     label: str = ""
     utilities: list[Utility] = Field(default_factory=list)
@@ -262,7 +260,7 @@ class SharedSavings(_Component):
     carry_forward: bool = False  # carry a period's negative savings value into the next
 
 
-class FeeInstalment(Strict):
+class FeeInstalment(SpecStrict):
     contract_year: int = Field(ge=1)
     amount: Amount
 
@@ -343,12 +341,12 @@ Component = Annotated[
 ]
 
 
-class AmendmentSpec(Strict):
+class AmendmentSpec(SpecStrict):
     effective: date
     reason: str = Field(min_length=5)
 
 
-class ContractFile(Strict):
+class ContractFile(SpecStrict):
     format: Literal[1]
     contract: ContractHead
     esco: EscoSpec
@@ -462,18 +460,22 @@ class ContractFileError(ValueError):
         self.problems = problems
 
 
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "union_tag_invalid":
+        return f"kind {error.get('input', {}).get('kind')!r} is not one of shared_savings, guaranteed_savings, " \
+               "cost_custody, lease, fixed_fee"
+    if error["type"] == "union_tag_not_found":
+        return "component needs kind = 'shared_savings' | 'guaranteed_savings' | 'cost_custody' | 'lease' | 'fixed_fee'"
+    return datafiles.spec_message(error)
+
+
 def parse_contract(text: str, filename: str = "<contract>") -> ContractFile:
     """Parse and validate one contract file; raise :class:`ContractFileError` listing every problem."""
-    try:
-        data = tomlfile.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        reason = exc.msg if hasattr(exc, "msg") else exc
-        raise ContractFileError([SpecProblem(filename, "", f"not valid TOML: {reason}", line)]) from exc
+    data = datafiles.parse_toml(text, filename, datafiles.spec_fail(ContractFileError))
     try:
         return ContractFile.model_validate(data)
     except ValidationError as exc:
-        raise ContractFileError(problems_of(exc, data, filename)) from exc
+        raise ContractFileError(datafiles.problems_of(exc, data, filename, _message)) from exc
 
 
 def load_contract_file(path: Path | str) -> ContractFile:

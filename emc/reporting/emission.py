@@ -13,9 +13,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import select
 from sqlmodel import Session, col
 
-from emc.carbon import service as carbon
-from emc.carbon.factors import FactorError
-from emc.carbon.settings import nearest
+from emc.carbon.core.factors import FactorError
+from emc.carbon.core.ledger_settings import nearest
+from emc.carbon.reads import reference as carbon
 from emc.contracts.models import Contract, ContractInstitution
 from emc.org.models import Institution, Region
 from emc.reporting.measured import UTILITIES

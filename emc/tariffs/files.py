@@ -13,17 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from emc import tomlfile
+from emc import datafiles
 from emc.contracts.spec import CANONICAL_UNITS
+from emc.datafiles import Code, Price, SpecProblem, SpecStrict, problems_of, read_spec_text
 from emc.kinds import Utility
-from emc.tomlfile import Code, Price, SpecProblem, Strict, problems_of, read_spec_text
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
 
@@ -44,7 +43,7 @@ def _minute(value: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
-class WindowSpec(Strict):
+class WindowSpec(SpecStrict):
     start: str  # "14:00", local wall clock
     end: str  # "22:00"; a window across midnight is written as two
     band: Band
@@ -56,7 +55,7 @@ class WindowSpec(Strict):
         return value
 
 
-class SeasonSpec(Strict):
+class SeasonSpec(SpecStrict):
     months: list[int] = Field(min_length=1)
     windows: list[WindowSpec] = Field(default_factory=list)
     default_band: Band = "flat"
@@ -70,18 +69,18 @@ class SeasonSpec(Strict):
         return value
 
 
-class TierSpec(Strict):
+class TierSpec(SpecStrict):
     up_to: Price | None = None  # cumulative quantity where the block ends; omit on the last block
     price: Price
 
 
-class WaterSpec(Strict):
+class WaterSpec(SpecStrict):
     supply: Price  # 自来水费
     sewage: Price  # 污水处理费
     resource_fee: Price  # 水资源费（税）
 
 
-class TariffSpec(Strict):
+class TariffSpec(SpecStrict):
     code: Code
     utility: Utility
     # GB/T 2260 code of the region whose price notice this is (who may change it); not part of the terms
@@ -99,7 +98,7 @@ class TariffSpec(Strict):
     seasons: list[SeasonSpec] | None = None
 
 
-class TariffFile(Strict):
+class TariffFile(SpecStrict):
     format: Literal[1]
     tariffs: list[TariffSpec] = Field(min_length=1)
 
@@ -136,11 +135,7 @@ def version_from_spec(data: dict[str, Any]) -> TariffVersion:
 
 def parse_tariffs(text: str, filename: str = "<tariffs>") -> list[tuple[TariffSpec, TariffVersion]]:
     """Parse and validate a tariff file; every problem is reported at once, naming entry, key and value."""
-    try:
-        data = tomlfile.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise TariffFileError([SpecProblem(filename, "", f"not valid TOML: {exc}", getattr(exc, "lineno", None))]) \
-            from exc
+    data = datafiles.parse_toml(text, filename, datafiles.spec_fail(TariffFileError))
     try:
         parsed = TariffFile.model_validate(data)
     except ValidationError as exc:

@@ -18,10 +18,10 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.audit import service as audit
+from emc.datafiles import SpecProblem, problems_of, read_spec_text
 from emc.dbtypes import utcnow
 from emc.org.models import Region, Role, User
 from emc.org.scope import Scope
-from emc.tomlfile import SpecProblem, problems_of, read_spec_text
 
 from .book import TariffBook, TariffError, TariffVersion, close_open_ends
 from .files import (

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes)
 from alembic import op
 
-import emc.carbon.columns  # noqa: F401  (Milli: ledger figures exact to 0.001)
-import emc.dbtypes  # noqa: F401  (Money, ExactDecimal, UTCDateTime)
+import emc.dbtypes  # noqa: F401  (Money, ExactDecimal, UTCDateTime; FixedPoint: ledger figures exact to 0.001)
 
 revision: str = '0006'
 down_revision: str | None = '0005'
@@ -130,15 +129,15 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('contract_id', sa.Integer(), nullable=True),
     sa.Column('carrier', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('quantity', emc.carbon.columns.Milli(precision=20, scale=3), nullable=False),
+    sa.Column('quantity', emc.dbtypes.FixedPoint(precision=20, scale=3), nullable=False),
     sa.Column('unit', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-    sa.Column('kgce', emc.carbon.columns.Milli(precision=20, scale=3), nullable=False),
-    sa.Column('kgco2', emc.carbon.columns.Milli(precision=20, scale=3), nullable=False),
+    sa.Column('kgce', emc.dbtypes.FixedPoint(precision=20, scale=3), nullable=False),
+    sa.Column('kgco2', emc.dbtypes.FixedPoint(precision=20, scale=3), nullable=False),
     sa.Column('scope', sa.Integer(), nullable=False),
     sa.Column('in_energy', sa.Boolean(), nullable=False),
     sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-    sa.Column('esco_kgce', emc.carbon.columns.Milli(precision=20, scale=3), nullable=False),
-    sa.Column('esco_kgco2', emc.carbon.columns.Milli(precision=20, scale=3), nullable=False),
+    sa.Column('esco_kgce', emc.dbtypes.FixedPoint(precision=20, scale=3), nullable=False),
+    sa.Column('esco_kgco2', emc.dbtypes.FixedPoint(precision=20, scale=3), nullable=False),
     sa.Column('coal_factor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('co2_factor', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('provisional', sa.Boolean(), nullable=False),

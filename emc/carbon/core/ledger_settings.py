@@ -25,8 +25,9 @@ from decimal import Decimal
 
 from pydantic import Field
 
+from emc.datafiles import Strict
+
 from .accounting import LedgerPolicy
-from .datafile import Strict
 
 
 class LedgerSetting(Strict):

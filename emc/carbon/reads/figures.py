@@ -1,11 +1,11 @@
-"""Scoped reads of the carbon ledger: entries, restatements, roll-ups, indicators, target status, warnings,
-leaderboards, the statistics report's rows (the city dashboard composes them: :mod:`.dashboard`). What pages,
-the JSON API and exports call.
+"""Scoped sums of the carbon ledger: figures per institution and month, coverage, totals, indicators,
+roll-ups through the region tree and the statistics report's rows (the city dashboard composes them:
+:mod:`.dashboard`).
 
 Every read goes through :class:`emc.org.scope.Scope` (an ESCO sees the institutions its contracts serve and
 only its own contracts' savings). Sums are done by the database over current entries (exact: the ledger's
 figure columns are integer thousandths on SQLite, NUMERIC on PostgreSQL) and folded into
-:class:`emc.carbon.rollup.Figures` by the pure core.
+:class:`emc.carbon.core.rollup.Figures` by the pure core.
 
 Indicators of a region use the institutions that have denominators for the year (an ``institution_year`` row:
 office floor area and energy users), numerators and denominators alike; totals use every institution.
@@ -20,40 +20,21 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, distinct, extract, func, literal, select, true
+from sqlalchemy import ColumnElement, Integer, case, cast, distinct, extract, func, literal, select, true
 from sqlmodel import Session
 
-from emc.contracts.models import Contract
 from emc.metering.models import Meter
 from emc.org.models import Institution, InstitutionYear, Region
 from emc.org.scope import NotFound, Scope
 
-from . import coverage as cov
-from . import indicators as ind
-from . import rollup, service
-from .models import CarbonEntry, CarbonFactor, CarbonQuota, CarbonReference, CarbonTarget, CarbonWarning
-from .quotas import applicable, grade, levels
-from .rollup import Figures
-from .targets import NATIONAL, Progress, TargetStatus, assess
+from ..core import coverage as cov
+from ..core import indicators as ind
+from ..core import rollup
+from ..core.rollup import Figures
+from ..models import CarbonEntry
 
 E = CarbonEntry
 ZERO_FIGURES = Figures()
-
-
-@dataclass
-class Page:
-    rows: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "total": self.total, "page": self.page, "pages": self.pages,
-                "per_page": self.per_page}
 
 
 # -- where clauses ------------------------------------------------------------------------------------------
@@ -87,13 +68,13 @@ def institution_ids(scope: Scope, region_path: str | None = None, institution_id
     return query
 
 
-def _entries(scope: Scope, start: date, end: date, **where: Any) -> list[ColumnElement[bool]]:
+def entry_where(scope: Scope, start: date, end: date, **where: Any) -> list[ColumnElement[bool]]:
     # the entry's own rule (emc/scope_rules.py): its institution, and for an ESCO only its own contracts' savings
     return [E.current == true(), E.month >= start, E.month < end, scope.clause_for(E),
             E.institution_id.in_(institution_ids(scope, **where))]
 
 
-def _year(year: int, months: int | None = None) -> tuple[date, date]:
+def year_span(year: int, months: int | None = None) -> tuple[date, date]:
     end = date(year + 1, 1, 1) if not months or months >= 12 else date(year, months + 1, 1)
     return date(year, 1, 1), end
 
@@ -179,8 +160,8 @@ class YearRead:
 
 def read_year(session: Session, scope: Scope, year: int, region_path: str | None,
                     months: int | None = None, institution_id: int | None = None) -> YearRead:
-    start, end = _year(year, months)
-    where = _entries(scope, start, end, region_path=region_path, institution_id=institution_id)
+    start, end = year_span(year, months)
+    where = entry_where(scope, start, end, region_path=region_path, institution_id=institution_id)
     rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, _MONTH_BITS, func.count(),
                                   func.sum(case((E.provisional, 1), else_=0))).where(*where)
                            .group_by(E.institution_id, E.series, *_GROUP)).all()
@@ -277,7 +258,7 @@ def _with_denominators(figures: dict[int, Figures]) -> dict[int, Figures]:
     return {i: f for i, f in figures.items() if f.floor_area_m2 > 0 and f.energy_users > 0}
 
 
-def _denominated(figures: dict[int, Figures]) -> ind.Totals:
+def denominated(figures: dict[int, Figures]) -> ind.Totals:
     """Totals over the institutions with denominators (the statistics form's basis for indicators)."""
     return Figures.total(_with_denominators(figures).values()).totals()
 
@@ -285,8 +266,8 @@ def _denominated(figures: dict[int, Figures]) -> ind.Totals:
 def totals(session: Session, scope: Scope, year: int, *, region_path: str | None = None,
            institution_id: int | None = None, months: int | None = None) -> Figures:
     """One sum of figures (no denominators) for a region, an institution or everything in scope."""
-    start, end = _year(year, months)
-    return _fold(session.execute(select(*_GROUP, *_SUMS).where(*_entries(
+    start, end = year_span(year, months)
+    return _fold(session.execute(select(*_GROUP, *_SUMS).where(*entry_where(
         scope, start, end, region_path=region_path, institution_id=institution_id)).group_by(*_GROUP)).all())
 
 
@@ -294,7 +275,7 @@ def monthly(session: Session, scope: Scope, years: Iterable[int], *, region_path
             institution_id: int | None = None, denominated_in: int | None = None) -> dict[date, Figures]:
     """Figures per month (charts over time, seasonal profiles)."""
     ys = sorted(years)
-    rows = session.execute(select(E.month, *_GROUP, *_SUMS).where(*_entries(
+    rows = session.execute(select(E.month, *_GROUP, *_SUMS).where(*entry_where(
         scope, date(ys[0], 1, 1), date(ys[-1] + 1, 1, 1), region_path=region_path, institution_id=institution_id,
         denominated_in=denominated_in)).group_by(E.month, *_GROUP)).all()
     grouped: dict[date, list[Any]] = defaultdict(list)
@@ -307,14 +288,14 @@ def indicator_table(session: Session, scope: Scope, year: int, *, region_path: s
                     institution_id: int | None = None, as_of: date | None = None) -> list[ind.IndicatorRow]:
     """The four indicators on a like-for-like basis: this year and last year over the months each institution
     has complete in both (:func:`like_for_like`), and the change."""
-    now, before, *_ = _compared(session, scope, year, region_path, as_of or date.today())
+    now, before, *_ = compared(session, scope, year, region_path, as_of or date.today())
     if institution_id is not None:
         now = {k: v for k, v in now.items() if k == institution_id}
         before = {k: v for k, v in before.items() if k == institution_id}
-    return ind.table(_denominated(now), _denominated(before) if before else None)
+    return ind.table(denominated(now), denominated(before) if before else None)
 
 
-def _compared(session: Session, scope: Scope, year: int, region_path: str | None, as_of: date,
+def compared(session: Session, scope: Scope, year: int, region_path: str | None, as_of: date,
               cache: dict[str, Any] | None = None) -> tuple[dict[int, Figures], dict[int, Figures], YearRead,
                                                             cov.Coverage, cov.Coverage]:
     cache = cache if cache is not None else {}
@@ -325,74 +306,6 @@ def _compared(session: Session, scope: Scope, year: int, region_path: str | None
     before_cov = coverage_of(last_year, year - 1, as_of, meters)
     a, b = like_for_like(this_year, last_year, now_cov, before_cov)
     return a, b, this_year, now_cov, before_cov
-
-
-# -- ledger entries -----------------------------------------------------------------------------------------
-def _entry_dict(e: CarbonEntry, code: str, name: str, contract: str | None) -> dict[str, Any]:
-    return {"id": e.id, "key": e.key, "revision": e.revision, "change": e.change, "institution": code,
-            "institution_name": name, "month": e.month.isoformat(), "utility": e.utility, "kind": e.kind,
-            "contract": contract, "carrier": e.carrier, "quantity": str(e.quantity), "unit": e.unit,
-            "kgce": str(e.kgce), "tce": str(e.kgce / 1000), "kgco2": str(e.kgco2), "scope": e.scope,
-            "in_energy": e.in_energy, "owner": e.owner, "esco_kgco2": str(e.esco_kgco2),
-            "coal_factor": e.coal_factor, "co2_factor": e.co2_factor, "provisional": e.provisional,
-            "series": e.series, "source": e.source, "notes": e.notes}
-
-
-def ledger(session: Session, scope: Scope, *, year: int, region_path: str | None = None,
-           institution_id: int | None = None, utility: str = "", kind: str = "", month: date | None = None,
-           provisional: bool | None = None, page: int = 1, per_page: int = 100) -> Page:
-    """Current entries, newest month first, paginated."""
-    where = _entries(scope, *_year(year), region_path=region_path, institution_id=institution_id)
-    if utility:
-        where.append(E.utility == utility)
-    if kind:
-        where.append(E.kind == kind)
-    if month is not None:
-        where.append(E.month == month.replace(day=1))
-    if provisional is not None:
-        where.append(E.provisional.is_(provisional))
-    total = session.execute(select(func.count()).select_from(E).where(*where)).scalar_one()
-    rows = session.execute(
-        select(E, Institution.code, Institution.name, Contract.code)
-        .join(Institution, Institution.id == E.institution_id)
-        .outerjoin(Contract, Contract.id == E.contract_id).where(*where)
-        .order_by(E.month.desc(), Institution.code, E.utility, E.kind, E.contract_id)
-        .offset((page - 1) * per_page).limit(per_page)).all()
-    return Page([_entry_dict(e, c, n, k) for e, c, n, k in rows], int(total), page, per_page)
-
-
-def history(session: Session, scope: Scope, key: str) -> list[dict[str, Any]]:
-    """Every revision of one entry key (oldest first): what a restatement or correction changed."""
-    rows = session.execute(
-        select(E, Institution.code, Institution.name, Contract.code)
-        .join(Institution, Institution.id == E.institution_id)
-        .outerjoin(Contract, Contract.id == E.contract_id)
-        .where(E.key == key, scope.clause_for(E)).order_by(E.revision)).all()
-    if not rows:
-        raise NotFound("ledger entry")
-    return [_entry_dict(e, c, n, k) | {"current": e.current} for e, c, n, k in rows]
-
-
-def restatements(session: Session, scope: Scope, *, year: int, region_path: str | None = None,
-                 limit: int = 500) -> list[dict[str, Any]]:
-    """Current entries restated on other factors, each with the entry it replaced and the difference."""
-    new = E.__table__.alias("new")  # type: ignore[attr-defined]
-    old = E.__table__.alias("old")  # type: ignore[attr-defined]
-    start, end = _year(year)
-    rows = session.execute(
-        select(new.c.key, new.c.month, new.c.utility, new.c.kind, Institution.code, old.c.kgce, new.c.kgce,
-               old.c.kgco2, new.c.kgco2, old.c.coal_factor, new.c.coal_factor, old.c.co2_factor, new.c.co2_factor,
-               old.c.provisional)
-        .join(old, and_(old.c.key == new.c.key, old.c.revision == new.c.revision - 1))
-        .join(Institution, Institution.id == new.c.institution_id)
-        .where(new.c.current == true(), new.c.change == "restated", new.c.month >= start, new.c.month < end,
-               new.c.institution_id.in_(institution_ids(scope, region_path=region_path)),
-               new.c.id.in_(select(E.id).where(scope.clause_for(E))))  # an ESCO: not another ESCO's savings
-        .order_by(new.c.month, Institution.code, new.c.utility).limit(limit)).all()
-    return [{"key": r[0], "month": r[1].isoformat(), "utility": r[2], "kind": r[3], "institution": r[4],
-             "old_kgce": str(r[5]), "new_kgce": str(r[6]), "delta_kgce": str(r[6] - r[5]),
-             "old_kgco2": str(r[7]), "new_kgco2": str(r[8]), "delta_kgco2": str(r[8] - r[7]),
-             "old_factors": [r[9], r[11]], "new_factors": [r[10], r[12]], "old_provisional": r[13]} for r in rows]
 
 
 # -- roll-ups -----------------------------------------------------------------------------------------------
@@ -410,7 +323,7 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
     counted, what the figures stand on (coverage), and whether CO₂ series are mixed."""
     top = region(session, region_code)
     cache = _cache if _cache is not None else {}
-    like_now, like_before, this_year, now_cov, _ = _compared(session, scope, year, top.path, as_of or date.today(),
+    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, top.path, as_of or date.today(),
                                                              cache)
     now, series = this_year.figures, this_year.series
     paths, regions = cache.get("paths") or region_paths(session)
@@ -454,166 +367,12 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
 def _indicator_dict(x: ind.IndicatorRow, year_value: Decimal | None = None) -> dict[str, Any]:
     """``value``: the year so far over the institutions complete from January to the last month with data;
     ``change``: like for like (``compared`` this year, ``previous`` last year, over the same months)."""
-    return {"name": x.name, "label_zh": x.label_zh, "unit": x.unit, "value": _s(year_value),
-            "compared": _s(x.value), "previous": _s(x.previous), "change": _s(x.change)}
+    return {"name": x.name, "label_zh": x.label_zh, "unit": x.unit, "value": as_text(year_value),
+            "compared": as_text(x.value), "previous": as_text(x.previous), "change": as_text(x.change)}
 
 
-def _s(v: Decimal | None) -> str | None:
+def as_text(v: Decimal | None) -> str | None:
     return None if v is None else str(v)
-
-
-# -- targets ------------------------------------------------------------------------------------------------
-def target_status(session: Session, scope: Scope, year: int, *, region_code: str, as_of: date | None = None,
-                  _cache: dict[str, Any] | None = None) -> list[TargetStatus]:
-    """Status of every target that applies to the region (its own, its ancestors', the national ones) in
-    ``year``, over the institutions whose data are complete from January to the last month with data (among
-    the months ended on ``as_of``, default today) and complete in the target's base year: the same
-    institutions on both sides of the comparison, and a verdict (met / missed) only when the year has ended
-    and every institution's twelve months are in (:mod:`.targets`, :mod:`.coverage`)."""
-    top = region(session, region_code)
-    codes = [*rollup.region_codes(top.path), NATIONAL]
-    rows = session.execute(select(CarbonTarget).where(CarbonTarget.region.in_(codes))
-                           .order_by(CarbonTarget.region, CarbonTarget.indicator)).scalars().all()
-    found = [service.target_of(r) for r in rows]
-    found = [t for t in found if t.applies_to(year)]
-    if not found:
-        return []
-    as_of = as_of or date.today()
-    cache = _cache if _cache is not None else {}
-    this_year = cache.get("now") or read_year(session, scope, year, top.path)
-    meters = cache["metered"] if "metered" in cache else metered(session, scope, top.path)
-    cache["metered"] = meters
-    now_cov = coverage_of(this_year, year, as_of, meters)
-    # the institutions that must report: those with a statistics form (denominators) and something to report
-    expected = sorted(i for i in this_year.denominators if now_cov.expected.get(i))
-    with_data = now_cov.through
-    through = frozenset(range(1, with_data + 1))
-    reporting = [i for i in expected if through and through <= now_cov.months(i)]
-    closed = now_cov.elapsed == 12 and with_data == 12 and len(reporting) == len(expected)
-    before = cache.get("before") or read_year(session, scope, year - 1, top.path)
-    reads = {year - 1: before}
-    out = []
-    for t in found:
-        if t.base_year not in reads:
-            reads[t.base_year] = read_year(session, scope, t.base_year, top.path)
-        base_read = reads[t.base_year]
-        base_cov = coverage_of(base_read, t.base_year, as_of, meters)
-        members = [i for i in reporting if base_cov.complete(i)]
-        base = _denominated({i: base_read.figures[i] for i in members if i in base_read.figures})
-        base_value = ind.value(base, t.indicator) if base.energy_kgce or base.water_m3 else None
-        column = ind.INDICATORS[t.indicator][0]
-        if "months" in cache and set(members) == set(this_year.months) == set(before.months):
-            # every institution with data counts: the region's monthly figures are the members' (one read)
-            series = [_numerator(cache["months"].get(date(year, m, 1)), column) for m in sorted(through)]
-            prior = [_numerator(cache["months"].get(date(year - 1, m, 1)), column) for m in range(1, 13)]
-        else:
-            series = [_numerator(this_year.monthly_total(members, m), column) for m in sorted(through)]
-            prior = [_numerator(before.monthly_total(members, m), column) for m in range(1, 13)]
-        denominator = _denominated(this_year.over_many({i: through for i in members}))
-        progress = Progress(tuple(series), denominator.denominator(t.indicator),
-                            tuple(prior) if any(prior) else (), base_value,
-                            closed=closed and len(members) == len(expected), institutions=len(members),
-                            of=len(expected))
-        out.append(assess(t, year, progress))
-    return out
-
-
-def _numerator(f: Figures | None, column: str) -> Decimal:
-    if f is None:
-        return Decimal(0)
-    return f.co2_kg if column == "co2_kg" else Decimal(getattr(f, column))
-
-
-# -- warnings and leaderboards ------------------------------------------------------------------------------
-def warnings(session: Session, scope: Scope, *, year: int | None = None, region_path: str | None = None,
-             institution_id: int | None = None, page: int = 1, per_page: int = 100) -> Page:
-    """Over-quota warnings, newest first."""
-    where = [CarbonWarning.institution_id.in_(institution_ids(scope, region_path=region_path,
-                                                            institution_id=institution_id))]
-    if year is not None:
-        where.append(CarbonWarning.year == year)
-    total = session.execute(select(func.count()).select_from(CarbonWarning).where(*where)).scalar_one()
-    rows = session.execute(select(CarbonWarning, Institution.code, Institution.name, Region.code).join(
-        Institution, Institution.id == CarbonWarning.institution_id).join(Region, Region.id == Institution.region_id)
-        .where(*where).order_by(CarbonWarning.created_at.desc(), CarbonWarning.tier_bp.desc())
-        .offset((page - 1) * per_page).limit(per_page)).all()
-    return Page([warning_dict(w, c, n, r) for w, c, n, r in rows], int(total), page, per_page)
-
-
-def warning_dict(w: CarbonWarning, code: str, name: str, region_code: str = "") -> dict[str, Any]:
-    return {"id": w.id, "institution": code, "institution_name": name, "region": region_code, "year": w.year,
-            "quota": w.quota_id, "quota_version": w.quota_version, "indicator": w.indicator, "level": w.level,
-            "tier": percent(w.tier_bp), "tier_bp": w.tier_bp, "through": w.through.isoformat(),
-            "ratio": str(w.ratio), "year_to_date": str(w.year_to_date), "allowed_to_date": str(w.allowed_to_date),
-            "created_at": w.created_at.isoformat(), "acknowledged": w.acknowledged_at is not None,
-            "detail": w.detail}
-
-
-def percent(basis_points: int) -> str:
-    """8000 → "80%", 8500 → "85%", 8250 → "82.5%"."""
-    return f"{(Decimal(basis_points) / 100).normalize():f}%"
-
-
-def leaderboard(session: Session, scope: Scope, year: int, *, category: str, indicator: str = "energy_per_area",
-                region_code: str | None = None, limit: int | None = None, as_of: date | None = None
-                ) -> list[dict[str, Any]]:
-    """Institutions of one category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者), with last
-    year's value over the same months, the change and where the value falls against the category's quota.
-    Only institutions whose data are complete for every month that has ended are ranked (the same months for
-    everyone); the others follow unranked, flagged incomplete with the months they have."""
-    if indicator not in ind.INDICATORS:
-        raise ValueError(f"indicator {indicator!r} is not one of {sorted(ind.INDICATORS)}")
-    path = region(session, region_code).path if region_code else None
-    like_now, like_before, this_year, now_cov, _ = _compared(session, scope, year, path, as_of or date.today())
-    now = this_year.figures
-    info = {i.id: i for i in session.execute(select(Institution).where(
-        Institution.id.in_(list(now)), Institution.category == category)).scalars()}
-    paths, _ = region_paths(session)
-    quota_rows = [service.quota_of(q) for q in session.execute(select(CarbonQuota).where(
-        CarbonQuota.category == category, CarbonQuota.indicator == indicator)).scalars()]
-    ranked, unranked = [], []
-    for inst_id, f in now.items():
-        if inst_id not in info:
-            continue
-        value = ind.value(f.totals(), indicator)
-        if value is None:
-            continue
-        complete = now_cov.complete(inst_id)
-        prev = change = None
-        if inst_id in like_before:
-            prev = ind.value(like_before[inst_id].totals(), indicator)
-            change = ind.change(ind.value(like_now[inst_id].totals(), indicator), prev)
-        quota = applicable(quota_rows, paths[inst_id], year)
-        row = {"institution": info[inst_id].code, "name": info[inst_id].name, "value": str(value),
-               "previous": _s(prev), "change": _s(change), "complete": complete,
-               "months": len(now_cov.months(inst_id)), "elapsed": now_cov.elapsed,
-               "grade": grade(value, levels(quota)) if quota and complete else None,
-               "quota": quota.id if quota else None}
-        (ranked if complete else unranked).append((value, info[inst_id].code, row))
-    ranked.sort(key=lambda r: (r[0], r[1]))
-    unranked.sort(key=lambda r: r[1])
-    out = [{"rank": rank, **row} for rank, (_, _, row) in enumerate(ranked, start=1)]
-    out += [{"rank": None, **row} for _, _, row in unranked]
-    return out[:limit] if limit else out
-
-
-# -- reference data -----------------------------------------------------------------------------------------
-def factors(session: Session) -> list[dict[str, Any]]:
-    """Every factor version, for the admin page and `emc factors list`."""
-    rows = session.execute(select(CarbonFactor).order_by(CarbonFactor.kind, CarbonFactor.carrier,
-                                                         CarbonFactor.series, CarbonFactor.region,
-                                                         CarbonFactor.data_year, CarbonFactor.version)).scalars()
-    return [{"ref": f"{r.factor_id}@v{r.version}", "kind": r.kind, "carrier": r.carrier, "series": r.series,
-             "region": r.region, "data_year": r.data_year, "value": str(r.value), "unit": r.unit, "status": r.status,
-             "tag": r.tag, "source": r.source, "note": r.note, "loaded_at": r.loaded_at.isoformat()} for r in rows]
-
-
-def references(session: Session, year: int | None = None) -> list[dict[str, Any]]:
-    query = select(CarbonReference).order_by(CarbonReference.year, CarbonReference.indicator)
-    if year is not None:
-        query = query.where(CarbonReference.year <= year)
-    return [{"id": r.reference_id, "region": r.region, "indicator": r.indicator, "year": r.year,
-             "value": str(r.value), "source": r.source} for r in session.execute(query).scalars()]
 
 
 # -- the provincial statistics report's shape ---------------------------------------------------------------
@@ -640,5 +399,5 @@ def statistics_rows(session: Session, scope: Scope, year: int, *,
                     "co2_scope2_t": str(f.co2_scope2_kg / 1000), "pv_kwh": str(f.pv_kwh),
                     "savings_tce": str(f.savings_kgce / 1000), "savings_tco2": str(f.savings_kgco2 / 1000),
                     "months_covered": len(covered.months(inst_id)), "months_elapsed": covered.elapsed,
-                    "complete": covered.complete(inst_id), **{k: _s(v) for k, v in values.items()}})
+                    "complete": covered.complete(inst_id), **{k: as_text(v) for k, v in values.items()}})
     return out

@@ -27,7 +27,7 @@ from emc.metering.models import Meter, Reading
 from emc.org.models import Institution, InstitutionYear, Region
 from emc.settlement.models import Settlement, SettlementStatus
 
-from .models import CarbonInstitutionSetting
+from ..models import CarbonInstitutionSetting
 
 SETTLED = (SettlementStatus.approved, SettlementStatus.issued, SettlementStatus.paid)
 

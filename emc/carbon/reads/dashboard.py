@@ -16,21 +16,12 @@ from sqlmodel import Session
 
 from emc.org.scope import Scope
 
-from . import rollup
-from .models import CarbonWarning
-from .queries import (
-    institution_ids,
-    metered,
-    monthly,
-    percent,
-    read_year,
-    references,
-    region,
-    region_paths,
-    rollup_rows,
-    target_status,
-    warnings,
-)
+from ..core import rollup
+from ..models import CarbonWarning
+from .entries import percent, warnings
+from .figures import institution_ids, metered, monthly, read_year, region, region_paths, rollup_rows
+from .reference import references
+from .standing import target_status
 
 
 def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: int,
@@ -66,6 +57,6 @@ def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: in
                      "total": sum(by_tier.values()), "latest": latest},
         "entries": int(entries or 0), "provisional_entries": int(provisional or 0),
         "references": references(session, year),
-        # what every figure above stands on (emc.carbon.coverage): "数据覆盖 2 / 12 月，38 / 112 家单位"
+        # what every figure above stands on (emc.carbon.core.coverage): "数据覆盖 2 / 12 月，38 / 112 家单位"
         "coverage": rolled["region"]["coverage"],
     }

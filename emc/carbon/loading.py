@@ -1,15 +1,15 @@
-"""Loading the carbon domain's data (factors, ledger settings, targets, quotas) and reading it back as the pure
-core's objects. Idempotent: loading a file twice changes nothing. Factors and quotas are versioned (a changed
-figure needs a new ``version``; the old one stays, because ledger entries and warnings name it); targets,
-references, ledger settings and corrections are configuration, updated in place with an audit event.
-Like every service it never commits.
+"""Loading the carbon domain's data files (factors, ledger settings, targets, quotas) into their tables.
+
+Idempotent: loading a file twice changes nothing. Factors and quotas are versioned (a changed figure needs a
+new ``version``; the old one stays, because ledger entries and warnings name it); targets, references, ledger
+settings and corrections are configuration, updated in place with an audit event. Like every service it
+never commits.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,8 @@ from emc.audit import service as audit
 from emc.dbtypes import utcnow
 from emc.org.models import Institution, Region, User
 
-from .datafile import CarbonFileError, DataProblem
-from .factors import Factor, FactorBook
-from .files import CarbonData, load_data_file, seed_paths
+from .core.carbon_file import CarbonData, CarbonFileError, DataProblem, load_data_file, seed_paths
+from .core.factors import Factor
 from .models import (
     CarbonFactor,
     CarbonInstitutionSetting,
@@ -32,9 +31,7 @@ from .models import (
     CarbonReference,
     CarbonTarget,
 )
-from .quotas import Correction, Quota
-from .settings import LedgerSetting
-from .targets import Target
+from .reads.reference import factor_of, quota_of
 
 
 @dataclass
@@ -58,45 +55,6 @@ def _actor(actor: User | str) -> str:
     return actor.username if isinstance(actor, User) else actor
 
 
-# -- rows ↔ core objects ------------------------------------------------------------------------------------
-def factor_of(row: CarbonFactor) -> Factor:
-    return Factor(id=row.factor_id, version=row.version, kind=row.kind, carrier=row.carrier, series=row.series,
-                  region=row.region, data_year=row.data_year, value=row.value, unit=row.unit, status=row.status,
-                  source=row.source, tag=row.tag or None, valid_from=row.valid_from, valid_to=row.valid_to,
-                  heating_value=row.heating_value, note=row.note)
-
-
-def factor_book(session: Session) -> FactorBook:
-    """Every loaded factor version."""
-    return FactorBook(factor_of(r) for r in session.execute(select(CarbonFactor)).scalars())
-
-
-def quota_of(row: CarbonQuota) -> Quota:
-    return Quota(id=row.quota_id, version=row.version, region=row.region, category=row.category,
-                 indicator=row.indicator, constraint=row.constraint, baseline=row.baseline, guide=row.guide,
-                 year_from=row.year_from, year_to=row.year_to, tiers=tuple(Decimal(t) for t in row.tiers),
-                 level=row.level, source=row.source, illustrative=row.illustrative)
-
-
-def correction_of(row: CarbonQuotaCorrection, code: str) -> Correction:
-    return Correction(institution=code, quota=row.quota_id, factor=row.factor, constraint=row.constraint,
-                      baseline=row.baseline, guide=row.guide, reason=row.reason)
-
-
-def target_of(row: CarbonTarget) -> Target:
-    return Target(id=row.target_id, region=row.region, indicator=row.indicator, year=row.year,
-                  base_year=row.base_year, cut=row.cut, source=row.source, tag=row.tag or None)
-
-
-def ledger_settings(session: Session) -> dict[str, LedgerSetting]:
-    """Region code → the ledger choice made there."""
-    rows = session.execute(select(CarbonLedgerSetting, Region.code).join(
-        Region, Region.id == CarbonLedgerSetting.region_id)).all()
-    return {code: LedgerSetting(region=code, co2_series=s.co2_series, co2_region=s.co2_region,
-                                electricity_coal_series=s.electricity_coal_series, gas_coal_series=s.gas_coal_series,
-                                source=s.source) for s, code in rows}
-
-
 # -- loading ------------------------------------------------------------------------------------------------
 def load_file(session: Session, path: Path | str, *, actor: User | str) -> LoadReport:
     """Load one carbon data file (any of its tables); :class:`CarbonFileError` lists every problem."""
@@ -109,23 +67,47 @@ def load_seed(session: Session, *, actor: User | str) -> list[LoadReport]:
 
 
 def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadReport:
-    report = LoadReport(data.file)
-    problems: list[DataProblem] = []
+    """Check a parsed file against the database (all problems at once), then add or update its rows."""
     regions = dict(session.execute(select(Region.code, Region.id)).all())
-    codes = {c for c in (*(s.region for s in data.ledgers), *(q.region for q in data.quotas),
-                         *(t.region for t in data.targets), *(r.region for r in data.references)) if c != "cn"}
-    for code in sorted(codes - set(regions)):
-        problems.append(DataProblem(data.file, f"region {code}", "", "is not loaded (emc regions load)"))
     wanted = {s.code for s in data.institutions} | {c.institution for c in data.corrections}
     institutions = dict(session.execute(select(Institution.code, Institution.id)
                                         .where(Institution.code.in_(wanted))).all()) if wanted else {}
-    for code in sorted(wanted - set(institutions)):
-        problems.append(DataProblem(data.file, f"institution {code}", "", "no institution has this code"))
+    problems = [*_unknown_codes(data, regions, institutions), *_unknown_quotas(session, data),
+                *_changed_versions(session, data)]
+    if problems:
+        raise CarbonFileError(problems)
+    report = LoadReport(data.file)
+    _add_versions(session, data, report, _actor(actor))
+    _upsert_configuration(session, data, report, regions, institutions, actor)
+    session.flush()
+    if report.added or report.updated:
+        audit.record(session, actor=actor, action="carbon.load", object_type="carbon_data",
+                     object_id=Path(data.file).name[:60], after=report.as_dict())
+    return report
+
+
+def _unknown_codes(data: CarbonData, regions: dict[str, int], institutions: dict[str, int]) -> list[DataProblem]:
+    """Regions and institutions the file names that are not loaded ("cn": the national level, no region)."""
+    codes = {c for c in (*(s.region for s in data.ledgers), *(q.region for q in data.quotas),
+                         *(t.region for t in data.targets), *(r.region for r in data.references)) if c != "cn"}
+    wanted = {s.code for s in data.institutions} | {c.institution for c in data.corrections}
+    return [*(DataProblem(data.file, f"region {code}", "", "is not loaded (emc regions load)")
+              for code in sorted(codes - set(regions))),
+            *(DataProblem(data.file, f"institution {code}", "", "no institution has this code")
+              for code in sorted(wanted - set(institutions)))]
+
+
+def _unknown_quotas(session: Session, data: CarbonData) -> list[DataProblem]:
+    """Corrections of a quota neither loaded nor in the file."""
     quota_ids = {q.id for q in data.quotas} | set(session.execute(select(CarbonQuota.quota_id)).scalars())
-    for c in data.corrections:
-        if c.quota not in quota_ids:
-            problems.append(DataProblem(data.file, f"correction ({c.institution}, {c.quota})", "quota",
-                                        f"no quota {c.quota!r} is loaded or in the file"))
+    return [DataProblem(data.file, f"correction ({c.institution}, {c.quota})", "quota",
+                        f"no quota {c.quota!r} is loaded or in the file")
+            for c in data.corrections if c.quota not in quota_ids]
+
+
+def _changed_versions(session: Session, data: CarbonData) -> list[DataProblem]:
+    """Factor and quota versions already loaded with other figures: versioned data is never edited."""
+    problems: list[DataProblem] = []
     for f in data.factors:
         row = _factor_row(session, f.id, f.version)
         if row is not None and not _same_factor(factor_of(row), f):
@@ -137,10 +119,11 @@ def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadR
         if row is not None and quota_of(row).model_dump() != q.model_dump():
             problems.append(DataProblem(data.file, f"quota {q.id}@v{q.version}", "", "is already loaded with other "
                                         "figures: give the changed quota a new version"))
-    if problems:
-        raise CarbonFileError(problems)
+    return problems
 
-    who, now = _actor(actor), utcnow()
+
+def _add_versions(session: Session, data: CarbonData, report: LoadReport, who: str) -> None:
+    """New factor and quota versions are added; a version already loaded (with the same figures) is left."""
     for f in data.factors:
         if _factor_row(session, f.id, f.version) is not None:
             report.unchanged["factors"] += 1
@@ -161,11 +144,17 @@ def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadR
                                 level=q.level, source=q.source, illustrative=q.illustrative,
                                 source_file=_name(data.file)))
         report.added["quotas"] += 1
+
+
+def _upsert_configuration(session: Session, data: CarbonData, report: LoadReport, regions: dict[str, int],
+                          institutions: dict[str, int], actor: User | str) -> None:
+    """Ledger and institution settings, targets, references and corrections: updated in place, audited."""
+    now, source_file = utcnow(), _name(data.file)
     for s in data.ledgers:
         _upsert(session, report, "ledger settings", CarbonLedgerSetting, {"region_id": regions[s.region]},
                 {"co2_series": s.co2_series, "co2_region": s.co2_region, "source": s.source,
                  "electricity_coal_series": s.electricity_coal_series, "gas_coal_series": s.gas_coal_series,
-                 "source_file": _name(data.file)}, now, actor)
+                 "source_file": source_file}, now, actor)
     for i in data.institutions:
         _upsert(session, report, "institution settings", CarbonInstitutionSetting,
                 {"institution_id": institutions[i.code]},
@@ -173,21 +162,16 @@ def load_data(session: Session, data: CarbonData, *, actor: User | str) -> LoadR
     for t in data.targets:
         _upsert(session, report, "targets", CarbonTarget, {"target_id": t.id},
                 {"region": t.region, "indicator": t.indicator, "year": t.year, "base_year": t.base_year, "cut": t.cut,
-                 "source": t.source, "tag": t.tag or "", "source_file": _name(data.file)}, now, actor)
+                 "source": t.source, "tag": t.tag or "", "source_file": source_file}, now, actor)
     for r in data.references:
         _upsert(session, report, "references", CarbonReference, {"reference_id": r.id},
                 {"region": r.region, "indicator": r.indicator, "year": r.year, "value": r.value, "source": r.source,
-                 "tag": r.tag or "", "source_file": _name(data.file)}, now, actor)
+                 "tag": r.tag or "", "source_file": source_file}, now, actor)
     for c in data.corrections:
         _upsert(session, report, "corrections", CarbonQuotaCorrection,
                 {"institution_id": institutions[c.institution], "quota_id": c.quota},
                 {"factor": c.factor, "constraint": c.constraint, "baseline": c.baseline, "guide": c.guide,
-                 "reason": c.reason, "source_file": _name(data.file)}, now, actor)
-    session.flush()
-    if report.added or report.updated:
-        audit.record(session, actor=actor, action="carbon.load", object_type="carbon_data",
-                     object_id=Path(data.file).name[:60], after=report.as_dict())
-    return report
+                 "reason": c.reason, "source_file": source_file}, now, actor)
 
 
 def _name(path: str) -> str:

@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .datafile import DataProblem, Strict, duplicates, entries
+from emc.datafiles import Strict
+
 from .indicators import INDICATORS
 
 Level = Literal["constraint", "baseline", "guide"]
@@ -184,12 +185,3 @@ def applicable(quotas: Iterable[Quota], path: str, year: int) -> Quota | None:
             if best is None or rank > best[0]:
                 best = (rank, q)
     return best[1] if best else None
-
-
-def parse_quotas(data: dict[str, Any], filename: str, problems: list[DataProblem]
-                 ) -> tuple[list[Quota], list[Correction]]:
-    quotas = entries(data, "quota", Quota, filename, problems)
-    corrections = entries(data, "correction", Correction, filename, problems)
-    duplicates(quotas, lambda q: f"{q.id}@v{q.version}", "quota", filename, problems)
-    duplicates(corrections, lambda c: (c.institution, c.quota), "correction", filename, problems)
-    return quotas, corrections

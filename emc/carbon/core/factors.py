@@ -29,12 +29,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .datafile import CarbonFileError, DataProblem, Strict, duplicates, entries, read_toml
+from emc.datafiles import Strict
 
 # GB/T 2589-2020 §3: fuel with a net calorific value of 29 307 kJ is 1 kg of standard coal (1 kgce).
 KJ_PER_KGCE = Decimal(29307)
@@ -191,42 +190,31 @@ class FactorBook:
                               f"(series/regions loaded: {offered})")
         constants = [f for f in matching if f.data_year is None]
         yearly = [f for f in matching if f.data_year is not None]
-        if yearly:
-            same = [f for f in yearly if f.data_year == year]
-            if same:
-                best = max(same, key=_rank)
-                provisional = best.status == "provisional"
-                return Choice(best, provisional, f"{year} factor ({best.status})")
-            earlier = [f for f in yearly if f.data_year is not None and f.data_year < year]
-            if earlier:
-                last_year = max(f.data_year for f in earlier if f.data_year is not None)
-                best = max((f for f in earlier if f.data_year == last_year), key=_rank)
-                return Choice(best, True, f"{year} not published: {last_year} factor used provisionally")
-            if not constants:
-                first = min(f.data_year for f in yearly if f.data_year is not None)
-                raise FactorError(f"no {kind} factor for {carrier}, series {series!r}, region {region!r} for {year} "
-                                  f"or earlier (the first published year is {first})")
+        chosen = _yearly_choice(yearly, year) if yearly else None
+        if chosen is not None:
+            return chosen
+        if not constants:
+            first = min(f.data_year for f in yearly if f.data_year is not None)
+            raise FactorError(f"no {kind} factor for {carrier}, series {series!r}, region {region!r} for {year} "
+                              f"or earlier (the first published year is {first})")
         best = max(constants, key=_rank)
         return Choice(best, best.status == "provisional", f"constant ({best.status})")
+
+
+def _yearly_choice(yearly: list[Factor], year: int) -> Choice | None:
+    """The year's own factor, else the latest earlier year's (provisionally); None if all are later."""
+    same = [f for f in yearly if f.data_year == year]
+    if same:
+        best = max(same, key=_rank)
+        return Choice(best, best.status == "provisional", f"{year} factor ({best.status})")
+    earlier = [f for f in yearly if f.data_year is not None and f.data_year < year]
+    if not earlier:
+        return None
+    last_year = max(f.data_year for f in earlier if f.data_year is not None)
+    best = max((f for f in earlier if f.data_year == last_year), key=_rank)
+    return Choice(best, True, f"{year} not published: {last_year} factor used provisionally")
 
 
 def _rank(f: Factor) -> tuple[int, int]:
     """Final beats provisional; a later version beats an earlier one."""
     return (1 if f.status == "final" else 0, f.version)
-
-
-def parse_factors(data: dict[str, Any], filename: str, problems: list[DataProblem]) -> list[Factor]:
-    """The ``[[factor]]`` entries of a parsed data file; problems are appended."""
-    found = entries(data, "factor", Factor, filename, problems)
-    duplicates(found, lambda f: f.ref, "factor", filename, problems)
-    return found
-
-
-def load_factor_file(path: Path | str) -> list[Factor]:
-    """A file of ``[[factor]]`` entries; raises :class:`CarbonFileError` listing every problem."""
-    data, name = read_toml(path)
-    problems: list[DataProblem] = []
-    found = parse_factors(data, name, problems)
-    if problems:
-        raise CarbonFileError(problems)
-    return found

@@ -26,7 +26,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .datafile import DataProblem, Strict, duplicates, entries
+from emc.datafiles import Strict
+
 from .indicators import CENT, INDICATORS
 from .season import seasonal_share
 
@@ -83,15 +84,6 @@ class Reference(Strict):
     def _known(self) -> Reference:
         _indicator(self.indicator)
         return self
-
-
-def parse_targets(data: dict[str, Any], filename: str, problems: list[DataProblem]
-                  ) -> tuple[list[Target], list[Reference]]:
-    targets = entries(data, "target", Target, filename, problems)
-    references = entries(data, "reference", Reference, filename, problems)
-    duplicates(targets, lambda t: t.id, "target", filename, problems)
-    duplicates(references, lambda r: r.id, "reference", filename, problems)
-    return targets, references
 
 
 # -- status ------------------------------------------------------------------------------------------------
