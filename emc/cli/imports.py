@@ -57,7 +57,8 @@ def _error_codes() -> set[str]:
 
 def _run_import(file: Path, kind: str, esco: str | None, dry_run: bool, mode: str, sheet: str | None,
                 station: str | None, timestamp_is: str | None, as_json: bool, reason: str = "") -> None:
-    from emc.metering.service import ImportError_, ImportOptions, import_file
+    from emc.metering.errors import ImportRefused
+    from emc.metering.service import ImportOptions, import_file
     from emc.org.models import Esco
     from emc.org.scope import Scope
 
@@ -77,7 +78,7 @@ def _run_import(file: Path, kind: str, esco: str | None, dry_run: bool, mode: st
             report = import_file(session, file, file_name=file.name, actor="cli", scope=scope, esco=party,
                                  options=ImportOptions(kind=kind, mode=mode, dry_run=dry_run, sheet=sheet,
                                                        station=station, timestamp_is=timestamp_is, reason=reason))
-        except ImportError_ as exc:
+        except ImportRefused as exc:
             fail(str(exc))
     _print_report(report, as_json)
     if not report.ok:
@@ -113,8 +114,9 @@ def meters_profile(
     show: Annotated[bool, typer.Option("--show", help="print the saved profile and change nothing")] = False,
 ) -> None:
     """Save how an ESCO's platform writes its exports, so its uploads need no questions."""
-    from emc.metering.columns import ALIASES
-    from emc.metering.service import ImportError_, profile_settings, save_profile
+    from emc.metering.errors import ImportRefused
+    from emc.metering.headers import ALIASES
+    from emc.metering.profiles import profile_settings, save_profile
     from emc.org.models import Esco
 
     with session_scope(migrated_engine()) as session:
@@ -139,7 +141,7 @@ def meters_profile(
                 settings[key] = value
         try:
             save_profile(session, party, settings, actor="cli")
-        except ImportError_ as exc:
+        except ImportRefused as exc:
             fail(str(exc))
     typer.echo(json.dumps(settings, ensure_ascii=False))
 
