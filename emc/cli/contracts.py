@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ def contracts_check(files: Annotated[list[Path], typer.Argument(help="contract f
     """Validate contract files; exit 1 if any has a problem (each named by file, key and what is wrong)."""
     from emc.contracts.spec import ContractFileError, load_contract_file
 
-    report = []
+    report: list[dict[str, Any]] = []
     for path in files:
         try:
             spec = load_contract_file(path)

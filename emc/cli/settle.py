@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from emc.cli.lookups import contract_by_code
 from emc.cli_kit import JsonOpt, fail, migrated_engine, parse_period
@@ -22,44 +24,57 @@ def settle(
     as_json: JsonOpt = False,
 ) -> None:
     """Draft settlements: one contract period, or everything due (the scheduler's job, by hand)."""
-    from datetime import date
-
-    from emc.settlement import service
-
     with session_scope(migrated_engine()) as session:
         if check:
-            problems = service.ledger_problems(session)
-            typer.echo(json.dumps(problems, ensure_ascii=False, indent=2) if as_json else
-                       "\n".join(problems) or "ledger: no problems")
-            if problems:
-                raise typer.Exit(1)
-            return
-        if due:
-            report = service.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
-            flagged = service.flag_changed(session)
-            out = {**report.as_dict(), "flagged": flagged}
-            if as_json:
-                typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
-            else:
-                typer.echo(f"drafted {len(report.created)}: {', '.join(report.created) or '—'}")
-                for w in report.waiting:
-                    typer.echo(f"waiting: {w}")
-                for f in flagged:
-                    typer.echo(f"flagged (data changed after approval): {f}")
-            return
-        if not contract or not period:
+            _check_ledger(session, as_json)
+        elif due:
+            _draft_due(session, today, as_json)
+        elif not contract or not period:
             fail("give CONTRACT and --period YYYY-MM, or --due")
-        start, _ = parse_period(period)
-        c = contract_by_code(session, contract)
-        try:
-            rows = service.draft(session, c, start, actor="cli")
-        except service.SettlementError as exc:
-            fail(str(exc))
-        if as_json:
-            typer.echo(json.dumps([service.as_json(session, r) for r in rows], ensure_ascii=False, indent=2))
-            return
-        for r in rows:
-            typer.echo(f"{r.number} [{r.status}] {r.period_start}..{r.period_end} to ESCO {r.to_esco:,} "
-                       f"from ESCO {r.from_esco:,} net {r.net_to_esco:,} CNY")
-            for line in service.lines_of(session, r):
-                typer.echo(f"  {line.payer}→{line.payee} {line.amount:>14,} {line.formula}")
+        else:
+            _draft_period(session, contract, period, as_json)
+
+
+def _check_ledger(session: Session, as_json: bool) -> None:
+    from emc.settlement import service
+
+    problems = service.ledger_problems(session)
+    typer.echo(json.dumps(problems, ensure_ascii=False, indent=2) if as_json else
+               "\n".join(problems) or "ledger: no problems")
+    if problems:
+        raise typer.Exit(1)
+
+
+def _draft_due(session: Session, today: str | None, as_json: bool) -> None:
+    from emc.settlement import service
+
+    report = service.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
+    flagged = service.flag_changed(session)
+    out = {**report.as_dict(), "flagged": flagged}
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"drafted {len(report.created)}: {', '.join(report.created) or '—'}")
+    for w in report.waiting:
+        typer.echo(f"waiting: {w}")
+    for f in flagged:
+        typer.echo(f"flagged (data changed after approval): {f}")
+
+
+def _draft_period(session: Session, contract: str, period: str, as_json: bool) -> None:
+    from emc.settlement import service
+
+    start, _ = parse_period(period)
+    c = contract_by_code(session, contract)
+    try:
+        rows = service.draft(session, c, start, actor="cli")
+    except service.SettlementError as exc:
+        fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([service.as_json(session, r) for r in rows], ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        typer.echo(f"{r.number} [{r.status}] {r.period_start}..{r.period_end} to ESCO {r.to_esco:,} "
+                   f"from ESCO {r.from_esco:,} net {r.net_to_esco:,} CNY")
+        for line in service.lines_of(session, r):
+            typer.echo(f"  {line.payer}→{line.payee} {line.amount:>14,} {line.formula}")

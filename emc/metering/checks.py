@@ -329,7 +329,7 @@ class MeterChecker:
         if not st.interval and len(steps):
             values, counts = np.unique(steps, return_counts=True)
             st.interval = int(values[counts.argmax()])
-        long_steps = np.flatnonzero(keep & (t - prev_t > st.interval)) if st.interval else []
+        long_steps = np.flatnonzero(keep & (t - prev_t > st.interval)) if st.interval else np.zeros(0, dtype=np.int64)
         for i in long_steps[:500]:
             self.findings.add(Finding("gap", f"no reading from {self._t(prev_t[i])} to {self._t(t[i])}; the "
                                       "consumption between them is counted over the longer period",
