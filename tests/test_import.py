@@ -15,7 +15,10 @@ from emc.audit.models import AuditEvent
 from emc.contracts.service import load_contract
 from emc.contracts.spec import parse_contract
 from emc.metering.models import ImportBatch, Meter, Reading, ReadingRevision, WeatherObservation
-from emc.metering.service import ImportError_, ImportOptions, import_file, revert_batch, save_profile
+from emc.metering.errors import ImportRefused
+from emc.metering.profiles import save_profile
+from emc.metering.revert import revert_batch
+from emc.metering.service import ImportOptions, import_file
 from emc.org.models import Esco, Role
 from emc.org.scope import Scope
 from emc.org.service import load_regions
@@ -283,7 +286,7 @@ def test_replace_is_a_correction_with_history_and_revert_restores(site: Session,
     assert readings(site, "M-E")[3][2] == 13.0 and count(site, Reading) == 24
     assert site.execute(select(AuditEvent).where(AuditEvent.action == "import.revert")).scalar_one().reason == \
         "wrong file uploaded"
-    with pytest.raises(ImportError_, match="only a committed batch"):
+    with pytest.raises(ImportRefused, match="only a committed batch"):
         revert_batch(site, report.batch, actor="test", reason="again please")
 
 
@@ -330,7 +333,7 @@ def test_weather_in_fahrenheit_creates_station_and_checks_range(site: Session, t
 
 
 def test_escos_may_not_import_weather(site: Session, tmp_path: Path) -> None:
-    with pytest.raises(ImportError_, match="weather"):
+    with pytest.raises(ImportRefused, match="weather"):
         run(site, write(tmp_path, "w.csv", "日期,气温\n2024-01-01,5\n"), kind="weather", station="58354")
 
 

@@ -27,7 +27,8 @@ from emc.config import get_settings
 from emc.contracts.models import Contract
 from emc.dbtypes import utcnow
 from emc.metering.models import ImportBatch, WeatherObservation, WeatherStation
-from emc.metering.service import ImportOptions, approved_settlements_using, import_file, revert_batch
+from emc.metering.revert import approved_settlements_using, revert_batch
+from emc.metering.service import ImportOptions, import_file
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import upsert_institution

@@ -1,6 +1,6 @@
 """`emc factors …` and `emc ledger …`: thin wrappers over the carbon services. Each command commits or
-changes nothing. Added to the main command with ``app.add_typer(carbon_app)`` (no name: the two groups merge in);
-this module imports nothing of the main command, so the CLI is assembled one way.
+changes nothing. The main command (emc/cli/) adds them with ``app.add_typer(carbon_app)`` (no name: the two
+groups merge in); they import only the kit below them (emc/cli_kit.py), never the assembler.
 """
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+from emc.cli_kit import JsonOpt, fail, migrated_engine
 
 app = typer.Typer(no_args_is_help=True)
 factors_app = typer.Typer(help="Standard-coal and CO₂ factors, targets, quotas and ledger settings (data files).",
@@ -22,26 +21,6 @@ ledger_app = typer.Typer(help="The energy and carbon ledger: rebuild, restate, o
                          no_args_is_help=True)
 app.add_typer(factors_app, name="factors")
 app.add_typer(ledger_app, name="ledger")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(message, err=True)
-    raise typer.Exit(code)
-
-
-def _engine() -> Engine:
-    """The configured engine, refusing (exit 2) a database not migrated to head — as every `emc` command."""
-    from emc.db import NotMigratedError, check_migrated, get_engine
-
-    engine = get_engine()
-    try:
-        check_migrated(engine)
-    except NotMigratedError as exc:
-        _fail(str(exc), 2)
-    return engine
-
 
 @factors_app.command("load")
 def factors_load(files: Annotated[list[Path] | None, typer.Argument(
@@ -54,13 +33,13 @@ def factors_load(files: Annotated[list[Path] | None, typer.Argument(
 
     reports = []
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(migrated_engine()) as session:
             for path in files or seed_paths():
                 reports.append(loading.load_file(session, path, actor="cli"))
     except CarbonFileError as exc:
         for p in exc.problems:
             typer.echo(f"error {p}", err=True)
-        _fail("nothing was loaded")
+        fail("nothing was loaded")
     if as_json:
         typer.echo(json.dumps([r.as_dict() for r in reports], ensure_ascii=False))
         return
@@ -76,7 +55,7 @@ def factors_list(as_json: JsonOpt = False) -> None:
     from emc.carbon.reads import reference
     from emc.db import session_scope
 
-    with session_scope(_engine()) as session:
+    with session_scope(migrated_engine()) as session:
         rows = reference.factors(session)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -94,7 +73,7 @@ def ledger_rebuild(year: Annotated[list[int] | None, typer.Option(help="a year t
     from emc.carbon import ledger
     from emc.db import session_scope
 
-    with session_scope(_engine()) as session:
+    with session_scope(migrated_engine()) as session:
         report = ledger.rebuild(session, years=year or None, actor="cli")
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False, default=str))
@@ -121,9 +100,9 @@ def ledger_warnings(
     try:
         day = date.fromisoformat(today) if today else date.today()
     except ValueError:
-        _fail(f"--today {today!r}: write YYYY-MM-DD")
+        fail(f"--today {today!r}: write YYYY-MM-DD")
         return
-    with session_scope(_engine()) as session:
+    with session_scope(migrated_engine()) as session:
         report = alerts.raise_quota_warnings(session, today=day, actor="cli") if check else None
         shown = year or (report.year if report else day.year)
         rows = entries.warnings(session, Scope.everything(), year=shown, per_page=10_000).rows

@@ -9,13 +9,14 @@ grace; a missed run is recorded in the audit log rather than dropped silently.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import threading
-from time import perf_counter
 from dataclasses import dataclass
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -159,7 +160,5 @@ def run_blocking(engine: Engine) -> None:
         raise SystemExit("another process already runs the emc scheduler (lock held)")
     scheduler = configure(BlockingScheduler(), engine)
     print(f"emc scheduler running {len(JOBS)} job(s); Ctrl-C stops it")
-    try:
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or a stop signal: a clean exit
         scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from emc.metering.accepted import Accepted
 from emc.metering.findings import Finding, Findings
 from emc.metering.parse import Parsed
 from emc.units import UnitError, factor, normalise_unit
@@ -67,28 +68,6 @@ class _State:
     first: int = -1
     total: float = 0.0
     first_register_reported: bool = False
-
-
-@dataclass
-class Accepted:
-    """Rows ready to store: one per meter period, in the meter's unit."""
-
-    meter_id: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    value: np.ndarray
-    source_value: np.ndarray
-    factor: np.ndarray
-    estimated: np.ndarray
-    row: np.ndarray
-
-    @classmethod
-    def empty(cls) -> Accepted:
-        i, f = np.array([], dtype=np.int64), np.array([], dtype=np.float64)
-        return cls(i, i, i, f, f, f, np.array([], dtype=bool), i)
-
-    def __len__(self) -> int:
-        return len(self.meter_id)
 
 
 class MeterChecker:
@@ -202,8 +181,8 @@ class MeterChecker:
                                       meter.code))
         future = end > self.now_us
         for i in np.flatnonzero(future)[:1000]:
-            self.findings.add(Finding("future_timestamp", f"this period ends {self._t(end[i])}, which has not happened yet",
-                                      int(rows[i]), parsed.time_column, None, meter.code))
+            self.findings.add(Finding("future_timestamp", f"this period ends {self._t(end[i])}, which has not "
+                                      "happened yet", int(rows[i]), parsed.time_column, None, meter.code))
         keep = self._duplicates(meter, st, start, end, value, rows, str(parsed.column[idx[0]]))
         self._gaps_zeros_spikes(meter, st, start[keep], end[keep], value[keep], rows[keep])
         for i in np.flatnonzero(est & keep)[:200]:
@@ -245,18 +224,39 @@ class MeterChecker:
             return t0 - st.interval, t0
         return t0, t0 + st.interval
 
-    def _registers(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray, unit_factor: np.ndarray):  # type: ignore[no-untyped-def]
+    def _registers(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray,
+                   unit_factor: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Cumulative readings → interval consumption: Δregister × multiplier × unit factor per kept period."""
         t, reg = parsed.t0[idx], parsed.value[idx]
-        old_r, new_r = parsed.old_register[idx], parsed.new_register[idx]
+        prev_t, prev_r, keep = self._previous_registers(meter, st, parsed, idx)
+        delta, replaced = self._replacements(meter, parsed, idx, prev_r, keep)
+        negative = (delta < 0) & keep
+        if negative.any() and meter.digits:
+            delta, negative = self._rollovers(meter, parsed, idx, prev_r, delta, negative)
+        self._backwards(meter, st, parsed, idx, prev_t, prev_r, negative & ~replaced, negative)
+        if len(t) > 1:
+            st.before_last_register = float(reg[-2])
+        elif st.last_register is not None and st.last_register_t != t[-1]:
+            st.before_last_register = st.last_register
+        st.last_register, st.last_register_t = float(reg[-1]), int(t[-1])
+        st.last_register_row = int(parsed.row[idx[-1]])
+        self._register_gaps(meter, st, parsed, idx, prev_t, keep)
+        fac = meter.multiplier * unit_factor
+        value = delta * fac
+        return prev_t[keep], t[keep], value[keep], reg[keep], fac[keep], keep
+
+    def _previous_registers(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each reading's predecessor (time, register) and which readings close a period: the stored register
+        anchors the first one; without it the file's first reading only sets the start."""
+        t, reg = parsed.t0[idx], parsed.value[idx]
         if st.last_register is None and self.last_register is not None:
             prior = self.last_register(meter, int(t[0]))
             if prior is not None:
                 st.last_register_t, st.last_register = prior
         if st.last_register is not None and st.last_register_t < t[0]:
-            prev_t = np.r_[st.last_register_t, t[:-1]]
-            prev_r = np.r_[st.last_register, reg[:-1]]
-            keep = np.ones(len(t), dtype=bool)
-        elif st.last_register is not None and st.last_register_t == t[0]:
+            return np.r_[st.last_register_t, t[:-1]], np.r_[st.last_register, reg[:-1]], np.ones(len(t), dtype=bool)
+        if st.last_register is not None and st.last_register_t == t[0]:
             # the file repeats the last stored reading (exports often overlap by one): it only anchors
             if st.last_register_row >= 0:  # a repeat within the file, across two chunks
                 self._duplicate(meter, st.last_register, float(reg[0]), int(parsed.row[idx[0]]), int(t[0]),
@@ -266,42 +266,50 @@ class MeterChecker:
                                           f"from the stored {st.last_register} at the same time; the stored one is "
                                           "kept as the start", int(parsed.row[idx[0]]), str(parsed.column[idx[0]]),
                                           str(reg[0]), meter.code))
-            prev_t = np.r_[-1, t[:-1]]
             prev_r = np.r_[np.nan, st.last_register, reg[1:-1]] if len(t) > 1 else np.r_[np.nan]
-            keep = np.r_[False, np.ones(len(t) - 1, dtype=bool)]
-        else:
-            if not st.first_register_reported:
-                self.findings.add(Finding("first_register", f"first reading {reg[0]} of {meter.code} sets the "
-                                          "starting register; consumption counts from the next reading",
-                                          int(parsed.row[idx[0]]), str(parsed.column[idx[0]]), str(reg[0]), meter.code))
-                st.first_register_reported = True
-            prev_t = np.r_[-1, t[:-1]]
-            prev_r = np.r_[np.nan, reg[:-1]]
-            keep = np.r_[False, np.ones(len(t) - 1, dtype=bool)]
-        delta = reg - prev_r
+            return np.r_[-1, t[:-1]], prev_r, np.r_[False, np.ones(len(t) - 1, dtype=bool)]
+        if not st.first_register_reported:
+            self.findings.add(Finding("first_register", f"first reading {reg[0]} of {meter.code} sets the "
+                                      "starting register; consumption counts from the next reading",
+                                      int(parsed.row[idx[0]]), str(parsed.column[idx[0]]), str(reg[0]), meter.code))
+            st.first_register_reported = True
+        return np.r_[-1, t[:-1]], np.r_[np.nan, reg[:-1]], np.r_[False, np.ones(len(t) - 1, dtype=bool)]
+
+    def _replacements(self, meter: MeterInfo, parsed: Parsed, idx: np.ndarray, prev_r: np.ndarray,
+                      keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Register differences; across a meter replacement (old final − previous) + (this − new start)."""
+        reg, old_r, new_r = parsed.value[idx], parsed.old_register[idx], parsed.new_register[idx]
         replaced = ~np.isnan(old_r) & ~np.isnan(new_r)
-        delta = np.where(replaced, (old_r - prev_r) + (reg - new_r), delta)
+        delta = np.where(replaced, (old_r - prev_r) + (reg - new_r), reg - prev_r)
         for i in np.flatnonzero(replaced & keep):
             self.findings.add(Finding("replacement", f"meter {meter.code} replaced: old register ended at {old_r[i]}, "
                                       f"new started at {new_r[i]}", int(parsed.row[idx[i]]), None, str(reg[i]),
                                       meter.code))
-        negative = (delta < 0) & keep
-        if negative.any() and meter.digits:
-            capacity = 10.0 ** meter.digits
-            rolled = negative & (prev_r >= capacity * (1 - ROLLOVER_BAND)) & (reg <= capacity * ROLLOVER_BAND)
-            delta = np.where(rolled, delta + capacity, delta)
-            for i in np.flatnonzero(rolled):
-                self.findings.add(Finding("rollover", f"register rolled over from {prev_r[i]} to {reg[i]} at "
-                                          f"{meter.digits} digits", int(parsed.row[idx[i]]), None, str(reg[i]),
-                                          meter.code))
-            negative &= ~rolled
-        # A register that jumps up and comes back (100, 110, 5000, 120) has one bad reading: the one above both of
-        # its neighbours. Blame that row, not the good reading after it that merely looks like a drop.
+        return delta, replaced
+
+    def _rollovers(self, meter: MeterInfo, parsed: Parsed, idx: np.ndarray, prev_r: np.ndarray, delta: np.ndarray,
+                   negative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A drop from the top of the register's capacity (10^digits) to its bottom is counted across."""
+        reg = parsed.value[idx]
+        capacity = 10.0 ** (meter.digits or 0)
+        rolled = negative & (prev_r >= capacity * (1 - ROLLOVER_BAND)) & (reg <= capacity * ROLLOVER_BAND)
+        for i in np.flatnonzero(rolled):
+            self.findings.add(Finding("rollover", f"register rolled over from {prev_r[i]} to {reg[i]} at "
+                                      f"{meter.digits} digits", int(parsed.row[idx[i]]), None, str(reg[i]),
+                                      meter.code))
+        return np.where(rolled, delta + capacity, delta), negative & ~rolled
+
+    def _backwards(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray, prev_t: np.ndarray,
+                   prev_r: np.ndarray, suspect: np.ndarray, negative: np.ndarray) -> None:
+        """Errors for registers that ran backwards. A register that jumps up and comes back (100, 110, 5000, 120)
+        has one bad reading: the one above both of its neighbours. Blame that row, not the good reading after it
+        that merely looks like a drop."""
+        reg = parsed.value[idx]
         prev_rows = np.r_[st.last_register_row if st.last_register_t == prev_t[0] else -1, parsed.row[idx[:-1]]]
         prev2_r = np.r_[np.nan, prev_r[:-1]]
-        if len(t) and st.before_last_register is not None and st.last_register_t == prev_t[0]:
+        if len(reg) and st.before_last_register is not None and st.last_register_t == prev_t[0]:
             prev2_r[0] = st.before_last_register
-        outlier = negative & (prev_rows >= 0) & ~np.isnan(prev2_r) & (reg >= prev2_r) & ~replaced
+        outlier = suspect & (prev_rows >= 0) & ~np.isnan(prev2_r) & (reg >= prev2_r)
         for i in np.flatnonzero(outlier)[:1000]:
             self.findings.add(Finding("negative_consumption", f"register {prev_r[i]} is above both the reading "
                                       f"before it ({prev2_r[i]}) and the one after it ({reg[i]}): this reading "
@@ -312,24 +320,20 @@ class MeterChecker:
                                       "if the meter was replaced give 换表旧表读数 and 换表新表读数",
                                       int(parsed.row[idx[i]]), str(parsed.column[idx[i]]), str(reg[i]), meter.code))
         self.findings.counts["negative_consumption"] += max(0, int(negative.sum()) - 1000)
-        if len(t) > 1:
-            st.before_last_register = float(reg[-2])
-        elif st.last_register is not None and st.last_register_t != t[-1]:
-            st.before_last_register = st.last_register
-        st.last_register, st.last_register_t = float(reg[-1]), int(t[-1])
-        st.last_register_row = int(parsed.row[idx[-1]])
+
+    def _register_gaps(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray, prev_t: np.ndarray,
+                       keep: np.ndarray) -> None:
+        """The meter's interval (the most common step) and a warning for each longer step between readings."""
+        t = parsed.t0[idx]
         steps = (t - prev_t)[keep]
         if not st.interval and len(steps):
             values, counts = np.unique(steps, return_counts=True)
             st.interval = int(values[counts.argmax()])
-        long_steps = np.flatnonzero(keep & (t - prev_t > st.interval)) if st.interval else []
+        long_steps = np.flatnonzero(keep & (t - prev_t > st.interval)) if st.interval else np.zeros(0, dtype=np.int64)
         for i in long_steps[:500]:
-            self.findings.add(Finding("gap", f"no reading from {self._t(prev_t[i])} to {self._t(t[i])}; the consumption "
-                                      "between them is counted over the longer period", int(parsed.row[idx[i]]), None,
-                                      None, meter.code))
-        fac = meter.multiplier * unit_factor
-        value = delta * fac
-        return prev_t[keep], t[keep], value[keep], reg[keep], fac[keep], keep
+            self.findings.add(Finding("gap", f"no reading from {self._t(prev_t[i])} to {self._t(t[i])}; the "
+                                      "consumption between them is counted over the longer period",
+                                      int(parsed.row[idx[i]]), None, None, meter.code))
 
     def _repeated_readings(self, meter: MeterInfo, st: _State, parsed: Parsed, idx: np.ndarray) -> np.ndarray:
         """Which register rows to keep: a reading repeated at the same time is kept once. The repeat is an
@@ -409,8 +413,8 @@ class MeterChecker:
         prev_end = np.r_[st.last_end if st.last_end >= 0 else start[0], end[:-1]]
         gap = start > prev_end
         for i in np.flatnonzero(gap)[:500]:
-            self.findings.add(Finding("gap", f"no data from {self._t(prev_end[i])} to {self._t(start[i])}", int(rows[i]),
-                                      None, None, meter.code))
+            self.findings.add(Finding("gap", f"no data from {self._t(prev_end[i])} to {self._t(start[i])}",
+                                      int(rows[i]), None, None, meter.code))
         self.findings.counts["gap"] += max(0, int(gap.sum()) - 500)
         st.last_end = max(st.last_end, int(end[-1]))
         # zero runs: each run reported once, when it ends (or at the end of the file, via finish())

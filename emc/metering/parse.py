@@ -8,15 +8,14 @@ profile's time zone (Asia/Shanghai by default) and are turned into UTC microseco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
-
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from emc.metering.columns import TEMPERATURE_UNITS, ColumnMap
 from emc.metering.findings import Finding
+from emc.metering.headers import TEMPERATURE_UNITS, ColumnMap
 
 TIME_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y/%m/%d %H:%M:%S",
@@ -100,7 +99,8 @@ def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values, mask of cells that are non-empty but not numbers). Empty cells are NaN."""
     if values.dtype != object or (len(values) and not isinstance(values.iloc[0], str)):
         numeric = pd.to_numeric(values, errors="coerce")
-        bad = numeric.isna().to_numpy() & values.notna().to_numpy() & (values.astype("string").str.strip() != "").fillna(False).to_numpy()
+        filled = (values.astype("string").str.strip() != "").fillna(False).to_numpy()
+        bad = numeric.isna().to_numpy() & values.notna().to_numpy() & filled
         return numeric.to_numpy(dtype=np.float64, na_value=np.nan), bad
     text = values.astype("string").str.strip()
     numeric = pd.to_numeric(text, errors="coerce")
@@ -131,13 +131,7 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
     if cmap.wide:
         return _parse_wide(frame, lines, cmap, times, findings)
 
-    time_col = cmap.get("time") or cmap.get("start")
-    t0 = times.parse(frame[time_col]) if time_col else np.full(len(frame), -1, dtype=np.int64)
-    t1 = np.full(len(frame), -1, dtype=np.int64)
-    if cmap.get("start") and cmap.get("end") and not cmap.get("time"):
-        t0 = times.parse(frame[cmap.columns["start"]])
-        t1 = times.parse(frame[cmap.columns["end"]])
-        time_col = cmap.columns["start"]
+    t0, t1, time_col, spans = _periods(frame, cmap, times)
     value_col = cmap.columns["temperature" if weather else "value"]
     value, bad_value = parse_numbers(frame[value_col])
     code_col = cmap.get("station" if weather else "meter")
@@ -147,18 +141,7 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
         code = np.full(len(frame), default_code or "", dtype=object)
 
     bad_t0 = t0 < 0
-    blank_time = frame[time_col].astype("string").str.strip().fillna("").to_numpy() == "" if time_col else bad_t0
-    for pos in np.flatnonzero(bad_t0 & ~blank_time)[:5000]:
-        findings.append(Finding("bad_timestamp", f"cannot read {frame[time_col].iloc[pos]!r} as a date/time",
-                                int(lines[pos]), time_col, str(frame[time_col].iloc[pos]), str(code[pos]) or None))
-    for pos in np.flatnonzero(bad_t0 & blank_time)[:5000]:
-        findings.append(Finding("bad_timestamp", "the time is empty", int(lines[pos]), time_col, "",
-                                str(code[pos]) or None))
-    if cmap.get("end") and not cmap.get("time"):
-        end_col = cmap.columns["end"]
-        for pos in np.flatnonzero((t1 < 0) & ~bad_t0)[:5000]:
-            findings.append(Finding("bad_timestamp", f"cannot read {frame[end_col].iloc[pos]!r} as a date",
-                                    int(lines[pos]), end_col, str(frame[end_col].iloc[pos]), str(code[pos]) or None))
+    findings += _time_findings(frame, lines, code, t0, t1, time_col, cmap.columns.get("end") if spans else None)
     for pos in np.flatnonzero(bad_value)[:5000]:
         findings.append(Finding("bad_number", f"{frame[value_col].iloc[pos]!r} is not a number", int(lines[pos]),
                                 value_col, str(frame[value_col].iloc[pos]), str(code[pos]) or None))
@@ -170,6 +153,59 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
     for pos in np.flatnonzero(blank)[:5000]:
         findings.append(_blank(int(lines[pos]), value_col, str(code[pos]), weather))
 
+    unit, value = _units(frame, cmap, value_col, value, weather)
+    estimated = _flags(frame[cmap.columns["estimated"]]) if cmap.get("estimated") else np.zeros(len(frame), bool)
+    old_reg, new_reg = (_optional_numbers(frame, cmap, k) for k in ("old_register", "new_register"))
+
+    ok = ~bad_t0 & ~bad_value & ~np.isnan(value) & (code != "")
+    if spans:
+        ok &= t1 >= 0
+    cost = None
+    if cmap.get("cost") and not weather:
+        cost, bad_cost = _costs(frame, cmap.columns["cost"], lines, code, findings)
+        ok &= ~bad_cost
+        cost = cost[ok]
+    return Parsed(lines[ok], code[ok], t0[ok], t1[ok], value[ok], unit[ok], estimated[ok], old_reg[ok], new_reg[ok],
+                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col, cost,
+                  code_col)
+
+
+def _periods(frame: pd.DataFrame, cmap: ColumnMap, times: TimeParser
+             ) -> tuple[np.ndarray, np.ndarray, str | None, bool]:
+    """(start, end or -1, the time column, whether rows are start–end spans); unreadable times are -1."""
+    time_col = cmap.get("time") or cmap.get("start")
+    t0 = times.parse(frame[time_col]) if time_col else np.full(len(frame), -1, dtype=np.int64)
+    t1 = np.full(len(frame), -1, dtype=np.int64)
+    spans = bool(cmap.get("start") and cmap.get("end") and not cmap.get("time"))
+    if spans:
+        t0 = times.parse(frame[cmap.columns["start"]])
+        t1 = times.parse(frame[cmap.columns["end"]])
+        time_col = cmap.columns["start"]
+    return t0, t1, time_col, spans
+
+
+def _time_findings(frame: pd.DataFrame, lines: np.ndarray, code: np.ndarray, t0: np.ndarray, t1: np.ndarray,
+                   time_col: str | None, end_col: str | None) -> list[Finding]:
+    """A time that cannot be read, an empty one, and (spans) an end date that cannot be read."""
+    found = []
+    bad_t0 = t0 < 0
+    blank_time = frame[time_col].astype("string").str.strip().fillna("").to_numpy() == "" if time_col else bad_t0
+    for pos in np.flatnonzero(bad_t0 & ~blank_time)[:5000]:
+        found.append(Finding("bad_timestamp", f"cannot read {frame[time_col].iloc[pos]!r} as a date/time",
+                             int(lines[pos]), time_col, str(frame[time_col].iloc[pos]), str(code[pos]) or None))
+    for pos in np.flatnonzero(bad_t0 & blank_time)[:5000]:
+        found.append(Finding("bad_timestamp", "the time is empty", int(lines[pos]), time_col, "",
+                             str(code[pos]) or None))
+    if end_col:
+        for pos in np.flatnonzero((t1 < 0) & ~bad_t0)[:5000]:
+            found.append(Finding("bad_timestamp", f"cannot read {frame[end_col].iloc[pos]!r} as a date",
+                                 int(lines[pos]), end_col, str(frame[end_col].iloc[pos]), str(code[pos]) or None))
+    return found
+
+
+def _units(frame: pd.DataFrame, cmap: ColumnMap, value_col: str, value: np.ndarray, weather: bool
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's unit (its own cell, else the column's); weather in °F becomes °C."""
     unit = np.full(len(frame), cmap.units.get(value_col), dtype=object)
     if cmap.get("unit"):
         per_row = frame[cmap.columns["unit"]].astype("string").str.strip().fillna("").to_numpy(dtype=object)
@@ -177,27 +213,24 @@ def parse_chunk(frame: pd.DataFrame, first_line: int, cmap: ColumnMap, times: Ti
     if weather:
         scale = np.array([TEMPERATURE_UNITS.get(str(u).lower().strip(), "C") if u else "C" for u in unit])
         value = np.where(scale == "F", (value - 32.0) * 5.0 / 9.0, value)
-    estimated = _flags(frame[cmap.columns["estimated"]]) if cmap.get("estimated") else np.zeros(len(frame), bool)
-    old_reg = parse_numbers(frame[cmap.columns["old_register"]])[0] if cmap.get("old_register") else \
-        np.full(len(frame), np.nan)
-    new_reg = parse_numbers(frame[cmap.columns["new_register"]])[0] if cmap.get("new_register") else \
-        np.full(len(frame), np.nan)
+    return unit, value
 
-    ok = ~bad_t0 & ~bad_value & ~np.isnan(value) & (code != "")
-    if cmap.get("end") and not cmap.get("time"):
-        ok &= t1 >= 0
-    cost = None
-    if cmap.get("cost") and not weather:
-        cost, bad_cost = parse_amounts(frame[cmap.columns["cost"]])
-        for pos in np.flatnonzero(bad_cost)[:5000]:
-            findings.append(Finding("bad_number", f"{frame[cmap.columns['cost']].iloc[pos]!r} is not an amount in CNY "
-                                    "(to the fen)", int(lines[pos]), cmap.columns["cost"],
-                                    str(frame[cmap.columns["cost"]].iloc[pos]), str(code[pos]) or None))
-        ok &= ~bad_cost
-        cost = cost[ok]
-    return Parsed(lines[ok], code[ok], t0[ok], t1[ok], value[ok], unit[ok], estimated[ok], old_reg[ok], new_reg[ok],
-                  np.full(int(ok.sum()), value_col, dtype=object), times.date_only, findings, time_col, cost,
-                  code_col)
+
+def _optional_numbers(frame: pd.DataFrame, cmap: ColumnMap, field_name: str) -> np.ndarray:
+    if cmap.get(field_name):
+        return parse_numbers(frame[cmap.columns[field_name]])[0]
+    return np.full(len(frame), np.nan)
+
+
+def _costs(frame: pd.DataFrame, cost_col: str, lines: np.ndarray, code: np.ndarray, findings: list[Finding]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A bill's amount per row (Decimal), and which rows hold no amount to the fen (each a finding)."""
+    cost, bad_cost = parse_amounts(frame[cost_col])
+    for pos in np.flatnonzero(bad_cost)[:5000]:
+        findings.append(Finding("bad_number", f"{frame[cost_col].iloc[pos]!r} is not an amount in CNY "
+                                "(to the fen)", int(lines[pos]), cost_col,
+                                str(frame[cost_col].iloc[pos]), str(code[pos]) or None))
+    return cost, bad_cost
 
 
 def _blank(row: int, column: str, code: str, weather: bool) -> Finding:

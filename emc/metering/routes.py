@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from emc.metering import service
+from emc.metering import revert, service
+from emc.metering.errors import ImportRefused
 from emc.metering.findings import CODES
 from emc.metering.models import BatchStatus, ImportBatch
 from emc.metering.rejects import reject_csv, reject_xlsx
@@ -95,7 +96,7 @@ def imports_upload(request: Request, session: SessionDep, user: Uploader, scope:
                          station: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
     try:
         batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
-    except (UploadTooLarge, service.ImportError_) as exc:
+    except (UploadTooLarge, ImportRefused) as exc:
         session.rollback()
         return htmx.toast(request, str(exc))
     return htmx.redirect(request, f"/imports/{batch.id}")
@@ -139,7 +140,7 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
     try:
         service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
                             esco=esco, options=options, batch=batch)
-    except service.ImportError_ as exc:  # another commit of the batch got there first
+    except ImportRefused as exc:  # another commit of the batch got there first
         session.rollback()
         return str(exc)
     session.commit()
@@ -151,9 +152,9 @@ def import_revert(request: Request, session: SessionDep, user: Reverter, scope: 
                   reason: Annotated[str, Form()] = "") -> Response:
     batch = service.get_batch(session, scope, batch_id)
     try:
-        service.revert_batch(session, batch, actor=user, reason=reason)
+        revert.revert_batch(session, batch, actor=user, reason=reason)
         session.commit()
-    except service.ImportError_ as exc:
+    except ImportRefused as exc:
         session.rollback()
         return htmx.toast(request, str(exc), status_code=409)
     return htmx.redirect(request, f"/imports/{batch.id}")
@@ -215,7 +216,7 @@ def api_upload(request: Request, session: SessionDep, user: Uploader, scope: Sco
 
     try:
         batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
-    except (UploadTooLarge, service.ImportError_) as exc:
+    except (UploadTooLarge, ImportRefused) as exc:
         session.rollback()
         raise HTTPException(status_code=413 if isinstance(exc, UploadTooLarge) else 422, detail=str(exc)) from exc
     if commit and batch.errors == 0 and batch.status == BatchStatus.previewed:
@@ -256,9 +257,9 @@ def api_revert(session: SessionDep, user: Reverter, scope: ScopeDep, batch_id: i
 
     batch = service.get_batch(session, scope, batch_id)
     try:
-        service.revert_batch(session, batch, actor=user, reason=body.reason)
+        revert.revert_batch(session, batch, actor=user, reason=body.reason)
         session.commit()
-    except service.ImportError_ as exc:
+    except ImportRefused as exc:
         session.rollback()
         raise HTTPException(status_code=409, detail=str(exc)) from exc
     return _out(batch)

@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import text
 from sqlmodel import Session
 
-from emc.metering.checks import Accepted
+from emc.metering.accepted import Accepted
 from emc.money import to_fen_int
 
 READING_COLUMNS = ("meter_id", "period_start", "period_end", "value", "source_value", "factor", "from_register",

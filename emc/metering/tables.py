@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from emc.metering.columns import is_time_header
+from emc.metering.headers import is_time_header
 
 SNIFF_BYTES = 256 * 1024
 HEADER_SEARCH_ROWS = 25

@@ -1,13 +1,12 @@
-"""Find columns by what their header says, never by position (users' top complaint about imports:
-a renamed or moved column breaks them). Chinese and English aliases; an ESCO's saved profile adds its
-own. A unit written in the header ("用量(kWh)", "温度（℉）") is taken as the column's unit.
+"""Match a file's headers to fields: find columns by what their header says, never by position (users' top
+complaint about imports: a renamed or moved column breaks them). Chinese and English aliases; an ESCO's saved
+profile adds its own. A unit written in the header ("用量(kWh)", "温度（℉）") is taken as the column's unit.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-
 
 # field → header aliases (compared after normalising: lower case, no spaces, no unit suffix)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -17,9 +16,11 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "time": ("时间", "抄表时间", "采集时间", "数据时间", "记录时间", "读数时间", "日期", "时间戳", "日期时间", "时刻",
              "timestamp", "time", "datetime", "date", "readingtime", "reading_time", "ts"),
     "start": ("开始时间", "起始时间", "开始日期", "起始日期", "起始", "账期开始", "计费开始", "计费起始日", "start",
-              "periodstart", "period_start", "from", "start_date", "startdate", "抄表日期起", "抄表起日", "起日", "上次抄表日期", "上期抄表日期", "上次抄表时间"),
+              "periodstart", "period_start", "from", "start_date", "startdate", "抄表日期起", "抄表起日", "起日",
+              "上次抄表日期", "上期抄表日期", "上次抄表时间"),
     "end": ("结束时间", "截止时间", "结束日期", "截止日期", "截止", "账期结束", "计费结束", "计费截止日", "end",
-            "periodend", "period_end", "to", "end_date", "enddate", "抄表日期止", "抄表止日", "止日", "本次抄表日期", "本期抄表日期", "本次抄表时间"),
+            "periodend", "period_end", "to", "end_date", "enddate", "抄表日期止", "抄表止日", "止日",
+            "本次抄表日期", "本期抄表日期", "本次抄表时间"),
     "consumption": ("用量", "用电量", "用水量", "用气量", "用热量", "消耗量", "能耗", "耗电量", "电量", "水量", "气量",
                     "发电量", "数值", "值", "value", "consumption", "usage", "use", "quantity"),
     "register": ("读数", "示数", "表底", "表码", "本次读数", "抄见数", "止码", "表读数", "累计读数", "reading",
@@ -101,26 +102,8 @@ def map_columns(headers: list[str], *, extra_aliases: dict[str, list[str]] | Non
     for name, aliases in (extra_aliases or {}).items():
         for alias in aliases:
             lookup[_norm(alias)] = name
-    cmap = ColumnMap()
-    unmatched: list[str] = []
-    for i, header in enumerate(headers):
-        name, unit = split_header(header)
-        column = header if header else f"column_{i + 1}"
-        row_unit = (units_row[i].strip().strip("()（）[]") if units_row and i < len(units_row) and units_row[i] else None)
-        unit = unit or row_unit
-        role = lookup.get(name) or _by_suffix(name)
-        if role is not None and role not in cmap.columns:
-            cmap.columns[role] = column
-        elif role is None:
-            unmatched.append(column)
-        if unit:
-            cmap.units[column] = unit
-    # one value column: a register reading or a consumption
-    if "register" in cmap.columns and "consumption" not in cmap.columns:
-        cmap.columns["value"], cmap.value_kind = cmap.columns.pop("register"), "register"
-    elif "consumption" in cmap.columns:
-        cmap.columns["value"], cmap.value_kind = cmap.columns.pop("consumption"), "consumption"
-        cmap.columns.pop("register", None)
+    cmap, unmatched = _match(headers, lookup, units_row)
+    _one_value_column(cmap)
     if weather:
         return _check_weather(cmap, headers)
     if "time" not in cmap.columns and not ("start" in cmap.columns and "end" in cmap.columns):
@@ -129,16 +112,49 @@ def map_columns(headers: list[str], *, extra_aliases: dict[str, list[str]] | Non
         else:
             raise ColumnError(_missing("time", "a time column (or start and end columns)"))
     if "meter" not in cmap.columns:
-        codes = known_codes or set()
-        wide = {c: c.split("(")[0].split("（")[0].strip() for c in unmatched
-                if c.split("(")[0].split("（")[0].strip() in codes}
-        if not wide:
-            raise ColumnError(_missing("meter", "a meter column, or one column per meter headed by its code"))
-        cmap.wide = wide
-        cmap.columns.pop("value", None)
+        _wide(cmap, unmatched, known_codes or set())
     elif "value" not in cmap.columns:
-        raise ColumnError(_missing("consumption", "a value column (用量 for consumption or 读数 for register readings)"))
+        raise ColumnError(_missing("consumption",
+                                   "a value column (用量 for consumption or 读数 for register readings)"))
     return cmap
+
+
+def _match(headers: list[str], lookup: dict[str, str], units_row: list[str] | None) -> tuple[ColumnMap, list[str]]:
+    """Each header's field (the first column wins a field) and unit; the headers no alias names."""
+    cmap = ColumnMap()
+    unmatched: list[str] = []
+    for i, header in enumerate(headers):
+        name, unit = split_header(header)
+        column = header if header else f"column_{i + 1}"
+        if not unit and units_row and i < len(units_row) and units_row[i]:
+            unit = units_row[i].strip().strip("()（）[]") or None
+        role = lookup.get(name) or _by_suffix(name)
+        if role is not None and role not in cmap.columns:
+            cmap.columns[role] = column
+        elif role is None:
+            unmatched.append(column)
+        if unit:
+            cmap.units[column] = unit
+    return cmap, unmatched
+
+
+def _one_value_column(cmap: ColumnMap) -> None:
+    """One value column: a consumption if there is one, else a register reading."""
+    if "register" in cmap.columns and "consumption" not in cmap.columns:
+        cmap.columns["value"], cmap.value_kind = cmap.columns.pop("register"), "register"
+    elif "consumption" in cmap.columns:
+        cmap.columns["value"], cmap.value_kind = cmap.columns.pop("consumption"), "consumption"
+        cmap.columns.pop("register", None)
+
+
+def _wide(cmap: ColumnMap, unmatched: list[str], codes: set[str]) -> None:
+    """No meter column: one column per meter, headed by its code (the wide layout)."""
+    wide = {c: c.split("(")[0].split("（")[0].strip() for c in unmatched
+            if c.split("(")[0].split("（")[0].strip() in codes}
+    if not wide:
+        raise ColumnError(_missing("meter", "a meter column, or one column per meter headed by its code"))
+    cmap.wide = wide
+    cmap.columns.pop("value", None)
 
 
 _SUFFIX_FIELDS = ("register", "consumption")
