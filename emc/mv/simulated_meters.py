@@ -1,6 +1,6 @@
 """Simulated meters: seeded synthetic weather and meters with *known* models and savings, for tests and benchmarks.
 
-Not the demo portfolio (that is ``emc.synthetic``, a whole synthetic tenancy); this module makes single
+Not the demo portfolio (the generator of a whole synthetic tenancy, beside the demo); this module makes single
 meters whose true baseline and savings are known, so the M&V fits can be checked against them.
 
 Nothing here is real data. Weather: a seasonal cycle shaped like the Yangtze delta (Wuxi normals: about
