@@ -30,6 +30,7 @@ import pandas as pd
 from . import changepoint as cp
 from . import metrics as mt
 from . import sufficiency, towt
+from .balance_points import refine
 from .calendar import calendar_version
 from .data import Frame, MVInputError, prepare
 from .selection import DELTA_BIC, Candidate, bic, select
@@ -484,12 +485,12 @@ def _fit_cp(
     if chosen is not None:
         # Continuous balance points (changepoint.refine) for the structure the grid chose, then the criterion again.
         if isinstance(chosen.payload, tuple):
-            split_parts = [(d, cp.refine(fits)) for d, fits in split_parts]
+            split_parts = [(d, refine(fits)) for d, fits in split_parts]
             del cache["split"]
         else:
             suffix = " + workday" if chosen.name.endswith(" + workday") else ""
             d, fits = pooled[suffix]
-            pooled[suffix] = (d, cp.refine(fits))
+            pooled[suffix] = (d, refine(fits))
             del cache[suffix]
         candidates = all_candidates()
         chosen, reason = select(candidates)
