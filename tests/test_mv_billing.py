@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from emc.mv import fit_baseline, savings
-from emc.mv.model import BILLS_PER_PARAMETER
+from emc.mv.structures import BILLS_PER_PARAMETER
 from emc.mv.samples import billing_sample_names, illinois_billing, illinois_temperature
 from emc.mv.simulated_meters import bills_from_daily, daily_weather
 

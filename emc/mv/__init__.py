@@ -17,8 +17,9 @@ Kissock et al. ASHRAE RP-1050 (change-point models), Hudson 1966 (exact balance 
 
 from .adjustments import Adjustment
 from .data import MVInputError
+from .fit import fit_baseline
 from .metrics import G14_GATES
-from .model import BaselineModel, fit_baseline
+from .model import BaselineModel
 from .savings import SavingsResult, fractional_savings_uncertainty, savings
 from .warning import MVWarning
 
