@@ -68,7 +68,7 @@ def test_hourly_towt_states_an_uncertainty_without_a_covariance() -> None:
     t = r.total
     assert np.isfinite(t["uncertainty_68"]) and np.isfinite(t["uncertainty_g14_68"])
     assert t["uncertainty_68"] < t["uncertainty_90"]
-    from emc.mv.savings import level_noise_uncertainty
+    from emc.mv.uncertainty import level_noise_uncertainty
 
     assert t["uncertainty_68"] == pytest.approx(level_noise_uncertainty(
         cvrmse=m.metrics["cvrmse"], n=m.metrics["n"], n_effective=t["n_effective_raised"], m=t["m"],

@@ -20,7 +20,8 @@ from .data import MVInputError
 from .fit import fit_baseline
 from .metrics import G14_GATES
 from .model import BaselineModel
-from .savings import SavingsResult, fractional_savings_uncertainty, savings
+from .savings import SavingsResult, savings
+from .uncertainty import fractional_savings_uncertainty
 from .warning import MVWarning
 
 __all__ = [

@@ -34,7 +34,8 @@ import pandas as pd
 
 from .adjustments import Adjustment
 from .model import BaselineModel
-from .savings import SavingsResult, savings, savings_uncertainty
+from .savings import SavingsResult, savings
+from .uncertainty import savings_uncertainty
 from .warning import WARNING, MVWarning, iso
 
 DAY = pd.Timedelta(days=1)
