@@ -35,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -348,7 +349,7 @@ def _utility_result(reporting: service.Reporting, year: ContractYear, utility: s
         # A month the engine settled but this report leaves out (cut short by the end of the data): the year's
         # uncertainty is computed again over the reported months only.
         last = months[-1].month
-        end = date(last.year + last.month // 12, last.month % 12 + 1, 1) - timedelta(days=1)
+        end = last + relativedelta(day=31)  # the last day of its month
         total = service.savings_from(reporting, year.start, min(end, year.last_day), period="M").result.total
     u90 = total.get("uncertainty_90")
     uncertainty = whole(u90) if months and u90 is not None and math.isfinite(u90) else None

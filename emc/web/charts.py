@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from html import escape
 
+from dateutil.relativedelta import relativedelta
+
 
 @dataclass
 class Line:
@@ -69,7 +71,7 @@ def time_chart(lines: list[Line], *, width: int = 900, height: int = 260, unit: 
     months = 0
     while d.toordinal() <= x1:
         months += 1
-        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+        d += relativedelta(months=1)
     step = max(1, months // 12)
     d, k = date(first.year, first.month, 1), 0
     while d.toordinal() <= x1:
@@ -78,7 +80,7 @@ def time_chart(lines: list[Line], *, width: int = 900, height: int = 260, unit: 
             out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{pad_t + plot_h}" y2="{pad_t + plot_h + 4}" class="axis"/>')
             out.append(f'<text x="{x:.1f}" y="{pad_t + plot_h + 16}" text-anchor="middle" class="tick">'
                        f'{d.year % 100:02d}-{d.month:02d}</text>')
-        d, k = date(d.year + (d.month == 12), d.month % 12 + 1, 1), k + 1
+        d, k = d + relativedelta(months=1), k + 1
     out.append(f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{py(ymin):.1f}" y2="{py(ymin):.1f}" class="axis"/>')
     if unit:
         out.append(f'<text x="{pad_l - 6}" y="{pad_t - 10}" text-anchor="end" class="tick">{escape(unit)}</text>')
