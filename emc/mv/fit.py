@@ -26,7 +26,7 @@ from . import changepoint as cp
 from . import metrics as mt
 from . import sufficiency, towt
 from .data import Frame, MVInputError, prepare
-from .model import BaselineModel, _f, _tow
+from .model import BaselineModel, json_float, time_of_week_of
 from .selection import DELTA_BIC
 from .structures import choose_structure, chosen_segments
 from .warning import DISQUALIFYING, INFO, WARNING, MVWarning, iso
@@ -109,8 +109,8 @@ def _baseline_summary(frame: Frame) -> dict[str, Any]:
         # zero, and the reporting period is judged with that (emc.mv.data._stuck_as_missing)
         "zero_rows": int(np.sum(frame.usage[valid] == 0)),
         "mean_days_per_row": float(frame.days[valid].mean()) if valid.any() else None,
-        "temperature_min": _f(np.nanmin(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
-        "temperature_max": _f(np.nanmax(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
+        "temperature_min": json_float(np.nanmin(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
+        "temperature_max": json_float(np.nanmax(frame.day_temp)) if np.isfinite(frame.day_temp).any() else None,
     }
 
 
@@ -148,7 +148,7 @@ def _fit_towt(frame: Frame, drivers: list[str], calendar: str, warnings: list[MV
     if drivers:
         warnings.append(MVWarning("drivers_ignored", "the hourly TOWT model takes no extra drivers; ignored", INFO))
     valid = frame.valid
-    tow = _tow(frame, calendar)
+    tow = time_of_week_of(frame, calendar)
     fit = towt.fit(tow[valid], frame.temp[valid], frame.usage[valid])
     warnings.extend(fit.warnings)
     model = BaselineModel(

@@ -26,7 +26,7 @@ VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
 
-def _f(x: Any) -> Any:
+def json_float(x: Any) -> Any:
     """JSON-safe float (NaN and infinities become None)."""
     if x is None:
         return None
@@ -91,13 +91,13 @@ class BaselineModel:
     def predict_frame(self, frame: Frame, driver_values: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Predicted usage per row of a prepared frame; ``driver_values`` overrides driver columns."""
         if self.towt is not None:
-            return towt.predict(_towt_from_dict(self.towt), _tow(frame, self.calendar), frame.temp)
+            return towt.predict(_towt_from_dict(self.towt), time_of_week_of(frame, self.calendar), frame.temp)
         drivers = dict(frame.drivers)
         if driver_values:
             drivers.update(driver_values)
         rate = np.full(frame.n, np.nan)
         for seg in self.segments:
-            F = np.column_stack([_fixed_column(name, frame, drivers) for name in seg["fixed"]])
+            F = np.column_stack([fixed_column(name, frame, drivers) for name in seg["fixed"]])
             X = cp.features(frame.day_temp, frame.agg, F, frame.temp, seg["form"],
                             seg["heating_balance_point"], seg["cooling_balance_point"])
             r = cp.dot_fixed(X, np.asarray(seg["coefficients"], dtype=float))
@@ -122,7 +122,7 @@ class BaselineModel:
             cov = seg.get("covariance")
             if cov is None:
                 return np.full(n_groups, np.nan), np.full(n_groups, np.nan)
-            F = np.column_stack([_fixed_column(name, frame, frame.drivers) for name in seg["fixed"]])
+            F = np.column_stack([fixed_column(name, frame, frame.drivers) for name in seg["fixed"]])
             X = cp.features(frame.day_temp, frame.agg, F, frame.temp, seg["form"],
                             seg["heating_balance_point"], seg["cooling_balance_point"])
             sel = rows & _segment_mask(seg["applies_to"], frame)
@@ -148,8 +148,8 @@ class BaselineModel:
             "drivers": list(self.drivers),
             "segments": [_seg_to_dict(s) for s in self.segments],
             "towt": self.towt,
-            "metrics": {k: _f(v) for k, v in self.metrics.items()},
-            "gates": {k: (_f(v) if isinstance(v, float) else v) for k, v in self.gates.items()},
+            "metrics": {k: json_float(v) for k, v in self.metrics.items()},
+            "gates": {k: (json_float(v) if isinstance(v, float) else v) for k, v in self.gates.items()},
             "selection": self.selection,
             "warnings": [w.to_dict() for w in self.warnings],
             "baseline": self.baseline,
@@ -190,7 +190,8 @@ def _seg_from_dict(s: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _fixed_column(name: str, frame: Frame, drivers: dict[str, np.ndarray]) -> np.ndarray:
+def fixed_column(name: str, frame: Frame, drivers: dict[str, np.ndarray]) -> np.ndarray:
+    """A fixed (non-weather) column of the design matrix: the intercept, the working-day share, or a driver."""
     if name == "intercept":
         return np.ones(frame.n)
     if name == "workday":
@@ -210,7 +211,8 @@ def _segment_mask(applies_to: str, frame: Frame) -> np.ndarray:
     raise ValueError(f"unknown segment {applies_to!r}")
 
 
-def _tow(frame: Frame, calendar: str) -> np.ndarray:
+def time_of_week_of(frame: Frame, calendar: str) -> np.ndarray:
+    """The frame's hour-of-week indices on ``calendar`` (cached on the frame), for the TOWT model."""
     key = ("tow", calendar)
     if key not in frame.cache:
         frame.cache[key] = towt.time_of_week(frame.index, calendar)[0]

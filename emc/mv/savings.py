@@ -36,7 +36,7 @@ import pandas as pd
 from .adjustments import Adjustment
 from .data import Frame, prepare
 from .metrics import FSU_MAX, FSU_MAX_CONFIDENCE
-from .model import BaselineModel, _f
+from .model import BaselineModel, json_float
 from .uncertainty import SavingsUncertainty, savings_uncertainty
 from .warning import DISQUALIFYING, INFO, WARNING, MVWarning, iso
 
@@ -66,13 +66,13 @@ class SavingsResult:
     def to_dict(self) -> dict[str, Any]:
         rows = []
         for rec in self.periods.to_dict(orient="records"):
-            rows.append({k: (iso(v) if isinstance(v, pd.Timestamp) else _f(v) if isinstance(v, float) else v)
+            rows.append({k: (iso(v) if isinstance(v, pd.Timestamp) else json_float(v) if isinstance(v, float) else v)
                          for k, v in rec.items()})
         return {
             "schema": SCHEMA,
             "version": VERSION,
             "periods": rows,
-            "total": {k: (_f(v) if isinstance(v, float) else v) for k, v in self.total.items()},
+            "total": {k: (json_float(v) if isinstance(v, float) else v) for k, v in self.total.items()},
             "warnings": [w.to_dict() for w in self.warnings],
             "settings": self.settings,
             "adjustments": [a.to_dict() for a in self.adjustments],

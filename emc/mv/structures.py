@@ -23,7 +23,7 @@ import numpy as np
 from . import changepoint as cp
 from .balance_points import refine
 from .data import Frame
-from .model import _fixed_column
+from .model import fixed_column
 from .selection import Candidate, bic, select
 
 MIN_SPLIT_ROWS = 30  # fewest days in a day-type segment before a split model is tried
@@ -35,7 +35,7 @@ Parts = list[tuple[cp.CPData, list[cp.CPFit]]]
 def _cpdata(frame: Frame, rows: np.ndarray, fixed: list[str]) -> cp.CPData:
     y = frame.rate[rows]
     w = frame.days[rows] if frame.granularity == "billing" else np.ones(int(rows.sum()))
-    F = np.column_stack([_fixed_column(name, frame, frame.drivers)[rows] for name in fixed])
+    F = np.column_stack([fixed_column(name, frame, frame.drivers)[rows] for name in fixed])
     if frame.granularity == "billing":
         day_temp = frame.day_temp
 
