@@ -33,6 +33,8 @@ Parts = list[tuple[cp.CPData, list[cp.CPFit]]]
 
 
 def _cpdata(frame: Frame, rows: np.ndarray, fixed: list[str]) -> cp.CPData:
+    """``rows`` as change-point data: usage per day, weights (days per bill for billing data, CalTRACK 2.0) and
+    degree-days as each row's mean over its days."""
     y = frame.rate[rows]
     w = frame.days[rows] if frame.granularity == "billing" else np.ones(int(rows.sum()))
     F = np.column_stack([fixed_column(name, frame, frame.drivers)[rows] for name in fixed])
