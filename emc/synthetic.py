@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
@@ -229,10 +230,7 @@ def spec_digest(hashes: Any) -> str:
 
 
 def _add_months(day: date, months: int) -> date:
-    y, m = divmod(day.month - 1 + months, 12)
-    year, month = day.year + y, m + 1
-    last = (date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month, min(day.day, last))
+    return day + relativedelta(months=months)
 
 
 def _d(value: float, places: int = 2) -> Decimal:

@@ -64,7 +64,7 @@ def make_meters(n: int, seed: int, hourly: bool = False, calendar: str = "cn") -
     """``n`` meters with known savings; arrays only, so both virtualenvs can read them."""
     import pandas as pd
 
-    from emc.mv.synthetic import MeterSpec, daily_meter, daily_weather, hourly_meter, hourly_weather
+    from emc.mv.simulated_meters import MeterSpec, daily_meter, daily_weather, hourly_meter, hourly_weather
 
     rng = np.random.default_rng(seed)
     days = (pd.Timestamp(END) - pd.Timestamp(BASE_START)).days
@@ -174,7 +174,7 @@ def changepoint_set(n: int, seed: int, rho: float) -> dict:
     import pandas as pd
 
     from emc.mv import fit_baseline
-    from emc.mv.synthetic import changepoint_meter, daily_weather
+    from emc.mv.simulated_meters import changepoint_meter, daily_weather
 
     models, reps, trues = [], [], []
     for i in range(n):
@@ -209,7 +209,7 @@ def off_grid(month: str = "2024-07") -> list[dict]:
 
     from emc.contracts.spec import load_contract_file
     from emc.mv import fit_baseline, savings
-    from emc.mv.synthetic import daily_weather
+    from emc.mv.simulated_meters import daily_weather
     from emc.settlement.core import PeriodData, UtilitySavings, settle_period, settlement_periods
 
     contract = load_contract_file(Path(__file__).resolve().parents[1] / "tests" / "data" / "small-shared.toml")
@@ -248,7 +248,7 @@ def few_bills() -> list[dict]:
     import pandas as pd
 
     from emc.mv import fit_baseline
-    from emc.mv.synthetic import bills_from_daily, daily_weather
+    from emc.mv.simulated_meters import bills_from_daily, daily_weather
 
     rng = np.random.default_rng(11)
     t = daily_weather("2023-01-01", 400, rng)
@@ -479,7 +479,7 @@ def main() -> None:
                       "-" * 86]
         sets = {}
         if "daily" in figures:
-            label = f"emc generator (emc/mv/synthetic.py daily_meter, {args.meters} m.)"
+            label = f"emc generator (emc/mv/simulated_meters.py daily_meter, {args.meters} m.)"
             sets[label] = figures["daily"]["emc"]["coverage"]
         for label, rho in ((f"AR(1) residuals, rho = 0.5 ({args.coverage_meters} m.)", 0.5),
                            (f"plain, independent residuals ({args.coverage_meters} m.)", 0.0)):

@@ -7,7 +7,7 @@ import pandas as pd
 
 from emc.mv import fit_baseline
 from emc.mv.apportion import calendar_periods, daily_weights, period_savings
-from emc.mv.synthetic import MeterSpec, bills_from_daily, daily_meter, daily_weather
+from emc.mv.simulated_meters import MeterSpec, bills_from_daily, daily_meter, daily_weather
 
 
 def _case():  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from emc.mv import fit_baseline, savings
-from emc.mv.model import BILLS_PER_PARAMETER
 from emc.mv.samples import billing_sample_names, illinois_billing, illinois_temperature
-from emc.mv.synthetic import bills_from_daily, daily_weather
+from emc.mv.simulated_meters import bills_from_daily, daily_weather
+from emc.mv.structures import BILLS_PER_PARAMETER
 
 ILLINOIS = Path(__file__).resolve().parent / "data" / "mv" / "illinois"
 TEMP = daily_weather("2023-01-01", 400, np.random.default_rng(11))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from emc.mv import fit_baseline
-from emc.mv.synthetic import bills_from_daily, daily_weather
+from emc.mv.simulated_meters import bills_from_daily, daily_weather
 
 YEAR = pd.date_range("2023-01-01", periods=365, freq="D")
 

@@ -14,7 +14,7 @@ import pytest
 
 from emc.contracts.spec import load_contract_file
 from emc.mv import fit_baseline, savings
-from emc.mv.synthetic import MeterSpec, daily_meter, daily_weather
+from emc.mv.simulated_meters import MeterSpec, daily_meter, daily_weather
 from emc.settlement.core import PeriodData, UtilitySavings, settle_period, settlement_periods
 
 SMALL = Path(__file__).resolve().parent / "data" / "small-shared.toml"  # 0.6832 CNY/kWh, ESCO share 85 %

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from emc.mv import Adjustment, fit_baseline, savings
-from emc.mv.synthetic import MeterSpec, daily_meter, daily_weather
+from emc.mv.simulated_meters import MeterSpec, daily_meter, daily_weather
 
 
 def _meter(seed: int, spec: MeterSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -57,7 +57,7 @@ def test_uncertainty_covers_true_savings_across_meters() -> None:
 
 def test_hourly_towt_states_an_uncertainty_without_a_covariance() -> None:
     """TOWT stores no covariance: its headline is t·CV·Ê·sqrt((n/n'')(1 + m/n)/m), G14's figure beside it."""
-    from emc.mv.synthetic import hourly_meter, hourly_weather
+    from emc.mv.simulated_meters import hourly_meter, hourly_weather
 
     rng = np.random.default_rng(8)
     daily = daily_weather("2023-01-01", 366 + 31, rng)
@@ -68,7 +68,7 @@ def test_hourly_towt_states_an_uncertainty_without_a_covariance() -> None:
     t = r.total
     assert np.isfinite(t["uncertainty_68"]) and np.isfinite(t["uncertainty_g14_68"])
     assert t["uncertainty_68"] < t["uncertainty_90"]
-    from emc.mv.savings import level_noise_uncertainty
+    from emc.mv.uncertainty import level_noise_uncertainty
 
     assert t["uncertainty_68"] == pytest.approx(level_noise_uncertainty(
         cvrmse=m.metrics["cvrmse"], n=m.metrics["n"], n_effective=t["n_effective_raised"], m=t["m"],

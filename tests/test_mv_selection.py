@@ -7,7 +7,7 @@ import pandas as pd
 
 from emc.mv import fit_baseline
 from emc.mv.selection import Candidate, select
-from emc.mv.synthetic import daily_weather
+from emc.mv.simulated_meters import daily_weather
 
 
 def test_simpler_model_wins_within_delta_bic() -> None:

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from emc.mv import BaselineModel, fit_baseline, savings
-from emc.mv.synthetic import MeterSpec, bills_from_daily, daily_meter, daily_weather, hourly_meter, hourly_weather
+from emc.mv.simulated_meters import (
+    MeterSpec,
+    bills_from_daily,
+    daily_meter,
+    daily_weather,
+    hourly_meter,
+    hourly_weather,
+)
 
 
 def _roundtrip(model: BaselineModel) -> BaselineModel:

@@ -10,7 +10,14 @@ import pytest
 
 from emc.mv import MVInputError, fit_baseline, savings
 from emc.mv.calendar import day_types, workdays
-from emc.mv.synthetic import MeterSpec, bills_from_daily, daily_meter, daily_weather, hourly_meter, hourly_weather
+from emc.mv.simulated_meters import (
+    MeterSpec,
+    bills_from_daily,
+    daily_meter,
+    daily_weather,
+    hourly_meter,
+    hourly_weather,
+)
 
 
 def _daily(seed: int = 1, start: str = "2023-01-01", days: int = 365) -> pd.DataFrame:

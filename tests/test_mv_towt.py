@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from emc.mv import fit_baseline, savings
-from emc.mv.synthetic import MeterSpec, daily_weather, hourly_meter, hourly_weather
+from emc.mv.simulated_meters import MeterSpec, daily_weather, hourly_meter, hourly_weather
 from emc.mv.towt import KNOTS_C, components, merge_knots, time_of_week
 
 

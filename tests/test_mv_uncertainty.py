@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from emc.mv import fit_baseline, savings
-from emc.mv.synthetic import MeterSpec, daily_meter, daily_weather
+from emc.mv.simulated_meters import MeterSpec, daily_meter, daily_weather
 
 N = 240
 

@@ -86,8 +86,8 @@ def fit(session: Session, contract: Contract, utility: str, *, actor: User | str
     session.flush()
     audit.record(session, actor=actor, action="baseline.fit", object_type="baseline",
                  object_id=f"{contract.code}/{utility}/v{version}",
-                 after={"granularity": data.granularity, "model_type": stored.get("model_type"), "metrics": baseline.metrics,
-                        "passes_gates": baseline.passes_gates, "notes": data.notes})
+                 after={"granularity": data.granularity, "model_type": stored.get("model_type"),
+                        "metrics": baseline.metrics, "passes_gates": baseline.passes_gates, "notes": data.notes})
     return baseline
 
 

@@ -34,7 +34,8 @@ import pandas as pd
 
 from .adjustments import Adjustment
 from .model import BaselineModel
-from .savings import SavingsResult, savings, savings_uncertainty
+from .savings import SavingsResult, savings
+from .uncertainty import savings_uncertainty
 from .warning import WARNING, MVWarning, iso
 
 DAY = pd.Timedelta(days=1)
@@ -165,10 +166,10 @@ def period_savings(model: BaselineModel, bills: pd.DataFrame, periods: Sequence[
         total[f"uncertainty_model_{tag}"] = float("nan")
     total["compliant"] = bool(total.get("compliant")) and bool(s.any())
     warnings = [w for w in per_bill.warnings if w.code not in ("period_not_settled", "adjustment_in_unsettled_period")]
-    for i in np.flatnonzero(~settled & ~np.bool_(disq)):
+    for k in np.flatnonzero(~settled & ~np.bool_(disq)):
         warnings.append(MVWarning("period_not_settled",
-                                  f"{coverage[i]:.0%} of the period has data (< {min_coverage:.0%}): not settled",
-                                  WARNING, iso(p_start[i]), iso(p_end[i]), float(coverage[i])))
+                                  f"{coverage[k]:.0%} of the period has data (< {min_coverage:.0%}): not settled",
+                                  WARNING, iso(p_start[k]), iso(p_end[k]), float(coverage[k])))
     settings = {**per_bill.settings, "period": "apportioned",
                 "apportioning": "bills split over their days by the baseline model's predicted use per day"}
     return SavingsResult(out, total, warnings, settings, list(adjustments))

@@ -9,7 +9,7 @@ change point as a parameter; it is estimated from the same data, so it costs a d
 * R², adjusted R² = 1 − (1 − R²)(n − 1)/(n − p)
 * lag-1 autocorrelation ρ of residuals over consecutive periods, and the effective number of independent
   observations n' = n (1 − ρ)/(1 + ρ) (G14-2014 Annex B; ρ ≤ 0 is not allowed to *inflate* n'). This n' is
-  G14's; the headline savings interval uses ρ raised by its standard error (emc.mv.savings, docs/mv.md §3).
+  G14's; the headline savings interval uses ρ raised by its standard error (emc.mv.uncertainty, docs/mv.md §3).
 
 Weights are the days in each period for billing data (usage per day of a bill of d days is a mean of d
 days, so its variance is ∝ 1/d); daily and hourly data are unweighted.

@@ -128,7 +128,7 @@ def _coverage(frame: Frame, start, end, min_coverage: float, month_min: float) -
     out: list[MVWarning] = []
     first = np.datetime64(start.floor("D").date(), "D")
     last = np.datetime64((end - pd.Timedelta(microseconds=1)).date(), "D") + 1  # exclusive
-    ndays = int((last - first).astype(np.int64))
+    ndays = int((last - first) // np.timedelta64(1, "D"))
     vd = _valid_days(frame, first, ndays)
     total = float(vd.mean()) if ndays else 0.0
     unit = "hours" if frame.granularity == "hourly" else "days"

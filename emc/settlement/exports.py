@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from dateutil.relativedelta import relativedelta
 from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -31,7 +32,7 @@ COLUMNS = ("结算单号 number", "合同 contract", "合同名称 name", "节�
 def month_bounds(month: str) -> tuple[date, date]:
     year, mon = (int(x) for x in month.split("-"))
     start = date(year, mon, 1)
-    return start, date(year + (mon == 12), mon % 12 + 1, 1)
+    return start, start + relativedelta(months=1)
 
 
 def _rows(session: Session, scope: Scope, where: list, *, offset: int = 0,  # type: ignore[type-arg]

@@ -23,10 +23,10 @@ from emc.db import check_migrated, current_revision, get_engine, head_revision
 from emc.org.scope import NotFound
 from emc.paths import STATIC_DIR
 from emc.web import auth, metrics, requestlog
-from emc.web.metrics import allowed_networks
 from emc.web.deps import CsrfFailed, CurrentUser, Forbidden, LoginRequired, verify_csrf
 from emc.web.i18n import Translator
 from emc.web.limits import BodyLimit, BodyTooLarge
+from emc.web.metrics import allowed_networks
 from emc.web.ratelimit import LoginThrottle
 from emc.web.security import SESSION_COOKIE, SecurityHeaders, parse_proxies
 from emc.web.templating import is_htmx, language, render

@@ -27,6 +27,7 @@ PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 16, 28, 36
 MAX_MONTH_TICKS = 12
 
 
+
 @dataclass
 class Series:
     """One series of a chart: a legend label, a colour and (day, value) points; None is a gap."""

@@ -23,10 +23,11 @@ guarantee "per contract year" 每个合同年度).
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from fractions import Fraction
+
+from dateutil.relativedelta import relativedelta
 
 from emc.contracts.spec import ContractHead
 
@@ -38,9 +39,7 @@ ONE_DAY = timedelta(days=1)
 def clamp_date(year: int, month: int, day: int) -> date:
     """``date(year, month, day)`` with ``month`` counted past 12 (or below 1) and the day clamped to the
     month's last day."""
-    y, m = divmod(month - 1, 12)
-    year, month = year + y, m + 1
-    return date(year, month, min(day, calendar.monthrange(year, month)[1]))
+    return date(year, 1, 1) + relativedelta(months=month - 1, day=day)
 
 
 def add_months(day: date, months: int) -> date:

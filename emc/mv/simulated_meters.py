@@ -1,4 +1,7 @@
-"""Seeded synthetic weather and meters with *known* models and savings, for tests and benchmarks.
+"""Simulated meters: seeded synthetic weather and meters with *known* models and savings, for tests and benchmarks.
+
+Not the demo portfolio (the generator of a whole synthetic tenancy, beside the demo); this module makes single
+meters whose true baseline and savings are known, so the M&V fits can be checked against them.
 
 Nothing here is real data. Weather: a seasonal cycle shaped like the Yangtze delta (Wuxi normals: about
 4 °C in January, 29 °C in July) plus AR(1) day-to-day anomalies, and a diurnal swing for hourly data.
