@@ -106,21 +106,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeaders, proxies=app.state.trusted_proxies, always_secure=settings.cookie_secure)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
-    from emc.audit.routes import router as audit_router
-    from emc.baselines.routes import api as baselines_api
-    from emc.baselines.routes import pages as baselines_pages
-    from emc.carbon.pages import pages as carbon_pages
-    from emc.carbon.routes import router as carbon_api
-    from emc.contracts.routes import api as contracts_api
-    from emc.contracts.routes import pages as contracts_pages
-    from emc.metering.routes import api as imports_api
-    from emc.metering.routes import pages as imports_pages
-    from emc.org.routes import api as org_api
-    from emc.org.routes import pages as org_pages
-    from emc.settlement.routes import api as settlements_api
-    from emc.settlement.routes import pages as settlements_pages
-    from emc.tariffs.routes import api as tariffs_api
-    from emc.tariffs.routes import pages as tariffs_pages
+    from emc.web.routes.audit import router as audit_router
+    from emc.web.routes.baselines import api as baselines_api
+    from emc.web.routes.baselines import pages as baselines_pages
+    from emc.web.routes.carbon import pages as carbon_pages
+    from emc.web.routes.carbon_api import router as carbon_api
+    from emc.web.routes.contracts import api as contracts_api
+    from emc.web.routes.contracts import pages as contracts_pages
+    from emc.web.routes.metering import api as imports_api
+    from emc.web.routes.metering import pages as imports_pages
+    from emc.web.routes.org import api as org_api
+    from emc.web.routes.org import pages as org_pages
+    from emc.web.routes.settlement import api as settlements_api
+    from emc.web.routes.settlement import pages as settlements_pages
+    from emc.web.routes.tariffs import api as tariffs_api
+    from emc.web.routes.tariffs import pages as tariffs_pages
 
     if settings.json_logs:
         requestlog.configure_json_logs()

@@ -25,9 +25,9 @@ from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
 
-from . import alerts, dashboard, queries
-from . import indicators as ind
-from .models import CarbonEntry
+from emc.carbon import alerts, dashboard, queries
+from emc.carbon import indicators as ind
+from emc.carbon.models import CarbonEntry
 
 pages = APIRouter(include_in_schema=False)
 

@@ -16,8 +16,8 @@ from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep
 from emc.web.paging import PageNo
 
-from . import dashboard, queries
-from . import indicators as ind
+from emc.carbon import dashboard, queries
+from emc.carbon import indicators as ind
 
 router = APIRouter(prefix="/carbon", tags=["carbon"])
 

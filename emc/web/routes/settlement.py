@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from emc.audit.models import AuditEvent
 from emc.contracts.models import Contract
-from emc.contracts.routes import contract_filter
+from emc.web.routes.contracts import contract_filter
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
 from emc.settlement import service, statements, verification
