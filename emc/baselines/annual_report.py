@@ -44,6 +44,7 @@ from emc.baselines.series import SeriesError
 from emc.config import get_settings
 from emc.contracts.models import Contract, ContractInstitution
 from emc.contracts.spec import ContractHead, CostCustody, GuaranteedSavings
+from emc.errors import DomainError
 from emc.org.models import Esco, Institution
 from emc.reports import mv_report as r
 from emc.reports.statement import Adjustment, Party
@@ -123,12 +124,12 @@ def city_factor(session: Session, contract: Contract, contract_year: int) -> Emi
                           f"{choice.factor.source} [{choice.ref}]; {choice.reason}")
 
 
-class ReportUnavailable(LookupError):
+class ReportUnavailable(DomainError, LookupError, status=404, key="error.not_found"):
     """There is no such report: the contract measures no savings, or the contract year does not exist or
     has not begun. The message says which."""
 
 
-class ReportNotReady(ValueError):
+class ReportNotReady(DomainError, ValueError, status=409, key="error.conflict"):
     """The report cannot be made yet (no approved baseline for any measured utility); the message says why."""
 
 

@@ -23,11 +23,12 @@ from emc.config import get_settings
 from emc.contracts.models import Contract
 from emc.contracts.service import current_version
 from emc.dbtypes import utcnow
+from emc.errors import DomainError
 from emc.mv.apportion import calendar_periods, period_savings
 from emc.org.models import Role, User
 
 
-class BaselineError(ValueError):
+class BaselineError(DomainError, ValueError):
     pass
 
 

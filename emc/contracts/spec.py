@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from emc import tomlfile
+from emc.errors import DomainError
 from emc.metering.models import RegisterType, SubItem, Utility
 from emc.org.models import InstitutionCategory
 
@@ -488,7 +489,7 @@ class SpecProblem:
         return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
 
 
-class ContractFileError(ValueError):
+class ContractFileError(DomainError, ValueError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems

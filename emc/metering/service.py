@@ -23,6 +23,7 @@ from emc.audit import service as audit
 from emc.config import get_settings
 from emc.db import analyze
 from emc.dbtypes import from_epoch_us, to_epoch_us, utcnow
+from emc.errors import DomainError
 from emc.metering import store
 from emc.metering.checks import Accepted, MeterChecker, MeterInfo, _State
 from emc.metering.columns import ColumnError, map_columns, time_aliases
@@ -50,7 +51,7 @@ LOOKBACK_US = 45 * 86_400 * 1_000_000
 SAME = 1e-9  # relative tolerance for "the same value" when a stored reading is met again
 
 
-class ImportError_(ValueError):  # noqa: N801  (ImportError is a builtin)
+class ImportError_(DomainError, ValueError):  # noqa: N801  (ImportError is a builtin)
     """A request we refuse before reading the file (bad mode, no rights)."""
 
 

@@ -21,12 +21,13 @@ from sqlalchemy import ColumnElement, true
 from sqlmodel import Session
 from sqlmodel import select as select_model
 
+from emc.errors import DomainError
 from emc.org.models import Region, Role, User
 
 T = TypeVar("T")
 
 
-class NotFound(LookupError):
+class NotFound(DomainError, LookupError, status=404, key="error.not_found", public=False):
     """The object does not exist or is outside the user's scope (the two are not told apart)."""
 
 

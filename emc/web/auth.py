@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlmodel import select
 
 from emc.audit import service as audit
+from emc.config import get_settings
 from emc.dbtypes import utcnow
 from emc.org.models import User
 from emc.org.passwords import DUMMY_HASH, verify_password
@@ -63,7 +64,7 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
     throttle.succeeded(keys[1])  # the address keeps its count: one good account must not reset it
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session on login: no fixation
-    settings = request.app.state.settings
+    settings = get_settings()
     request.session["sid"] = start_session(session, user, max_age_s=settings.session_max_age_s, client=client)
     if lang:
         request.session["lang"] = lang

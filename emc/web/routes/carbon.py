@@ -16,6 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select, true
 
+from emc.carbon import alerts, dashboard, queries
+from emc.carbon import indicators as ind
+from emc.carbon.models import CarbonEntry
 from emc.contracts.models import Contract, ContractInstitution
 from emc.org.models import Institution, InstitutionCategory, Region, Role, User
 from emc.org.scope import NotFound, Scope
@@ -24,10 +27,6 @@ from emc.web.charts import Line, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
-
-from emc.carbon import alerts, dashboard, queries
-from emc.carbon import indicators as ind
-from emc.carbon.models import CarbonEntry
 
 pages = APIRouter(include_in_schema=False)
 

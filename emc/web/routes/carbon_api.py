@@ -12,12 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from emc.carbon import dashboard, queries
+from emc.carbon import indicators as ind
 from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep
 from emc.web.paging import PageNo
-
-from emc.carbon import dashboard, queries
-from emc.carbon import indicators as ind
 
 router = APIRouter(prefix="/carbon", tags=["carbon"])
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from emc.config import get_settings
 from emc.metering import service
 from emc.metering.findings import CODES
 from emc.metering.models import BatchStatus, ImportBatch
@@ -53,7 +54,7 @@ def _receive(upload: UploadFile, limit: int) -> Path:
 
 def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
                    options: service.ImportOptions) -> ImportBatch:
-    limit = request.app.state.settings.upload_max_bytes
+    limit = get_settings().upload_max_bytes
     tmp = _receive(upload, limit)
     try:
         name = Path(upload.filename or "upload.csv").name

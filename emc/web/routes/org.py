@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from emc.config import get_settings
 from emc.org.models import ApiToken, Esco, Region, Role, User
 from emc.org.scope import NotFound
 from emc.org.service import (
@@ -109,7 +110,7 @@ def users_reset_password(request: Request, session: SessionDep, admin: AdminUser
         session.rollback()
         return _users_page(request, session, errors=[f"{username}: {exc}"], status_code=422)
     if user.id == admin.id:  # keep the admin who reset their own password signed in here
-        request.session["sid"] = start_session(session, user, max_age_s=request.app.state.settings.session_max_age_s)
+        request.session["sid"] = start_session(session, user, max_age_s=get_settings().session_max_age_s)
     session.commit()
     t = Translator(language(request))
     return _users_page(request, session, toast=t("users.password_reset", username=username))
@@ -146,7 +147,7 @@ def account_password(request: Request, session: SessionDep, user: CurrentUser, c
     except OrgError as exc:
         session.rollback()
         return _account(request, session, user, errors=[str(exc)], status_code=422)
-    request.session["sid"] = start_session(session, user, max_age_s=request.app.state.settings.session_max_age_s)
+    request.session["sid"] = start_session(session, user, max_age_s=get_settings().session_max_age_s)
     session.commit()
     return _account(request, session, user, toast=t("account.password_changed"))
 

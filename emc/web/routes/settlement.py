@@ -13,7 +13,6 @@ from sqlalchemy.exc import DBAPIError
 
 from emc.audit.models import AuditEvent
 from emc.contracts.models import Contract
-from emc.web.routes.contracts import contract_filter
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
 from emc.settlement import service, statements, verification
@@ -21,6 +20,7 @@ from emc.settlement.models import Settlement, SettlementStatus
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
 from emc.web.paging import PageNo
+from emc.web.routes.contracts import contract_filter
 from emc.web.security import request_client
 from emc.web.templating import is_htmx, render
 
