@@ -34,6 +34,13 @@ class DomainError(Exception):
         if public is not None:
             cls.public = public
 
+    @classmethod
+    def listing(cls, problems: Sequence[Any]) -> DomainError:
+        """The error of several problems, each shown on its own line."""
+        error = cls("\n".join(str(p) for p in problems))
+        error.problems = list(problems)
+        return error
+
     def messages(self) -> list[str]:
         """What the user reads: each problem on its own line, else the message."""
         return [str(p) for p in self.problems] or [str(self)]

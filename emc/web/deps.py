@@ -50,12 +50,12 @@ def get_session(request: Request) -> Iterator[Session]:
             yield session
             session.commit()
         except (IntegrityError, OperationalError) as exc:
-            session.rollback()
+            session.close()  # rolls back; the objects keep what they had loaded, for the error page
             if isinstance(exc, OperationalError) and exc.connection_invalidated:
                 raise
             raise Conflict(CONCURRENT_CHANGE) from exc
         except BaseException:
-            session.rollback()
+            session.close()
             raise
 
 
