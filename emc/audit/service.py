@@ -10,6 +10,11 @@ from emc.audit.models import AuditEvent
 from emc.org.models import User
 
 
+def actor_name(actor: User | str) -> str:
+    """Who acted, as the audit log and the records name them: a user's username, or the name given (a job)."""
+    return actor.username if isinstance(actor, User) else actor
+
+
 def record(
     session: Session,
     *,
@@ -23,7 +28,7 @@ def record(
 ) -> AuditEvent:
     event = AuditEvent(
         actor_id=actor.id if isinstance(actor, User) else None,
-        actor=actor.username if isinstance(actor, User) else actor,
+        actor=actor_name(actor),
         action=action,
         object_type=object_type,
         object_id=str(object_id),

@@ -22,6 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from emc.audit import service as audit
+from emc.audit.service import actor_name as _actor
 from emc.baselines import service as baselines
 from emc.baselines.series import SeriesError, group_meters
 from emc.config import get_settings
@@ -58,10 +59,6 @@ class IncompleteData(SettlementError):
     def __init__(self, message: str, reason: str = "other") -> None:
         super().__init__(message)
         self.reason = reason
-
-
-def _actor(actor: User | str) -> str:
-    return actor.username if isinstance(actor, User) else actor
 
 
 def _role(actor: User | str, *roles: Role) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.audit import service as audit
+from emc.audit.service import actor_name as _actor
 from emc.contracts.spec import SpecProblem, problems_of, read_spec_text
 from emc.dbtypes import utcnow
 from emc.org.models import Region, Role, User
@@ -48,10 +49,6 @@ class Saved:
 
     def __str__(self) -> str:
         return f"{self.key}: {self.action}"
-
-
-def _actor(actor: User | str) -> str:
-    return actor.username if isinstance(actor, User) else actor
 
 
 def _require_manager(actor: User | str) -> None:
