@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.audit.models import AuditEvent
 
@@ -16,17 +16,17 @@ def events_page(session: Session, *, action: str, actor: str, offset: int,
     how many there are in all."""
     where = []
     if action:
-        where.append(AuditEvent.action.startswith(action, autoescape=True))
+        where.append(col(AuditEvent.action).startswith(action, autoescape=True))
     if actor:
-        where.append(AuditEvent.actor == actor)
-    total = session.execute(select(func.count(AuditEvent.id)).where(*where)).scalar_one()
-    events = session.execute(select(AuditEvent).where(*where).order_by(AuditEvent.id.desc())
+        where.append(col(AuditEvent.actor) == actor)
+    total = session.execute(select(func.count(col(AuditEvent.id))).where(*where)).scalar_one()
+    events = session.execute(select(AuditEvent).where(*where).order_by(col(AuditEvent.id).desc())
                              .offset(offset).limit(limit)).scalars().all()
     return events, total
 
 
 def history(session: Session, object_type: str, object_id: str) -> Sequence[AuditEvent]:
     """Every event recorded on one object, oldest first."""
-    return session.execute(select(AuditEvent).where(AuditEvent.object_type == object_type,
-                                                    AuditEvent.object_id == object_id)
-                           .order_by(AuditEvent.id)).scalars().all()
+    return session.execute(select(AuditEvent).where(col(AuditEvent.object_type) == object_type,
+                                                    col(AuditEvent.object_id) == object_id)
+                           .order_by(col(AuditEvent.id))).scalars().all()

@@ -52,8 +52,8 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
                       "error": t("login.locked", minutes=max(1, -(-wait // 60)))}, status_code=429,
                       headers={"Retry-After": str(wait)})
     user = queries.user_named(session, username)
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, password) and user is not None
-    if not ok or not user.is_active:
+    ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    if user is None or not ok or not user.is_active:
         throttle.failed(*keys)
         audit.record(session, actor=username[:64] or "?", action="login.failed", object_type="user",
                      object_id=username[:60], after={"client": client})

@@ -87,12 +87,12 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
     sid = request.session.get("sid")
     if not isinstance(sid, str):
         return None
-    user = session_user(session, sid)
-    if user is None:
+    found_user = session_user(session, sid)
+    if found_user is None:
         request.session.clear()  # logged out, password changed, expired, deactivated or deleted
         return None
-    request.state.auth, request.state.user = "session", user
-    return user
+    request.state.auth, request.state.user = "session", found_user
+    return found_user
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -141,6 +141,7 @@ async def verify_csrf(request: Request) -> None:
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = (await request.form()).get("csrf_token")  # cached: the route reads the same form
+        field = (await request.form()).get("csrf_token")  # cached: the route reads the same form
+        sent = field if isinstance(field, str) else None
     if not expected or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
         raise CsrfFailed()

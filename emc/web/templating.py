@@ -50,5 +50,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         **(context or {}),
     }
     block_name = block if block and is_htmx(request) else None
-    return templates.TemplateResponse(request, template, ctx, block_name=block_name, status_code=status_code,
-                                      headers=headers)
+    response = templates.TemplateResponse(request, template, ctx, block_name=block_name, status_code=status_code,
+                                          headers=headers)
+    assert isinstance(response, HTMLResponse)
+    return response

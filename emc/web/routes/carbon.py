@@ -1,14 +1,14 @@
 """The carbon pages: the city (or district) dashboard, an institution's page, the leaderboards, the factors,
-and the statistics-report XLSX and ledger CSV exports. Thin: every figure comes from :mod:`.dashboard` and
-:mod:`.queries` through the user's scope (docs/design.md §7–8); filters in the query string; a GET with HTMX gets
-only the page's main block.
+and the statistics-report XLSX and ledger CSV exports. Thin: every figure comes from :mod:`emc.carbon.dashboard`
+and :mod:`emc.carbon.queries` through the user's scope (docs/design.md §7–8); filters in the query string; a GET
+with HTMX gets only the page's main block.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -199,9 +199,10 @@ def carbon_institution(request: Request, session: SessionDep, user: CurrentUser,
     y = _year(session, year, years)
     monthly = queries.monthly(session, scope, [y - 2, y - 1, y], region_path=path, institution_id=inst.id)
     tr = Translator(language(request))
-    energy = [(m, float(f.energy_kgce / THOUSAND)) for m, f in monthly.items()]
-    co2 = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
-    water = [(m, float(f.water_m3)) for m, f in monthly.items()]
+    energy: list[tuple[date | datetime, float | None]] = [(m, float(f.energy_kgce / THOUSAND))
+                                                          for m, f in monthly.items()]
+    co2: list[tuple[date | datetime, float | None]] = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
+    water: list[tuple[date | datetime, float | None]] = [(m, float(f.water_m3)) for m, f in monthly.items()]
     charts = {"energy": time_chart([Line(tr("carbon.energy_tce"), "#1f6f5c", energy),
                                     Line(tr("carbon.co2_t"), "#b5562b", co2, dashed=True)],
                                    unit="t", title=tr("carbon.chart_trend")),

@@ -2,7 +2,7 @@
 leaderboards, the statistics report's rows and the city dashboard. Thin: every figure comes from
 :mod:`emc.carbon.queries`, every read through the user's scope; filters in the query string.
 
-Mount with ``app.include_router(carbon_router, prefix="/api")``.
+Mounted by :func:`emc.web.app.create_app` under ``/api``.
 """
 
 from __future__ import annotations
