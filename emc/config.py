@@ -1,8 +1,22 @@
-"""Settings from the environment (prefix ``EMC_``); one :func:`get_settings` for the whole process."""
+"""Settings from the environment (prefix ``EMC_``), read through one accessor: :func:`get_settings`.
+
+One source. Whoever starts emc creates the settings once — the CLI from the environment (the first call of
+:func:`get_settings`), the app factory from its argument — and every reader, a route or a service, asks
+:func:`get_settings`. We keep a process-wide accessor rather than passing settings down every service call:
+services read a setting or two (the time zone, four eyes, the public URL) deep inside calls the CLI, the jobs
+and the web share, and threading a parameter through all of them would change most signatures for nothing.
+What a per-app object needs (tests run several apps in one process) the app gets by binding: while it answers
+a request, :func:`bound` makes its own ``Settings`` (also kept as ``app.state.settings``, the same object)
+the one :func:`get_settings` returns, in the request's thread and in the thread pool alike (context variables
+follow both).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -92,6 +106,33 @@ class Settings(BaseSettings):
         return ZoneInfo(self.timezone)
 
 
+_BOUND: ContextVar[Settings | None] = ContextVar("emc_settings", default=None)
+
+
 @lru_cache
-def get_settings() -> Settings:
+def _from_environment() -> Settings:
     return Settings()
+
+
+class _Accessor:
+    """``get_settings()``: the settings bound to the current request's app, else the process's (from the
+    environment, read once; ``get_settings.cache_clear()`` reads it again)."""
+
+    def __call__(self) -> Settings:
+        return _BOUND.get() or _from_environment()
+
+    def cache_clear(self) -> None:
+        _from_environment.cache_clear()
+
+
+get_settings = _Accessor()
+
+
+@contextmanager
+def bound(settings: Settings) -> Iterator[Settings]:
+    """Within the block (and the threads it hands work to), :func:`get_settings` returns ``settings``."""
+    token = _BOUND.set(settings)
+    try:
+        yield settings
+    finally:
+        _BOUND.reset(token)

@@ -423,7 +423,7 @@ def test_the_json_api(session: Session, city: City, db_url: str) -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from emc.carbon.routes import router
+    from emc.web.routes.carbon_api import router
     from emc.web.deps import get_session, user_scope
 
     ledger.rebuild(session, actor="test")

@@ -153,7 +153,7 @@ def test_statements_by_month_issue_pay_and_scope(demo_server: LiveServer) -> Non
     page = html.unescape(f.get("/statements", params={"month": "2022-11", "status": "paid"}).text)
     assert om in page and eq in page and "ICBC-2022-1210" in page and "ABC-1211" in page
     # `next` may only lead back to the statements page, never elsewhere
-    from emc.settlement.routes import _back
+    from emc.web.routes.settlement import _back
 
     assert _back(back) == back and _back("//evil.example/") is None and _back("/statementsX") is None
 

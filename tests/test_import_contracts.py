@@ -34,8 +34,7 @@ def test_an_upward_import_breaks_the_layers(tmp_path: Path, capsys: pytest.Captu
     layers[i], layers[j] = layers[j], layers[i]
     lines = ['[tool.importlinter]', 'root_package = "emc"', 'include_external_packages = true', '',
              '[[tool.importlinter.contracts]]', 'name = "swapped layers"', 'type = "layers"',
-             'containers = ["emc"]', f'layers = {layers!r}', 'unmatched_ignore_imports_alerting = "none"',
-             f'ignore_imports = {config["contracts"][0]["ignore_imports"]!r}']
+             'containers = ["emc"]', f'layers = {layers!r}', 'exhaustive = true']
     swapped = tmp_path / "pyproject.toml"
     swapped.write_text("\n".join(lines).replace("'", '"') + "\n", encoding="utf-8")
     code, out = _lint(swapped, capsys)

@@ -271,7 +271,7 @@ def test_approved_adjustments_are_listed_with_reason_and_effect_proposed_ones_ar
 def test_pages_rendered_for_review(server: LiveServer) -> None:
     """Pages 1-2 of each report as PNG in test-artifacts/ (looked at by a person; pdftoppm from poppler)."""
     if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (poppler-utils) is not installed")
+        unavailable("pdftoppm (poppler-utils) is not installed: the report pages are not rendered for review")
     c = login(server, "manager")
     ARTIFACTS.mkdir(exist_ok=True)
     for code, year in ((WUXI, 2), (COLLEGE, 1)):

@@ -56,7 +56,7 @@ def test_a_broken_file_is_reported_not_used(tmp_path: Path, monkeypatch: pytest.
 
 def test_cff_cjk_fonts_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     if not NOTO_CJK.is_file():
-        pytest.skip("fonts-noto-cjk not installed")  # only a demonstration of the pitfall, not a requirement
+        unavailable("fonts-noto-cjk is not installed: the CFF-font refusal is not exercised")
     monkeypatch.setattr(fonts, "_registered", {})
     with pytest.raises(CjkFontMissing, match="postscript outlines"):
         cjk_font(NOTO_CJK)
@@ -65,7 +65,7 @@ def test_cff_cjk_fonts_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_latin_only_font_lacks_the_glyphs(monkeypatch: pytest.MonkeyPatch) -> None:
     dejavu = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     if not dejavu.is_file():
-        pytest.skip("fonts-dejavu-core not installed")
+        unavailable("fonts-dejavu-core is not installed: the missing-glyph refusal is not exercised")
     monkeypatch.setattr(fonts, "_registered", {})
     with pytest.raises(CjkFontMissing, match="lacks glyphs"):
         cjk_font(dejavu)

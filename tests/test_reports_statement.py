@@ -7,7 +7,6 @@ import io
 import re
 import shutil
 import subprocess
-import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -166,14 +165,3 @@ def test_line_breaking_keeps_codes_whole_and_kinsoku(font: str) -> None:
 def test_missing_glyphs_are_substituted_not_dropped(font: str) -> None:
     assert clean("250,000 − 248,760") == "250,000 - 248,760"
     assert clean("合同能源管理 ¥1.00") == "合同能源管理 ¥1.00"
-
-
-def test_speed_statements_per_second(font: str) -> None:
-    """Prints the rate (run with -s to see it); the target is ≥ 20 statements/s on one core."""
-    statements = [sample_statement(12, number=f"S-{i}") for i in range(15)]
-    render_statement(statements[0])
-    start = time.perf_counter()
-    for statement in statements:
-        render_statement(statement)
-    rate = len(statements) / (time.perf_counter() - start)
-    print(f"\nsettlement statements: {rate:.1f}/s (13 lines, one core)")

@@ -219,7 +219,8 @@ def test_tokens_expire_are_listed_and_revoked_and_reads_never_write(demo_server:
     page = c.post("/account/tokens", data={"name": "platform", "days": "30"})
     raw = re.search(r'id="new-token">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
     bearer = httpx.Client(base_url=demo_server.url, headers={"Authorization": f"Bearer {raw}"}, timeout=20)
-    listed = [t for t in c.get("/api/tokens").json() if t["name"] == "platform"][-1]
+    # the one just issued: newest first (test_web issues another "platform" token to `esco` on this server)
+    listed = [t for t in c.get("/api/tokens").json() if t["name"] == "platform"][0]
     assert bearer.get("/api/contracts").status_code == 200 and bearer.get("/api/me").json()["username"] == "esco"
     with Session(demo_server.engine) as s:
         assert s.get(ApiToken, listed["id"]).last_used_at is None  # type: ignore[union-attr]  (reads do not write)

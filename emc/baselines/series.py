@@ -19,13 +19,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter
+from emc.errors import DomainError
 from emc.metering.models import Meter, Reading, WeatherObservation, WeatherStation
 from emc.org.models import Institution
 
 DAY_US = 86_400 * 1_000_000
 
 
-class SeriesError(ValueError):
+class SeriesError(DomainError, ValueError):
     pass
 
 

@@ -17,22 +17,20 @@ from sqlmodel import Session
 
 from emc import mv
 from emc.audit import service as audit
+from emc.audit.service import actor_name as _actor
 from emc.baselines import series
 from emc.baselines.models import AdjustmentStatus, Baseline, BaselineStatus, NonRoutineAdjustment
 from emc.config import get_settings
 from emc.contracts.models import Contract
 from emc.contracts.service import current_version
 from emc.dbtypes import utcnow
+from emc.errors import DomainError
 from emc.mv.apportion import calendar_periods, period_savings
 from emc.org.models import Role, User
 
 
-class BaselineError(ValueError):
+class BaselineError(DomainError, ValueError):
     pass
-
-
-def _actor(actor: User | str) -> str:
-    return actor.username if isinstance(actor, User) else actor
 
 
 def _require_manager(actor: User | str) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlmodel import Session, SQLModel
 
 from emc.audit import service as audit
+from emc.audit.service import actor_name as _actor
 from emc.dbtypes import utcnow
 from emc.org.models import Institution, Region, User
 
@@ -51,8 +52,6 @@ class LoadReport:
                 "unchanged": dict(self.unchanged)}
 
 
-def _actor(actor: User | str) -> str:
-    return actor.username if isinstance(actor, User) else actor
 
 
 # -- loading ------------------------------------------------------------------------------------------------

@@ -156,3 +156,11 @@ def escos_in_scope(session: Session, scope: Scope) -> list[Esco]:
 
 def regions_in_scope(session: Session, scope: Scope) -> list[Region]:
     return list(session.execute(select(Region).where(scope.regions_below()).order_by(Region.path)).scalars())
+
+
+def of_institution(session: Session, scope: Scope, institution_id: int | None) -> list[Contract]:
+    """The contracts in scope an institution is party to, oldest first."""
+    return list(session.execute(select(Contract)
+                                .join(ContractInstitution, ContractInstitution.contract_id == Contract.id)
+                                .where(ContractInstitution.institution_id == institution_id, scope.contracts())
+                                .order_by(Contract.start_date)).scalars().all())

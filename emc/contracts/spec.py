@@ -36,6 +36,7 @@ from emc.datafiles import (
     SpecStrict,
     read_spec_text,
 )
+from emc.errors import DomainError
 from emc.kinds import InstitutionCategory, RegisterType, SubItem, Utility
 
 FORMAT_VERSION = 1
@@ -454,7 +455,7 @@ class ContractFile(SpecStrict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
-class ContractFileError(ValueError):
+class ContractFileError(DomainError, ValueError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems

@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, true
 from sqlmodel import Session
 from sqlmodel import select as select_model
 
+from emc.errors import DomainError
 from emc.org.models import Institution, Region, Role, User
 
 T = TypeVar("T")
@@ -53,7 +54,7 @@ def _rules() -> Rules:
     return _installed[0]
 
 
-class NotFound(LookupError):
+class NotFound(DomainError, LookupError, status=404, key="error.not_found", public=False):
     """The object does not exist or is outside the user's scope (the two are not told apart)."""
 
 

@@ -16,13 +16,14 @@ from sqlmodel import Session, select
 
 from emc.audit import service as audit
 from emc.dbtypes import utcnow
+from emc.errors import DomainError
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, RegionLevel, Role, User, UserSession
 from emc.org.passwords import MIN_LENGTH, hash_password, verify_password
 
 SHIPPED_REGIONS = Path(__file__).with_name("regions.toml")
 
 
-class OrgError(ValueError):
+class OrgError(DomainError, ValueError):
     pass
 
 

@@ -42,6 +42,7 @@ from emc.baselines.series import SeriesError
 from emc.config import get_settings
 from emc.contracts.models import Contract, ContractInstitution
 from emc.contracts.spec import ContractHead
+from emc.errors import DomainError
 from emc.org.models import Esco, Institution
 from emc.reporting import measured, settled
 from emc.reporting.emission import COAL_SOURCE, GRID_2022, EmissionFactor, carbon_row
@@ -55,12 +56,12 @@ MEASURED_KINDS = frozenset({"shared_savings", "guaranteed_savings", "cost_custod
 IPMVP = {"A": "选项A（关键参数测量）", "B": "选项B（改造部分隔离）", "C": "选项C（整体设施）", "D": "选项D（校准模拟）"}
 
 
-class ReportUnavailable(LookupError):
+class ReportUnavailable(DomainError, LookupError, status=404, key="error.not_found"):
     """There is no such report: the contract measures no savings, or the contract year does not exist or
     has not begun. The message says which."""
 
 
-class ReportNotReady(ValueError):
+class ReportNotReady(DomainError, ValueError, status=409, key="error.conflict"):
     """The report cannot be made yet (no approved baseline for any measured utility); the message says why."""
 
 

@@ -30,6 +30,8 @@ from reportlab.lib.fonts import addMapping
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
+from emc.errors import DomainError
+
 SHIPPED_DIR = Path(__file__).with_name("fonts")
 
 # (path, subfont index in a .ttc, licence) for the TrueType CJK fonts of common distributions; sans-serif Hei
@@ -58,7 +60,7 @@ INSTALL_HINT = (
 REQUIRED_GLYPHS = "合同能源管理结算单零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整负¥0123456789,.%ABCxyz"
 
 
-class CjkFontMissing(RuntimeError):
+class CjkFontMissing(DomainError, RuntimeError, status=409, key="error.conflict"):
     """No usable CJK TrueType font; the message says what to install."""
 
 

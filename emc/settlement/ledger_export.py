@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution, ContractVersion
 from emc.dbtypes import Money
+from emc.errors import DomainError
 from emc.org.models import Esco, Institution
 from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
@@ -44,7 +45,7 @@ BALANCE_COLUMNS = ("截至 as of", "合同 contract", "合同名称 contract nam
                    "借方合计 debits", "贷方合计 credits", "余额 balance (+借 debit −贷 credit)")
 
 
-class LedgerFilterError(ValueError):
+class LedgerFilterError(DomainError, ValueError):
     """A filter that cannot be read (the message names the parameter)."""
 
 

@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, field_validator
 from emc import datafiles
 from emc.contracts.spec import CANONICAL_UNITS
 from emc.datafiles import Code, Price, SpecProblem, SpecStrict, problems_of, read_spec_text
+from emc.errors import DomainError
 from emc.kinds import Utility
 
 from .book import BANDS, TariffError, TariffVersion, Tier, TouSeason, TouWindow, WaterCharges
@@ -30,7 +31,7 @@ Band = Literal["sharp", "peak", "flat", "valley", "deep_valley"]
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
 
 
-class TariffFileError(ValueError):
+class TariffFileError(DomainError, ValueError):
     def __init__(self, problems: list[SpecProblem]) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems

@@ -7,11 +7,11 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlmodel import select
 
 from emc.audit import service as audit
+from emc.config import get_settings
 from emc.dbtypes import utcnow
-from emc.org.models import User
+from emc.org import queries
 from emc.org.passwords import DUMMY_HASH, verify_password
 from emc.org.service import end_session, start_session
 from emc.web.deps import OptionalUser, SessionDep
@@ -51,26 +51,24 @@ def login(request: Request, session: SessionDep, username: Annotated[str, Form()
         return render(request, "login.html", {"next": _safe_next(next), "username": username,
                       "error": t("login.locked", minutes=max(1, -(-wait // 60)))}, status_code=429,
                       headers={"Retry-After": str(wait)})
-    user = session.exec(select(User).where(User.username == username)).first()
-    ok = verify_password(user.password_hash if user else DUMMY_HASH, password) and user is not None
-    if not ok or not user.is_active:
+    user = queries.user_named(session, username)
+    ok = verify_password(user.password_hash if user else DUMMY_HASH, password)
+    if user is None or not ok or not user.is_active:
         throttle.failed(*keys)
         audit.record(session, actor=username[:64] or "?", action="login.failed", object_type="user",
                      object_id=username[:60], after={"client": client})
-        session.commit()
         return render(request, "login.html", {"next": _safe_next(next), "username": username,
                       "error": t("login.failed")}, status_code=401)
     throttle.succeeded(keys[1])  # the address keeps its count: one good account must not reset it
     lang = request.session.get("lang")
     request.session.clear()  # a fresh session on login: no fixation
-    settings = request.app.state.settings
+    settings = get_settings()
     request.session["sid"] = start_session(session, user, max_age_s=settings.session_max_age_s, client=client)
     if lang:
         request.session["lang"] = lang
     user.last_login_at = utcnow()
     audit.record(session, actor=user, action="login", object_type="user", object_id=user.username,
                  after={"client": client})
-    session.commit()
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
@@ -83,7 +81,6 @@ def logout(request: Request, session: SessionDep, user: OptionalUser) -> Respons
         if user is not None:
             audit.record(session, actor=user, action="logout", object_type="user", object_id=user.username,
                          after={"client": request_client(request)})
-        session.commit()
     lang = request.session.get("lang")
     request.session.clear()
     if lang:

@@ -1,4 +1,5 @@
-"""Request dependencies: the database session, the current user and their scope, role checks, CSRF."""
+"""Request dependencies: the database session (one transaction per request), the current user and their
+scope, role checks, CSRF."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
+from emc.config import get_settings
 from emc.dbtypes import utcnow
+from emc.errors import Conflict
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import session_user, token_user
@@ -30,12 +34,32 @@ class CsrfFailed(Exception):
     pass
 
 
+CONCURRENT_CHANGE = "changed by someone else meanwhile (nothing was saved); reload it and try again"
+
+
 def get_session(request: Request) -> Iterator[Session]:
+    """One transaction per request: committed when the handler returns, rolled back when it raises.
+
+    Its scope is ``"function"``: FastAPI (0.121 and later) runs this exit as soon as the handler returns,
+    before it sends the response, so a commit that fails answers an error, never the 200 the handler had
+    prepared (the default ``"request"`` scope would run it after the response had gone). A unique key or a
+    lock that another request won — at the handler's flush or at this commit — is a 409: someone else
+    changed the object meanwhile. Anything else propagates to the app's handlers (emc.web.errors)."""
     with Session(request.app.state.engine, expire_on_commit=False) as session:
-        yield session
+        try:
+            yield session
+            session.commit()
+        except (IntegrityError, OperationalError) as exc:
+            session.close()  # rolls back; the objects keep what they had loaded, for the error page
+            if isinstance(exc, OperationalError) and exc.connection_invalidated:
+                raise
+            raise Conflict(CONCURRENT_CHANGE) from exc
+        except BaseException:
+            session.close()
+            raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:
@@ -53,7 +77,7 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
         record, user = found
         # Reads never write (on SQLite a read would wait on, then fail behind, a writer's lock); a write
         # records the token's use at most every EMC_TOKEN_TOUCH_MINUTES.
-        every = timedelta(minutes=request.app.state.settings.token_touch_minutes)
+        every = timedelta(minutes=get_settings().token_touch_minutes)
         now = utcnow()
         if request.method in UNSAFE_METHODS and (record.last_used_at is None or now - record.last_used_at >= every):
             record.last_used_at = now
@@ -63,12 +87,12 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
     sid = request.session.get("sid")
     if not isinstance(sid, str):
         return None
-    user = session_user(session, sid)
-    if user is None:
+    found_user = session_user(session, sid)
+    if found_user is None:
         request.session.clear()  # logged out, password changed, expired, deactivated or deleted
         return None
-    request.state.auth, request.state.user = "session", user
-    return user
+    request.state.auth, request.state.user = "session", found_user
+    return found_user
 
 
 def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
@@ -117,6 +141,7 @@ async def verify_csrf(request: Request) -> None:
     sent = request.headers.get("x-csrf-token")
     if sent is None and request.headers.get("content-type", "").startswith(
             ("application/x-www-form-urlencoded", "multipart/form-data")):
-        sent = (await request.form()).get("csrf_token")  # cached: the route reads the same form
+        field = (await request.form()).get("csrf_token")  # cached: the route reads the same form
+        sent = field if isinstance(field, str) else None
     if not expected or not isinstance(sent, str) or not secrets.compare_digest(expected, sent):
         raise CsrfFailed()

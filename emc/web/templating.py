@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -24,7 +23,7 @@ templates.env.globals["languages"] = LANGUAGES
 def language(request: Request) -> str:
     user = getattr(request.state, "user", None)
     lang = request.session.get("lang") or (user.language if user is not None else "") or \
-        request.app.state.settings.language
+        get_settings().language
     return lang if lang in LANGUAGES else "zh"
 
 
@@ -35,7 +34,7 @@ def is_htmx(request: Request) -> bool:
 def render(request: Request, template: str, context: dict[str, Any] | None = None, *,
            block: str | None = None, status_code: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
     """Render ``template``; with ``block`` and an HTMX request, only that block (no <html>)."""
-    tz = ZoneInfo(request.app.state.settings.timezone)
+    tz = get_settings().tz
 
     def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(tz).strftime(fmt) if value else ""
@@ -51,5 +50,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         **(context or {}),
     }
     block_name = block if block and is_htmx(request) else None
-    return templates.TemplateResponse(request, template, ctx, block_name=block_name, status_code=status_code,
-                                      headers=headers)
+    response = templates.TemplateResponse(request, template, ctx, block_name=block_name, status_code=status_code,
+                                          headers=headers)
+    assert isinstance(response, HTMLResponse)
+    return response

@@ -14,11 +14,13 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from emc.errors import DomainError
+
 IRREVERSIBLE = ("approve", "issue", "pay", "reverse_payment")
 REFERENCE = re.compile(r"[\w\-/.#:() ]{4,60}")
 
 
-class SettlementError(ValueError):
+class SettlementError(DomainError, ValueError, status=409, key="error.conflict"):
     """A settlement action refused; the message says why (the routes answer 409)."""
 
 
@@ -26,7 +28,7 @@ class ControlError(SettlementError):
     """An action refused by a control; the message says which control and what to do."""
 
 
-class ConfirmationError(ControlError):
+class ConfirmationError(ControlError, status=422, key="error.refused"):
     """The confirmed amount is missing or differs from the settlement's (the client answers 422)."""
 
 

@@ -6,17 +6,16 @@ from datetime import date
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
-from emc.baselines import service
+from emc.baselines import queries, service
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
+from emc.errors import Conflict, Refused
 from emc.org.models import Role, User
 from emc.reporting import annual_report, emission
-from emc.reports.fonts import CjkFontMissing
 from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
 from emc.web.charts import Series, time_chart
@@ -98,26 +97,15 @@ def mv_annual_report(request: Request, session: SessionDep, user: CurrentUser, s
                      year: int) -> Response:
     """The annual M&V report of contract year ``year`` (1-based) as PDF, from stored data."""
     contract = _contract(session, scope, code)
-    try:
-        factor = emission.city_factor(session, contract, year) or emission.GRID_2022
-        report = annual_report.build_annual_report(session, contract, year, factor=factor)
-        pdf = render_mv_report(report)
-    except annual_report.ReportUnavailable as exc:
-        return _report_error(request, 404, str(exc))
-    except (annual_report.ReportNotReady, CjkFontMissing) as exc:
-        return _report_error(request, 409, str(exc))
+    # no report (404), not ready or no CJK font (409): the error page says why in so many words
+    factor = emission.city_factor(session, contract, year) or emission.GRID_2022
+    report = annual_report.build_annual_report(session, contract, year, factor=factor)
+    pdf = render_mv_report(report)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{report.number}.pdf"'})
 
 
-def _report_error(request: Request, status: int, message: str) -> Response:
-    """Why there is no report, said in so many words (the generic 404 page would hide it)."""
-    return render(request, "error.html", {"message": message, "status": status}, status_code=status)
-
-
-def _back(request: Request, code: str, utility: str, error: str | None = None) -> Response:
-    if error:
-        return htmx.toast(request, error)
+def _back(request: Request, code: str, utility: str) -> Response:
     return htmx.redirect(request, f"/contracts/{code}/mv?utility={utility}")
 
 
@@ -125,12 +113,7 @@ def _back(request: Request, code: str, utility: str, error: str | None = None) -
 def mv_fit(request: Request, session: SessionDep, user: Proposer, scope: ScopeDep, code: str,
            utility: Annotated[str, Form()], granularity: Annotated[str, Form()] = "") -> Response:
     contract = _contract(session, scope, code)
-    try:
-        service.fit(session, contract, utility, actor=user, granularity=granularity or None)
-        session.commit()
-    except (service.BaselineError, SeriesError) as exc:
-        session.rollback()
-        return _back(request, code, utility, str(exc))
+    service.fit(session, contract, utility, actor=user, granularity=granularity or None)
     return _back(request, code, utility)
 
 
@@ -139,15 +122,10 @@ def mv_decide(request: Request, session: SessionDep, user: Decider, scope: Scope
               baseline_id: int, decision: Annotated[str, Form()], reason: Annotated[str, Form()] = "") -> Response:
     contract = _contract(session, scope, code)
     baseline = scope.find(session, Baseline, Baseline.id == baseline_id, Baseline.contract_id == contract.id)
-    try:
-        if decision == "approve":
-            service.approve(session, baseline, actor=user, reason=reason)
-        else:
-            service.reject(session, baseline, actor=user, reason=reason)
-        session.commit()
-    except service.BaselineError as exc:
-        session.rollback()
-        return _back(request, code, baseline.utility, str(exc))
+    if decision == "approve":
+        service.approve(session, baseline, actor=user, reason=reason)
+    else:
+        service.reject(session, baseline, actor=user, reason=reason)
     return _back(request, code, baseline.utility)
 
 
@@ -164,10 +142,8 @@ def mv_propose_adjustment(request: Request, session: SessionDep, user: Proposer,
             end=date.fromisoformat(end) if end.strip() else None,
             amount=float(amount) if amount.strip() else None,
             multiplier=float(multiplier) if multiplier.strip() else None)
-        session.commit()
-    except ValueError as exc:
-        session.rollback()
-        return _back(request, code, utility, f"adjustment: {exc}")
+    except ValueError as exc:  # a date or number that is none, or the service's refusal: said of the form
+        raise Refused(f"adjustment: {exc}") from exc
     return _back(request, code, utility)
 
 
@@ -178,20 +154,14 @@ def mv_decide_adjustment(request: Request, session: SessionDep, user: Decider, s
     contract = _contract(session, scope, code)
     row = scope.find(session, NonRoutineAdjustment, NonRoutineAdjustment.id == adjustment_id,
                      NonRoutineAdjustment.contract_id == contract.id)
-    try:
-        service.decide_adjustment(session, row, approve_it=decision == "approve", actor=user, note=note)
-        session.commit()
-    except service.BaselineError as exc:
-        session.rollback()
-        return _back(request, code, row.utility, str(exc))
+    service.decide_adjustment(session, row, approve_it=decision == "approve", actor=user, note=note)
     return _back(request, code, row.utility)
 
 
 @api.get("/contracts/{code}/baselines")
 def api_baselines(session: SessionDep, scope: ScopeDep, code: str) -> list[dict[str, Any]]:
     contract = _contract(session, scope, code)
-    rows = session.execute(select(Baseline).where(Baseline.contract_id == contract.id)
-                           .order_by(Baseline.utility, Baseline.version.desc())).scalars()
+    rows = queries.all_versions(session, contract)
     return [{"utility": b.utility, "version": b.version, "status": b.status, "granularity": b.granularity,
              "period": [b.period_start, b.period_end], "meters": b.meters, "model": b.model,
              "passes_gates": b.passes_gates, "disqualified": b.disqualified, "reason": b.reason,
@@ -204,7 +174,7 @@ def api_savings(session: SessionDep, scope: ScopeDep, code: str, utility: str, s
     contract = _contract(session, scope, code)
     try:
         report = service.compute_savings(session, contract, utility, start, end)
-    except (service.BaselineError, SeriesError) as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    except (service.BaselineError, SeriesError) as exc:  # no approved baseline, no data yet: the API says 409
+        raise Conflict(str(exc)) from exc
     return {"baseline_version": report.baseline.version, "granularity": report.granularity, "notes": report.notes,
             **report.result.to_dict()}

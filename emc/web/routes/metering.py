@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from emc.config import get_settings
+from emc.errors import Conflict, Refused, TooLarge
 from emc.metering import revert, service
 from emc.metering.errors import ImportRefused
 from emc.metering.findings import CODES
@@ -32,8 +34,8 @@ Viewer = Annotated[User, Depends(require_roles(*UPLOADERS, Role.finance, Role.vi
 Reverter = Annotated[User, Depends(require_roles(*REVERTERS))]
 
 
-class UploadTooLarge(ValueError):
-    pass
+class UploadTooLarge(Refused):
+    """A file over EMC_UPLOAD_MAX_BYTES: a page's toast says so (422); the API answers 413."""
 
 
 def _receive(upload: UploadFile, limit: int) -> Path:
@@ -54,7 +56,7 @@ def _receive(upload: UploadFile, limit: int) -> Path:
 
 def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
                    options: service.ImportOptions) -> ImportBatch:
-    limit = request.app.state.settings.upload_max_bytes
+    limit = get_settings().upload_max_bytes
     tmp = _receive(upload, limit)
     try:
         name = Path(upload.filename or "upload.csv").name
@@ -65,7 +67,7 @@ def _preview(request: Request, session: SessionDep, user: User, scope: Scope, up
                                      options=options)
         if not report.already_imported:  # a batch found again keeps its own file; never touch another's
             report.batch.stored_path = str(kept)
-        session.commit()
+        session.commit()  # the kept file and its batch: stored together, before anything else is tried
         return report.batch
     finally:
         tmp.unlink(missing_ok=True)
@@ -94,11 +96,7 @@ def imports_upload(request: Request, session: SessionDep, user: Uploader, scope:
                          file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                          kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
                          station: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
-    try:
-        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
-    except (UploadTooLarge, ImportRefused) as exc:
-        session.rollback()
-        return htmx.toast(request, str(exc))
+    batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
     return htmx.redirect(request, f"/imports/{batch.id}")
 
 
@@ -120,17 +118,16 @@ def import_page(request: Request, session: SessionDep, user: Viewer, scope: Scop
 @pages.post("/imports/{batch_id}/commit")
 def import_commit(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> Response:
     batch = service.get_batch(session, scope, batch_id)
-    message = _commit(session, user, scope, batch)
-    if message:
-        return htmx.toast(request, message, status_code=409)
+    _commit(session, user, scope, batch)
     return htmx.redirect(request, f"/imports/{batch.id}")
 
 
-def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -> str | None:
+def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -> None:
+    """Import a previewed batch's kept file for good; Conflict (409) when the batch cannot be committed."""
     if batch.status != BatchStatus.previewed:
-        return f"batch {batch.id} is {batch.status}; only a previewed batch can be committed"
+        raise Conflict(f"batch {batch.id} is {batch.status}; only a previewed batch can be committed")
     if not batch.stored_path or not Path(batch.stored_path).is_file():
-        return f"the uploaded file of batch {batch.id} is no longer on the server; upload it again"
+        raise Conflict(f"the uploaded file of batch {batch.id} is no longer on the server; upload it again")
     esco = session.get(Esco, batch.esco_id) if batch.esco_id else None
     kept = batch.summary.get("options", {})
     options = service.ImportOptions(kind=batch.kind, mode=batch.mode, dry_run=False, sheet=batch.sheet or None,
@@ -141,22 +138,14 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
         service.import_file(session, Path(batch.stored_path), file_name=batch.file_name, actor=user, scope=scope,
                             esco=esco, options=options, batch=batch)
     except ImportRefused as exc:  # another commit of the batch got there first
-        session.rollback()
-        return str(exc)
-    session.commit()
-    return None
+        raise Conflict(str(exc)) from exc
 
 
 @pages.post("/imports/{batch_id}/revert")
 def import_revert(request: Request, session: SessionDep, user: Reverter, scope: ScopeDep, batch_id: int,
                   reason: Annotated[str, Form()] = "") -> Response:
     batch = service.get_batch(session, scope, batch_id)
-    try:
-        revert.revert_batch(session, batch, actor=user, reason=reason)
-        session.commit()
-    except ImportRefused as exc:
-        session.rollback()
-        return htmx.toast(request, str(exc), status_code=409)
+    _revert(session, user, batch, reason)
     return htmx.redirect(request, f"/imports/{batch.id}")
 
 
@@ -212,15 +201,15 @@ def api_upload(request: Request, session: SessionDep, user: Uploader, scope: Sco
                      reason: Annotated[str, Form()] = "") -> Any:
     """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors.
     ``reason``: in replace mode, why values that approved settlements used are corrected (required then)."""
-    from fastapi import HTTPException
-
     try:
         batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
-    except (UploadTooLarge, ImportRefused) as exc:
-        session.rollback()
-        raise HTTPException(status_code=413 if isinstance(exc, UploadTooLarge) else 422, detail=str(exc)) from exc
+    except UploadTooLarge as exc:
+        raise TooLarge(str(exc)) from exc
     if commit and batch.errors == 0 and batch.status == BatchStatus.previewed:
-        _commit(session, user, scope, batch)
+        try:
+            _commit(session, user, scope, batch)
+        except Conflict:  # committed by someone else meanwhile: the preview is the answer, as it always was
+            session.rollback()
     return _out(batch)
 
 
@@ -238,12 +227,8 @@ def api_batch(session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int)
 
 @api.post("/imports/{batch_id}/commit", response_model=BatchOut)
 def api_commit(session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> BatchOut:
-    from fastapi import HTTPException
-
     batch = service.get_batch(session, scope, batch_id)
-    message = _commit(session, user, scope, batch)
-    if message:
-        raise HTTPException(status_code=409, detail=message)
+    _commit(session, user, scope, batch)
     return _out(batch)
 
 
@@ -253,13 +238,14 @@ class RevertIn(BaseModel):
 
 @api.post("/imports/{batch_id}/revert", response_model=BatchOut)
 def api_revert(session: SessionDep, user: Reverter, scope: ScopeDep, batch_id: int, body: RevertIn) -> BatchOut:
-    from fastapi import HTTPException
-
     batch = service.get_batch(session, scope, batch_id)
-    try:
-        revert.revert_batch(session, batch, actor=user, reason=body.reason)
-        session.commit()
-    except ImportRefused as exc:
-        session.rollback()
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    _revert(session, user, batch, body.reason)
     return _out(batch)
+
+
+def _revert(session: SessionDep, user: User, batch: ImportBatch, reason: str) -> None:
+    """Take a committed batch's readings back out; a batch that cannot be reverted is a Conflict (409)."""
+    try:
+        revert.revert_batch(session, batch, actor=user, reason=reason)
+    except ImportRefused as exc:
+        raise Conflict(str(exc)) from exc

@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
-from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError
 
-from emc.audit.models import AuditEvent
+from emc.audit import queries as audit_queries
+from emc.contracts import queries as contract_queries
 from emc.contracts.models import Contract
-from emc.contracts.routes import contract_filter
+from emc.contracts.spec import ContractType
+from emc.errors import DomainError, Refused
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
-from emc.settlement import corrections, drafting, records, statements, verification, workflow
+from emc.settlement import (
+    corrections,
+    drafting,
+    exports,
+    ledger_export,
+    provenance,
+    queries,
+    records,
+    statements,
+    verification,
+    workflow,
+)
 from emc.settlement.core import controls
 from emc.settlement.models import Settlement, SettlementStatus
+from emc.settlement.portfolio import portfolio
 from emc.web import htmx
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep
+from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep
+from emc.web.i18n import Translator
 from emc.web.paging import PageNo
+from emc.web.routes.contracts import contract_filter
 from emc.web.security import request_client
-from emc.web.templating import is_htmx, render
+from emc.web.templating import is_htmx, language, render
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["settlements"])
@@ -36,22 +52,7 @@ ACTIONS_BY_ROLE = {
     Role.esco: ("countersign",),
     Role.viewer: (),
 }
-
-
-def _query(scope: Scope, status: str, contract: str):  # type: ignore[no-untyped-def]
-    query = select(Settlement, Contract).join(Contract, Contract.id == Settlement.contract_id).where(scope.contracts())
-    if status:
-        query = query.where(Settlement.status == status)
-    if contract:
-        query = query.where(Contract.code == contract)
-    return query
-
-
-def _get(session: SessionDep, scope: Scope, number: str) -> Settlement:
-    row = session.execute(_query(scope, "", "").where(Settlement.number == number)).first()
-    if row is None:
-        raise NotFound("settlement")
-    return row[0]
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
 def _actions(user: User, row: Settlement) -> list[str]:
@@ -67,24 +68,17 @@ def _actions(user: User, row: Settlement) -> list[str]:
 @pages.get("/portfolio")
 def portfolio_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
                    flt: Annotated[Any, Depends(contract_filter)]) -> Response:
-    from emc.contracts import queries
-    from emc.contracts.spec import ContractType
-    from emc.settlement.portfolio import portfolio
-
     data = portfolio(session, scope, flt, date.today())
     return render(request, "settlements/portfolio.html", {
         "p": data, "flt": flt, "types": [t.value for t in ContractType],
-        "escos": [] if scope.is_esco else queries.escos_in_scope(session, scope),
-        "regions": [] if scope.is_esco else queries.regions_in_scope(session, scope)}, block="results")
+        "escos": [] if scope.is_esco else contract_queries.escos_in_scope(session, scope),
+        "regions": [] if scope.is_esco else contract_queries.regions_in_scope(session, scope)}, block="results")
 
 
 @pages.get("/settlements")
 def settlements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, status: str = "",
                      contract: str = "", page: PageNo = 1) -> Response:
-    query = _query(scope, status, contract)
-    total, net = session.execute(select(func.count(), func.coalesce(func.sum(query.subquery().c.net_to_esco), 0))).one()
-    rows = session.execute(query.order_by(Settlement.period_start.desc(), Contract.code, Settlement.version)
-                           .offset((page - 1) * PAGE).limit(PAGE)).all()
+    rows, total, _ = queries.page(session, scope, status, contract, offset=(page - 1) * PAGE, limit=PAGE)
     return render(request, "settlements/list.html", {
         "reminders": workflow.reminders(session, scope, date.today()), "waiting": drafting.waiting(session, scope),
         "one_day": timedelta(days=1), "rows": rows, "total": total, "page": page,
@@ -95,8 +89,6 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
 @pages.get("/settlements/export.{fmt}")
 def settlements_export(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, status: str = "",
                        contract: str = "") -> Response:
-    from emc.settlement import exports
-
     where = [Settlement.status == status] if status else []
     if contract:
         where.append(Contract.code == contract)
@@ -110,10 +102,8 @@ def settlements_export(session: SessionDep, user: CurrentUser, scope: ScopeDep, 
 
 
 def _month(value: str) -> str:
-    import re
-
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
-        raise HTTPException(status_code=422, detail=f"month {value!r}: write YYYY-MM")
+    if not MONTH.fullmatch(value):
+        raise Refused(f"month {value!r}: write YYYY-MM")
     return value
 
 
@@ -128,39 +118,20 @@ def settlements_issue_period(request: Request, session: SessionDep, user: Curren
                              confirm_amount: Annotated[str, Form()] = "") -> Response:
     """Issue the month's approved statements; the form confirms their total net amount (what the dialog
     showed), so statements approved meanwhile are never issued unseen."""
-    from emc.settlement import exports
-    from emc.settlement.core import controls
-    from emc.web.deps import Forbidden
-
     if Role(user.role) not in (Role.admin, Role.manager):
         raise Forbidden()
-    try:
-        total = exports.approved_total(session, scope, _month(month))
-        controls.check_confirmation(month, "issue", total, confirm_amount)
-        issued = exports.issue_period(session, scope, _month(month), actor=user)
-        session.commit()
-    except HTTPException as exc:
-        return htmx.toast(request, str(exc.detail))
-    except controls.ConfirmationError as exc:
-        session.rollback()
-        return htmx.toast(request, str(exc), status_code=422)
-    except (controls.SettlementError, DBAPIError) as exc:
-        session.rollback()
-        return htmx.toast(request, _refusal(exc), status_code=409)
-    if not issued:
-        return htmx.toast(request, f"{month}: no approved settlement to issue", status_code=409)
+    total = exports.approved_total(session, scope, _month(month))
+    controls.check_confirmation(month, "issue", total, confirm_amount)
+    if not exports.issue_period(session, scope, _month(month), actor=user):
+        raise controls.SettlementError(f"{month}: no approved settlement to issue")
     return htmx.redirect(request, _back(next_) or "/settlements?status=issued")
 
 
 @pages.get("/settlements/period/{month}.zip")
 def settlements_period_zip(session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str) -> Response:
-    from emc.settlement import exports
-    from emc.web.deps import Forbidden
-
     if Role(user.role) not in (Role.admin, Role.manager, Role.finance):
         raise Forbidden()
-    data = exports.period_bundle(session, scope, _month(month))
-    session.commit()  # the digests of the copies handed out (emc.settlement.verification)
+    data = exports.period_bundle(session, scope, _month(month))  # the copies' digests, committed on return
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="statements-{month}.zip"'})
 
@@ -176,12 +147,8 @@ STATEMENTS_PAGE = 100
 def _statements_view(session: SessionDep, scope: Scope, user: User, month: str, status: str, contract: str,
                      page: int) -> dict[str, Any]:
     """What the statements page shows for its filters (the page, and the parts a payment updates)."""
-    from urllib.parse import urlencode
-
-    from emc.settlement import exports
-
     if status and status not in exports.STATEMENT_STATUSES:
-        raise HTTPException(status_code=422, detail=f"status {status!r}: one of approved, issued, paid")
+        raise Refused(f"status {status!r}: one of approved, issued, paid")
     contract = contract.strip()
     where = exports.statement_filter(status, contract)
     months = exports.month_totals(session, scope, where)
@@ -206,20 +173,12 @@ def _after_payment(request: Request, session: SessionDep, user: User, scope: Sco
                    back: str) -> Response:
     """The answer to a payment recorded on the statements page: the month's block as the page shows it (the
     row updated, the month's totals with it), the totals per month out of band, and a toast."""
-    from urllib.parse import parse_qs, urlsplit
-
-    from fastapi.responses import HTMLResponse
-
-    from emc.settlement import exports
-    from emc.web.i18n import Translator
-    from emc.web.templating import language
-
     args = {k: v[-1] for k, v in parse_qs(urlsplit(back).query).items()}
     try:
         page = max(1, int(args.get("page", "1")))
         view = _statements_view(session, scope, user, args.get("month", ""), args.get("status", ""),
                                 args.get("contract", ""), page)
-    except (HTTPException, ValueError):  # a hand-made `next`: go to the statement instead
+    except ValueError:  # a hand-made (Refused is a ValueError) `next`: go to the statement instead
         return htmx.redirect(request, f"/settlements/{row.number}")
     rows = exports.month_statements(session, scope, view["month"], view["where"],
                                     offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE)
@@ -236,8 +195,6 @@ def statements_page(request: Request, session: SessionDep, user: CurrentUser, sc
                     status: str = "", contract: str = "", page: PageNo = 1) -> Response:
     """Finance's page: statements by the month their period starts in, with totals per month; one PDF or the
     month's zip; payments recorded in place. What a role cannot do is not shown."""
-    from emc.settlement import exports
-
     view = _statements_view(session, scope, user, month, status, contract, page)
     rows = exports.month_statements(session, scope, view["month"], view["where"],
                                     offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE)
@@ -245,24 +202,12 @@ def statements_page(request: Request, session: SessionDep, user: CurrentUser, sc
                   block="results")
 
 
-def _ledger_filter(contract: str, party: str, start: str, end: str) -> Any:
-    from emc.settlement import ledger_export
-
-    try:
-        return ledger_export.LedgerFilter.parse(contract, party, start, end)
-    except ledger_export.LedgerFilterError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-
-
-
 @pages.get("/ledger/export.{fmt}")
 def ledger_export_file(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, contract: str = "",
                        party: str = "", start: Annotated[str, Query(alias="from")] = "",
                        end: Annotated[str, Query(alias="to")] = "") -> Response:
     """The money ledger's entries in scope (CSV, or XLSX with the balances at ``to`` — or today — beside them)."""
-    from emc.settlement import ledger_export
-
-    flt = _ledger_filter(contract, party, start, end)
+    flt = ledger_export.LedgerFilter.parse(contract, party, start, end)
     rows = ledger_export.entries(session, scope, flt)
     if fmt == "csv":
         return Response(ledger_export.entries_csv(rows), media_type="text/csv; charset=utf-8",
@@ -278,9 +223,7 @@ def ledger_export_file(session: SessionDep, user: CurrentUser, scope: ScopeDep, 
 def ledger_balances_file(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, contract: str = "",
                          party: str = "", on: Annotated[str, Query(alias="to")] = "") -> Response:
     """Balances per contract and party at the end of ``to`` (default today); balances are cumulative."""
-    from emc.settlement import ledger_export
-
-    flt = _ledger_filter(contract, party, "", on)
+    flt = ledger_export.LedgerFilter.parse(contract, party, "", on)
     totals = ledger_export.balances(session, scope, flt, flt.end or date.today())
     if fmt == "csv":
         return Response(ledger_export.balances_csv(totals), media_type="text/csv; charset=utf-8",
@@ -293,12 +236,8 @@ def ledger_balances_file(session: SessionDep, user: CurrentUser, scope: ScopeDep
 
 @pages.get("/settlements/{number}")
 def settlement_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
-    row = _get(session, scope, number)
-    history = session.execute(select(AuditEvent).where(AuditEvent.object_type == "settlement",
-                                                       AuditEvent.object_id == row.number)
-                              .order_by(AuditEvent.id)).scalars().all()
-    from emc.settlement import provenance
-
+    row = queries.by_number(session, scope, number)
+    history = audit_queries.history(session, "settlement", row.number)
     return render(request, "settlements/detail.html", {
         "s": row, "c": records.contract_of(session, row), "lines": records.lines_of(session, row),
         "history": history, "actions": _actions(user, row), "payments": workflow.payments(session, row),
@@ -306,31 +245,24 @@ def settlement_page(request: Request, session: SessionDep, user: CurrentUser, sc
         "code": statements.verification_code(row) if row.inputs_hash else ""})
 
 
-def _refusal(exc: Exception) -> str:
-    """What a refused action says: the settlement error itself, or — when the database refused a second
-    posting or a lock — that someone else changed it meanwhile."""
-    if isinstance(exc, DBAPIError):
-        return "the settlement was changed by someone else meanwhile (nothing was posted twice); reload it"
-    return str(exc)
-
-
 def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: str, paid_on: str,
          reference: str, confirm_amount: Any = None) -> Settlement:
-    from emc.settlement.core import controls
-
     if action not in _actions(user, row):
-        from emc.web.deps import Forbidden
-
         if action not in ACTIONS_BY_ROLE.get(Role(user.role), ()):
             raise Forbidden()
         raise controls.SettlementError(f"{row.number} is {row.status}; '{action}' is not possible now")
     controls.check_confirmation(row.number, action, row.net_to_esco, confirm_amount)
-    if action == "countersign":
-        return workflow.countersign(session, row, actor=user)
-    if action == "adjust":
-        return corrections.adjust(session, row, actor=user)
-    return workflow.transition(session, row, action, actor=user, reason=reason, reference=reference,
-                              paid_on=date.fromisoformat(paid_on) if paid_on else None)
+    try:
+        if action == "countersign":
+            return workflow.countersign(session, row, actor=user)
+        if action == "adjust":
+            return corrections.adjust(session, row, actor=user)
+        return workflow.transition(session, row, action, actor=user, reason=reason, reference=reference,
+                                  paid_on=date.fromisoformat(paid_on) if paid_on else None)
+    except DomainError:
+        raise
+    except ValueError as exc:  # a date that is none, a value the engine refuses: a refused action, as ever
+        raise controls.SettlementError(str(exc)) from exc
 
 
 @pages.post("/settlements/{number}/{action}")
@@ -338,18 +270,8 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
                       action: str, reason: Annotated[str, Form()] = "", paid_on: Annotated[str, Form()] = "",
                       reference: Annotated[str, Form()] = "", confirm_amount: Annotated[str, Form()] = "",
                       next_: Annotated[str, Form(alias="next")] = "") -> Response:
-    from emc.settlement.core import controls
-
-    row = _get(session, scope, number)
-    try:
-        result = _act(session, user, row, action, reason, paid_on, reference, confirm_amount)
-        session.commit()
-    except controls.ConfirmationError as exc:
-        session.rollback()
-        return htmx.toast(request, str(exc), status_code=422)
-    except (controls.SettlementError, ValueError, DBAPIError) as exc:
-        session.rollback()
-        return htmx.toast(request, _refusal(exc), status_code=409)
+    row = queries.by_number(session, scope, number)
+    result = _act(session, user, row, action, reason, paid_on, reference, confirm_amount)
     back = _back(next_)
     if back and action == "pay":  # from the statements page: its month, updated in place, and a toast
         if not is_htmx(request):
@@ -360,12 +282,8 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
 
 @pages.get("/settlements/{number}/statement.pdf")
 def settlement_pdf(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
-    row = _get(session, scope, number)
-    try:
-        pdf = verification.issued_copy(session, row)
-        session.commit()
-    except controls.SettlementError as exc:
-        raise HTTPException(status_code=409, detail=str(exc)) from exc
+    row = queries.by_number(session, scope, number)
+    pdf = verification.issued_copy(session, row)  # a draft has none: SettlementError, 409
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
 
@@ -432,8 +350,7 @@ class ActionIn(BaseModel):
 @api.get("/settlements")
 def api_settlements(session: SessionDep, scope: ScopeDep, status: str = "", contract: str = "",
                     page: PageNo = 1) -> list[dict[str, Any]]:
-    rows = session.execute(_query(scope, status, contract).order_by(Settlement.period_start.desc())
-                           .offset((page - 1) * 100).limit(100)).all()
+    rows = queries.newest(session, scope, status, contract, offset=(page - 1) * 100, limit=100)
     return [{"number": s.number, "contract": c.code, "kind": s.kind, "status": s.status,
              "period": [s.period_start, s.period_end], "net_to_esco": str(s.net_to_esco), "flagged": s.flagged}
             for s, c in rows]
@@ -441,23 +358,13 @@ def api_settlements(session: SessionDep, scope: ScopeDep, status: str = "", cont
 
 @api.get("/settlements/{number}")
 def api_settlement(session: SessionDep, scope: ScopeDep, number: str) -> dict[str, Any]:
-    return records.as_json(session, _get(session, scope, number))
+    return records.as_json(session, queries.by_number(session, scope, number))
 
 
 @api.post("/settlements/{number}/{action}")
 def api_action(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str, action: str,
                body: ActionIn) -> dict[str, Any]:
-    from emc.settlement.core import controls
-
-    row = _get(session, scope, number)
-    try:
-        result = _act(session, user, row, action, body.reason, body.paid_on.isoformat() if body.paid_on else "",
-                      body.reference, body.confirm_amount)
-        session.commit()
-    except controls.ConfirmationError as exc:
-        session.rollback()
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    except (controls.SettlementError, ValueError, DBAPIError) as exc:
-        session.rollback()
-        raise HTTPException(status_code=409, detail=_refusal(exc)) from exc
+    row = queries.by_number(session, scope, number)
+    result = _act(session, user, row, action, body.reason, body.paid_on.isoformat() if body.paid_on else "",
+                  body.reference, body.confirm_amount)
     return records.as_json(session, result)

@@ -2,7 +2,7 @@
 leaderboards, the statistics report's rows and the city dashboard. Thin: every figure comes from
 :mod:`emc.carbon.reads`, every read through the user's scope; filters in the query string.
 
-Mount with ``app.include_router(carbon_router, prefix="/api")``.
+Mounted by :func:`emc.web.app.create_app` under ``/api``.
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from emc.carbon.core import indicators as ind
+from emc.carbon.reads import dashboard, entries, figures, reference, standing
 from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep
 from emc.web.paging import PageNo
-
-from .core import indicators as ind
-from .reads import dashboard, entries, figures, reference, standing
 
 router = APIRouter(prefix="/carbon", tags=["carbon"])
 

@@ -13,7 +13,9 @@ from pydantic import BaseModel
 from emc.contracts import queries
 from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFileError, ContractType, parse_contract
+from emc.errors import Refused
 from emc.org.models import Role, User
+from emc.settlement.economics_view import economics
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.paging import PageNo
@@ -51,8 +53,6 @@ def contract_list(request: Request, session: SessionDep, user: CurrentUser, scop
 @pages.get("/contracts/{code}")
 def contract_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
                   rate: Annotated[Decimal, Query(ge=0, le=Decimal("0.5"))] = Decimal("0.06")) -> Response:
-    from emc.settlement.economics_view import economics
-
     detail = queries.contract_detail(session, scope, code, date.today())
     return render(request, "contracts/detail.html", {
         "d": detail, "econ": economics(session, detail.contract, date.today(), rate), "rate": rate})
@@ -64,18 +64,18 @@ def contract_upload(request: Request, session: SessionDep,
                           file: Annotated[UploadFile, File()]) -> Response:
     raw = file.file.read(1_000_001)
     name = file.filename or "upload.toml"
+    if len(raw) > 1_000_000:
+        raise Refused(f"{name}: a contract file over 1 MB is not a contract file")
     try:
-        if len(raw) > 1_000_000:
-            raise ValueError(f"{name}: a contract file over 1 MB is not a contract file")
-        spec = parse_contract(raw.decode("utf-8"), name)
-        result = load_contract(session, spec, source=f"upload:{name}", actor=user, scope=scope)
-        session.commit()
-    except ContractFileError as exc:
-        session.rollback()
-        return htmx.toast(request, [str(p) for p in exc.problems])
-    except (UnicodeDecodeError, ValueError) as exc:
-        session.rollback()
-        return htmx.toast(request, f"{name}: not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else str(exc))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Refused(f"{name}: not UTF-8 text") from exc
+    try:  # a file's problems (ContractFileError) are listed one a line; the loader's other refusals too
+        result = load_contract(session, parse_contract(text, name), source=f"upload:{name}", actor=user, scope=scope)
+    except ContractFileError:
+        raise
+    except ValueError as exc:
+        raise Refused(str(exc)) from exc
     return htmx.redirect(request, f"/contracts/{result.code}")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from emc.errors import Refused
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
 from emc.tariffs import service
@@ -75,13 +76,9 @@ def tariffs_upload(request: Request, session: SessionDep, user: CurrentUser, sco
     name = file.filename or "upload.toml"
     try:
         text = data.decode("utf-8")
-        saved = service.load_text(session, text, name, actor=user, scope=scope)
     except UnicodeDecodeError as exc:
-        return htmx.toast(request, f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
-    except TariffFileError as exc:
-        session.rollback()
-        return htmx.toast(request, [str(p) for p in exc.problems])
-    session.commit()
+        raise Refused(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    saved = service.load_text(session, text, name, actor=user, scope=scope)  # TariffFileError: its problems
     return _list(request, session, user, scope, toast=[str(s) for s in saved])
 
 
@@ -119,15 +116,13 @@ def tariff_new_version(request: Request, session: SessionDep, user: CurrentUser,
         raise NotFound("tariff")
     try:
         start = date.fromisoformat(effective_from)
-    except ValueError:
-        return htmx.toast(request, f"effective_from: {effective_from!r} is not a date (YYYY-MM-DD)")
+    except ValueError as exc:
+        raise Refused(f"effective_from: {effective_from!r} is not a date (YYYY-MM-DD)") from exc
     try:
         saved = service.new_version(session, rows[0], version=version.strip(), effective_from=start,
                                     source=source.strip(), prices=prices, actor=user, scope=scope)
-    except TariffFileError as exc:
-        session.rollback()
-        return htmx.toast(request, [str(p).removeprefix("<form>: ") for p in exc.problems])
-    session.commit()
+    except TariffFileError as exc:  # the form's problems, without the file name a form has not got
+        raise Refused.listing([str(p).removeprefix("<form>: ") for p in exc.problems]) from exc
     return htmx.redirect(request, f"/tariffs/{code}/{utility}?saved={saved.key}")
 
 

@@ -1,35 +1,35 @@
 """The carbon pages: the city (or district) dashboard, an institution's page, the leaderboards, the factors,
-and the statistics-report XLSX and ledger CSV exports. Thin: every figure comes from :mod:`.dashboard` and
-:mod:`.queries` through the user's scope (docs/design.md §7–8); filters in the query string; a GET with HTMX gets
-only the page's main block.
+and the statistics-report XLSX and ledger CSV exports. Thin: every figure comes from :mod:`emc.carbon.reads`
+through the user's scope (docs/design.md §7–8); filters in the query string; a GET with HTMX gets only the
+page's main block.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select, true
 
-from emc.contracts.models import Contract, ContractInstitution
+from emc.carbon import alerts
+from emc.carbon.core import indicators as ind
+from emc.carbon.ledger_years import ledger_years
+from emc.carbon.reads import dashboard, entries, figures, reference, standing
+from emc.contracts import queries as contract_queries
 from emc.kinds import InstitutionCategory
+from emc.org import queries as org_queries
 from emc.org.models import Institution, Region, Role, User
 from emc.org.scope import NotFound, Scope
 from emc.reports.cells import safe_cell
+from emc.web import htmx
 from emc.web.charts import Series, time_chart
-from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
+from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
-
-from . import alerts
-from .core import indicators as ind
-from .models import CarbonEntry
-from .reads import dashboard, entries, figures, reference, standing
 
 pages = APIRouter(include_in_schema=False)
 
@@ -42,15 +42,6 @@ THOUSAND = Decimal(1000)
 
 
 # -- filters ------------------------------------------------------------------------------------------------
-def _years(session: SessionDep, institution_id: int | None = None) -> list[int]:
-    """Years the ledger (or one institution's part of it) has entries for, newest first (the year filter)."""
-    year = func.extract("year", CarbonEntry.month)
-    query = select(year).where(CarbonEntry.current == true())
-    if institution_id is not None:
-        query = query.where(CarbonEntry.institution_id == institution_id)
-    return sorted({int(y) for (y,) in session.execute(query.group_by(year)).all()}, reverse=True)
-
-
 def _year(session: SessionDep, year: int | None, years: list[int]) -> int:
     """The asked year, else the last complete year with data (this year is rarely complete)."""
     if year:
@@ -63,7 +54,7 @@ def _root(session: SessionDep, scope: Scope) -> Region:
     """The user's scope root: their region, or the top of the tree (admin, ESCO)."""
     if scope.region_path:
         return figures.region(session, [c for c in scope.region_path.split("/") if c][-1])
-    top = session.execute(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)).scalars().first()
+    top = org_queries.top_region(session)
     if top is None:
         raise NotFound("region")
     return top
@@ -82,16 +73,14 @@ def _region(session: SessionDep, scope: Scope, code: str | None) -> Region:
 
 def _region_choices(session: SessionDep, root: Region) -> list[Region]:
     """The root and the regions under it down to districts, in tree order (the region filter)."""
-    rows = session.execute(select(Region).where(Region.path.startswith(root.path, autoescape=True))
-                           .order_by(Region.path)).scalars().all()
-    return list(rows)
+    return org_queries.regions_under(session, root)
 
 
 def _crumbs(session: SessionDep, root: Region, here: Region) -> list[Region]:
     """From the user's root down to ``here``."""
     codes = [c for c in here.path.split("/") if c]
     start = codes.index(root.code) if root.code in codes else len(codes) - 1
-    regions = {r.code: r for r in session.execute(select(Region).where(Region.code.in_(codes[start:]))).scalars()}
+    regions = org_queries.regions_by_code(session, codes[start:])
     return [regions[c] for c in codes[start:] if c in regions]
 
 
@@ -139,7 +128,7 @@ def _year_on_year(months: dict[str, dict[str, Any]], year: int, key: str, labels
 
 def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str, year: int | None,
                        region: str | None) -> dict[str, Any]:
-    years = _years(session)
+    years = ledger_years(session)
     y = _year(session, year, years)
     root = _root(session, scope)
     here = _region(session, scope, region)
@@ -170,7 +159,7 @@ def carbon_dashboard(request: Request, session: SessionDep, user: CurrentUser, s
     return render(request, "carbon/dashboard.html", {**context, **HELPERS}, block="dashboard")
 
 
-def _institution_years(session: SessionDep, scope: Scope, inst: Institution, path: str,
+def _institutionledger_years(session: SessionDep, scope: Scope, inst: Institution, path: str,
                        years: list[int]) -> list[dict[str, Any]]:
     """Per year: energy, CO₂, water, the four indicators, the months with complete data, and the change on the
     year before over the months complete in both (like for like; none without a common month)."""
@@ -208,25 +197,23 @@ def carbon_institution(request: Request, session: SessionDep, user: CurrentUser,
     inst = figures.institution(session, scope, code)
     place = session.get(Region, inst.region_id)
     path = place.path if place else None
-    years = _years(session, inst.id)
+    years = ledger_years(session, inst.id)
     y = _year(session, year, years)
     monthly = figures.monthly(session, scope, [y - 2, y - 1, y], region_path=path, institution_id=inst.id)
     tr = Translator(language(request))
-    energy = [(m, float(f.energy_kgce / THOUSAND)) for m, f in monthly.items()]
-    co2 = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
-    water = [(m, float(f.water_m3)) for m, f in monthly.items()]
+    energy: list[tuple[date | datetime, float | None]] = [(m, float(f.energy_kgce / THOUSAND))
+                                                          for m, f in monthly.items()]
+    co2: list[tuple[date | datetime, float | None]] = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
+    water: list[tuple[date | datetime, float | None]] = [(m, float(f.water_m3)) for m, f in monthly.items()]
     charts = {"energy": time_chart([Series(tr("carbon.energy_tce"), "#1f6f5c", energy),
                                     Series(tr("carbon.co2_t"), "#b5562b", co2, dashed=True)],
                                    unit="t", title=tr("carbon.chart_trend")),
               "water": time_chart([Series(tr("carbon.water_m3"), "#2b6fb5", water, bars=True)], unit="m³",
                                   title=tr("carbon.chart_water"))}
-    contracts = session.execute(select(Contract)
-                                .join(ContractInstitution, ContractInstitution.contract_id == Contract.id)
-                                .where(ContractInstitution.institution_id == inst.id, scope.contracts())
-                                .order_by(Contract.start_date)).scalars().all()
+    contracts = contract_queries.of_institution(session, scope, inst.id)
     return render(request, "carbon/institution.html", {
         "inst": inst, "place": place, "year": y, "charts": charts,
-        "by_year": _institution_years(session, scope, inst, path or "", [v for v in years if v <= y][:5] or [y]),
+        "by_year": _institutionledger_years(session, scope, inst, path or "", [v for v in years if v <= y][:5] or [y]),
         "contracts": contracts, **_warnings_context(session, scope, user, inst), **HELPERS})
 
 
@@ -234,15 +221,10 @@ def carbon_institution(request: Request, session: SessionDep, user: CurrentUser,
 def carbon_acknowledge(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
                        warning_id: int) -> Response:
     """A bureau manager has seen the warning: the institution's warnings block again, and a toast."""
-    from emc.web import htmx
-
     if user.role not in ACKNOWLEDGERS:
-        from emc.web.deps import Forbidden
-
         raise Forbidden()
     warning = alerts.acknowledge(session, scope, warning_id, actor=user)
     inst = session.get(Institution, warning.institution_id)
-    session.commit()
     assert inst is not None
     if not request.headers.get("hx-request"):
         return htmx.redirect(request, f"/carbon/institutions/{inst.code}")
@@ -263,7 +245,7 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
         category = categories[0]
     if indicator not in ind.INDICATORS:
         indicator = "energy_per_area"
-    years = _years(session)
+    years = ledger_years(session)
     y = _year(session, year, years)
     here = _region(session, scope, region or None)
     rows = standing.leaderboard(session, scope, y, category=category, indicator=indicator, region_code=here.code)
@@ -277,7 +259,7 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
 def carbon_factors(request: Request, session: SessionDep, user: FactorsUser, scope: ScopeDep,
                    year: Year = None) -> Response:
     """Every factor version with its status and source, and the year's restatements."""
-    years = _years(session)
+    years = ledger_years(session)
     y = _year(session, year, years)
     return render(request, "carbon/factors.html", {
         "factors": reference.factors(session), "restatements": entries.restatements(session, scope, year=y),
@@ -316,7 +298,7 @@ def carbon_statistics_xlsx(session: SessionDep, user: CurrentUser, scope: ScopeD
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    y = _year(session, year, _years(session))
+    y = _year(session, year, ledger_years(session))
     here = _region(session, scope, region or None)
     rows = figures.statistics_rows(session, scope, y, region_code=here.code)
     wb = Workbook()
@@ -357,7 +339,7 @@ LEDGER_COLUMNS = [  # (key, 中文 header)
 def carbon_ledger_csv(session: SessionDep, user: CurrentUser, scope: ScopeDep, year: Year = None,
                       region: Region6 = None) -> Response:
     """The year's current ledger entries in the region (UTF-8 with BOM for Excel)."""
-    y = _year(session, year, _years(session))
+    y = _year(session, year, ledger_years(session))
     here = _region(session, scope, region or None)
     out = io.StringIO()
     writer = csv.writer(out)

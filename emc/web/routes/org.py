@@ -1,4 +1,7 @@
-"""User administration (admin only) and who-am-I."""
+"""User administration (admin only) and who-am-I.
+
+A refused form here is shown again with its errors (not a toast), so those handlers roll back themselves
+before they answer: the request's transaction commits whatever a handler that returns has left."""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 
+from emc.config import get_settings
+from emc.dbtypes import utcnow
+from emc.org import queries
 from emc.org.models import ApiToken, Esco, Region, Role, User
 from emc.org.scope import NotFound
 from emc.org.service import (
@@ -42,9 +47,7 @@ class UserOut(BaseModel):
 
 
 def _users(session: SessionDep) -> list[UserOut]:
-    rows = session.execute(
-        select(User, Region.code, Esco.code).outerjoin(Region, Region.id == User.region_id)
-        .outerjoin(Esco, Esco.id == User.esco_id).order_by(User.username)).all()
+    rows = queries.users_with_places(session)
     return [UserOut(username=u.username, display_name=u.display_name, role=u.role, region=r, esco=e,
                     is_active=u.is_active) for u, r, e in rows]
 
@@ -71,7 +74,6 @@ def users_create(request: Request, session: SessionDep, admin: AdminUser,
         data = UserCreate(username=username.strip(), password=password, role=role, display_name=display_name,
                           region=region.strip() or None, esco=esco.strip() or None)
         create_user(session, data, actor=admin)
-        session.commit()
     except ValidationError as exc:
         errors = [f"{'.'.join(str(p) for p in e['loc']) or 'form'}: {e['msg'].removeprefix('Value error, ')}"
                   for e in exc.errors()]
@@ -86,13 +88,12 @@ def users_create(request: Request, session: SessionDep, admin: AdminUser,
 @pages.post("/admin/users/{username}/active")
 def users_set_active(request: Request, session: SessionDep, admin: AdminUser, username: str,
                      active: Annotated[bool, Form()]) -> Response:
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = queries.user_named(session, username)
     if user is None:
         raise NotFound("user")
     if user.id == admin.id and not active:
         return _users_page(request, session, errors=["you cannot deactivate yourself"], status_code=422)
     set_active(session, user, active, actor=admin)
-    session.commit()
     return _users_page(request, session)
 
 
@@ -100,7 +101,7 @@ def users_set_active(request: Request, session: SessionDep, admin: AdminUser, us
 def users_reset_password(request: Request, session: SessionDep, admin: AdminUser, username: str,
                          password: Annotated[str, Form()]) -> Response:
     """An administrator sets a new password for a user who forgot theirs; the user's sessions and tokens end."""
-    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    user = queries.user_named(session, username)
     if user is None:
         raise NotFound("user")
     try:
@@ -109,8 +110,7 @@ def users_reset_password(request: Request, session: SessionDep, admin: AdminUser
         session.rollback()
         return _users_page(request, session, errors=[f"{username}: {exc}"], status_code=422)
     if user.id == admin.id:  # keep the admin who reset their own password signed in here
-        request.session["sid"] = start_session(session, user, max_age_s=request.app.state.settings.session_max_age_s)
-    session.commit()
+        request.session["sid"] = start_session(session, user, max_age_s=get_settings().session_max_age_s)
     t = Translator(language(request))
     return _users_page(request, session, toast=t("users.password_reset", username=username))
 
@@ -124,8 +124,6 @@ def _account(request: Request, session: SessionDep, user: User, *, errors: list[
 
 
 def _now() -> datetime:
-    from emc.dbtypes import utcnow
-
     return utcnow()
 
 
@@ -146,8 +144,7 @@ def account_password(request: Request, session: SessionDep, user: CurrentUser, c
     except OrgError as exc:
         session.rollback()
         return _account(request, session, user, errors=[str(exc)], status_code=422)
-    request.session["sid"] = start_session(session, user, max_age_s=request.app.state.settings.session_max_age_s)
-    session.commit()
+    request.session["sid"] = start_session(session, user, max_age_s=get_settings().session_max_age_s)
     return _account(request, session, user, toast=t("account.password_changed"))
 
 
@@ -159,7 +156,6 @@ def account_issue_token(request: Request, session: SessionDep, user: CurrentUser
     except OrgError as exc:
         session.rollback()
         return _account(request, session, user, errors=[str(exc)], status_code=422)
-    session.commit()
     return _account(request, session, user, new_token=issued.token)
 
 
@@ -173,7 +169,6 @@ def _own_token(session: SessionDep, user: User, token_id: int) -> ApiToken:
 @pages.post("/account/tokens/{token_id}/revoke")
 def account_revoke_token(request: Request, session: SessionDep, user: CurrentUser, token_id: int) -> Response:
     revoke_token(session, _own_token(session, user, token_id), actor=user)
-    session.commit()
     t = Translator(language(request))
     return _account(request, session, user, toast=t("account.token_revoked"))
 
@@ -202,7 +197,6 @@ def api_tokens(session: SessionDep, user: CurrentUser) -> list[TokenOut]:
 def api_revoke_token(session: SessionDep, user: CurrentUser, token_id: int) -> TokenOut:
     record = _own_token(session, user, token_id)
     revoke_token(session, record, actor=user)
-    session.commit()
     return _token_out(record)
 
 
@@ -229,13 +223,6 @@ def api_users(session: SessionDep, admin: AdminUser) -> list[UserOut]:
 
 @api.post("/users", response_model=UserOut, status_code=201)
 def api_create_user(session: SessionDep, admin: AdminUser, data: UserCreate) -> UserOut:
-    try:
-        user = create_user(session, data, actor=admin)
-        session.commit()
-    except OrgError as exc:
-        session.rollback()
-        from fastapi import HTTPException
-
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    user = create_user(session, data, actor=admin)  # OrgError: 422, its message
     return UserOut(username=user.username, display_name=user.display_name, role=user.role, region=data.region,
                    esco=data.esco, is_active=True)

@@ -1,0 +1,1 @@
+"""The HTTP routes, one module per area: thin handlers that read a form or query, call the domain, answer."""
