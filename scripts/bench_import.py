@@ -235,7 +235,8 @@ def main() -> None:
             peaks[label] = run_emc(file, f"sqlite:///{db}", dry_run=True)
             for suffix in ("", "-wal", "-shm"):
                 Path(str(db) + suffix).unlink(missing_ok=True)
-            print(f"memory {label:>4}: {file.stat().st_size / 1e6:,.0f} MB file, checked in {peaks[label]['seconds']:.1f} s, "
+            print(f"memory {label:>4}: {file.stat().st_size / 1e6:,.0f} MB file, "
+                  f"checked in {peaks[label]['seconds']:.1f} s, "
                   f"peak {peaks[label]['peak_mb']:,.0f} MB")
         results["memory"] = {k: v["peak_mb"] for k, v in peaks.items()}
     print(json.dumps(results))

@@ -52,7 +52,7 @@ def test_contract_list_filters_through_htmx(page, sqlite_demo_server: LiveServer
     before = page.locator("#results tbody tr").count()
     with page.expect_response(lambda r: "/contracts?" in r.url and r.request.headers.get("hx-request") == "true"):
         page.select_option("select[name=type]", "hybrid")
-    page.wait_for_function("document.querySelectorAll('#results tbody tr').length < %d" % before)
+    page.wait_for_function(f"document.querySelectorAll('#results tbody tr').length < {before}")
     types = page.locator("#results tbody tr td:nth-child(3)").all_inner_texts()
     assert types and set(types) == {"混合型"}
     assert "type=hybrid" in page.url  # the view stays linkable
@@ -140,7 +140,7 @@ def test_esco_uploads_a_gbk_export_previews_filters_and_commits(page, sqlite_dem
     assert "WX-SMZX-E11" in page.inner_text("#batch-meters")
     before = page.locator("#findings tbody tr").count()
     page.select_option("select[name=code]", "gap")
-    page.wait_for_function("document.querySelectorAll('#findings tbody tr').length < %d" % before)
+    page.wait_for_function(f"document.querySelectorAll('#findings tbody tr').length < {before}")
     assert "no data from 2024-07-02 01:00 to 2024-07-02 03:00" in page.inner_text("#findings")
     screenshot(page, "import-preview")
     page.click("#commit")

@@ -423,8 +423,8 @@ def test_the_json_api(session: Session, city: City, db_url: str) -> None:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from emc.web.routes.carbon_api import router
     from emc.web.deps import get_session, user_scope
+    from emc.web.routes.carbon_api import router
 
     ledger.rebuild(session, actor="test")
     session.commit()

@@ -45,7 +45,8 @@ def test_numbers_are_exact_decimals() -> None:
 
 def test_unknown_key_is_named() -> None:
     text = SMALL.replace('esco_share = [0.85, 0.80, 0.70]', 'esco_share = [0.85, 0.80, 0.70]\nesco_shares = 1')
-    assert problems(text) == ["broken.toml: components[0] (share).esco_shares: unknown key (misspelt? see contracts/README.md)"]
+    assert problems(text) == ["broken.toml: components[0] (share).esco_shares: "
+                              "unknown key (misspelt? see contracts/README.md)"]
 
 
 def test_share_above_one_is_named_with_its_value() -> None:

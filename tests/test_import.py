@@ -14,8 +14,8 @@ from sqlmodel import Session
 from emc.audit.models import AuditEvent
 from emc.contracts.service import load_contract
 from emc.contracts.spec import parse_contract
-from emc.metering.models import ImportBatch, Meter, Reading, ReadingRevision, WeatherObservation
 from emc.metering.errors import ImportRefused
+from emc.metering.models import ImportBatch, Meter, Reading, ReadingRevision, WeatherObservation
 from emc.metering.profiles import save_profile
 from emc.metering.revert import revert_batch
 from emc.metering.service import ImportOptions, import_file
@@ -121,7 +121,8 @@ def test_bills_with_inclusive_end_dates(site: Session, tmp_path: Path) -> None:
 
 
 def test_meter_read_dates_make_exclusive_bill_ends(site: Session, tmp_path: Path) -> None:
-    text = "表计编号,上次抄表日期,本次抄表日期,用水量(m3)\nM-W,2024-01-11,2024-02-09,100\nM-W,2024-02-09,2024-03-11,120\n"
+    text = ("表计编号,上次抄表日期,本次抄表日期,用水量(m3)\n"
+            "M-W,2024-01-11,2024-02-09,100\nM-W,2024-02-09,2024-03-11,120\n")
     report = run(site, write(tmp_path, "reads.csv", text))
     assert report.ok
     (s1, e1, _), (s2, _, _) = readings(site, "M-W")
@@ -129,7 +130,8 @@ def test_meter_read_dates_make_exclusive_bill_ends(site: Session, tmp_path: Path
 
 
 def test_cumulative_register_times_multiplier_and_continuation(site: Session, tmp_path: Path) -> None:
-    first = "表计编号,抄表时间,读数\nM-R,2024-03-01 00:00,1000.0\nM-R,2024-03-01 01:00,1000.5\nM-R,2024-03-01 02:00,1001.5\n"
+    first = ("表计编号,抄表时间,读数\nM-R,2024-03-01 00:00,1000.0\n"
+             "M-R,2024-03-01 01:00,1000.5\nM-R,2024-03-01 02:00,1001.5\n")
     report = run(site, write(tmp_path, "r1.csv", first))
     assert codes(report) == {"first_register": 1}
     assert [v for *_, v in readings(site, "M-R")] == [20.0, 40.0]  # 0.5 × 40, 1.0 × 40
@@ -162,7 +164,8 @@ def test_profile_adds_an_escos_own_headers(site: Session, tmp_path: Path) -> Non
 
 # -- errors: each blocks the commit and names row, column and value ----------------------------------
 @pytest.mark.parametrize(("name", "text", "code", "row", "column", "value"), [
-    ("bad_number", "表号,时间,用量\nM-E,2024-03-01 00:00,12\nM-E,2024-03-01 01:00,十二\n", "bad_number", 3, "用量", "十二"),
+    ("bad_number", "表号,时间,用量\nM-E,2024-03-01 00:00,12\nM-E,2024-03-01 01:00,十二\n", "bad_number", 3,
+     "用量", "十二"),
     ("bad_timestamp", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-13-45 01:00,2\n", "bad_timestamp", 3, "时间",
      "2024-13-45 01:00"),
     ("negative", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,-2\n", "negative_consumption", 3, "用量",
@@ -171,12 +174,15 @@ def test_profile_adds_an_escos_own_headers(site: Session, tmp_path: Path) -> Non
     ("unknown", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nNOPE-1,2024-03-01 01:00,2\n", "unknown_meter", 3, "表号",
      "NOPE-1"),
     # out of the uploader's scope reads exactly like unknown: no oracle for which meter codes exist
-    ("not_yours", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nX-E,2024-03-01 01:00,2\n", "unknown_meter", 3, "表号", "X-E"),
+    ("not_yours", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nX-E,2024-03-01 01:00,2\n", "unknown_meter", 3,
+     "表号", "X-E"),
     ("conflict", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,2\nM-E,2024-03-01 00:00,3\n",
      "conflicting_duplicate", 4, "用量", "3"),
-    ("unit", "表号,时间,用量,单位\nM-E,2024-03-01 00:00,1,kWh\nM-E,2024-03-01 01:00,2,m3\n", "bad_unit", 3, "用量", "m3"),
+    ("unit", "表号,时间,用量,单位\nM-E,2024-03-01 00:00,1,kWh\nM-E,2024-03-01 01:00,2,m3\n", "bad_unit", 3,
+     "用量", "m3"),
     ("period", "表计编号,起始日期,截止日期,用水量\nM-W,2024-02-01,2024-01-01,5\n", "bad_period", 2, None, None),
-    ("backwards", "表计编号,抄表时间,读数\nM-R,2024-03-01 00:00,500\nM-R,2024-03-01 01:00,400\n", "negative_consumption", 3,
+    ("backwards", "表计编号,抄表时间,读数\nM-R,2024-03-01 00:00,500\nM-R,2024-03-01 01:00,400\n",
+     "negative_consumption", 3,
      "读数", "400.0"),
     ("fields", "表号,时间,用量\nM-E,2024-03-01 00:00,1\nM-E,2024-03-01 01:00,2,extra\n", "bad_row", None, None, None),
 ])

@@ -108,7 +108,8 @@ def test_desktop_navigation_stays_on_one_line(browser, sqlite_demo_server: LiveS
             page.wait_for_load_state()
         tops = page.eval_on_selector_all("nav.main a", "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
         assert len(tops) >= 8 and len(set(tops)) == 1, f"navigation wraps at 1440 px ({lang}): link tops {tops}"
-        heights = page.eval_on_selector_all("nav.main a", "els => els.map(e => Math.round(e.getBoundingClientRect().height))")
+        heights = page.eval_on_selector_all(
+            "nav.main a", "els => els.map(e => Math.round(e.getBoundingClientRect().height))")
         assert len(set(heights)) == 1, f"a navigation label breaks over two lines ({lang}): heights {heights}"
         assert page.locator("label.nav-button").is_hidden()
         assert _overflow(page) <= 0

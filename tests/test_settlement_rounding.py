@@ -6,7 +6,14 @@ from fractions import Fraction
 from pathlib import Path
 
 from emc.contracts.spec import load_contract_file
-from emc.settlement.core import PeriodData, UtilitySavings, check_lines, line_amount, settle_sequence, settlement_periods
+from emc.settlement.core import (
+    PeriodData,
+    UtilitySavings,
+    check_lines,
+    line_amount,
+    settle_sequence,
+    settlement_periods,
+)
 from emc.settlement.core.lines import ESCO, INSTITUTION, Line, quantity, totals
 
 CONTRACTS = Path(__file__).resolve().parent.parent / "contracts"

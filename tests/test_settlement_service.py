@@ -77,7 +77,8 @@ def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contrac
     # 26,642.666… → 26,642.67 a month for July–November, naming the tariff version.
     july = session.execute(select(Settlement).where(Settlement.number == "WX-SMZX-2018-201907")).scalar_one()
     [change] = [line for line in records.lines_of(session, july) if line.kind == "custody_change"]
-    assert change.amount == Decimal("26642.67") and change.detail["tariff_version"] == "WX-GS-10KV/electricity@2019-07-01"
+    assert change.amount == Decimal("26642.67")
+    assert change.detail["tariff_version"] == "WX-GS-10KV/electricity@2019-07-01"
     assert july.inputs["tariff_versions"] == "WX-GS-10KV/electricity@2019-07-01"
     assert july.to_esco == FEE + Decimal("26642.67")
     # Periods: 12 × 1,307,829.01 + 5 × 26,642.67 = 15,827,161.47. The year's fee rounded once:
