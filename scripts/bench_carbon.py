@@ -8,7 +8,7 @@ data in one call — against the targets of issue 7 (rebuild < 10 s, dashboard <
     python scripts/bench_carbon.py --interval daily                  # the same from daily readings (heavier)
     python scripts/bench_carbon.py --institutions 60 --contracts 30 --meters 300   # quick look
 
-The portfolio is emc.synthetic's (seeded, deterministic). Settlements are not computed by the settlement engine
+The portfolio is emc.demo.portfolio's (seeded, deterministic). Settlements are not computed by the settlement engine
 here (that is bench_settlement.py's job): each contract gets one approved monthly settlement per month since its
 start, every utility saving 10 % of its meters' use, so the ledger has the Wuxi-scale number of savings to attribute.
 The machine's load average is printed before and after: other work on the machine slows every figure.
@@ -114,7 +114,7 @@ def main() -> None:
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from emc import synthetic
+    from emc.demo import portfolio as synthetic
     from emc.carbon import alerts, dashboard, ledger, service
     from emc.carbon.models import CarbonEntry
     from emc.db import make_engine, upgrade

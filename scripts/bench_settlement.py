@@ -57,7 +57,7 @@ def main() -> None:
     from sqlalchemy import insert, select, update
     from sqlmodel import Session
 
-    from emc import synthetic
+    from emc.demo import portfolio as synthetic
     from emc.baselines import service as baselines
     from emc.contracts.models import Contract
     from emc.db import make_engine, upgrade

@@ -9,7 +9,7 @@ whole period issued through the real issue-period service and taken away as fina
 
 Targets (issue 6): at least 20 statements per second on one core; a 415-statement period issued in under 30 s.
 
-The period: a synthetic Wuxi-scale portfolio (emc.synthetic, every contract settling monthly from the same month)
+The period: a synthetic Wuxi-scale portfolio (emc.demo.portfolio, every contract settling monthly from the same month)
 whose first month is drafted by the settlement service, submitted and approved (inputs hashed, ledger posted) —
 the real path — with one stand-in: the measured savings the service would read from approved baselines come
 from each contract's baseline use (10 % saved), because fitting baselines on six years of readings is what
@@ -62,7 +62,7 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
     from sqlalchemy import select
     from sqlmodel import Session
 
-    from emc import synthetic
+    from emc.demo import portfolio as synthetic
     from emc.contracts.models import Contract
     from emc.settlement import service
 

@@ -17,7 +17,7 @@ from time import perf_counter
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emc.synthetic import PortfolioSpec
+    from emc.demo.portfolio import PortfolioSpec
 
     d = PortfolioSpec()
     parser = argparse.ArgumentParser(description=__doc__,
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from emc.db import make_engine, session_scope, upgrade
-    from emc.synthetic import SyntheticError, generate
+    from emc.demo.portfolio import SyntheticError, generate
 
     if args.db is None:
         from emc.config import get_settings

@@ -191,7 +191,7 @@ def _baselines(engine: Engine) -> Iterator[str]:
 
 
 def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
-    from emc import synthetic
+    from emc.demo import portfolio as synthetic
 
     with session_scope(engine) as session:
         if session.exec(select(Contract.id).where(Contract.code.startswith("SYN-"))).first() is not None:
