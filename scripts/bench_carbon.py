@@ -114,10 +114,11 @@ def main() -> None:
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from emc.demo import portfolio as synthetic
     from emc.carbon import alerts, dashboard, ledger, service
     from emc.carbon.models import CarbonEntry
     from emc.db import make_engine, upgrade
+    from emc.demo import portfolio as synthetic
+    from emc.demo.spec import PortfolioSpec
     from emc.org.scope import Scope
 
     print(f"start: {_load()}")
@@ -129,7 +130,7 @@ def main() -> None:
     engine = make_engine(url)
     try:
         upgrade(engine)
-        spec = synthetic.PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
+        spec = PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
                                        years=args.years, interval=args.interval, seed=7)
         t0 = time.perf_counter()
         with Session(engine) as s:

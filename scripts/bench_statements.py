@@ -62,14 +62,15 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
     from sqlalchemy import select
     from sqlmodel import Session
 
-    from emc.demo import portfolio as synthetic
     from emc.contracts.models import Contract
+    from emc.demo import portfolio as synthetic
+    from emc.demo.spec import PortfolioSpec, add_months
     from emc.settlement import service
 
     contracts = count + count // 4 + 10  # lease contracts are left out; a margin for them
-    spec = synthetic.PortfolioSpec(institutions=max(415, contracts), contracts=contracts, meters=0, years=2,
+    spec = PortfolioSpec(institutions=max(415, contracts), contracts=contracts, meters=0, years=2,
                                    interval="none", seed=seed, settle_monthly=True)
-    month = synthetic._add_months(spec.start.replace(day=1), 12)  # settle_monthly: every contract starts here
+    month = add_months(spec.start.replace(day=1), 12)  # settle_monthly: every contract starts here
     with Session(engine) as s:
         synthetic.generate(s, spec, actor="bench")
         s.commit()

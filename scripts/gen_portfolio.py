@@ -17,7 +17,7 @@ from time import perf_counter
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emc.demo.portfolio import PortfolioSpec
+    from emc.demo.spec import PortfolioSpec
 
     d = PortfolioSpec()
     parser = argparse.ArgumentParser(description=__doc__,
