@@ -13,7 +13,7 @@ from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
 from emc.db import analyze, session_scope
-from emc.org.models import User
+from emc.org.models import Role, User
 from emc.org.service import UserCreate, create_user, load_regions
 from emc.paths import resource_dir
 from emc.tariffs.service import load_file as load_tariffs
@@ -38,7 +38,8 @@ DEMO_USERS = [
     DemoUser("finance", "demo-finance", "finance", region="320000", display_name="财务处"),
     DemoUser("viewer", "demo-viewer", "viewer", region="320200", display_name="无锡市 只读"),
     DemoUser("esco", "demo-esco", "esco", esco_of_contract="wuxi-civic-centre.toml", display_name="国网综能 项目经理"),
-    DemoUser("esco2", "demo-esco2", "esco", esco_of_contract="hospital-hvac-lighting.toml", display_name="医院项目 ESCO"),
+    DemoUser("esco2", "demo-esco2", "esco", esco_of_contract="hospital-hvac-lighting.toml",
+             display_name="医院项目 ESCO"),
 ]
 
 
@@ -72,7 +73,7 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
                 yield f"user {demo_user.username}: skipped ({demo_user.esco_of_contract} not in {contracts_dir})"
                 continue
             create_user(session, UserCreate(username=demo_user.username, password=demo_user.password,
-                                            role=demo_user.role, region=demo_user.region, esco=esco,
+                                            role=Role(demo_user.role), region=demo_user.region, esco=esco,
                                             display_name=demo_user.display_name), actor="demo")
             yield f"user {demo_user.username} / {demo_user.password} ({demo_user.role})"
     if settle:
@@ -104,7 +105,8 @@ def _settle(engine: Engine) -> Iterator[str]:
                 savepoint = session.begin_nested()  # a fit that cannot be approved leaves nothing behind
                 try:
                     b = baselines.fit(session, contract, utility, actor="demo")
-                    baselines.approve(session, b, actor="demo", reason="演示数据：按拟合结果批准 (demo: approved as fitted)")
+                    baselines.approve(session, b, actor="demo",
+                                      reason="演示数据：按拟合结果批准 (demo: approved as fitted)")
                     savepoint.commit()
                     fitted += 1
                 except Exception:  # noqa: BLE001  (no readings, no weather, a disqualified model): the contract waits
@@ -157,7 +159,8 @@ def _carbon(engine: Engine) -> Iterator[str]:
             for line in report.lines():
                 yield f"carbon {line}"
         rebuilt = ledger.rebuild(session, actor="demo")
-        yield (f"carbon ledger {rebuilt.years[0] if rebuilt.years else ''}–{rebuilt.years[-1] if rebuilt.years else ''}:"
+        span = f"{rebuilt.years[0]}–{rebuilt.years[-1]}" if rebuilt.years else "–"
+        yield (f"carbon ledger {span}:"
                f" {rebuilt.added} entries added, {rebuilt.unchanged} unchanged, {len(rebuilt.problems)} problems")
         year = func.extract("year", CarbonEntry.month)
         busiest = session.execute(select(year, func.count()).group_by(year).order_by(func.count().desc())).first()
@@ -192,6 +195,7 @@ def _baselines(engine: Engine) -> Iterator[str]:
 
 def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
     from emc.demo import portfolio as synthetic
+    from emc.demo.spec import demo_spec
 
     with session_scope(engine) as session:
         if session.exec(select(Contract.id).where(Contract.code.startswith("SYN-"))).first() is not None:
@@ -200,6 +204,6 @@ def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
     with session_scope(engine) as session:
         from datetime import date
 
-        summary = synthetic.generate(session, synthetic.demo_spec(contracts, date.today()), actor="demo")
+        summary = synthetic.generate(session, demo_spec(contracts, date.today()), actor="demo")
     yield f"synthetic portfolio: {summary}"
 

@@ -70,47 +70,9 @@ class Namer:
     def name(self, category: str, region: str) -> str:
         at_city = region == ""
         place = self.city if at_city else self.districts[region]
-        fixed: str | None = None
-        if category == "organ":
-            party = [f"中共{place}委{p}" for p in _PARTY]
-            court = [f"{place}中级人民法院" if at_city else f"{place}人民法院"]
-            depts = [place + d for d in _ORGAN_DEPTS]
-            items = depts + party + court
-            self.rng.shuffle(items)
-            fixed = self._fixed(("organ", region), items)
-            if fixed is None:
-                town = self.town(region)
-                seat = "镇人民政府" if place.endswith("市") and not at_city else "街道办事处"
-                fixed = f"{place}{town}{seat}"
-        elif category == "school":
-            kind = pick(self.rng, [("小学", .4), ("中学", .3), ("幼儿园", .15), ("实验学校", .1),
-                                    ("职业", .05)])
-            if at_city and kind in ("中学", "小学"):
-                fixed = self._numbered(place, "中学" if kind == "中学" else "实验小学")
-            elif kind == "职业":
-                fixed = (self._numbered(place, "职业学校") if at_city
-                         else f"{place}{self.town(region)}职业技术学校")
-            else:
-                fixed = f"{place}{self.town(region)}{kind}"
-        elif category == "hospital":
-            fixed = self._fixed(("hospital", region),
-                                [place + h for h in (_HOSPITALS_CITY if at_city else _HOSPITALS_DISTRICT)])
-            if fixed is None and at_city:
-                fixed = self._numbered(place, "人民医院")
-            elif fixed is None:
-                kind = pick(self.rng, [("社区卫生服务中心", .7), ("卫生院", .3)])
-                fixed = f"{place}{self.town(region)}{kind}"
-        elif category == "venue":
-            items = [place + v for v in (_VENUES_CITY if at_city else _VENUES_DISTRICT)]
-            if at_city:
-                items.insert(3, self.city_short + "博物院")
-            fixed = self._fixed(("venue", region), items) or f"{place}{self.town(region)}文体活动中心"
-        else:
-            items = [place + v for v in (_OTHER_CITY if at_city else _OTHER_DISTRICT)]
-            if at_city:
-                items.insert(0, self.city_short + "市民中心")
-            fixed = self._fixed(("other", region), items) or \
-                f"{place}{self.town(region)}{pick(self.rng, [('党群服务中心', .5), ('便民服务中心', .5)])}"
+        by_category = {"organ": self._organ, "school": self._school, "hospital": self._hospital,
+                       "venue": self._venue}
+        fixed = by_category.get(category, self._other)(place, region, at_city)
         name = fixed
         n = 2
         while name in self.used:  # a town drawn twice: the second site is a branch campus
@@ -118,6 +80,50 @@ class Namer:
             n += 1
         self.used.add(name)
         return name
+
+    def _organ(self, place: str, region: str, at_city: bool) -> str:
+        party = [f"中共{place}委{p}" for p in _PARTY]
+        court = [f"{place}中级人民法院" if at_city else f"{place}人民法院"]
+        depts = [place + d for d in _ORGAN_DEPTS]
+        items = depts + party + court
+        self.rng.shuffle(items)
+        fixed = self._fixed(("organ", region), items)
+        if fixed is None:
+            town = self.town(region)
+            seat = "镇人民政府" if place.endswith("市") and not at_city else "街道办事处"
+            fixed = f"{place}{town}{seat}"
+        return fixed
+
+    def _school(self, place: str, region: str, at_city: bool) -> str:
+        kind = pick(self.rng, [("小学", .4), ("中学", .3), ("幼儿园", .15), ("实验学校", .1), ("职业", .05)])
+        if at_city and kind in ("中学", "小学"):
+            return self._numbered(place, "中学" if kind == "中学" else "实验小学")
+        if kind == "职业":
+            return self._numbered(place, "职业学校") if at_city else f"{place}{self.town(region)}职业技术学校"
+        return f"{place}{self.town(region)}{kind}"
+
+    def _hospital(self, place: str, region: str, at_city: bool) -> str:
+        fixed = self._fixed(("hospital", region),
+                            [place + h for h in (_HOSPITALS_CITY if at_city else _HOSPITALS_DISTRICT)])
+        if fixed is None and at_city:
+            fixed = self._numbered(place, "人民医院")
+        elif fixed is None:
+            kind = pick(self.rng, [("社区卫生服务中心", .7), ("卫生院", .3)])
+            fixed = f"{place}{self.town(region)}{kind}"
+        return fixed
+
+    def _venue(self, place: str, region: str, at_city: bool) -> str:
+        items = [place + v for v in (_VENUES_CITY if at_city else _VENUES_DISTRICT)]
+        if at_city:
+            items.insert(3, self.city_short + "博物院")
+        return self._fixed(("venue", region), items) or f"{place}{self.town(region)}文体活动中心"
+
+    def _other(self, place: str, region: str, at_city: bool) -> str:
+        items = [place + v for v in (_OTHER_CITY if at_city else _OTHER_DISTRICT)]
+        if at_city:
+            items.insert(0, self.city_short + "市民中心")
+        return self._fixed(("other", region), items) or \
+            f"{place}{self.town(region)}{pick(self.rng, [('党群服务中心', .5), ('便民服务中心', .5)])}"
 
 
 def cn_number(n: int) -> str:

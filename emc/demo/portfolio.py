@@ -106,7 +106,6 @@ def plan(spec: PortfolioSpec, city_name: str = "无锡市", districts: dict[str,
     return Plan(spec, insts, contracts, meters, files, escos, climate)
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Into the database
 # ---------------------------------------------------------------------------------------------
@@ -143,15 +142,38 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         raise SyntheticError(f"city {spec.city!r} is not in the shipped regions; "
                              "load it with `emc regions load`")
     children = session.exec(select(Region).where(Region.parent_id == city.id)).all()
-    districts = {r.code: r.name for r in children}
-    p = plan(spec, city.name, districts)
+    p = plan(spec, city.name, {r.code: r.name for r in children})
+    _write_parties(session, p, actor)
+    t1 = perf_counter()
 
+    readings, periods = 0, 0
+    if spec.interval != "none" and p.meters:
+        found = session.exec(select(Meter.code, Meter.id)
+                             .where(Meter.code.startswith(PREFIX))).all()  # type: ignore[attr-defined]
+        ids = {code: int(mid) for code, mid in found if mid is not None}
+        rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
+        readings, periods = write_readings(session, p, ids, rng)
+    analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)
+    t2 = perf_counter()
+
+    return PortfolioSummary(
+        city=spec.city, regions_added=regions_added, institutions=len(p.institutions),
+        institutions_under_contract=len(p.covered), escos=len({c.esco for c in p.contracts}),
+        contracts=len(p.files), contracts_by_type=dict(Counter(c.type for c in p.contracts).most_common()),
+        meters=len(p.meters), meters_by_utility=dict(Counter(m.utility for m in p.meters).most_common()),
+        periods=periods, readings=readings, spec_digest=p.spec_digest(),
+        seconds_parties=t1 - t0, seconds_readings=t2 - t1)
+
+
+def _write_parties(session: Session, p: Plan, actor: str) -> None:
+    """Contracts through :func:`load_contract` (the one way in), every institution's yearly master data, the
+    statistics meters no contract brings, and the audit record of the run."""
+    spec = p.spec
     source = f"synthetic(seed={spec.seed})"
     for f in p.files:
         result = load_contract(session, f, source=f"{source}/{f.contract.code}", actor=actor)
         if result.action != "created":  # cannot happen after the check above; never silently merge
             raise SyntheticError(f"{f.contract.code}: expected a new contract, got {result}")
-    covered = p.covered
     region_ids = {r.code: r.id for r in session.exec(select(Region)).all()}
     by_code = {i.code: i for i in session.exec(select(Institution)
                                                .where(Institution.code.startswith(PREFIX))).all()}  # type: ignore[attr-defined]
@@ -174,22 +196,3 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
                  object_id=f"seed={spec.seed}", after={k: str(v) for k, v in asdict(spec).items()},
                  reason="synthetic data for tests, benchmarks and the demo")
     session.flush()
-    t1 = perf_counter()
-
-    readings, periods = 0, 0
-    if spec.interval != "none" and p.meters:
-        found = session.exec(select(Meter.code, Meter.id)
-                             .where(Meter.code.startswith(PREFIX))).all()  # type: ignore[attr-defined]
-        ids = {code: int(mid) for code, mid in found if mid is not None}
-        rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
-        readings, periods = write_readings(session, p, ids, rng)
-    analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)
-    t2 = perf_counter()
-
-    return PortfolioSummary(
-        city=spec.city, regions_added=regions_added, institutions=len(p.institutions),
-        institutions_under_contract=len(covered), escos=len({c.esco for c in p.contracts}),
-        contracts=len(p.files), contracts_by_type=dict(Counter(c.type for c in p.contracts).most_common()),
-        meters=len(p.meters), meters_by_utility=dict(Counter(m.utility for m in p.meters).most_common()),
-        periods=periods, readings=readings, spec_digest=p.spec_digest(),
-        seconds_parties=t1 - t0, seconds_readings=t2 - t1)
