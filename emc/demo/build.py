@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import col, select
 
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
@@ -118,12 +118,13 @@ def _settle(engine: Engine) -> Iterator[str]:
         report = settlement.run_due(session, date.today(), actor="demo")
         yield f"settlements: {len(report.created)} drafted, {len(report.waiting)} contracts waiting for data"
     with session_scope(engine) as session:
-        examples = [c for c in session.execute(select(Contract).where(~Contract.code.startswith("SYN-"))).scalars()]
+        examples = [c for c in session.execute(select(Contract).where(~col(Contract.code).startswith("SYN-"))).scalars()]
         moved = 0
         for contract in examples:
             rows = session.execute(select(Settlement).where(
-                Settlement.contract_id == contract.id, Settlement.contract_year == 1,
-                Settlement.status == SettlementStatus.draft).order_by(Settlement.period_start)).scalars().all()
+                col(Settlement.contract_id) == contract.id, col(Settlement.contract_year) == 1,
+                col(Settlement.status) == SettlementStatus.draft)
+                .order_by(col(Settlement.period_start))).scalars().all()
             for row in rows:
                 # as it would have happened: submitted after the period, approved by a second manager (four
                 # eyes), issued, and paid within the payment days
@@ -162,7 +163,7 @@ def _carbon(engine: Engine) -> Iterator[str]:
         span = f"{rebuilt.years[0]}–{rebuilt.years[-1]}" if rebuilt.years else "–"
         yield (f"carbon ledger {span}:"
                f" {rebuilt.added} entries added, {rebuilt.unchanged} unchanged, {len(rebuilt.problems)} problems")
-        year = func.extract("year", CarbonEntry.month)
+        year = func.extract("year", col(CarbonEntry.month))
         busiest = session.execute(select(year, func.count()).group_by(year).order_by(func.count().desc())).first()
         if busiest:  # the over-quota check as of October of the year with the most data (a year in progress)
             warned = alerts.raise_quota_warnings(session, today=date(int(busiest[0]), 10, 1), actor="demo")

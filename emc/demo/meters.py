@@ -103,9 +103,9 @@ def _utility_meters(rng: np.random.Generator, inst: InstitutionPlan, c: Contract
 def statistics_meters(insts: list[InstitutionPlan], meters: list[MeterPlan]) -> list[MeterPlan]:
     """A main meter per utility for each institution whose use no contract meters (``contract`` −1): what
     the city's statistics report reads. Their use is the institution's own (area × category intensity ×
-    a lognormal spread, from :func:`_institutions`), so the city's intensities differ as real ones do."""
+    a lognormal spread, from :func:`institutions`), so the city's intensities differ as real ones do."""
     have = {(m.inst, m.utility) for m in meters if m.sub_item == "total"}
-    out = []
+    out: list[MeterPlan] = []
     for inst in insts:
         for u in ("electricity", "water", "gas"):
             if (inst.idx, u) in have or (u == "gas" and not inst.has_gas):
