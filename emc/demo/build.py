@@ -118,7 +118,7 @@ def _settle(engine: Engine) -> Iterator[str]:
         report = settlement.run_due(session, date.today(), actor="demo")
         yield f"settlements: {len(report.created)} drafted, {len(report.waiting)} contracts waiting for data"
     with session_scope(engine) as session:
-        examples = [c for c in session.execute(select(Contract).where(~col(Contract.code).startswith("SYN-"))).scalars()]
+        examples = list(session.execute(select(Contract).where(~col(Contract.code).startswith("SYN-"))).scalars())
         moved = 0
         for contract in examples:
             rows = session.execute(select(Settlement).where(
