@@ -144,7 +144,7 @@ def _meter_rows(session: Session, until: pd.Timestamp) -> Iterator[list[str]]:
 
 
 def _readings(session: Session, meter: Meter, since: pd.Timestamp, zone: object) -> pd.DataFrame:
-    rows = session.execute(select(Reading.period_start, Reading.period_end, Reading.value, Reading.cost).where(
+    rows = session.execute(select(Reading.period_start, Reading.period_end, Reading.value, col(Reading.cost)).where(
         Reading.meter_id == meter.id, col(Reading.period_end) > since.to_pydatetime())
         .order_by(col(Reading.period_start))).all()
     frame = pd.DataFrame(rows, columns=["start", "end", "value", "cost"])
