@@ -7,11 +7,10 @@ Create Date: 2026-11-22 04:57:47.464207
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes)
+import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes)
 from alembic import op
 
 import emc.dbtypes  # noqa: F401  (Money, ExactDecimal, UTCDateTime)
-
 
 revision: str = '0005'
 down_revision: str | None = '0004'

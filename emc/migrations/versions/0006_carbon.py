@@ -7,7 +7,7 @@ Create Date: 2026-11-22 05:20:39.065156
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes)
+import sqlmodel.sql.sqltypes  # noqa: F401  (autogenerate writes sqlmodel.sql.sqltypes)
 from alembic import op
 
 import emc.carbon.columns  # noqa: F401  (Milli: ledger figures exact to 0.001)

@@ -6,7 +6,7 @@ Revises: 0009
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import emc.dbtypes
