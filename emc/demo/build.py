@@ -156,7 +156,7 @@ def _workflow(session: Session, row: Settlement, today: date, *, approve_only: b
     if approve_only:
         return "approved"
     settlement.transition(session, row, "issue", actor="manager", at=day(5))
-    if (today - row.period_end).days < UNPAID_DAYS:
+    if (today - row.period_end).days < UNPAID_DAYS or row.net_to_esco == 0:  # (nothing owed: nothing to pay)
         return "issued"
     settlement.transition(session, row, "pay", actor="finance", paid_on=row.period_end + timedelta(days=25),
                           reference=f"DEMO-{row.number}", at=day(25))
