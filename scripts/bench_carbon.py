@@ -8,7 +8,7 @@ data in one call — against the targets of issue 7 (rebuild < 10 s, dashboard <
     python scripts/bench_carbon.py --interval daily                  # the same from daily readings (heavier)
     python scripts/bench_carbon.py --institutions 60 --contracts 30 --meters 300   # quick look
 
-The portfolio is emc.synthetic's (seeded, deterministic). Settlements are not computed by the settlement engine
+The portfolio is emc.demo.portfolio's (seeded, deterministic). Settlements are not computed by the settlement engine
 here (that is bench_settlement.py's job): each contract gets one approved monthly settlement per month since its
 start, every utility saving 10 % of its meters' use, so the ledger has the Wuxi-scale number of savings to attribute.
 The machine's load average is printed before and after: other work on the machine slows every figure.
@@ -116,11 +116,12 @@ def main() -> None:
     from sqlalchemy import func, select
     from sqlmodel import Session
 
-    from emc import synthetic
     from emc.carbon import alerts, ledger, loading
     from emc.carbon.models import CarbonEntry
     from emc.carbon.reads import dashboard
     from emc.db import make_engine, upgrade
+    from emc.demo import portfolio as synthetic
+    from emc.demo.spec import PortfolioSpec
     from emc.org.scope import Scope
 
     print(f"start: {_load()}")
@@ -132,7 +133,7 @@ def main() -> None:
     engine = make_engine(url)
     try:
         upgrade(engine)
-        spec = synthetic.PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
+        spec = PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
                                        years=args.years, interval=args.interval, seed=7)
         t0 = time.perf_counter()
         with Session(engine) as s:

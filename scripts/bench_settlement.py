@@ -60,10 +60,11 @@ def main() -> None:
     from sqlalchemy import insert, select, update
     from sqlmodel import Session
 
-    from emc import synthetic
     from emc.baselines import service as baselines
     from emc.contracts.models import Contract
     from emc.db import make_engine, upgrade
+    from emc.demo import portfolio as synthetic
+    from emc.demo.spec import PortfolioSpec
     from emc.metering.models import WeatherObservation, WeatherStation
     from emc.org.models import Institution
     from emc.settlement import drafting, period_inputs
@@ -72,7 +73,7 @@ def main() -> None:
     db = args.db or f"sqlite:///{tempfile.mkdtemp(prefix='emc-bench-settle-')}/bench.db"
     eng = make_engine(db)
     upgrade(eng)
-    spec = synthetic.PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
+    spec = PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
                                    years=args.years, interval="daily", seed=11,
                                    settle_monthly=args.monthly)
     t0 = time.perf_counter()

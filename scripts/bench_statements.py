@@ -9,7 +9,7 @@ whole period issued through the real issue-period service and taken away as fina
 
 Targets (issue 6): at least 20 statements per second on one core; a 415-statement period issued in under 30 s.
 
-The period: a synthetic Wuxi-scale portfolio (emc.synthetic, every contract settling monthly from the same month)
+The period: a synthetic Wuxi-scale portfolio (emc.demo.portfolio, every contract settling monthly from the same month)
 whose first month is drafted by the settlement service, submitted and approved (inputs hashed, ledger posted) —
 the real path — with one stand-in: the measured savings the service would read from approved baselines come
 from each contract's baseline use (10 % saved), because fitting baselines on six years of readings is what
@@ -65,15 +65,16 @@ def build_period(engine, count: int, seed: int) -> tuple[str, int, dict[str, int
     from sqlalchemy import select
     from sqlmodel import Session
 
-    from emc import synthetic
     from emc.contracts.models import Contract
+    from emc.demo import portfolio as synthetic
+    from emc.demo.spec import PortfolioSpec, add_months
     from emc.settlement import drafting, workflow
     from emc.settlement.core.controls import SettlementError
 
     contracts = count + count // 4 + 10  # lease contracts are left out; a margin for them
-    spec = synthetic.PortfolioSpec(institutions=max(415, contracts), contracts=contracts, meters=0, years=2,
+    spec = PortfolioSpec(institutions=max(415, contracts), contracts=contracts, meters=0, years=2,
                                    interval="none", seed=seed, settle_monthly=True)
-    month = synthetic._add_months(spec.start.replace(day=1), 12)  # settle_monthly: every contract starts here
+    month = add_months(spec.start.replace(day=1), 12)  # settle_monthly: every contract starts here
     with Session(engine) as s:
         synthetic.generate(s, spec, actor="bench")
         s.commit()

@@ -19,7 +19,7 @@ import emc.wiring  # noqa: F401  (scope rules and cross-domain answers for the s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from emc.synthetic import PortfolioSpec
+    from emc.demo.spec import PortfolioSpec
 
     d = PortfolioSpec()
     parser = argparse.ArgumentParser(description=__doc__,
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from emc.db import make_engine, session_scope, upgrade
-    from emc.synthetic import SyntheticError, generate
+    from emc.demo.portfolio import SyntheticError, generate
 
     if args.db is None:
         from emc.config import get_settings

@@ -166,7 +166,7 @@ class LiveServer:
 
 
 def build_demo_db(url: str) -> None:
-    from emc.demo import build_demo
+    from emc.demo.build import build_demo
 
     engine = make_engine(url)
     upgrade(engine)
@@ -191,7 +191,7 @@ def settled_demo_server(request: pytest.FixtureRequest, tmp_path_factory: pytest
                         sqlite_template: Path, postgres: PostgresServer | None) -> Iterator[LiveServer]:
     """The demo as `emc demo` builds it, settlements included (baselines approved, every ended period with
     data drafted, the examples' first contract years approved): for invariants over the whole demo."""
-    from emc.demo import build_demo
+    from emc.demo.build import build_demo
 
     url = _fresh_url(request.param, tmp_path_factory.mktemp("demo-settled"), sqlite_template, postgres)
     engine = make_engine(url)

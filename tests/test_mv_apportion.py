@@ -59,3 +59,21 @@ def test_a_month_without_bills_is_not_settled() -> None:
     row = result.periods.iloc[0]
     assert not row["settled"] and round(row["coverage"], 4) == round(14 / 31, 4)
     assert result.total["periods_settled"] == 0 and [w.code for w in result.warnings].count("period_not_settled") == 1
+
+
+def test_apportioned_periods_carry_a_prediction_uncertainty() -> None:
+    """Each settled month carries the bills' prediction-variance interval scaled to its share (never NaN);
+    a month inside one bill gets that share of the bill's interval, and the months' intervals add up to at
+    least the bills' (the coefficient error is shared)."""
+    model, rep, weather = _case()
+    cuts = calendar_periods(pd.Timestamp("2023-01-15"), pd.Timestamp("2024-01-15"))
+    result = period_savings(model, rep, cuts, temperature=weather)
+    from emc.mv import savings
+
+    per_bill = savings(model, rep, period="bill", temperature=weather)
+    for tag in ("68", "90"):
+        u, um = result.periods[f"uncertainty_{tag}"], result.periods[f"uncertainty_model_{tag}"]
+        assert np.isfinite(u).all() and np.isfinite(um).all() and (um > 0).all()
+        assert np.isfinite(result.total[f"uncertainty_model_{tag}"])
+        assert um.sum() >= per_bill.periods[f"uncertainty_{tag}"].sum() * (1 - 1e-9)
+    assert (result.periods["uncertainty_model_90"] > result.periods["uncertainty_model_68"]).all()

@@ -55,7 +55,7 @@ def issue_unpaid(engine: Engine, n: int) -> None:
 
 
 def build(url: str, synthetic: int, settlements: int) -> None:
-    from emc.demo import build_demo
+    from emc.demo.build import build_demo
 
     engine = make_engine(url)
     upgrade(engine)

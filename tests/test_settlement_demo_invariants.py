@@ -5,6 +5,9 @@
   `emc savings` uses (one function for both);
 * no period without its data is drafted (coverage, custody bills, approved baseline), and what waits is
   listed on the settlements page with its reason;
+* the examples' data reach the last full month before the day the demo is built, every period that has
+  ended is settled, current months are drafts and approvals while earlier ones are issued and paid, and the
+  dashboards have a complete previous year and the year to date;
 * the guarantee status comes from the guarantee's measurement only; economics are computed only where the
   ESCO's cash is known.
 """
@@ -12,22 +15,33 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from conftest import LiveServer
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 from test_web import login
 
 from emc.baselines import service as baselines
-from emc.contracts.models import Contract
+from emc.config import get_settings
+from emc.contracts.models import Contract, ContractMeter
 from emc.contracts.service import current_version
-from emc.settlement import economics_view
+from emc.metering.models import Meter, Reading
+from emc.org.models import Institution
+from emc.settlement import economics_view, period_inputs
 from emc.settlement.core import guarantee_status as gs
-from emc.settlement.models import Settlement
+from emc.settlement.models import Settlement, SettlementWait
+
+CHANGZHOU, WUXI = "320400", "320200"
+
+
+def _examples(session: Session) -> list[Contract]:
+    return list(session.execute(select(Contract).where(~Contract.code.startswith("SYN-"))
+                                .order_by(Contract.code)).scalars())
 
 
 def _login(server: LiveServer, username: str) -> httpx.Client:
@@ -79,12 +93,13 @@ def test_period_savings_add_up_to_the_savings_of_the_span(demo: tuple[LiveServer
 
 def test_no_period_without_its_data_is_drafted(demo: tuple[LiveServer, Session]) -> None:
     server, session = demo
+    until = date.today().replace(day=1)
+    # nothing after the data (they reach the first of this month), and no custody period without its bills
+    rows = session.execute(select(Settlement).where(Settlement.kind == "period")).scalars().all()
+    assert rows and max(r.period_end for r in rows) <= until
     yixing = session.execute(select(Contract).where(Contract.code == "YX-TG-2023")).scalar_one()
-    rows = session.execute(select(Settlement).where(Settlement.contract_id == yixing.id)).scalars().all()
-    # the last bills end 2025-02-28: nothing after February 2025 is drafted, no true-up of contract year 3
-    assert rows and max(r.period_end for r in rows).isoformat() <= "2025-03-01"
-    assert not [r for r in rows if r.kind == "year_end" and r.contract_year >= 3]
-    assert not [r.number for r in rows if any(w.get("code") == "no_bills" for w in r.warnings)]
+    assert not [r.number for r in rows if r.contract_id == yixing.id and any(w.get("code") == "no_bills"
+                                                                               for w in r.warnings)]
     # every drafted period of every contract has its data: each measured utility covers ≥ 90 % of each month
     for r in session.execute(select(Settlement).where(Settlement.kind == "period", Settlement.version == 1)).scalars():
         contract = session.get(Contract, r.contract_id)
@@ -93,14 +108,77 @@ def test_no_period_without_its_data_is_drafted(demo: tuple[LiveServer, Session])
             report = baselines.compute_savings(session, contract, utility, r.period_start,
                                                r.period_end - timedelta(days=1))
             assert bool(report.result.periods["settled"].all()), (r.number, utility)
-    # what waits is listed, per contract and period, with its reason
+    # what waits is listed, per contract and period, with its reason (synthetic contracts without a baseline)
+    waits = session.execute(select(SettlementWait, Contract).join(Contract, Contract.id == SettlementWait.contract_id)
+                            .where(SettlementWait.reason != "earlier_period")).all()
+    assert waits and all(c.code.startswith("SYN-") for _, c in waits)
+    wait, waiting = waits[0]
     page = _login(server, "manager").get("/settlements").text
-    assert 'id="data-wait"' in page and "YX-TG-2023" in page and "2025-03-01" in page
-    assert "账单未覆盖至本期最后一天" in page  # Yixing's custody bills end in February 2025
-    # only what the user may see: the Binhu district manager and another company's ESCO see no Yixing wait
-    for user in ("binhu", "esco2"):
-        other = _login(server, user).get("/settlements").text
-        assert "YX-TG-2023" not in other
+    assert 'id="data-wait"' in page and waiting.code in page and wait.period_start.isoformat() in page
+    # only what the user may see: another company's ESCO sees no synthetic contract's wait
+    assert waiting.code not in _login(server, "esco2").get("/settlements").text
+
+
+def test_every_example_has_data_and_settlements_up_to_the_last_full_month(demo: tuple[LiveServer, Session]) -> None:
+    _, session = demo
+    today = date.today()
+    zone = ZoneInfo(get_settings().timezone)
+    examples = _examples(session)
+    assert len(examples) == 5
+    for contract in examples:
+        ended = {(p.start, p.end) for p in period_inputs.periods_of(session, contract) if p.end <= today}
+        drafted = {tuple(r) for r in session.execute(select(Settlement.period_start, Settlement.period_end).where(
+            Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.version == 1)).all()}
+        assert ended and drafted == ended, (contract.code, sorted(ended - drafted)[:3])
+        meters = select(ContractMeter.meter_id).where(ContractMeter.contract_id == contract.id)
+        for code, last in session.execute(select(Meter.code, func.max(Reading.period_end)).join(
+                Reading, Reading.meter_id == Meter.id).where(Meter.id.in_(meters)).group_by(Meter.code)).all():
+            assert last.astimezone(zone).date() == today.replace(day=1), (contract.code, code, last)
+    assert session.execute(select(SettlementWait.id).where(
+        SettlementWait.contract_id.in_([c.id for c in examples]))).first() is None
+
+
+def test_current_months_are_the_bureaus_work_earlier_ones_issued_and_paid(demo: tuple[LiveServer, Session]) -> None:
+    _, session = demo
+    today = date.today()
+    recent: set[str] = set()
+    for contract in _examples(session):
+        for r in session.execute(select(Settlement).where(Settlement.contract_id == contract.id,
+                                                          Settlement.version == 1)).scalars():
+            age = (today - r.period_end).days
+            if age < 62:
+                recent.add(r.status)
+            elif age >= 100:  # paid, or issued when nothing is owed
+                assert r.status == "paid" or (r.status == "issued" and r.net_to_esco == 0), (r.number, r.status)
+            else:
+                assert r.status in ("issued", "paid"), (r.number, r.status)
+    # this month's statements to approve, last month's to issue
+    assert {"draft", "approved"} <= recent
+
+
+def test_dashboards_have_a_complete_previous_year_and_the_year_to_date(demo: tuple[LiveServer, Session]) -> None:
+    server, session = demo
+    c = _login(server, "manager")
+    year, month = date.today().year, date.today().month
+    # Changzhou: the examples' hospital and school
+    previous = c.get("/api/carbon/dashboard", params={"year": year - 1, "region": CHANGZHOU}).json()["coverage"]
+    assert (previous["months"], previous["of_months"], previous["complete"]) == (12, 12, True)
+    current = c.get("/api/carbon/dashboard", params={"year": year, "region": CHANGZHOU}).json()["coverage"]
+    assert (current["months"], current["of_months"], current["closed"]) == (month - 1, 12, False)
+    assert c.get("/carbon", params={"year": year, "region": CHANGZHOU}).text.count(f"数据覆盖 {month - 1} / 12 月")
+    # no target is met or missed (已完成 / 未完成) in a year still running
+    targets = c.get("/api/carbon/dashboard", params={"year": year, "region": WUXI}).json()["targets"]
+    assert not [t for t in targets if t["status"] in ("met", "missed")]
+    # Wuxi: the civic centre and the college, a complete previous year each
+    for code in ("WX-SMZX-2018", "WX-LHZY-WATER-2024"):
+        contract = session.execute(select(Contract).where(Contract.code == code)).scalar_one()
+        institutions = session.execute(select(Institution.code).join(Meter, Meter.institution_id == Institution.id)
+                                       .join(ContractMeter, ContractMeter.meter_id == Meter.id)
+                                       .where(ContractMeter.contract_id == contract.id).distinct()).scalars().all()
+        assert institutions
+        for inst in institutions:
+            page = c.get(f"/carbon/institutions/{inst}", params={"year": year - 1}).text
+            assert f"{year - 1} 年数据覆盖 12 / 12 月" in page, (code, inst)
 
 
 def test_guarantee_status_comes_from_its_measurement(demo: tuple[LiveServer, Session]) -> None:

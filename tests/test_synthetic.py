@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter, ContractVersion
 from emc.contracts.spec import ContractFile
 from emc.db import make_engine, session_scope, upgrade
+from emc.demo.portfolio import PortfolioSummary, SyntheticError, generate
+from emc.demo.spec import PortfolioSpec
 from emc.metering.models import Meter, Reading
 from emc.org.models import Esco, Institution, Region
-from emc.synthetic import PortfolioSpec, PortfolioSummary, SyntheticError, generate
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SMALL = PortfolioSpec(institutions=40, contracts=15, meters=120, years=1, start=date(2022, 1, 1), seed=7)
@@ -190,7 +191,7 @@ def test_hourly_and_none(tmp_path: Path) -> None:
 def test_the_demo_city_meters_every_institution_up_to_the_last_full_month(tmp_path: Path) -> None:
     """Issue 13: the demo's city has readings for every institution from January of last year to the last full
     month before the day it is built, and institutions of a category differ as real ones do."""
-    from emc.synthetic import demo_spec
+    from emc.demo.spec import demo_spec
 
     spec = demo_spec(6, date(2026, 12, 4))
     assert (spec.start, spec.end, spec.months) == (date(2025, 1, 1), date(2026, 12, 1), 23)

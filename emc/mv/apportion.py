@@ -20,8 +20,12 @@ calendarisation ENERGY STAR Portfolio Manager applies to bills). With a weather-
 give the same split: by days.
 
 Uncertainty per period: ASHRAE G14-2014 Annex B with m = the period's days with data in the model's rows
-(bills), as in ``emc.mv.savings``. The prediction-variance form (``uncertainty_model_*``) is not carried to
-apportioned periods: it is left NaN (not known), never zero.
+(bills), as in ``emc.mv.savings``. Beside it, the prediction-variance form (``uncertainty_model_*``): each
+bill's interval from the covariance form of ``emc.mv.savings`` (s'·Cov(β)·s + σ²·Σ days, inflated by n/n''),
+scaled to the share of the bill's predicted use that falls in the period (a fixed share w of a prediction has
+w times its standard error) and added over the period's bills as if fully correlated (the coefficient error is
+shared by every bill; for the day-to-day scatter this is an upper bound). Where the G14 figure cannot be
+formed, the headline is the prediction-variance one: a settled period never carries an unknown (NaN) interval.
 """
 
 from __future__ import annotations
@@ -83,6 +87,33 @@ def daily_weights(model: BaselineModel, bills: pd.DataFrame, temperature: pd.Ser
     return weights
 
 
+def _split_bills(rows: pd.DataFrame, weights: list[np.ndarray], p_start: pd.DatetimeIndex, p_end: pd.DatetimeIndex,
+                 confidence: Sequence[float]) -> tuple[dict[str, np.ndarray], dict[float, np.ndarray]]:
+    """Each period's share of every settled bill: the bills' figures and days with data, and the bills'
+    prediction-variance intervals scaled by the same shares (module docstring)."""
+    n_p = len(p_start)
+    sums = {k: np.zeros(n_p) for k in ("routine_baseline", "non_routine", "actual", "days_with_data")}
+    bill_u = {conf: rows[f"uncertainty_{round(conf * 100):d}"].to_numpy(dtype=float) for conf in confidence}
+    model_u = {conf: np.zeros(n_p) for conf in confidence}
+    for i, rec in enumerate(rows.itertuples(index=False)):
+        if not bool(rec.settled):
+            continue  # a bill without data (or a prediction) leaves its days without data
+        bill_days = pd.date_range(pd.Timestamp(rec.period_start), pd.Timestamp(rec.period_end) - DAY, freq="D")
+        w = weights[i]
+        for j in range(n_p):
+            inside = (bill_days >= p_start[j]) & (bill_days < p_end[j])
+            if not inside.any():
+                continue
+            share = float(w[inside].sum())
+            sums["routine_baseline"][j] += share * float(rec.routine_baseline)
+            sums["non_routine"][j] += share * float(rec.non_routine)
+            sums["actual"][j] += share * float(rec.actual)
+            sums["days_with_data"][j] += float(inside.sum())
+            for conf in confidence:
+                model_u[conf][j] += share * bill_u[conf][i]
+    return sums, model_u
+
+
 def period_savings(model: BaselineModel, bills: pd.DataFrame, periods: Sequence[tuple[pd.Timestamp, pd.Timestamp]],
                    *, temperature: pd.Series | None = None, adjustments: Sequence[Adjustment] = (),
                    confidence: Sequence[float] = (0.68, 0.90), no_loss_no_gain: bool = False,
@@ -100,21 +131,7 @@ def period_savings(model: BaselineModel, bills: pd.DataFrame, periods: Sequence[
     p_start = pd.DatetimeIndex([p[0] for p in periods])
     p_end = pd.DatetimeIndex([p[1] for p in periods])
     span_days = ((p_end - p_start) / DAY).to_numpy(dtype=float)
-    sums = {k: np.zeros(n_p) for k in ("routine_baseline", "non_routine", "actual", "days_with_data")}
-    for i, rec in enumerate(rows.itertuples(index=False)):
-        if not bool(rec.settled):
-            continue  # a bill without data (or a prediction) leaves its days without data
-        bill_days = pd.date_range(pd.Timestamp(rec.period_start), pd.Timestamp(rec.period_end) - DAY, freq="D")
-        w = weights[i]
-        for j in range(n_p):
-            inside = (bill_days >= p_start[j]) & (bill_days < p_end[j])
-            if not inside.any():
-                continue
-            share = float(w[inside].sum())
-            sums["routine_baseline"][j] += share * float(rec.routine_baseline)
-            sums["non_routine"][j] += share * float(rec.non_routine)
-            sums["actual"][j] += share * float(rec.actual)
-            sums["days_with_data"][j] += float(inside.sum())
+    sums, model_u = _split_bills(rows, weights, p_start, p_end, confidence)
     coverage = np.divide(sums["days_with_data"], span_days, out=np.zeros(n_p), where=span_days > 0)
     disq = model.disqualified or model.model_type == "none"
     settled = (coverage >= min_coverage - 1e-12) & (not disq)
@@ -155,15 +172,18 @@ def period_savings(model: BaselineModel, bills: pd.DataFrame, periods: Sequence[
                   "savings_fraction": tot_raw / tot_adj if tot_adj else float("nan"), "m": m_tot})
     for conf in confidence:
         tag = f"{round(conf * 100):d}"
+        um = np.where(settled, model_u[conf], np.nan)
         u = np.array([unc(m, b, conf) for m, b in zip(m_p, adjusted, strict=True)])
+        u = np.where(np.isfinite(u), u, um)
         out[f"uncertainty_{tag}"] = np.where(settled, u, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[f"fsu_{tag}"] = np.where(settled & (raw != 0), u / np.abs(raw), np.nan)
-        out[f"uncertainty_model_{tag}"] = np.nan
+        out[f"uncertainty_model_{tag}"] = um
+        umt = float(np.sum(um[s])) if s.any() else float("nan")
         ut = unc(m_tot, tot_adj, conf)
-        total[f"uncertainty_{tag}"] = ut
-        total[f"fsu_{tag}"] = ut / abs(tot_raw) if tot_raw else float("inf")
-        total[f"uncertainty_model_{tag}"] = float("nan")
+        total[f"uncertainty_{tag}"] = ut if math.isfinite(ut) else umt
+        total[f"fsu_{tag}"] = total[f"uncertainty_{tag}"] / abs(tot_raw) if tot_raw else float("inf")
+        total[f"uncertainty_model_{tag}"] = umt
     total["compliant"] = bool(total.get("compliant")) and bool(s.any())
     warnings = [w for w in per_bill.warnings if w.code not in ("period_not_settled", "adjustment_in_unsettled_period")]
     for k in np.flatnonzero(~settled & ~np.bool_(disq)):

@@ -4,6 +4,7 @@ scheduled run drafts every period that is due, in order, and records what waits 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -47,7 +48,7 @@ from emc.settlement.period_inputs import (
     uses_average_cost,
     uses_time_of_use,
 )
-from emc.settlement.records import actor_name, find
+from emc.settlement.records import actor_name, find, lines_of
 
 
 def _number(contract: Contract, kind: str, start: date, version: int) -> str:
@@ -203,6 +204,7 @@ def draft(session: Session, contract: Contract, month: date, *, actor: User | st
 class DueReport:
     created: list[str] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # incomplete data: retried on the next run
+    recomputed: list[str] = field(default_factory=list)  # drafts whose inputs changed since they were drafted
 
     def as_dict(self) -> dict[str, list[str]]:
         return {"created": self.created, "waiting": self.waiting}
@@ -223,9 +225,12 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
             report.waiting.append(f"{contract.code}: {exc}")
             continue
         due = [p for p in periods_of(session, contract) if p.end <= today]
-        done = set(session.execute(select(Settlement.period_start, Settlement.period_end).where(
-            Settlement.contract_id == contract.id, Settlement.kind == "period")).tuples())
-        todo = [p for p in due if (p.start, p.end) not in done]
+        done = {(r.period_start, r.period_end): r for r in session.execute(select(Settlement).where(
+            Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.version == 1)).scalars()}
+        # still-draft settlements are recomputed from today's data: a draft written before a correction, a late
+        # bill or a fix in the engine would otherwise stay wrong until someone opens it
+        todo = [p for p in due
+                if (p.start, p.end) not in done or done[(p.start, p.end)].status == SettlementStatus.draft]
         cache = _reporting_cache(session, contract, versions, todo)
         carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
         waits: list[SettlementWait] = []
@@ -233,9 +238,9 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
             try:
                 savepoint = session.begin_nested()
                 state = carried[1] if carried and carried[0] == period.start else None
-                rows = draft_period(session, contract, period, actor=actor, cache=cache, unsettled=True, state=state)
+                rows = _due_period(session, contract, versions, period, done.get((period.start, period.end)),
+                                   report, actor=actor, cache=cache, state=state)
                 savepoint.commit()
-                report.created.extend(r.number for r in rows)
                 carried = (period.end, SettlementState.from_dict(rows[0].state_after) if rows[0].state_after
                            else SettlementState())
             except IncompleteData as exc:
@@ -252,6 +257,41 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
                      after={"waiting": report.waiting[:50], "created": len(report.created)})
     return report
+
+
+def _due_period(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
+                existing: Settlement | None, report: DueReport, *, actor: User | str, cache: Cache,
+                state: SettlementState | None) -> list[Settlement]:
+    """Draft a period without a settlement; recompute a still-draft one whose inputs changed."""
+    if existing is None:
+        rows = draft_period(session, contract, period, actor=actor, cache=cache, unsettled=True, state=state)
+        report.created.extend(r.number for r in rows)
+        return rows
+    rows = _recompute_changed(session, contract, versions, period, existing, actor=actor, cache=cache, state=state)
+    report.recomputed.extend(r.number for r in rows if r.status == SettlementStatus.draft)
+    return rows or [existing]
+
+
+def _recompute_changed(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
+                       existing: Settlement, *, actor: User | str, cache: Cache,
+                       state: SettlementState | None) -> list[Settlement]:
+    """A still-draft period settlement recomputed from today's data and redrafted (with its year's true-up)
+    only where a figure, input, line or warning differs; an unchanged draft is left as it is (no audit
+    noise, and who last changed its inputs stays who did)."""
+    result = compute_period(session, contract, versions, period,
+                            state if state is not None else previous_state(session, contract, period), cache)
+    fresh = Settlement(number=existing.number, contract_id=contract.id, period_start=period.start,
+                       period_end=period.end, contract_year=existing.contract_year, created_by="")
+    _fill(fresh, result, list(result.lines))
+
+    def figures(row: Settlement, lines: list[dict[str, Any]]) -> Any:
+        return json.loads(json.dumps([str(row.net_to_esco), row.inputs, row.state_after, row.warnings, lines],
+                                     sort_keys=True, default=str))
+
+    if figures(existing, [line.detail for line in lines_of(session, existing)]) == \
+            figures(fresh, [line.to_dict() for line in result.lines]):
+        return []
+    return draft_period(session, contract, period, actor=actor, cache=cache, state=state)
 
 
 def _record_waits(session: Session, contract: Contract, waits: list[SettlementWait]) -> None:

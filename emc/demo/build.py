@@ -3,19 +3,22 @@ one user per role with documented passwords (README "Demo users"). Running it tw
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
 from emc.db import analyze, session_scope
-from emc.org.models import User
+from emc.org.models import Role, User
 from emc.org.service import UserCreate, create_user, load_regions
 from emc.paths import resource_dir
+from emc.settlement.models import Settlement, SettlementStatus
 from emc.tariffs.service import load_file as load_tariffs
 
 
@@ -38,7 +41,8 @@ DEMO_USERS = [
     DemoUser("finance", "demo-finance", "finance", region="320000", display_name="财务处"),
     DemoUser("viewer", "demo-viewer", "viewer", region="320200", display_name="无锡市 只读"),
     DemoUser("esco", "demo-esco", "esco", esco_of_contract="wuxi-civic-centre.toml", display_name="国网综能 项目经理"),
-    DemoUser("esco2", "demo-esco2", "esco", esco_of_contract="hospital-hvac-lighting.toml", display_name="医院项目 ESCO"),
+    DemoUser("esco2", "demo-esco2", "esco", esco_of_contract="hospital-hvac-lighting.toml",
+             display_name="医院项目 ESCO"),
 ]
 
 
@@ -59,6 +63,7 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
             yield f"contract {result}"
 
     yield from _baselines(engine)
+    yield from _continued(engine, date.today())
 
     if synthetic_contracts > 0:
         yield from _synthetic(engine, synthetic_contracts)
@@ -72,7 +77,7 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
                 yield f"user {demo_user.username}: skipped ({demo_user.esco_of_contract} not in {contracts_dir})"
                 continue
             create_user(session, UserCreate(username=demo_user.username, password=demo_user.password,
-                                            role=demo_user.role, region=demo_user.region, esco=esco,
+                                            role=Role(demo_user.role), region=demo_user.region, esco=esco,
                                             display_name=demo_user.display_name), actor="demo")
             yield f"user {demo_user.username} / {demo_user.password} ({demo_user.role})"
     if settle:
@@ -86,14 +91,14 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
 def _settle(engine: Engine) -> Iterator[str]:
     """What a bureau would have done by now: baselines fitted and approved (a model failing the ASHRAE G14
     gates is approved with the demo's written reason, as the product requires), every period that has
-    ended drafted by the scheduler's job, and the first contract year of each example contract taken through
-    the workflow (approved, issued, and paid where the statement is old) so every page has something to show.
-    Idempotent: a second run finds the baselines and settlements in place."""
-    from datetime import UTC, date, datetime, time, timedelta
-
+    ended drafted by the scheduler's job, and each example contract's statements taken through the workflow
+    as a bureau would have them today (old ones paid, recent ones issued, last month's approved, this month's
+    a draft). Idempotent: a second run finds the baselines and settlements in place."""
     from emc.baselines import service as baselines
-    from emc.settlement import drafting, period_inputs, workflow
-    from emc.settlement.models import Settlement, SettlementStatus
+    from emc.settlement import drafting, period_inputs
+    from emc.settlement.models import Settlement
+
+    today = date.today()
 
     with session_scope(engine) as session:
         fitted = failed = 0
@@ -104,7 +109,8 @@ def _settle(engine: Engine) -> Iterator[str]:
                 savepoint = session.begin_nested()  # a fit that cannot be approved leaves nothing behind
                 try:
                     b = baselines.fit(session, contract, utility, actor="demo")
-                    baselines.approve(session, b, actor="demo", reason="演示数据：按拟合结果批准 (demo: approved as fitted)")
+                    baselines.approve(session, b, actor="demo",
+                                      reason="演示数据：按拟合结果批准 (demo: approved as fitted)")
                     savepoint.commit()
                     fitted += 1
                 except Exception:  # noqa: BLE001  (no readings, no weather, a disqualified model): the contract waits
@@ -113,37 +119,54 @@ def _settle(engine: Engine) -> Iterator[str]:
         yield (f"baselines: {fitted} approved, {failed} cannot be fitted (no readings or no weather over the "
                "baseline period: their settlements wait, as they would in production)")
     with session_scope(engine) as session:
-        report = drafting.run_due(session, date.today(), actor="demo")
+        report = drafting.run_due(session, today, actor="demo")
         yield f"settlements: {len(report.created)} drafted, {len(report.waiting)} contracts waiting for data"
     with session_scope(engine) as session:
-        examples = [c for c in session.execute(select(Contract).where(~Contract.code.startswith("SYN-"))).scalars()]
-        moved = 0
+        examples = list(session.execute(select(Contract).where(~col(Contract.code).startswith("SYN-"))).scalars())
+        moved: Counter[str] = Counter()
         for contract in examples:
             rows = session.execute(select(Settlement).where(
-                Settlement.contract_id == contract.id, Settlement.contract_year == 1,
-                Settlement.status == SettlementStatus.draft).order_by(Settlement.period_start)).scalars().all()
-            for row in rows:
-                # as it would have happened: submitted after the period, approved by a second manager (four
-                # eyes), issued, and paid within the payment days
-                def day(n: int, end: date = row.period_end) -> datetime:
-                    return min(datetime.combine(end + timedelta(days=n), time(10), UTC), datetime.now(UTC))
+                col(Settlement.contract_id) == contract.id, col(Settlement.version) == 1,
+                col(Settlement.status) == SettlementStatus.draft)).scalars().all()
+            # newest first: the latest recent period stays a draft (this month's work), the one before is
+            # approved and waits to be issued, recent ones are issued (finance pays them), older ones paid
+            newest = sorted(rows, key=lambda r: (r.period_end, r.kind == "year_end"), reverse=True)
+            for i, row in enumerate(newest):
+                recent = (today - row.period_end).days < RECENT_DAYS
+                if recent and i == 0:
+                    continue
+                moved[_workflow(session, row, today, approve_only=recent and i == 1)] += 1
+        yield ("settlements of the examples: " + ", ".join(f"{n} {state}" for state, n in sorted(moved.items()))
+               + " (the latest recent period of each stays a draft)")
 
-                workflow.transition(session, row, "submit", actor="manager", at=day(2))
-                workflow.transition(session, row, "approve", actor="manager2", at=day(4))
-                workflow.transition(session, row, "issue", actor="manager", at=day(5))
-                paid_on = row.period_end + timedelta(days=25)
-                if paid_on < date.today() - timedelta(days=730):  # recent ones stay issued: finance pays them
-                    workflow.transition(session, row, "pay", actor="finance", paid_on=paid_on,
-                                          reference=f"DEMO-{row.number}", at=day(25))
-                moved += 1
-        yield f"settlements: {moved} of the examples' first contract years approved and issued (old ones paid)"
+
+RECENT_DAYS = 62  # a period that ended less than about two months ago is this month's or last month's work
+UNPAID_DAYS = 100  # statements issued in the last three months are not paid yet
+
+
+def _workflow(session: Session, row: Settlement, today: date, *, approve_only: bool) -> str:
+    """As it would have happened: submitted after the period, approved by a second manager (four eyes),
+    issued, and paid within the payment days; the state the row ends in."""
+    from emc.settlement import workflow
+
+    def day(n: int, end: date = row.period_end) -> datetime:
+        return min(datetime.combine(end + timedelta(days=n), time(10), UTC), datetime.now(UTC))
+
+    workflow.transition(session, row, "submit", actor="manager", at=day(2))
+    workflow.transition(session, row, "approve", actor="manager2", at=day(4))
+    if approve_only:
+        return "approved"
+    workflow.transition(session, row, "issue", actor="manager", at=day(5))
+    if (today - row.period_end).days < UNPAID_DAYS or row.net_to_esco == 0:  # (nothing owed: nothing to pay)
+        return "issued"
+    workflow.transition(session, row, "pay", actor="finance", paid_on=row.period_end + timedelta(days=25),
+                          reference=f"DEMO-{row.number}", at=day(25))
+    return "paid"
 
 
 def _carbon(engine: Engine) -> Iterator[str]:
     """Factors, targets, quotas and ledger settings from the shipped seed, then the ledger and its warnings
     (what the nightly jobs keep up to date)."""
-    from datetime import date
-
     from sqlalchemy import func
 
     from emc.carbon import alerts, ledger
@@ -157,9 +180,10 @@ def _carbon(engine: Engine) -> Iterator[str]:
             for line in report.lines():
                 yield f"carbon {line}"
         rebuilt = ledger.rebuild(session, actor="demo")
-        yield (f"carbon ledger {rebuilt.years[0] if rebuilt.years else ''}–{rebuilt.years[-1] if rebuilt.years else ''}:"
+        span = f"{rebuilt.years[0]}–{rebuilt.years[-1]}" if rebuilt.years else "–"
+        yield (f"carbon ledger {span}:"
                f" {rebuilt.added} entries added, {rebuilt.unchanged} unchanged, {len(rebuilt.problems)} problems")
-        year = func.extract("year", CarbonEntry.month)
+        year = func.extract("year", col(CarbonEntry.month))
         busiest = session.execute(select(year, func.count()).group_by(year).order_by(func.count().desc())).first()
         if busiest:  # the over-quota check as of October of the year with the most data (a year in progress)
             warned = alerts.raise_quota_warnings(session, today=date(int(busiest[0]), 10, 1), actor="demo")
@@ -190,16 +214,35 @@ def _baselines(engine: Engine) -> Iterator[str]:
         yield f"import {item['file']}{' [' + item['sheet'] + ']' if item.get('sheet') else ''}: {state}"
 
 
+def _continued(engine: Engine, today: date) -> Iterator[str]:
+    """The examples' data continued to the last full month before ``today`` (emc.demo.extend), imported like
+    uploads; a second run finds them present."""
+    from emc.demo.extend import extension_files
+    from emc.metering.service import ImportOptions, import_file
+    from emc.org.scope import Scope
+
+    with session_scope(engine) as session:
+        files = extension_files(session, today)
+    for item in files:
+        with session_scope(engine) as session:
+            report = import_file(session, item.path, file_name=item.path.name, actor="demo", scope=Scope.everything(),
+                                 options=ImportOptions(kind=item.kind, station=item.station))
+        batch = report.batch
+        state = "present already" if report.already_imported else f"{batch.status}, {batch.rows_new:,} new rows"
+        if batch.errors:
+            state += f", {batch.errors} errors"
+        yield f"import {item.path.name} (continued to {today.replace(day=1)}): {state}"
+
+
 def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
-    from emc import synthetic
+    from emc.demo import portfolio as synthetic
+    from emc.demo.spec import demo_spec
 
     with session_scope(engine) as session:
         if session.exec(select(Contract.id).where(Contract.code.startswith("SYN-"))).first() is not None:
             yield "synthetic portfolio: present already"
             return
     with session_scope(engine) as session:
-        from datetime import date
-
-        summary = synthetic.generate(session, synthetic.demo_spec(contracts, date.today()), actor="demo")
+        summary = synthetic.generate(session, demo_spec(contracts, date.today()), actor="demo")
     yield f"synthetic portfolio: {summary}"
 

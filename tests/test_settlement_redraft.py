@@ -1,0 +1,58 @@
+"""The scheduled run recomputes a still-draft settlement whose inputs changed (issue 13): a draft written by an
+older engine or before a data correction does not stay wrong; an unchanged draft, and anything past draft, is
+left exactly as it is."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+from test_settlement_service import FEE, manager, wuxi  # noqa: F401  (the Wuxi civic centre fixture)
+
+from emc.audit.models import AuditEvent
+from emc.contracts.models import Contract
+from emc.settlement import drafting, workflow
+from emc.settlement.models import Settlement
+
+
+def _row(session: Session, number: str) -> Settlement:
+    return session.execute(select(Settlement).where(Settlement.number == number)).scalar_one()
+
+
+def _recomputes(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "settlement.recompute")).scalar_one()
+
+
+def test_a_stale_draft_is_recomputed_and_an_unchanged_one_left_alone(session: Session, wuxi: Contract) -> None:  # noqa: F811
+    drafting.run_due(session, date(2019, 3, 5))
+    session.commit()
+    # as a draft written before the apportioning fix looked: the savings and the fee of another span
+    stale = _row(session, "WX-SMZX-2018-201901")
+    stale.inputs = {**stale.inputs, "savings.water.savings": "92121362.632"}
+    stale.net_to_esco = stale.to_esco = Decimal("9999999.99")
+    session.commit()
+    before = _recomputes(session)
+    report = drafting.run_due(session, date(2019, 3, 5))
+    session.commit()
+    assert report.created == [] and report.recomputed == ["WX-SMZX-2018-201901"]
+    fixed = _row(session, "WX-SMZX-2018-201901")
+    assert fixed.status == "draft" and fixed.net_to_esco == FEE
+    assert Decimal(fixed.inputs["savings.water.savings"]) < Decimal(fixed.inputs["savings.water.adjusted_baseline"])
+    assert _recomputes(session) == before + 1
+    # nothing changed since: the next run rewrites nothing
+    again = drafting.run_due(session, date(2019, 3, 5))
+    assert again.recomputed == [] and _recomputes(session) == before + 1
+
+
+def test_a_settlement_past_draft_is_never_recomputed(session: Session, wuxi: Contract) -> None:  # noqa: F811
+    drafting.run_due(session, date(2019, 3, 5))
+    row = _row(session, "WX-SMZX-2018-201812")
+    workflow.transition(session, row, "submit", actor=manager())
+    row.inputs = {**row.inputs, "note": "as submitted"}
+    session.commit()
+    report = drafting.run_due(session, date(2019, 3, 5))
+    assert report.recomputed == []
+    assert _row(session, "WX-SMZX-2018-201812").inputs["note"] == "as submitted"
