@@ -45,7 +45,7 @@ from emc.money import fen
 WEEKS = timedelta(days=364)
 NOISE = 0.03  # relative sd of a copied reading (lognormal, mean 1)
 WEATHER_NOISE = 0.4  # °C added to a copied day's mean temperature
-FORMAT = 1  # bump when the files' content changes: the cache is keyed by it and the day
+FORMAT = 2  # bump when the files' content changes: the cache is keyed by it and the day
 
 
 @dataclass(frozen=True)
@@ -89,18 +89,23 @@ def _write(session: Session, end: date, folder: Path) -> list[ExtensionFile]:
     zone = ZoneInfo(get_settings().timezone)
     until = pd.Timestamp(datetime.combine(end, datetime.min.time(), zone))
     out: list[ExtensionFile] = []
-    rows = list(_meter_rows(session, until))
     header = ["meter", "start", "end", "consumption", "amount"]
-    for name, chosen, columns in (("meter_readings_continued.csv", [r[:4] for r in rows if r[4] == ""], 4),
-                                  ("bills_continued.csv", [r for r in rows if r[4] != ""], 5)):
-        if not chosen:
-            continue
-        path = folder / name
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header[:columns])
-            writer.writerows(chosen)
-        out.append(ExtensionFile(path))
+    by_contract: dict[str, list[list[str]]] = {}
+    for code, row in _meter_rows(session, until):
+        by_contract.setdefault(code, []).append(row)
+    # one file per contract and kind, as an ESCO uploads its own contract's data: each batch then lies within
+    # one contract's meters, and that contract's ESCO may open it (import batches are scoped by their meters)
+    for code, rows in by_contract.items():
+        for name, chosen, columns in ((f"{code}_readings_continued.csv", [r[:4] for r in rows if r[4] == ""], 4),
+                                      (f"{code}_bills_continued.csv", [r for r in rows if r[4] != ""], 5)):
+            if not chosen:
+                continue
+            path = folder / name
+            with path.open("w", encoding="utf-8", newline="") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(header[:columns])
+                writer.writerows(chosen)
+            out.append(ExtensionFile(path))
     for code, days in _weather(session, until):
         path = folder / f"weather_{code}_continued.csv"
         days.to_csv(path, index=False, lineterminator="\n")
@@ -108,19 +113,19 @@ def _write(session: Session, end: date, folder: Path) -> list[ExtensionFile]:
     return out
 
 
-def _examples(session: Session) -> list[tuple[Meter, date | None]]:
-    """The example contracts' meters (not the synthetic portfolio's) with the end of their contract."""
-    pairs = session.execute(select(Meter, func.max(Contract.end_date)).join(
+def _examples(session: Session) -> list[tuple[Meter, date | None, str]]:
+    """The example contracts' meters (not the synthetic portfolio's) with the end of their contract and its code."""
+    pairs = session.execute(select(Meter, func.max(Contract.end_date), func.min(Contract.code)).join(
         ContractMeter, col(ContractMeter.meter_id) == col(Meter.id)).join(
         Contract, col(Contract.id) == col(ContractMeter.contract_id)).where(
         ~col(Meter.code).startswith("SYN-")).group_by(col(Meter.id)).order_by(col(Meter.code))).all()
-    return [(m, e) for m, e in pairs]
+    return [(m, e, c) for m, e, c in pairs]
 
 
-def _meter_rows(session: Session, until: pd.Timestamp) -> Iterator[list[str]]:
-    """[meter, start, end, consumption, amount or \"\"] of every example meter's continuation."""
+def _meter_rows(session: Session, until: pd.Timestamp) -> Iterator[tuple[str, list[str]]]:
+    """(contract code, [meter, start, end, consumption, amount or \"\"]) of every example meter's continuation."""
     zone = until.tz
-    for meter, contract_end in _examples(session):
+    for meter, contract_end, contract_code in _examples(session):
         last = session.execute(select(func.max(Reading.period_end)).where(Reading.meter_id == meter.id)).scalar()
         if last is None:
             continue
@@ -139,8 +144,9 @@ def _meter_rows(session: Session, until: pd.Timestamp) -> Iterator[list[str]]:
             copies = _bill_copies(frame, last_ts, until, meter.code)
         costs = copies["cost"] if "cost" in copies else [None] * len(copies)
         for start, stop, value, cost in zip(copies["start"], copies["end"], copies["value"], costs, strict=True):
-            yield [meter.code, start.strftime("%Y-%m-%d %H:%M"), stop.strftime("%Y-%m-%d %H:%M"),
-                   f"{value:.4f}", "" if cost is None or cost != cost else str(cost)]  # the meter's unit (no CT ratio)
+            # in the meter's unit (no CT ratio); a bill's amount where it has one
+            yield contract_code, [meter.code, start.strftime("%Y-%m-%d %H:%M"), stop.strftime("%Y-%m-%d %H:%M"),
+                                  f"{value:.4f}", "" if cost is None or cost != cost else str(cost)]
 
 
 def _readings(session: Session, meter: Meter, since: pd.Timestamp, zone: object) -> pd.DataFrame:
