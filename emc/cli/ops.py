@@ -62,7 +62,7 @@ def demo(
     synthetic: Annotated[int, typer.Option(help="synthetic contracts to add beside the examples (0: none)")] = 40,
 ) -> None:
     """Build the demo database from contracts/ and baselines/ (idempotent), with one user per role."""
-    from emc.demo import build_demo
+    from emc.demo.build import build_demo
 
     settings = get_settings()
     if fresh:

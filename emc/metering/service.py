@@ -305,5 +305,13 @@ def batches(session: Session, scope: Scope, *, limit: int = 50, offset: int = 0)
     return list(rows), total
 
 
+def visible_batches(session: Session, scope: Scope, ids: list[int]) -> set[int]:
+    """Which of ``ids`` the scope may open (a page links only those: a link must never lead to a 404)."""
+    if not ids:
+        return set()
+    return set(session.execute(select(ImportBatch.id).where(
+        ImportBatch.id.in_(ids), scope.clause_for(ImportBatch))).scalars())
+
+
 def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
     return scope.find(session, ImportBatch, ImportBatch.id == batch_id)
