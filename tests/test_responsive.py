@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import pytest
 from conftest import LiveServer, screenshot
+from test_browser import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +20,6 @@ DESKTOP = {"width": 1440, "height": 900}
 
 def _context(browser, viewport: dict[str, int], lang: str = "zh-CN"):  # type: ignore[no-untyped-def]
     return browser.new_context(viewport=viewport, locale=lang, bypass_csp=True)
-
-
-def _log_in(page, server: LiveServer, username: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(f"{server.url}/login?next=/contracts")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", f"demo-{username}")
-    page.click("#login-submit")
-    page.wait_for_url(f"{server.url}/contracts")
 
 
 def _overflow(page) -> int:  # type: ignore[no-untyped-def]
@@ -72,7 +65,7 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, settled_demo_server: LiveS
     context = _context(browser, PHONE)
     page = context.new_page()
     try:
-        _log_in(page, server, role)
+        log_in(page, server, role)
         # the navigation is folded: its links are hidden until the menu button opens them
         assert page.locator("nav.main").is_hidden()
         page.click("label.nav-button")
@@ -102,7 +95,7 @@ def test_desktop_navigation_stays_on_one_line(browser, sqlite_demo_server: LiveS
     context = _context(browser, DESKTOP)
     page = context.new_page()
     try:
-        _log_in(page, sqlite_demo_server, "admin")  # the longest navigation
+        log_in(page, sqlite_demo_server, "admin")  # the longest navigation
         if lang == "en":
             page.click("#lang-switch")
             page.wait_for_load_state()
