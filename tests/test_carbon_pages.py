@@ -14,6 +14,8 @@ from conftest import LiveServer, screenshot
 from test_browser import log_in
 from test_web import login
 
+from emc import clock
+
 YEAR = 2023  # the demo's ledger is mostly 2022–2024; its warnings are raised for 2023
 WUXI, BINHU, YIXING = "320200", "320211", "320282"
 OUTSIDE_BINHU = "YX-XZZX"  # 宜兴 行政中心, in Yixing
@@ -187,10 +189,9 @@ def test_no_dashboard_claims_a_month_or_a_target_its_data_do_not_cover(demo_serv
     year to date, the examples stop earlier. For last year and this year, on the city and every district: the
     coverage a page states is no more than the ledger holds, a target is met / missed only for a closed year
     with complete data, only complete institutions are ranked, and no page says "数据至 12 月"."""
-    from datetime import date
 
     c, _ = login(demo_server, "manager")
-    today = date.today()
+    today = clock.today()
     for year in (today.year - 1, today.year):
         districts = [d["code"] for d in c.get("/api/carbon/dashboard", params={"year": year, "region": WUXI}
                                               ).json()["districts"]]

@@ -94,10 +94,14 @@ class Server:
 
 
 def _batch(engine: Engine, batch_id: int) -> tuple[str, int]:
-    """(status, readings of the batch) as any other reader sees them (both in one snapshot)."""
-    with engine.connect() as conn, conn.begin():
-        status = conn.execute(text("SELECT status FROM import_batch WHERE id = :b"), {"b": batch_id}).scalar_one()
-        rows = conn.execute(text("SELECT count(*) FROM reading WHERE batch_id = :b"), {"b": batch_id}).scalar_one()
+    """(status, readings of the batch) as any other reader sees them, in one snapshot.
+
+    One statement: Python's sqlite3 driver opens no transaction for SELECTs, so two statements would be two
+    snapshots on SQLite and a commit landing between them would look half-written when it was not."""
+    with engine.connect() as conn:
+        status, rows = conn.execute(text(
+            "SELECT status, (SELECT count(*) FROM reading WHERE batch_id = :b) FROM import_batch WHERE id = :b"),
+            {"b": batch_id}).one()
     return status, rows
 
 

@@ -24,9 +24,10 @@ from conftest import ARTIFACTS, LiveServer, PostgresServer, _fresh_url, build_de
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
+from emc import clock
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
-from emc.reporting import annual_report, emission, measured
+from emc.reporting import emission, measured
 from emc.reports.amounts import chinese_uppercase, format_yuan
 from emc.reports.fonts import CjkFontMissing, cjk_font
 from emc.settlement import drafting, period_inputs, records, workflow
@@ -243,7 +244,7 @@ def test_mv_page_links_each_begun_contract_year(server: LiveServer) -> None:
                     r'.*?([\d.]+)%（限值', page)
     assert g14 is not None and float(g14.group(1).replace(",", "")) < float(g14.group(2).replace(",", ""))
     college = c.get(f"/contracts/{COLLEGE}/mv").text  # 2024-04 start: years 1-3 have begun by 2026-11
-    today = annual_report.local_today()
+    today = clock.today()
     begun = [str(n) for n, start in enumerate([date(2024, 4, 1), date(2025, 4, 1), date(2026, 4, 1),
                                                date(2027, 4, 1), date(2028, 4, 1)], start=1) if start <= today]
     assert re.findall(rf'/contracts/{COLLEGE}/mv/report/(\d+)\.pdf', college) == begun

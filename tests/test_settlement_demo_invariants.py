@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 from test_web import login
 
+from emc import clock
 from emc.baselines import service as baselines
 from emc.config import get_settings
 from emc.contracts.models import Contract, ContractMeter
@@ -93,7 +94,7 @@ def test_period_savings_add_up_to_the_savings_of_the_span(demo: tuple[LiveServer
 
 def test_no_period_without_its_data_is_drafted(demo: tuple[LiveServer, Session]) -> None:
     server, session = demo
-    until = date.today().replace(day=1)
+    until = clock.today().replace(day=1)
     # nothing after the data (they reach the first of this month), and no custody period without its bills
     rows = session.execute(select(Settlement).where(Settlement.kind == "period")).scalars().all()
     assert rows and max(r.period_end for r in rows) <= until
@@ -121,7 +122,7 @@ def test_no_period_without_its_data_is_drafted(demo: tuple[LiveServer, Session])
 
 def test_every_example_has_data_and_settlements_up_to_the_last_full_month(demo: tuple[LiveServer, Session]) -> None:
     _, session = demo
-    today = date.today()
+    today = clock.today()
     zone = ZoneInfo(get_settings().timezone)
     examples = _examples(session)
     assert len(examples) == 5
@@ -140,7 +141,7 @@ def test_every_example_has_data_and_settlements_up_to_the_last_full_month(demo: 
 
 def test_current_months_are_the_bureaus_work_earlier_ones_issued_and_paid(demo: tuple[LiveServer, Session]) -> None:
     _, session = demo
-    today = date.today()
+    today = clock.today()
     recent: set[str] = set()
     for contract in _examples(session):
         for r in session.execute(select(Settlement).where(Settlement.contract_id == contract.id,
@@ -159,7 +160,7 @@ def test_current_months_are_the_bureaus_work_earlier_ones_issued_and_paid(demo: 
 def test_dashboards_have_a_complete_previous_year_and_the_year_to_date(demo: tuple[LiveServer, Session]) -> None:
     server, session = demo
     c = _login(server, "manager")
-    year, month = date.today().year, date.today().month
+    year, month = clock.today().year, clock.today().month
     # Changzhou: the examples' hospital and school
     previous = c.get("/api/carbon/dashboard", params={"year": year - 1, "region": CHANGZHOU}).json()["coverage"]
     assert (previous["months"], previous["of_months"], previous["complete"]) == (12, 12, True)
@@ -223,12 +224,12 @@ def test_economics_only_where_the_escos_cash_is_known(demo: tuple[LiveServer, Se
     econ = econ[:econ.index("</section>")]
     assert "NPV" in econ and "t=0 at the contract start" in econ and "economics-partial" not in econ
     y = economics_view.economics(session, session.execute(select(Contract).where(
-        Contract.code == "YX-TG-2023")).scalar_one(), __import__("datetime").date.today())
+        Contract.code == "YX-TG-2023")).scalar_one(), clock.today())
     assert y is not None and y.economics is not None
     assert y.economics.projected.flows != y.economics.to_date.flows  # the term's end is not "to date"
     assert len(y.economics.projected.flows) == 9  # investment + eight contract years
     view = economics_view.economics(session, session.execute(select(Contract).where(
-        Contract.code == "WX-SMZX-2018")).scalar_one(), __import__("datetime").date.today())
+        Contract.code == "WX-SMZX-2018")).scalar_one(), clock.today())
     assert view is not None and view.economics is None and set(view.unknown_costs) >= {"electricity", "water"}
 
 

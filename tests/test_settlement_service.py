@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from emc import clock
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
@@ -117,7 +118,7 @@ def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) ->
         workflow.transition(session, row, "reject", actor=manager(), reason="no")
     workflow.transition(session, row, "approve", actor=approver())
     assert len(row.inputs_hash) == 64 and ledger.ledger_problems(session) == []
-    balances = ledger.balances(session, wuxi, date.today())  # posted on the day of approval
+    balances = ledger.balances(session, wuxi, clock.today())  # posted on the day of approval
     assert balances[("institution", "settlement_payable")] == -FEE
     assert balances[("esco", "settlement_receivable")] == FEE
     workflow.transition(session, row, "issue", actor=manager())
@@ -127,7 +128,7 @@ def test_workflow_roles_ledger_and_balances(session: Session, wuxi: Contract) ->
     workflow.transition(session, row, "pay", actor=User(username="f", password_hash="x", role="finance"),
                        paid_on=records.local_day(utcnow()), reference="ICBC-20190120-0001")
     session.commit()
-    after = ledger.balances(session, wuxi, date.today())
+    after = ledger.balances(session, wuxi, clock.today())
     assert after[("institution", "settlement_payable")] == 0 and after[("esco", "settlement_receivable")] == 0
     assert all(v == 0 for v in after.values()), after  # payment settles every account the approval opened
     assert ledger.ledger_problems(session) == []

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from emc import clock
 from emc.cli_kit import JsonOpt, fail, migrated_engine
 
 app = typer.Typer(no_args_is_help=True)
@@ -98,7 +99,7 @@ def ledger_warnings(
     from emc.org.scope import Scope
 
     try:
-        day = date.fromisoformat(today) if today else date.today()
+        day = date.fromisoformat(today) if today else clock.today()
     except ValueError:
         fail(f"--today {today!r}: write YYYY-MM-DD")
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from emc import clock
 from emc.db import get_engine, session_scope
 
 
@@ -33,7 +34,7 @@ def raise_quota_warnings() -> list[dict[str, Any]]:
     """Rebuild the current year's ledger, then store the over-quota warnings due (each tier once a year)."""
     from emc.carbon import alerts, ledger
 
-    today = date.today()
+    today = clock.today()
     last_month = today.replace(day=1).toordinal() - 1
     year = date.fromordinal(last_month).year
     with session_scope(get_engine()) as session:

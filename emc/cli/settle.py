@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from sqlmodel import Session
 
+from emc import clock
 from emc.cli.lookups import contract_by_code
 from emc.cli_kit import JsonOpt, fail, migrated_engine, parse_period
 from emc.db import session_scope
@@ -48,7 +49,7 @@ def _check_ledger(session: Session, as_json: bool) -> None:
 def _draft_due(session: Session, today: str | None, as_json: bool) -> None:
     from emc.settlement import corrections, drafting
 
-    report = drafting.run_due(session, date.fromisoformat(today) if today else date.today(), actor="cli")
+    report = drafting.run_due(session, date.fromisoformat(today) if today else clock.today(), actor="cli")
     flagged = corrections.flag_changed(session)
     out = {**report.as_dict(), "flagged": flagged}
     if as_json:

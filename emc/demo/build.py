@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from emc import clock
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
@@ -63,7 +64,7 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
             yield f"contract {result}"
 
     yield from _baselines(engine)
-    yield from _continued(engine, date.today())
+    yield from _continued(engine, clock.today())
 
     if synthetic_contracts > 0:
         yield from _synthetic(engine, synthetic_contracts)
@@ -98,7 +99,7 @@ def _settle(engine: Engine) -> Iterator[str]:
     from emc.settlement import drafting, period_inputs
     from emc.settlement.models import Settlement
 
-    today = date.today()
+    today = clock.today()
 
     with session_scope(engine) as session:
         fitted = failed = 0
@@ -243,6 +244,6 @@ def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
             yield "synthetic portfolio: present already"
             return
     with session_scope(engine) as session:
-        summary = synthetic.generate(session, demo_spec(contracts, date.today()), actor="demo")
+        summary = synthetic.generate(session, demo_spec(contracts, clock.today()), actor="demo")
     yield f"synthetic portfolio: {summary}"
 

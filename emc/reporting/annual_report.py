@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from emc import clock
 from emc.baselines import service
 from emc.baselines.models import Baseline
 from emc.baselines.series import SeriesError
@@ -184,7 +185,7 @@ def build_annual_report(session: Session, contract: Contract, contract_year: int
                         factor: EmissionFactor = GRID_2022, today: date | None = None) -> r.MVReport:
     """The annual M&V report of ``contract_year`` (1-based) from stored data; see the module docstring."""
     tz = ZoneInfo(get_settings().timezone)
-    today = today or local_today()
+    today = today or clock.today()
     utilities, head, year = _the_year(session, contract, contract_year, today)
     found = _Measured()
     interim = year.last_day >= today
@@ -217,13 +218,8 @@ def build_annual_report(session: Session, contract: Contract, contract_year: int
                  + (" (interim)" if interim else ""))
 
 
-def local_today() -> date:
-    """Today in the configured time zone."""
-    return datetime.now(ZoneInfo(get_settings().timezone)).date()
-
-
 def report_years(session: Session, contract: Contract, today: date | None = None) -> list[dict[str, Any]]:
     """Links for the M&V page: one per contract year that has begun."""
-    today = today or local_today()
+    today = today or clock.today()
     return [{"number": y.number, "start": y.start, "last_day": y.last_day, "running": y.last_day >= today}
             for y in begun_years(session, contract, today)]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
-
+from emc import clock
 from emc.db import get_engine, session_scope
 from emc.settlement import corrections, drafting, ledger, workflow
 
@@ -14,7 +13,7 @@ def create_due_drafts() -> dict[str, list[str]]:
     from emc.settlement import provenance
 
     with session_scope(get_engine()) as session:
-        report = drafting.run_due(session, date.today())
+        report = drafting.run_due(session, clock.today())
         flagged = corrections.flag_changed(session)
         provenance.record_missing(session)  # settlements approved before their sources were recorded
     return {**report.as_dict(), "flagged": flagged}
@@ -27,7 +26,7 @@ def remind() -> list[str]:
     from emc.org.scope import Scope
 
     with session_scope(get_engine()) as session:
-        due = workflow.reminders(session, Scope.everything(), date.today())
+        due = workflow.reminders(session, Scope.everything(), clock.today())
         if due:
             audit.record(session, actor="scheduler", action="settlement.reminder", object_type="job",
                          object_id="remind", after={"overdue": [f"{r.number}: {r.waiting_for} +{r.days} d"

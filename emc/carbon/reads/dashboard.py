@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from emc import clock
 from emc.org.scope import Scope
 
 from ..core import rollup
@@ -47,7 +48,7 @@ def city_dashboard(session: Session, scope: Scope, *, region_code: str, year: in
     for child in rolled["children"]:
         child["warnings"] = sum(n for inst, n in by_institution if child["code"] in rollup.region_codes(paths[inst]))
     return {
-        "region": rolled["region"], "year": year, "as_of": (as_of or date.today()).isoformat(),
+        "region": rolled["region"], "year": year, "as_of": (as_of or clock.today()).isoformat(),
         "districts": rolled["children"],
         "months": [{"month": m.isoformat(), "energy_kgce": str(f.energy_kgce), "co2_kg": str(f.co2_kg),
                     "water_m3": str(f.water_m3), "savings_kgco2": str(f.savings_kgco2), "pv_kwh": str(f.pv_kwh)}

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, case, cast, distinct, extract, func, literal, select, true
 from sqlmodel import Session
 
+from emc import clock
 from emc.metering.models import Meter
 from emc.org.models import Institution, InstitutionYear, Region
 from emc.org.scope import NotFound, Scope
@@ -250,7 +251,7 @@ def coverage_summary(session: Session, scope: Scope, year: int, *, region_path: 
     read = read or read_year(session, scope, year, region_path)
     ids = list(session.execute(institution_ids(scope, region_path=region_path, institution_id=institution_id)
                                ).scalars())
-    got = coverage_of(read, year, as_of or date.today(), metered(session, scope, region_path))
+    got = coverage_of(read, year, as_of or clock.today(), metered(session, scope, region_path))
     return got.summary(ids)
 
 
@@ -288,7 +289,7 @@ def indicator_table(session: Session, scope: Scope, year: int, *, region_path: s
                     institution_id: int | None = None, as_of: date | None = None) -> list[ind.IndicatorRow]:
     """The four indicators on a like-for-like basis: this year and last year over the months each institution
     has complete in both (:func:`like_for_like`), and the change."""
-    now, before, *_ = compared(session, scope, year, region_path, as_of or date.today())
+    now, before, *_ = compared(session, scope, year, region_path, as_of or clock.today())
     if institution_id is not None:
         now = {k: v for k, v in now.items() if k == institution_id}
         before = {k: v for k, v in before.items() if k == institution_id}
@@ -323,7 +324,7 @@ def rollup_rows(session: Session, scope: Scope, year: int, *, region_code: str, 
     counted, what the figures stand on (coverage), and whether CO₂ series are mixed."""
     top = region(session, region_code)
     cache = _cache if _cache is not None else {}
-    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, top.path, as_of or date.today(),
+    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, top.path, as_of or clock.today(),
                                                              cache)
     now, series = this_year.figures, this_year.series
     paths, regions = cache.get("paths") or region_paths(session)
@@ -383,7 +384,7 @@ def statistics_rows(session: Session, scope: Scope, year: int, *,
     path = region(session, region_code).path if region_code else None
     read = read_year(session, scope, year, path)
     figures = read.figures
-    covered = coverage_of(read, year, date.today(), metered(session, scope, path))
+    covered = coverage_of(read, year, clock.today(), metered(session, scope, path))
     rows = session.execute(select(Institution.id, Institution.code, Institution.name, Institution.category,
                                   Region.code, Region.name).join(Region, Region.id == Institution.region_id)
                            .where(Institution.id.in_(list(figures))).order_by(Region.code, Institution.code)).all()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
+from emc import clock
 from emc.org.models import Institution
 from emc.org.scope import Scope
 
@@ -39,7 +40,7 @@ def target_status(session: Session, scope: Scope, year: int, *, region_code: str
     found = [t for t in (reference.target_of(r) for r in rows) if t.applies_to(year)]
     if not found:
         return []
-    reporting = _Reporting.of(session, scope, year, top.path, as_of or date.today(),
+    reporting = _Reporting.of(session, scope, year, top.path, as_of or clock.today(),
                               _cache if _cache is not None else {})
     return [assess(t, year, reporting.progress(t)) for t in found]
 
@@ -124,7 +125,7 @@ def leaderboard(session: Session, scope: Scope, year: int, *, category: str, ind
     if indicator not in ind.INDICATORS:
         raise ValueError(f"indicator {indicator!r} is not one of {sorted(ind.INDICATORS)}")
     path = region(session, region_code).path if region_code else None
-    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, path, as_of or date.today())
+    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, path, as_of or clock.today())
     now = this_year.figures
     info = {i.id: i for i in session.execute(select(Institution).where(
         Institution.id.in_(list(now)), Institution.category == category)).scalars()}

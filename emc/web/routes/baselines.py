@@ -9,6 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from emc import clock
 from emc.baselines import queries, service
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
@@ -65,7 +66,7 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
     approved = next((b for b in versions if b.status == "approved"), None)
     if approved is not None:
         last = service.last_data_day(session, contract, utility)
-        end = min(contract.end_date, date.today(), last or contract.start_date)
+        end = min(contract.end_date, clock.today(), last or contract.start_date)
         try:
             report = service.compute_savings(session, contract, utility, contract.start_date, end)
             periods = report.result.periods

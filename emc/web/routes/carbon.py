@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from emc import clock
 from emc.carbon import alerts
 from emc.carbon.core import indicators as ind
 from emc.carbon.ledger_years import ledger_years
@@ -46,7 +47,7 @@ def _year(session: SessionDep, year: int | None, years: list[int]) -> int:
     """The asked year, else the last complete year with data (this year is rarely complete)."""
     if year:
         return year
-    this = date.today().year
+    this = clock.today().year
     return next((y for y in years if y < this), years[0] if years else this)
 
 
@@ -164,7 +165,7 @@ def _institutionledger_years(session: SessionDep, scope: Scope, inst: Institutio
     """Per year: energy, CO₂, water, the four indicators, the months with complete data, and the change on the
     year before over the months complete in both (like for like; none without a common month)."""
     meters = figures.metered(session, scope, path, institution_id=inst.id)
-    today = date.today()
+    today = clock.today()
     reads = {y: figures.read_year(session, scope, y, path, institution_id=inst.id)
              for y in sorted({*years, *(y - 1 for y in years)})}
     covered = {y: figures.coverage_of(r, y, today, meters) for y, r in reads.items()}

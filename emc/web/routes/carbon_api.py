@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
+from emc import clock
 from emc.carbon.core import indicators as ind
 from emc.carbon.reads import dashboard, entries, figures, reference, standing
 from emc.org.scope import Scope
@@ -25,7 +26,7 @@ Region = Annotated[str | None, Query(pattern=r"^\d{6}$", description="GB/T 2260 
 
 
 def _year(year: int | None) -> int:
-    return year or date.today().year
+    return year or clock.today().year
 
 
 def _region(scope: Scope, code: str | None) -> str:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from emc import clock
 from emc.contracts import queries
 from emc.contracts.service import load_contract
 from emc.contracts.spec import ContractFileError, ContractType, parse_contract
@@ -40,7 +41,7 @@ FilterDep = Annotated[queries.ContractFilter, Depends(contract_filter)]
 @pages.get("/contracts")
 def contract_list(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
                   flt: FilterDep) -> Response:
-    page = queries.list_contracts(session, scope, flt, date.today())
+    page = queries.list_contracts(session, scope, flt, clock.today())
     context = {
         "page": page, "flt": flt, "types": [t.value for t in ContractType],
         "escos": [] if scope.is_esco else queries.escos_in_scope(session, scope),
@@ -53,9 +54,9 @@ def contract_list(request: Request, session: SessionDep, user: CurrentUser, scop
 @pages.get("/contracts/{code}")
 def contract_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
                   rate: Annotated[Decimal, Query(ge=0, le=Decimal("0.5"))] = Decimal("0.06")) -> Response:
-    detail = queries.contract_detail(session, scope, code, date.today())
+    detail = queries.contract_detail(session, scope, code, clock.today())
     return render(request, "contracts/detail.html", {
-        "d": detail, "econ": economics(session, detail.contract, date.today(), rate), "rate": rate})
+        "d": detail, "econ": economics(session, detail.contract, clock.today(), rate), "rate": rate})
 
 
 @pages.post("/contracts/upload")
@@ -151,14 +152,14 @@ def _summary(row: queries.ContractRow) -> ContractSummary:
 
 @api.get("/contracts", response_model=ContractList)
 def api_contracts(session: SessionDep, scope: ScopeDep, flt: FilterDep) -> ContractList:
-    page = queries.list_contracts(session, scope, flt, date.today())
+    page = queries.list_contracts(session, scope, flt, clock.today())
     return ContractList(items=[_summary(r) for r in page.rows], total=page.total, value_total=page.value_total,
                         page=page.page, page_size=page.page_size, pages=page.pages)
 
 
 @api.get("/contracts/{code}", response_model=ContractOut, responses={404: {"description": "not found or out of scope"}})
 def api_contract(session: SessionDep, scope: ScopeDep, code: str) -> ContractOut:
-    d = queries.contract_detail(session, scope, code, date.today())
+    d = queries.contract_detail(session, scope, code, clock.today())
     c = d.contract
     row = queries.ContractRow(c, d.esco, len(d.institutions), "", d.status)
     return ContractOut(

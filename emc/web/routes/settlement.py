@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
+from emc import clock
 from emc.audit import queries as audit_queries
 from emc.contracts import queries as contract_queries
 from emc.contracts.models import Contract
@@ -69,7 +70,7 @@ def _actions(user: User, row: Settlement) -> list[str]:
 @pages.get("/portfolio")
 def portfolio_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
                    flt: Annotated[Any, Depends(contract_filter)]) -> Response:
-    data = portfolio(session, scope, flt, date.today())
+    data = portfolio(session, scope, flt, clock.today())
     return render(request, "settlements/portfolio.html", {
         "p": data, "flt": flt, "types": [t.value for t in ContractType],
         "escos": [] if scope.is_esco else contract_queries.escos_in_scope(session, scope),
@@ -81,7 +82,7 @@ def settlements_page(request: Request, session: SessionDep, user: CurrentUser, s
                      contract: str = "", page: PageNo = 1) -> Response:
     rows, total, _ = queries.page(session, scope, status, contract, offset=(page - 1) * PAGE, limit=PAGE)
     return render(request, "settlements/list.html", {
-        "reminders": workflow.reminders(session, scope, date.today()), "waiting": drafting.waiting(session, scope),
+        "reminders": workflow.reminders(session, scope, clock.today()), "waiting": drafting.waiting(session, scope),
         "one_day": timedelta(days=1), "rows": rows, "total": total, "page": page,
         "pages": max(1, -(-total // PAGE)), "status": status,
         "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
@@ -153,7 +154,7 @@ def _statements_view(session: SessionDep, scope: Scope, user: User, month: str, 
     contract = contract.strip()
     where = exports.statement_filter(status, contract)
     months = exports.month_totals(session, scope, where)
-    latest = months[0].month if months else f"{date.today():%Y-%m}"
+    latest = months[0].month if months else f"{clock.today():%Y-%m}"
     month = _month(month) if month else latest
     current = next((m for m in months if m.month == month), exports.MonthTotals(month))
     query = {k: v for k, v in (("month", month), ("status", status), ("contract", contract)) if v}
@@ -214,7 +215,7 @@ def ledger_export_file(session: SessionDep, user: CurrentUser, scope: ScopeDep, 
         return Response(ledger_export.entries_csv(rows), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="ledger.csv"'})
     if fmt == "xlsx":
-        totals = ledger_export.balances(session, scope, flt, flt.end or date.today())
+        totals = ledger_export.balances(session, scope, flt, flt.end or clock.today())
         return Response(ledger_export.ledger_xlsx(rows, totals), media_type=XLSX,
                         headers={"Content-Disposition": 'attachment; filename="ledger.xlsx"'})
     raise NotFound("export format")
@@ -225,7 +226,7 @@ def ledger_balances_file(session: SessionDep, user: CurrentUser, scope: ScopeDep
                          party: str = "", on: Annotated[str, Query(alias="to")] = "") -> Response:
     """Balances per contract and party at the end of ``to`` (default today); balances are cumulative."""
     flt = ledger_export.LedgerFilter.parse(contract, party, "", on)
-    totals = ledger_export.balances(session, scope, flt, flt.end or date.today())
+    totals = ledger_export.balances(session, scope, flt, flt.end or clock.today())
     if fmt == "csv":
         return Response(ledger_export.balances_csv(totals), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="ledger-balances.csv"'})

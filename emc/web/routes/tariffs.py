@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from emc import clock
 from emc.errors import Refused
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
@@ -56,7 +57,7 @@ def _groups(session: SessionDep, scope: Scope) -> list[dict[str, Any]]:
 
 def _list(request: Request, session: SessionDep, user: User, scope: Scope, **extra: Any) -> Response:
     return render(request, "tariffs/list.html", {"groups": _groups(session, scope), "can_edit": _can_edit(user),
-                                                 "today": date.today(), **extra}, block="tariffs")
+                                                 "today": clock.today(), **extra}, block="tariffs")
 
 
 @pages.get("/tariffs")
