@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc import mv
 from emc.audit import service as audit
@@ -55,38 +55,81 @@ def utilities(session: Session, contract: Contract) -> list[str]:
     return found or sorted({m["utility"] for m in spec.get("meters", []) if m.get("utility") != "pv"})
 
 
-def fit(session: Session, contract: Contract, utility: str, *, actor: User | str,
-        granularity: str | None = None) -> Baseline:
-    """Fit the baseline period's data and store it as a new proposed version."""
+@dataclass(frozen=True)
+class FitInput:
+    """One (contract, utility) baseline period's data, loaded and ready for the pure fit (picklable)."""
+
+    contract_code: str
+    utility: str
+    data: series.Series
+    period: tuple[date, date]
+
+    def arguments(self) -> tuple[pd.DataFrame, dict[str, Any]]:
+        kwargs: dict[str, Any] = {"granularity": self.data.granularity}
+        if self.data.granularity == "billing":
+            kwargs["temperature"] = self.data.temperature
+            return self.data.frame, kwargs
+        return self.data.frame.copy(), kwargs
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What the pure fit returns, as plain data (crosses a process boundary)."""
+
+    model: dict[str, Any]
+    passes_gates: bool
+    disqualified: bool
+
+
+def prepare_fit(session: Session, contract: Contract, utility: str, granularity: str | None = None) -> FitInput:
+    """Load the baseline period's data of one utility (database work only)."""
     start, end = baseline_period(session, contract)
-    tz = get_settings().timezone
-    data = series.load(session, contract, utility, start, end, tz=tz, granularity=granularity)
-    kwargs: dict[str, Any] = {"granularity": data.granularity}
-    frame = data.frame
-    if data.granularity == "billing":
-        kwargs["temperature"] = data.temperature
-    else:
-        frame = frame.copy()
+    data = series.load(session, contract, utility, start, end, tz=get_settings().timezone, granularity=granularity)
+    return FitInput(contract.code, utility, data, (start, end))
+
+
+def run_fit(job: FitInput) -> Fitted:
+    """The pure fit (no database): safe to run in a worker process."""
+    frame, kwargs = job.arguments()
     try:
         model = mv.fit_baseline(frame, **kwargs)
     except mv.MVInputError as exc:
-        raise BaselineError(f"{contract.code} {utility}: {exc}") from exc
-    stored = model.to_dict()
+        raise BaselineError(f"{job.contract_code} {job.utility}: {exc}") from exc
+    return Fitted(model.to_dict(), bool(model.gates.get("passed", False)), bool(model.disqualified))
+
+
+def store_fit(session: Session, contract: Contract, job: FitInput, fitted: Fitted, *,
+              actor: User | str) -> Baseline:
+    """Store a fit as the next proposed version of the contract's baseline for that utility."""
+    stored, data = fitted.model, job.data
     version = (session.execute(select(func.max(Baseline.version)).where(
-        Baseline.contract_id == contract.id, Baseline.utility == utility)).scalar_one() or 0) + 1
-    baseline = Baseline(contract_id=contract.id, utility=utility, meters=data.meters, version=version,
-                        status=BaselineStatus.proposed, granularity=data.granularity, period_start=start,
-                        period_end=end, model=stored, metrics=_plain(stored.get("metrics", {})),
-                        passes_gates=bool(model.gates.get("passed", False)),
-                        disqualified=bool(model.disqualified), data_hash=data.data_hash,
-                        weather_station=data.station, created_by=_actor(actor))
+        Baseline.contract_id == contract.id, Baseline.utility == job.utility)).scalar_one() or 0) + 1
+    baseline = Baseline(contract_id=contract.id, utility=job.utility, meters=data.meters, version=version,
+                        status=BaselineStatus.proposed, granularity=data.granularity, period_start=job.period[0],
+                        period_end=job.period[1], model=stored, metrics=_plain(stored.get("metrics", {})),
+                        passes_gates=fitted.passes_gates, disqualified=fitted.disqualified,
+                        data_hash=data.data_hash, weather_station=data.station, created_by=_actor(actor))
     session.add(baseline)
     session.flush()
     audit.record(session, actor=actor, action="baseline.fit", object_type="baseline",
-                 object_id=f"{contract.code}/{utility}/v{version}",
+                 object_id=f"{contract.code}/{job.utility}/v{version}",
                  after={"granularity": data.granularity, "model_type": stored.get("model_type"),
                         "metrics": baseline.metrics, "passes_gates": baseline.passes_gates, "notes": data.notes})
     return baseline
+
+
+def fit(session: Session, contract: Contract, utility: str, *, actor: User | str,
+        granularity: str | None = None) -> Baseline:
+    """Fit the baseline period's data and store it as a new proposed version."""
+    job = prepare_fit(session, contract, utility, granularity)
+    return store_fit(session, contract, job, run_fit(job), actor=actor)
+
+
+def latest_data_hash(session: Session, contract: Contract, utility: str) -> str | None:
+    """The data fingerprint of the newest stored version (None: never fitted)."""
+    return session.execute(select(col(Baseline.data_hash)).where(
+        col(Baseline.contract_id) == contract.id, col(Baseline.utility) == utility)
+        .order_by(col(Baseline.version).desc()).limit(1)).scalar_one_or_none()
 
 
 def _plain(value: Any) -> Any:

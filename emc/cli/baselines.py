@@ -37,15 +37,28 @@ def _print_baseline(b) -> None:  # type: ignore[no-untyped-def]
 
 
 @baseline_app.command("fit")
-def baseline_fit(contract: str, utility: Annotated[str | None, typer.Option(help="electricity | water | gas | heat; "
-                                                                                  "default: every utility")] = None,
+def baseline_fit(contract: Annotated[str | None, typer.Argument(help="contract code (or --all)")] = None,
+                 utility: Annotated[str | None, typer.Option(help="electricity | water | gas | heat; "
+                                                                  "default: every utility")] = None,
                  granularity: Annotated[str | None, typer.Option(
                      help="hourly | daily | billing (default: from the data)")] = None,
+                 all_: Annotated[bool, typer.Option("--all", help="every contract, fits in a process pool; "
+                                                    "skips a utility whose data did not change")] = False,
+                 workers: Annotated[int | None, typer.Option(help="with --all: processes (default: cores)")] = None,
+                 force: Annotated[bool, typer.Option(help="with --all: refit unchanged data too")] = False,
                  as_json: JsonOpt = False) -> None:
     """Fit the contract's baseline period and store it as a proposed version."""
     from emc.baselines import service
     from emc.baselines.series import SeriesError
 
+    if all_:
+        if contract or utility or granularity:
+            fail("--all fits every contract and utility with the granularity its data has; "
+                 "leave out CONTRACT, --utility and --granularity")
+        _fit_all(workers, force, as_json)
+        return
+    if not contract:
+        fail("name a contract code, or use --all")
     out = []
     with session_scope(migrated_engine()) as session:
         c = contract_by_code(session, contract)
@@ -59,6 +72,26 @@ def baseline_fit(contract: str, utility: Annotated[str | None, typer.Option(help
                 _print_baseline(b)
         if as_json:
             typer.echo(json.dumps([_baseline_json(b) for b in out], ensure_ascii=False, indent=2, default=str))
+
+
+def _fit_all(workers: int | None, force: bool, as_json: bool) -> None:
+    from emc.baselines.bulk import fit_all
+
+    report = fit_all(migrated_engine(), actor="cli", workers=workers, force=force)
+    if as_json:
+        typer.echo(json.dumps({
+            "fitted": [{"contract": c, "utility": u, "version": v, "passes_gates": p} for c, u, v, p in report.fitted],
+            "unchanged": [{"contract": c, "utility": u} for c, u in report.unchanged],
+            "failed": [{"contract": c, "utility": u, "error": e} for c, u, e in report.failed]},
+            ensure_ascii=False, indent=2))
+    else:
+        for c, u, v, p in report.fitted:
+            typer.echo(f"fitted {c} {u} v{v}{'' if p else '  (fails the G14 gates)'}")
+        for c, u, e in report.failed:
+            typer.echo(f"failed {c} {u}: {e}")
+        typer.echo(f"{len(report.fitted)} fitted, {len(report.unchanged)} unchanged, {len(report.failed)} failed")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @baseline_app.command("approve")
