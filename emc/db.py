@@ -142,7 +142,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         analyze(conn)
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The revision this code needs (read once per process: parsing every migration script per /healthz
+    made the cheapest endpoint slower than a page)."""
     script = ScriptDirectory(str(MIGRATIONS_DIR))
     return script.get_current_head() or ""
 
