@@ -181,7 +181,8 @@ def settle_as_of_now(url: str) -> str:
             moved += 1
     engine.dispose()
     why = f" — e.g. {fitted.failed[0][2]}" if fitted.failed else ""
-    return (f"baselines {len(fitted.fitted)} fitted ({len(fitted.failed)} cannot{why}) and approved in {t1 - t0:.0f} s; "
+    return (f"baselines {len(fitted.fitted)} fitted ({len(fitted.failed)} cannot{why}) and approved in "
+            f"{t1 - t0:.0f} s; "
             f"{len(drafted.created)} settlements drafted in {t2 - t1:.0f} s; {moved} issued "
             f"in {time.perf_counter() - t2:.0f} s")
 
