@@ -363,7 +363,8 @@ def _findings(model: BaselineModel, frame: Frame, pp: _Periods, disq: bool, fsu6
             "savings_uncertainty_high",
             f"fractional savings uncertainty {fsu68:.0%} at 68 % confidence (G14 Annex B) is not below the G14 "
             "limit of "
-            f"{FSU_MAX:.0%}: the savings are not distinguishable from model error", WARNING, value=fsu68))
+            f"{FSU_MAX:.0%}: the savings are not distinguishable from model error", WARNING, value=fsu68,
+            detail={"limit": FSU_MAX}))
     warnings += _extrapolation_findings(model, frame)
     return warnings
 

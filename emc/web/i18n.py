@@ -35,6 +35,17 @@ class Translator:
         """A translated label if the catalog has one, else ``fallback`` (e.g. a raw term key)."""
         return self._messages.get(key) or catalog("zh").get(key) or fallback
 
+    def message(self, key: str, fallback: str, **params: Any) -> str:
+        """An engine message (a code and its parameters) in this language, or ``fallback`` — the engine's English,
+        kept for the API and logs — when the catalog has no such message or its parameters do not fit."""
+        text = self._messages.get(key) or catalog("zh").get(key)
+        if text is None:
+            return fallback
+        try:
+            return text.format(**params)
+        except (KeyError, IndexError, ValueError):
+            return fallback
+
     def number(self, value: Any, digits: int = 0) -> str:
         if value is None or (isinstance(value, float) and value != value):
             return "—"
