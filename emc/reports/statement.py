@@ -28,9 +28,11 @@ from emc.reports.pdf import (
     HEAD_FILL,
     INK,
     TOTAL_FILL,
+    Bilingual,
     Part,
     TextBlock,
     bi,
+    bilingual_parts,
     esc,
     grid_table,
     head,
@@ -99,6 +101,7 @@ class LineItem:
     formula: str
     amount: Decimal
     description_en: str = ""
+    formula_en: str = ""  # the formula in English, printed whole under the Chinese one
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class Statement:
     adjustments: Sequence[Adjustment] = ()
     rates: Sequence[Rate] = ()
     due_date: date | None = None
-    notes: Sequence[str] = ()  # warnings and remarks, printed under the totals
+    notes: Sequence[Bilingual] = ()  # warnings and remarks, printed under the totals
     signatories: Sequence[Signatory] = ()  # default: each institution as 甲方, the ESCO as 乙方
     date_label: str = "开具日期 Issue date"  # a statement frozen at approval prints its approval date
     due_text: str = ""  # shown when there is no due date yet (it is set when the statement is issued)
@@ -260,7 +263,7 @@ def _lines_table(statement: Statement) -> Table:
     rows: list[list[object]] = [[
         head("序号", "No."), head("项目", "Item"), head("计算方式", "Formula"), head("金额（元）", "Amount (CNY)")]]
     for i, line in enumerate(statement.lines, start=1):
-        rows.append([str(i), bi(line.description, line.description_en), text(line.formula),
+        rows.append([str(i), bi(line.description, line.description_en), bi(line.formula, line.formula_en),
                      f"{to_decimal(line.amount):,.2f}"])
     total = statement.total
     rows.append(["", bi("合计", "Total"), "", text(format_yuan(total), size=10.5, align="RIGHT")])
@@ -325,7 +328,7 @@ def _signature_table(statement: Statement) -> Table:
 def _notes(statement: Statement) -> list[object]:
     if not statement.notes:
         return []
-    notes = [TextBlock([(f"{i}. {note}", 7.5, INK)]) for i, note in enumerate(statement.notes, start=1)]
+    notes = [TextBlock(bilingual_parts(f"{i}. ", note, 7.5)) for i, note in enumerate(statement.notes, start=1)]
     return [KeepTogether([section("备注", "Notes"), *notes[:3]]), *notes[3:]]
 
 
@@ -358,7 +361,7 @@ def render_statement(statement: Statement) -> bytes:
     def decorate(canvas: Canvas, page: int, pages: int) -> None:
         pdf.draw_running_text(
             canvas, page=page, pages=pages,
-            left=f"{statement.title} {statement.title_en}",
+            left=statement.title,
             right=f"编号 No. {statement.number}",
             footer_left=f"合同 Contract {statement.contract_code}",
             footer_right=f"核验码 Code {statement.verification_code}",

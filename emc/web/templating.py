@@ -11,8 +11,8 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from emc import __version__
 from emc.config import get_settings
+from emc.i18n import messages
 from emc.paths import resource_dir
-from emc.web import messages
 from emc.web.deps import csrf_token
 from emc.web.i18n import LANGUAGES, Translator
 

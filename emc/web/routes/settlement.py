@@ -17,6 +17,7 @@ from emc.contracts import queries as contract_queries
 from emc.contracts.models import Contract
 from emc.contracts.spec import ContractType
 from emc.errors import DomainError, Refused
+from emc.i18n import messages
 from emc.metering import service as metering
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
@@ -35,7 +36,7 @@ from emc.settlement import (
 from emc.settlement.core import controls
 from emc.settlement.models import Settlement, SettlementStatus
 from emc.settlement.portfolio import portfolio
-from emc.web import htmx, messages
+from emc.web import htmx
 from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep
 from emc.web.i18n import Translator
 from emc.web.paging import PageNo

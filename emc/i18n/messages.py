@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from emc.web.i18n import Translator
+from emc.i18n import Translator
 
 MONEY_FIELDS = {"cost", "actual_cost", "fee", "esco_margin", "year_fee", "settled_fee", "esco_costs"}
 _NUMBER = re.compile(r"-?\d+(\.\d+)?")
@@ -126,10 +126,20 @@ def _value_key(key: Any, _: Translator) -> str:
 # -- M&V: model names, selection reasons, warnings ---------------------------------------------------------
 
 def model_label(model_type: str, _: Translator) -> str:
-    """A baseline model's form: 三参数制冷变点模型（3PC）＋工作日变量 in Chinese, ``3PC + workday`` in English."""
-    from emc.reporting.measured import model_name
+    """A baseline model's form: 三参数制冷变点模型（3PC）＋工作日变量 in Chinese, ``3PC + workday`` in English;
+    "split by day type: workday 5P | non-workday 3PC" → 按日类型分段：工作日 …；非工作日 …"""
 
-    return model_name(model_type) if _.lang == "zh" else model_type
+    def one(form: str) -> str:
+        base, _sep, suffix = form.strip().partition(" + ")
+        name = _.label("model." + base, base)
+        extra = _.label("model.plus_" + suffix, "+ " + suffix) if suffix else ""
+        return name + extra
+
+    if model_type.startswith("split by day type:"):
+        work, _sep, off = model_type.split(":", 1)[1].partition("|")
+        return _("model.split", workday=one(work.strip().removeprefix("workday ")),
+                 offday=one(off.strip().removeprefix("non-workday ")))
+    return one(model_type)
 
 
 def _bic(value: Any) -> str:
