@@ -175,6 +175,7 @@ def mv_warning_text(warning: Mapping[str, Any], _: Translator) -> str:
     params: dict[str, Any] = {k: v for k, v in (warning.get("detail") or {}).items()}
     if warning.get("value") is not None:
         params["value"] = warning["value"]
+    params.update({k: str(warning.get(k) or "")[:10] for k in ("period_start", "period_end")})
     if "granularity" in params:
         params["granularity"] = _.label("granularity." + str(params["granularity"]), str(params["granularity"]))
     if isinstance(params.get("years"), list):

@@ -177,7 +177,7 @@ def monthly_chart(result: UtilityResult, width: float = W, height: float = 54 * 
     chart.lines[1].strokeWidth = 1.6
     drawing.add(chart)
     # The chart names its utility: a page break may separate it from its section heading.
-    drawing.add(String(0, height - 10, clean(f"{result.utility} {result.utility_en} · {result.unit}"), fontName=font,
+    drawing.add(String(0, height - 10, clean(f"{result.utility} · {result.unit}"), fontName=font,
                        fontSize=7.5, fillColor=GREY))
     legend = Legend()
     legend.fontName = font
@@ -187,8 +187,7 @@ def monthly_chart(result: UtilityResult, width: float = W, height: float = 54 * 
     legend.x, legend.y = 60, 10
     legend.dx, legend.dy = 14, 2
     legend.deltax = 150
-    legend.colorNamePairs = [(BASELINE_COLOUR, clean("调整后基准 Adjusted baseline")),
-                             (ACTUAL_COLOUR, clean("实际用量 Actual use"))]
+    legend.colorNamePairs = [(BASELINE_COLOUR, clean("调整后基准")), (ACTUAL_COLOUR, clean("实际用量"))]
     drawing.add(legend)
     return drawing
 

@@ -141,6 +141,7 @@ class Statement:
     title: str = "合同能源管理结算单"
     title_en: str = "Energy Performance Contract Settlement Statement"
     currency: str = field(default="CNY")
+    bureau_en: str = ""  # the bureau's English name, set grey under it
 
     @property
     def total(self) -> Decimal:
@@ -206,7 +207,7 @@ def _header_table(statement: Statement) -> Table:
          TextBlock([(statement.contract_code, 8.5, INK), (statement.contract_name, 8.5, INK)]),
          head("合同类型", "Contract type", "LEFT"), bi(statement.contract_type, statement.contract_type_en)],
         [head("结算期间", "Settlement period", "LEFT"), text(_period(statement)),
-         head("主管部门", "Supervising bureau", "LEFT"), text(statement.bureau)],
+         head("主管部门", "Supervising bureau", "LEFT"), bi(statement.bureau, statement.bureau_en)],
         [head("用能单位", "Institution(s)", "LEFT"), TextBlock(institutions),
          head("节能服务公司", "ESCO", "LEFT"), TextBlock(_party_parts(statement.esco))],
     ]

@@ -55,7 +55,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
     base = get_settings().public_url.rstrip("/")
     rates = _contract_rates(spec, contract.current_version) + _tariff_rates(stored)
     return st.Statement(
-        number=row.number, bureau="机关事务管理局 Government Offices Administration Bureau",
+        number=row.number, bureau="机关事务管理局", bureau_en="Government Offices Administration Bureau",
         institutions=sides.institutions, esco=sides.esco, contract_code=contract.code, contract_name=contract.name,
         contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
         period_end=row.period_end - timedelta(days=1), issue_date=approved, savings=_savings(row.inputs),
