@@ -261,3 +261,20 @@ def test_no_page_or_pdf_shows_a_key_or_english_in_chinese(settled_demo_server: L
         assert pdfs >= 2, "statements and annual reports were read"
     report = "\n".join(f"{path}: {found}" for path, found in bad.items())
     assert not bad, f"untranslated strings on {len(bad)} pages/PDFs ({sum(map(len, bad.values()))} strings):\n{report}"
+
+
+@pytest.mark.parametrize("settled_demo_server", ["sqlite"], indirect=True)
+def test_an_upload_with_problems_explains_them_in_chinese(settled_demo_server: LiveServer) -> None:
+    """An ESCO's file with a number written the Chinese way and an unknown meter: the preview names each
+    finding in Chinese (the value itself is shown as written), in the filter too."""
+    c = log_in(settled_demo_server, "esco")
+    token = CSRF.search(c.get("/imports").text).group(1)  # type: ignore[union-attr]
+    rows = "".join(f"WX-SMZX-E11,2024-06-01 {h:02d}:00,{10 + h}\n" for h in range(23))
+    bad = "WX-SMZX-E11,2024-06-01 23:00,16万7900\nNO-SUCH-METER,2024-06-01 00:00,1\n"
+    body = "表号,时间,用量(kWh)\n" + rows + bad
+    r = c.post("/imports", files={"file": ("readings.csv", body.encode("gbk"))}, data={"csrf_token": token})
+    assert r.status_code == 200 and "/imports/" in str(r.url), r.text
+    page = r.text
+    assert "16万7900" in page and "不是数字" in page and "未知计量表" in page
+    found = sorted({o for part in visible_text(page) for o in offences(part)})
+    assert not found, f"{r.url.path}: {found}"
