@@ -135,14 +135,13 @@ def visible_text(page: str) -> list[str]:
     return parser.parts
 
 
-CJK = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
 COMPANION = (0.333, 0.333, 0.333)  # the grey of emc.reports.pdf.GREY (#555555), the English companion's colour
 
 
 def pdf_offences(data: bytes, tmp: Path) -> list[str]:
     """The untranslated strings of a PDF. The statement and the annual report are bilingual forms: under or
-    beside each Chinese caption an English companion is set in grey. A grey run without Chinese is such a
-    companion and may be English (but no key); any other run is read like a page. ``pdftotext`` reads the
+    beside each Chinese caption an English companion is set in grey. A grey run that begins in English is such
+    a companion and may be English (but no key); any other run is read like a page. ``pdftotext`` reads the
     whole document for keys."""
     path = tmp / "doc.pdf"
     path.write_bytes(data)
@@ -158,7 +157,8 @@ def pdf_offences(data: bytes, tmp: Path) -> list[str]:
                 colour[0] = tuple(round(float(a), 3) for a in args)
 
         def run(text: str, cm: Any, tm: Any, font: Any, size: Any) -> None:
-            companion = colour[0] == COMPANION and not CJK.search(text)
+            first = re.search(r"[A-Za-z\u3400-\u9fff]", text)  # an English run may quote Chinese data
+            companion = colour[0] == COMPANION and first is not None and first.group(0).isascii()
             found.update(offences(_PDF_CAPTIONS.sub(" ", text.replace("\n", " ")), keys_only=companion))
 
         page.extract_text(visitor_operand_before=before, visitor_text=run)
