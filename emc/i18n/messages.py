@@ -181,3 +181,21 @@ def mv_warning_text(warning: Mapping[str, Any], _: Translator) -> str:
     if isinstance(params.get("years"), list):
         params["years"] = "、".join(str(y) for y in params["years"])
     return _.message("mvwarning." + str(warning.get("code")), str(warning.get("message", "")), **params)
+
+
+_FLAGS = [
+    (re.compile(r"(\d+) reading\(s\) corrected after approval; settle the difference as an adjustment"),
+     "flag.corrected", ("n",)),
+    (re.compile(r"adjusted by nothing: (.*) gave the same amounts"), "flag.same_amounts", ("what",)),
+    (re.compile(r"adjusted by (\S+)"), "flag.adjusted_by", ("number",)),
+    (re.compile(r"(.*?): (.*)", re.S), "flag.changed", ("what", "reason")),
+]
+
+
+def flag_text(flag: str, _: Translator) -> str:
+    """Why an approved settlement is flagged (as emc.settlement.corrections and provenance word it), worded in
+    the page's language; the data change and the user's reason inside it are shown as recorded."""
+    for pattern, key, names in _FLAGS:
+        if m := pattern.fullmatch(flag):
+            return _.message(key, flag, **dict(zip(names, m.groups(), strict=True)))
+    return flag

@@ -21,7 +21,7 @@ templates.env.globals["version"] = __version__
 templates.env.globals["languages"] = LANGUAGES
 for _helper in (messages.input_rows, messages.warning_text, messages.action_label, messages.period_text,
                 messages.component_labels, messages.value_label, messages.model_label, messages.selection_text,
-                messages.mv_warning_text):
+                messages.mv_warning_text, messages.flag_text):
     templates.env.globals[_helper.__name__] = _helper
 
 
