@@ -27,6 +27,8 @@ from sqlmodel import Session, select
 from emc import clock
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
+from emc.i18n import Translator
+from emc.i18n.messages import model_label
 from emc.reporting import emission, measured
 from emc.reports.amounts import chinese_uppercase, format_yuan
 from emc.reports.fonts import CjkFontMissing, cjk_font
@@ -126,7 +128,7 @@ def test_wuxi_year_two_reads_back_with_model_gates_months_guarantee_and_carbon(s
         assert needle in flat, needle
     # the stored models, by name, with their statistics and gates as approved
     for baseline in (electricity, water):
-        assert measured.model_name(baseline.model["model_type"]).replace(" ", "") in flat
+        assert model_label(baseline.model["model_type"], Translator("zh")).replace(" ", "") in flat
         assert f"{baseline.metrics['cvrmse'] * 100:.1f}%" in flat
         assert f"≤{baseline.model['gates']['cvrmse_max'] * 100:.0f}%" in flat
         assert f"{baseline.metrics['r2']:.3f}" in flat
@@ -179,13 +181,15 @@ def test_college_water_report_shows_the_failed_gate_the_reason_and_the_payment(s
             for line in records.lines_of(s, row) if line.kind in ("savings_payment", "savings_true_up")),
             Decimal(0))
     for needle in (COLLEGE, "无锡蠡湖职业技术学院", "江苏清泉节水科技有限公司", "2024-04-01至2025-03-31",
-                   measured.model_name(water.model["model_type"]).replace(" ", ""),
+                   model_label(water.model["model_type"], Translator("zh")).replace(" ", ""),
                    f"{water.metrics['cvrmse'] * 100:.1f}%", "已达到Met", true_up.number, f"{paid:,.2f}",
                    "academicvacationsarenotmodelled"):
         assert needle in flat, needle
     assert not water.passes_gates and "未通过" in flat and "FAIL" in flat  # approved with a reason, shown so
     # and the savings are within their own uncertainty: the engine's finding and the true-up's are printed
-    assert "savings_uncertainty_high" in flat and "shortfall_within_uncertainty" in flat
+    # in Chinese, by their codes (issue 16): not the codes themselves
+    assert "节能量与模型误差无法区分" in flat and "按点估计结算" in flat
+    assert "savings_uncertainty_high" not in flat and "shortfall_within_uncertainty" not in flat
     assert len(months) == 12
     for row in months:
         assert whole(row["actual"]) in text
@@ -305,6 +309,7 @@ def test_the_carbon_factor_is_the_citys_ledger_series(server: LiveServer) -> Non
         college = s.execute(select(Contract).where(Contract.code == COLLEGE)).scalar_one()
         factor = emission.city_factor(s, college, 1)
         assert factor is not None and factor.kg_per_kwh == Decimal("0.55")
-        assert "east_china_grid" in factor.name and "provisional" in factor.name and "2023" in factor.source
+        # named in Chinese, as the report prints it (issue 16: no series or region key reaches the PDF)
+        assert "华东区域电网" in factor.name and "暂定" in factor.name and "暂用 2023 年因子" in factor.source
         wuxi = s.execute(select(Contract).where(Contract.code == WUXI)).scalar_one()
         assert emission.city_factor(s, wuxi, 1) is None  # 2019: before the first published factor

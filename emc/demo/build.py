@@ -111,7 +111,7 @@ def _settle(engine: Engine) -> Iterator[str]:
                 try:
                     b = baselines.fit(session, contract, utility, actor="demo")
                     baselines.approve(session, b, actor="demo",
-                                      reason="演示数据：按拟合结果批准 (demo: approved as fitted)")
+                                      reason="演示数据：按拟合结果批准")
                     savepoint.commit()
                     fitted += 1
                 except Exception:  # noqa: BLE001  (no readings, no weather, a disqualified model): the contract waits

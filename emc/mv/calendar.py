@@ -105,7 +105,7 @@ def workdays(days: pd.DatetimeIndex | np.ndarray, calendar: str = "cn") -> tuple
                 period_start=str(first),
                 period_end=str(last + np.timedelta64(1, "D")),
                 value=float(sel.sum()),
-                detail={"years": uncovered},
+                detail={"years": uncovered, "library": calendar_version()},
             )
         )
     return flags, warnings

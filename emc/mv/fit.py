@@ -199,16 +199,17 @@ def _finish(model: BaselineModel, frame: Frame, p: int) -> None:
     if not g["cvrmse_pass"]:
         model.warnings.append(
             MVWarning("g14_cvrmse", f"CV(RMSE) {m['cvrmse']:.1%} exceeds the G14 limit {g['cvrmse_max']:.0%} for "
-                      f"{frame.granularity} data", WARNING, value=m["cvrmse"])
+                      f"{frame.granularity} data", WARNING, value=m["cvrmse"],
+                      detail={"limit": g["cvrmse_max"], "granularity": frame.granularity})
         )
     if not g["nmbe_pass"]:
         model.warnings.append(
             MVWarning("g14_nmbe", f"NMBE {m['nmbe']:.2%} exceeds the G14 limit ±{g['nmbe_abs_max']:.0%}", WARNING,
-                      value=m["nmbe"])
+                      value=m["nmbe"], detail={"limit": g["nmbe_abs_max"]})
         )
     if math.isfinite(m["r2"]) and m["r2"] < mt.R2_INDICATIVE_MIN:
         model.warnings.append(
             MVWarning("low_r2", f"R² {m['r2']:.2f} is below the indicative {mt.R2_INDICATIVE_MIN}; judge by CV(RMSE) "
                       "and NMBE (a weather-independent load can be modelled well with a low R²)", INFO,
-                      value=m["r2"])
+                      value=m["r2"], detail={"limit": mt.R2_INDICATIVE_MIN})
         )

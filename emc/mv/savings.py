@@ -356,14 +356,16 @@ def _findings(model: BaselineModel, frame: Frame, pp: _Periods, disq: bool, fsu6
                                   DISQUALIFYING))
     elif not model.gates.get("passed"):
         warnings.append(MVWarning("baseline_fails_g14", "the baseline model fails the ASHRAE G14 acceptance gates "
-                                  f"({model.gates.get('cvrmse', float('nan')):.1%} CV(RMSE))", WARNING))
+                                  f"({model.gates.get('cvrmse', float('nan')):.1%} CV(RMSE))", WARNING,
+                                  detail={"cvrmse": float(model.gates.get("cvrmse", float("nan")))}))
     warnings += _period_findings(pp, disq, min_coverage, no_loss_no_gain)
     if pp.settled.any() and not disq and not fsu68 < FSU_MAX:
         warnings.append(MVWarning(
             "savings_uncertainty_high",
             f"fractional savings uncertainty {fsu68:.0%} at 68 % confidence (G14 Annex B) is not below the G14 "
             "limit of "
-            f"{FSU_MAX:.0%}: the savings are not distinguishable from model error", WARNING, value=fsu68))
+            f"{FSU_MAX:.0%}: the savings are not distinguishable from model error", WARNING, value=fsu68,
+            detail={"limit": FSU_MAX}))
     warnings += _extrapolation_findings(model, frame)
     return warnings
 
@@ -400,4 +402,5 @@ def _extrapolation_findings(model: BaselineModel, frame: Frame) -> list[MVWarnin
     return [MVWarning(
         "temperature_outside_baseline",
         f"{int(out.sum())} reporting temperatures lie more than {EXTRAPOLATION_MARGIN_C:g} °C outside the "
-        f"baseline range {lo:.1f}–{hi:.1f} °C: the model extrapolates", WARNING, value=float(out.sum()))]
+        f"baseline range {lo:.1f}–{hi:.1f} °C: the model extrapolates", WARNING, value=float(out.sum()),
+        detail={"margin": EXTRAPOLATION_MARGIN_C, "low": round(float(lo), 1), "high": round(float(hi), 1)})]

@@ -102,7 +102,7 @@ class _Measured:
     adjustments: list[Adjustment] = field(default_factory=list)
     carbon: list[r.CarbonRow] = field(default_factory=list)
     baselines: dict[str, Baseline] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[r.Bilingual] = field(default_factory=list)
     decided: list[date | None] = field(default_factory=list)  # days of the stored decisions the report uses
 
 
@@ -133,15 +133,15 @@ def _measure(session: Session, contract: Contract, year: ContractYear, utilities
         zh, _, unit = utility_names(utility)
         baseline = service.approved(session, contract, utility)
         if baseline is None:
-            into.warnings.append(f"{zh}：尚无已批准的基准模型，未纳入本报告。"
-                                 f"No approved {utility} baseline: not reported.")
+            into.warnings.append((f"{zh}：尚无已批准的基准模型，未纳入本报告。",
+                                  f"No approved {utility} baseline: not reported."))
             continue
         into.baselines[utility] = baseline
         into.decided.append(_local_day(baseline.decided_at, tz))
         try:
             reporting = service.prepare_reporting(session, contract, utility, year.start, year.last_day)
         except (SeriesError, service.BaselineError) as exc:
-            into.warnings.append(f"{zh}：本合同年无可用数据（{exc}）。No {utility} data for the year.")
+            into.warnings.append((f"{zh}：本合同年无可用数据。", f"No {utility} data for the year ({exc})."))
             into.results.append(measured.no_data(baseline, utility))
             continue
         done = measured.utility_result(reporting, year, utility, into.warnings)
@@ -190,8 +190,8 @@ def build_annual_report(session: Session, contract: Contract, contract_year: int
     found = _Measured()
     interim = year.last_day >= today
     if interim:
-        found.warnings.append(f"第{year.number}合同年至 {year.last_day} 结束，本报告为中期报告。"
-                              f"The contract year runs until {year.last_day}: this is an interim report.")
+        found.warnings.append((f"第{year.number}合同年至 {year.last_day} 结束，本报告为中期报告。",
+                               f"The contract year runs until {year.last_day}: this is an interim report."))
     _measure(session, contract, year, utilities, factor, found)
     if not found.baselines:
         raise ReportNotReady(f"{contract.code} has no approved baseline for {', '.join(utilities)} yet: fit and "

@@ -17,6 +17,7 @@ from emc.carbon.core.factors import FactorError
 from emc.carbon.core.ledger_settings import nearest
 from emc.carbon.reads import reference as carbon
 from emc.contracts.models import Contract, ContractInstitution
+from emc.i18n import Translator
 from emc.org.models import Institution, Region
 from emc.reporting.measured import UTILITIES
 from emc.reports import mv_report as r
@@ -41,7 +42,7 @@ class EmissionFactor:
 #: Environment and the National Bureau of Statistics (公告 of 2024-12-20). A caller with a regional or
 #: newer factor (:func:`city_factor`) passes its own.
 GRID_2022 = EmissionFactor(
-    Decimal("0.5366"), "2022 全国电力平均 national average (MEE/NBS)",
+    Decimal("0.5366"), "2022 全国电力平均（生态环境部、国家统计局）",
     "生态环境部、国家统计局《关于发布2022年电力二氧化碳排放因子的公告》（2024年12月20日），"
     "2022年全国电力平均二氧化碳排放因子 0.5366 kgCO₂/kWh")
 
@@ -68,9 +69,13 @@ def city_factor(session: Session, contract: Contract, contract_year: int) -> Emi
                                                     middle.year)
     except FactorError:
         return None
-    state = "暂用 provisional" if choice.provisional else "final"
-    return EmissionFactor(choice.per_unit, f"{middle.year} {setting.co2_series} / {setting.co2_region} ({state})",
-                          f"{choice.factor.source} [{choice.ref}]; {choice.reason}")
+    zh = Translator("zh")
+    name = zh("factor.name", year=middle.year, series=zh.label("series." + setting.co2_series, setting.co2_series),
+             region=zh.label("factor_region." + setting.co2_region, setting.co2_region),
+             state=zh("factor.provisional" if choice.provisional else "factor.final"))
+    used = zh("factor.used_provisionally", year=middle.year, data_year=choice.factor.data_year or "—") \
+        if choice.provisional else ""
+    return EmissionFactor(choice.per_unit, name, f"{choice.factor.source}（v{choice.factor.version}）{used}")
 
 
 def carbon_row(utility: str, savings: Decimal, factor: EmissionFactor) -> r.CarbonRow | None:

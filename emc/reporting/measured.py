@@ -24,6 +24,8 @@ from emc.baselines import service
 from emc.baselines.models import AdjustmentStatus, Baseline, NonRoutineAdjustment
 from emc.config import get_settings
 from emc.contracts.models import Contract
+from emc.i18n import Translator
+from emc.i18n.messages import model_label, mv_warning_text, selection_text
 from emc.mv.warning import MVWarning
 from emc.reports import mv_report as r
 from emc.reports.statement import Adjustment
@@ -36,7 +38,7 @@ UTILITIES = {"electricity": ("电力", "Electricity", "kWh"), "water": ("水", "
              "gas": ("天然气", "Natural gas", "m³"), "heat": ("热力", "Heat", "GJ")}
 FORM_ZH = {"mean": "均值模型", "2P": "两参数线性模型", "3PH": "三参数采暖变点模型", "3PC": "三参数制冷变点模型",
            "4P": "四参数变点模型", "5P": "五参数变点模型", "TOWT": "时段-温度加权模型"}
-GRANULARITY = {"daily": "日数据 daily", "hourly": "小时数据 hourly", "billing": "账单数据 billing periods"}
+GRANULARITY = {"daily": "日数据", "hourly": "小时数据", "billing": "账单数据"}
 ADJUSTMENT_KIND = {"one_time": "一次性", "recurring": "每期", "continuous": "持续"}
 
 
@@ -110,22 +112,24 @@ def _sort_months(periods: pd.DataFrame, year: ContractYear, last_data: Any) -> _
 
 
 def _month_warnings(utility: str, months: _Months, last_data: Any, engine: list[MVWarning],
-                    warnings: list[str]) -> None:
+                    warnings: list[r.Bilingual]) -> None:
     """Months left out, months still to come, and the engine's own findings on the reported ones."""
     zh, en, _ = utility_names(utility)
     if months.missing:
-        warnings.append(f"{zh}：以下月份数据不完整，未计入：{'、'.join(months.missing)}。"
-                        f"{en}: months with less than {MIN_COVERAGE:.0%} of days measured are left out.")
+        warnings.append((f"{zh}：以下月份数据不完整，未计入：{'、'.join(months.missing)}。",
+                         f"{en}: months with less than {MIN_COVERAGE:.0%} of days measured are left out."))
     if months.later:
         until = pd.Timestamp(last_data).date() if last_data is not None else "—"
-        warnings.append(f"{zh}：本合同年尚有 {months.later} 个月无数据（数据截至 {until}）。"
-                        f"{en}: {months.later} month(s) of the year have no data yet.")
+        warnings.append((f"{zh}：本合同年尚有 {months.later} 个月无数据（数据截至 {until}）。",
+                         f"{en}: {months.later} month(s) of the year have no data yet."))
     if months.reported:  # the engine's own findings on the year (months left out are listed above already)
         seen: set[str] = set()
         for w in engine:
             if w.code not in HANDLED_MV_CODES and w.code not in seen:
                 seen.add(w.code)
-                warnings.append(f"{zh}：{w.message}（{w.code}）")
+                found = w.to_dict()
+                warnings.append((f"{zh}：{mv_warning_text(found, Translator('zh'))}",
+                                 f"{en}: {mv_warning_text(found, Translator('en'))}"))
 
 
 def _year_total(reporting: service.Reporting, year: ContractYear, reported: list[r.Month],
@@ -140,7 +144,7 @@ def _year_total(reporting: service.Reporting, year: ContractYear, reported: list
 
 
 def utility_result(reporting: service.Reporting, year: ContractYear, utility: str,
-                   warnings: list[str]) -> MeasuredUtility:
+                   warnings: list[r.Bilingual]) -> MeasuredUtility:
     """A utility's months, savings and uncertainty over the contract year; what is left out goes to ``warnings``."""
     zh, en, unit = utility_names(utility)
     result = service.savings_from(reporting, year.start, year.last_day, period="M").result
@@ -186,9 +190,9 @@ def _approval(baseline: Baseline) -> str:
     approval = f"v{baseline.version}，{baseline.decided_by or '—'} 于 {baseline.decided_at:%Y-%m-%d} 批准" \
         if baseline.decided_at else f"v{baseline.version}"
     if not baseline.passes_gates:
-        approval += "；未通过 G14 检验，凭书面理由批准 (approved despite failing the G14 gates)"
+        approval += "；未通过 G14 检验，凭书面理由批准"
     if baseline.reason:
-        approval += f"；理由 reason：{baseline.reason}"
+        approval += f"；理由：{baseline.reason}"
     return approval
 
 
@@ -200,16 +204,17 @@ def model_summary(baseline: Baseline, total: dict[str, Any] | None) -> r.ModelSu
     gates = model.get("gates") or {}
     details = [("批准", "Approval", _approval(baseline)),
                ("计量与气象", "Meters / weather",
-                f"{'、'.join(baseline.meters)}；气象站 station {baseline.weather_station}"),
-               ("选择理由", "Selection", str((model.get("selection") or {}).get("reason", ""))[:400])]
+                f"{'、'.join(baseline.meters)}；气象站 {baseline.weather_station}"),
+               ("选择理由", "Selection", selection_text(model.get("selection") or {}, Translator("zh"))[:400])]
     return r.ModelSummary(
-        model=f"{model_name(str(model.get('model_type', '')))}\n{model.get('model_type', '')}",
+        model=model_label(str(model.get("model_type", "")), Translator("zh")),
         granularity=GRANULARITY.get(baseline.granularity, baseline.granularity),
         baseline_start=baseline.period_start, baseline_end=baseline.period_end,
         n=int(metrics.get("n") or 0), p=int(metrics.get("p") or 0),
         r2="—" if metrics.get("r2") is None else f"{metrics['r2']:.3f}",
         cvrmse=_pct(metrics.get("cvrmse")), nmbe=_pct(metrics.get("nmbe"), 2), gates=_gates(gates, total),
-        gate_source="ASHRAE Guideline 14-2014 · " + str(gates.get("source", "")), details=details)
+        gate_source=Translator("zh").label(f"gates.source.{baseline.granularity}", str(gates.get("source", ""))),
+        details=details)
 
 
 def _size(row: NonRoutineAdjustment, unit: str) -> str:
@@ -250,7 +255,7 @@ def adjustments(session: Session, contract: Contract, reporting: service.Reporti
 
 
 def proposed_pending(session: Session, contract: Contract, utility: str, year: ContractYear, zh: str,
-                     warnings: list[str]) -> None:
+                     warnings: list[r.Bilingual]) -> None:
     """Warn of proposed adjustments acting in the year that await a decision (not applied)."""
     pending = [a for a in service.adjustments(session, contract, utility) if a.status == AdjustmentStatus.proposed
                and a.start < year.end and (a.end is None or a.end > year.start)]

@@ -16,6 +16,8 @@ from sqlmodel import Session, col
 
 from emc.contracts.models import Contract
 from emc.contracts.spec import CostCustody, GuaranteedSavings
+from emc.i18n import Translator
+from emc.i18n.messages import warning_text
 from emc.reporting.measured import MeasuredUtility, utility_names
 from emc.reports import mv_report as r
 from emc.settlement import period_inputs, records
@@ -54,7 +56,7 @@ def _latest(rows: Sequence[Settlement]) -> dict[tuple[str, date], Settlement]:
     return out
 
 
-def cross_check(frozen: Sequence[Settlement], results: Sequence[MeasuredUtility], warnings: list[str]) -> None:
+def cross_check(frozen: Sequence[Settlement], results: Sequence[MeasuredUtility], warnings: list[r.Bilingual]) -> None:
     """Say so when the approved settlements used other savings than the data now give (a baseline replaced,
     readings corrected after approval)."""
     periods = [row for (kind, _), row in _latest(frozen).items() if kind == "period"]
@@ -66,15 +68,15 @@ def cross_check(frozen: Sequence[Settlement], results: Sequence[MeasuredUtility]
         total = sum(settled, Decimal(0))
         if abs(float(total) - done.savings_exact) > max(1.0, 1e-4 * abs(float(total))):
             warnings.append(f"{done.result.utility}：已批准结算单按节约量 {total:,} {done.result.unit} 结算，现有数据"
-                            f"重算为 {done.savings_exact:,.3f}；基准或读数在批准后有变动，请核对结算调整。"
-                            "Settled savings differ from the data today.")
+                            f"重算为 {done.savings_exact:,.3f}；基准或读数在批准后有变动，请核对结算调整。")
     flagged = [row.number for row in frozen if row.flagged]
     if flagged:
-        warnings.append(f"结算单 {', '.join(flagged)} 已标记：批准后读数有更正。Flagged settlements: data changed.")
+        warnings.append((f"结算单 {', '.join(flagged)} 已标记：批准后读数有更正。",
+                         "Flagged settlements: data changed."))
 
 
 def guarantees(session: Session, contract: Contract, year: ContractYear, frozen: Sequence[Settlement],
-               warnings: list[str]) -> list[r.Guarantee]:
+               warnings: list[r.Bilingual]) -> list[r.Guarantee]:
     """Each savings guarantee of the contract, assessed by the year's approved true-up (none, with a warning,
     while the true-up is not approved)."""
     comps: list[Guaranteed] = [
@@ -88,7 +90,8 @@ def guarantees(session: Session, contract: Contract, year: ContractYear, frozen:
         return []
     latest = max(year_end, key=lambda row: row.version)
     for w in latest.warnings:
-        warnings.append(f"年度清算 {latest.number}：{w.get('message', '')}（{w.get('code', '')}）")
+        warnings.append((f"年度清算 {latest.number}：{warning_text(w, Translator('zh'))}",
+                         f"Year-end {latest.number}: {warning_text(w, Translator('en'))}"))
     lines = {row.id: records.lines_of(session, row) for row in frozen}
     out = []
     for comp in comps:
@@ -98,17 +101,17 @@ def guarantees(session: Session, contract: Contract, year: ContractYear, frozen:
     return out
 
 
-def _true_up_pending(session: Session, contract: Contract, year: ContractYear, warnings: list[str]) -> None:
+def _true_up_pending(session: Session, contract: Contract, year: ContractYear, warnings: list[r.Bilingual]) -> None:
     pending = session.execute(select(Settlement).where(
         col(Settlement.contract_id) == contract.id, col(Settlement.kind) == "year_end",
         col(Settlement.contract_year) == year.number)).scalars().first()
     state = f"（年度清算 {pending.number}：{STATUS_ZH.get(pending.status, pending.status)}）" if pending else ""
-    warnings.append(f"第{year.number}合同年的年度清算尚未批准{state}，保证量结论及经济后果待定。"
-                    "The contract-year true-up is not approved yet: the guarantee is not assessed.")
+    warnings.append((f"第{year.number}合同年的年度清算尚未批准{state}，保证量结论及经济后果待定。",
+                     "The contract-year true-up is not approved yet: the guarantee is not assessed."))
 
 
 def _figures(comp: Guaranteed, latest: Settlement,
-             warnings: list[str]) -> tuple[str, str, Decimal, Decimal] | None:
+             warnings: list[r.Bilingual]) -> tuple[str, str, Decimal, Decimal] | None:
     """(what, unit, guaranteed, achieved) as the true-up recorded them; None, with a warning, if it did not."""
     key = comp.key
     if isinstance(comp, GuaranteedSavings):
@@ -150,13 +153,13 @@ def _consequence(money: Decimal, guarantee_lines: list[SettlementLine], met: boo
     """Who pays whom, and how the true-up reached it (or that nothing is owed)."""
     parts = []
     if money < 0:
-        parts.append(f"节能服务公司向用能单位赔付 {-money:,.2f} 元 (paid by the ESCO to the institution)。")
+        parts.append(f"节能服务公司向用能单位赔付 {-money:,.2f} 元。")
     elif money > 0:
-        parts.append(f"用能单位向节能服务公司支付 {money:,.2f} 元 (paid to the ESCO)。")
+        parts.append(f"用能单位向节能服务公司支付 {money:,.2f} 元。")
     if guarantee_lines:
         parts.append("；".join(line.formula for line in guarantee_lines) + "。")
     elif met:
-        parts.append("已达到保证量，无短缺赔付。Guarantee met: no shortfall to pay.")
+        parts.append("已达到保证量，无短缺赔付。")
     else:
         parts.append("未达到保证量，但已批准的年度清算中无赔付。")
     return parts

@@ -28,8 +28,11 @@ from emc.reports.pdf import (
     GREY,
     HEAD_FILL,
     INK,
+    Bilingual,
+    Part,
     TextBlock,
     bi,
+    bilingual_parts,
     clean,
     esc,
     grid_table,
@@ -137,8 +140,8 @@ class MVReport:
     adjustments: Sequence[Adjustment] = ()
     guarantee: Guarantee | None = None
     carbon: Sequence[CarbonRow] = ()
-    notes: Sequence[str] = ()
-    warnings: Sequence[str] = ()  # incomplete data, failed checks: printed in a box under the header
+    notes: Sequence[Bilingual] = ()
+    warnings: Sequence[Bilingual] = ()  # incomplete data, failed checks: printed in a box under the header
     method: str = "IPMVP 选项C（整体设施）· GB/T 28750 · ASHRAE Guideline 14-2014"
     title: str = "年度节能量测量与验证报告"
     title_en: str = "Annual Measurement & Verification Report"
@@ -174,7 +177,7 @@ def monthly_chart(result: UtilityResult, width: float = W, height: float = 54 * 
     chart.lines[1].strokeWidth = 1.6
     drawing.add(chart)
     # The chart names its utility: a page break may separate it from its section heading.
-    drawing.add(String(0, height - 10, clean(f"{result.utility} {result.utility_en} · {result.unit}"), fontName=font,
+    drawing.add(String(0, height - 10, clean(f"{result.utility} · {result.unit}"), fontName=font,
                        fontSize=7.5, fillColor=GREY))
     legend = Legend()
     legend.fontName = font
@@ -184,8 +187,7 @@ def monthly_chart(result: UtilityResult, width: float = W, height: float = 54 * 
     legend.x, legend.y = 60, 10
     legend.dx, legend.dy = 14, 2
     legend.deltax = 150
-    legend.colorNamePairs = [(BASELINE_COLOUR, clean("调整后基准 Adjusted baseline")),
-                             (ACTUAL_COLOUR, clean("实际用量 Actual use"))]
+    legend.colorNamePairs = [(BASELINE_COLOUR, clean("调整后基准")), (ACTUAL_COLOUR, clean("实际用量"))]
     drawing.add(legend)
     return drawing
 
@@ -252,7 +254,7 @@ def _model_table(result: UtilityResult) -> list[Flowable]:
     for g in m.gates:
         gate_rows.append([text(g.name), g.value, g.limit, _verdict(g.passed)])
     gates = grid_table(gate_rows, [0.34 * W, 0.22 * W, 0.22 * W, 0.22 * W], extra=[("ALIGN", (1, 1), (2, -1), "RIGHT")])
-    source = TextBlock([(f"检验依据 Gates per: {m.gate_source}", 7, GREY)])
+    source = TextBlock([(f"检验依据：{m.gate_source}", 7, INK)])
     return [table, Spacer(1, 2 * mm), gates, Spacer(1, 1 * mm), source]
 
 
@@ -327,8 +329,9 @@ def _carbon(report: MVReport) -> Flowable:
 
 
 def _warnings(report: MVReport) -> Flowable:
-    parts = [("提示（数据完整性与方法）  Warnings: data completeness and method", 9, ACTUAL_COLOUR)]
-    parts += [(f"{i}. {w}", 8, INK) for i, w in enumerate(report.warnings, start=1)]
+    parts: list[Part] = [("提示（数据完整性与方法）", 9.0, ACTUAL_COLOUR),
+                         ("Warnings: data completeness and method", 7.0, GREY)]
+    parts += [part for i, w in enumerate(report.warnings, start=1) for part in bilingual_parts(f"{i}. ", w, 8)]
     return grid_table([[TextBlock(parts)]], [W], header_rows=0,
                       extra=[("BOX", (0, 0), (-1, -1), 0.9, ACTUAL_COLOUR), ("TOPPADDING", (0, 0), (-1, -1), 4),
                              ("BOTTOMPADDING", (0, 0), (-1, -1), 4)])
@@ -359,8 +362,8 @@ def flowables(report: MVReport) -> list[Flowable]:
     if report.carbon:
         story += [KeepTogether([section(f"{next(numbering)}、碳减排", "Carbon reduced"), _carbon(report)])]
     if report.notes:
-        story += [KeepTogether([section(f"{next(numbering)}、说明", "Notes"),
-                                *[TextBlock([(f"{i}. {n}", 8, INK)]) for i, n in enumerate(report.notes, start=1)]])]
+        notes = [TextBlock(bilingual_parts(f"{i}. ", n, 8)) for i, n in enumerate(report.notes, start=1)]
+        story += [KeepTogether([section(f"{next(numbering)}、说明", "Notes"), *notes])]
     return story
 
 
@@ -368,7 +371,7 @@ def render_mv_report(report: MVReport) -> bytes:
     """The M&V report as PDF bytes (A4, embedded CJK font, byte-identical for identical data)."""
 
     def decorate(canvas: Canvas, page: int, pages: int) -> None:
-        pdf.draw_running_text(canvas, page=page, pages=pages, left=f"{report.title} {report.title_en}",
+        pdf.draw_running_text(canvas, page=page, pages=pages, left=report.title,
                               right=f"编号 No. {report.number}", footer_left=f"合同 Contract {report.contract_code}",
                               footer_right=_period(report))
 

@@ -148,6 +148,18 @@ def wrap_lines(text: str, font: str, size: float, width: float) -> list[str]:
 
 
 Part = tuple[str, float, colors.Color]  # text, font size, colour
+#: A note or warning: Chinese only, or (Chinese, English) — the English set smaller and grey under it, as the
+#: forms' captions are (a snapshot read back from JSON gives the pair as a list).
+Bilingual = str | tuple[str, str] | list[str]
+
+
+def bilingual_parts(prefix: str, item: Bilingual, size: float, color: colors.Color | None = None) -> list[Part]:
+    """A numbered note or warning as text parts: the Chinese in ``color`` (ink), its English companion grey."""
+    ink = INK if color is None else color
+    if isinstance(item, str):
+        return [(prefix + item, size, ink)]
+    zh, en = item
+    return [(prefix + zh, size, ink), (en, size * EN_SIZE_RATIO, GREY)]
 
 
 class TextBlock(Flowable):

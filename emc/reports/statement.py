@@ -28,9 +28,11 @@ from emc.reports.pdf import (
     HEAD_FILL,
     INK,
     TOTAL_FILL,
+    Bilingual,
     Part,
     TextBlock,
     bi,
+    bilingual_parts,
     esc,
     grid_table,
     head,
@@ -99,6 +101,7 @@ class LineItem:
     formula: str
     amount: Decimal
     description_en: str = ""
+    formula_en: str = ""  # the formula in English, printed whole under the Chinese one
 
 
 @dataclass(frozen=True)
@@ -131,13 +134,14 @@ class Statement:
     adjustments: Sequence[Adjustment] = ()
     rates: Sequence[Rate] = ()
     due_date: date | None = None
-    notes: Sequence[str] = ()  # warnings and remarks, printed under the totals
+    notes: Sequence[Bilingual] = ()  # warnings and remarks, printed under the totals
     signatories: Sequence[Signatory] = ()  # default: each institution as 甲方, the ESCO as 乙方
     date_label: str = "开具日期 Issue date"  # a statement frozen at approval prints its approval date
     due_text: str = ""  # shown when there is no due date yet (it is set when the statement is issued)
     title: str = "合同能源管理结算单"
     title_en: str = "Energy Performance Contract Settlement Statement"
     currency: str = field(default="CNY")
+    bureau_en: str = ""  # the bureau's English name, set grey under it
 
     @property
     def total(self) -> Decimal:
@@ -203,7 +207,7 @@ def _header_table(statement: Statement) -> Table:
          TextBlock([(statement.contract_code, 8.5, INK), (statement.contract_name, 8.5, INK)]),
          head("合同类型", "Contract type", "LEFT"), bi(statement.contract_type, statement.contract_type_en)],
         [head("结算期间", "Settlement period", "LEFT"), text(_period(statement)),
-         head("主管部门", "Supervising bureau", "LEFT"), text(statement.bureau)],
+         head("主管部门", "Supervising bureau", "LEFT"), bi(statement.bureau, statement.bureau_en)],
         [head("用能单位", "Institution(s)", "LEFT"), TextBlock(institutions),
          head("节能服务公司", "ESCO", "LEFT"), TextBlock(_party_parts(statement.esco))],
     ]
@@ -260,7 +264,7 @@ def _lines_table(statement: Statement) -> Table:
     rows: list[list[object]] = [[
         head("序号", "No."), head("项目", "Item"), head("计算方式", "Formula"), head("金额（元）", "Amount (CNY)")]]
     for i, line in enumerate(statement.lines, start=1):
-        rows.append([str(i), bi(line.description, line.description_en), text(line.formula),
+        rows.append([str(i), bi(line.description, line.description_en), bi(line.formula, line.formula_en),
                      f"{to_decimal(line.amount):,.2f}"])
     total = statement.total
     rows.append(["", bi("合计", "Total"), "", text(format_yuan(total), size=10.5, align="RIGHT")])
@@ -325,7 +329,7 @@ def _signature_table(statement: Statement) -> Table:
 def _notes(statement: Statement) -> list[object]:
     if not statement.notes:
         return []
-    notes = [TextBlock([(f"{i}. {note}", 7.5, INK)]) for i, note in enumerate(statement.notes, start=1)]
+    notes = [TextBlock(bilingual_parts(f"{i}. ", note, 7.5)) for i, note in enumerate(statement.notes, start=1)]
     return [KeepTogether([section("备注", "Notes"), *notes[:3]]), *notes[3:]]
 
 
@@ -358,7 +362,7 @@ def render_statement(statement: Statement) -> bytes:
     def decorate(canvas: Canvas, page: int, pages: int) -> None:
         pdf.draw_running_text(
             canvas, page=page, pages=pages,
-            left=f"{statement.title} {statement.title_en}",
+            left=statement.title,
             right=f"编号 No. {statement.number}",
             footer_left=f"合同 Contract {statement.contract_code}",
             footer_right=f"核验码 Code {statement.verification_code}",

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract, ContractInstitution
+from emc.i18n import Translator
 from emc.money import fen
 from emc.org.models import Esco, Institution, User
 from emc.org.scope import Scope
@@ -51,7 +52,10 @@ def _rows(session: Session, scope: Scope, where: list, *, offset: int = 0,  # ty
 
 
 def _line(s: Settlement, c: Contract, e: Esco, inst: str) -> list[object]:
-    return [s.number, c.code, c.name, e.name, inst, s.period_start, s.last_day, s.kind, s.status, s.to_esco,
+    """One statement as a row; its kind and status as a reader says them (issue 16: no internal key in a sheet)."""
+    zh = Translator("zh")
+    kind, status = zh.label(f"settle.kind.{s.kind}", s.kind), zh.label(f"settle.status.{s.status}", s.status)
+    return [s.number, c.code, c.name, e.name, inst, s.period_start, s.last_day, kind, status, s.to_esco,
             s.from_esco, s.net_to_esco, statements.verification_code(s) if s.inputs_hash else ""]
 
 

@@ -16,6 +16,8 @@ from emc.baselines.models import AdjustmentStatus, NonRoutineAdjustment
 from emc.config import get_settings
 from emc.contracts.models import Contract, ContractInstitution
 from emc.contracts.service import current_version
+from emc.i18n import Translator
+from emc.i18n.messages import warning_text
 from emc.org.models import Esco, Institution
 from emc.reports import statement as st
 from emc.settlement import records
@@ -53,7 +55,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
     base = get_settings().public_url.rstrip("/")
     rates = _contract_rates(spec, contract.current_version) + _tariff_rates(stored)
     return st.Statement(
-        number=row.number, bureau="机关事务管理局 Government Offices Administration Bureau",
+        number=row.number, bureau="机关事务管理局", bureau_en="Government Offices Administration Bureau",
         institutions=sides.institutions, esco=sides.esco, contract_code=contract.code, contract_name=contract.name,
         contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
         period_end=row.period_end - timedelta(days=1), issue_date=approved, savings=_savings(row.inputs),
@@ -111,12 +113,14 @@ def _sides(session: Session, contract: Contract, stored: list[SettlementLine]) -
 def _line_items(sides: _Sides) -> list[st.LineItem]:
     """The statement's own lines, signed as the payer sees them."""
     lines = []
+    zh, en = Translator("zh"), Translator("en")
     for line in sides.mine:
         toward = Decimal(1) if line.payee == sides.other else Decimal(-1)
         lines.append(st.LineItem(
-            description=f"{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)}"
-                        f" · {line.component}", formula=line.formula, amount=line.amount * toward * sides.sign,
-            description_en=line.detail.get("formula_en", "")[:120]))
+            description=f"{zh.label('line.' + line.kind, '')}（{PARTY_ZH.get(line.payer, line.payer)} → "
+                        f"{PARTY_ZH.get(line.payee, line.payee)}）", formula=line.formula,
+            amount=line.amount * toward * sides.sign, description_en=en.label("line." + line.kind, ""),
+            formula_en=str(line.detail.get("formula_en", ""))))
     if not lines:  # a period with nothing due is still a statement: it says so
         lines.append(st.LineItem(description="本期无应付款项", formula="本期各项计算结果均为零。",
                                  amount=Decimal("0.00"), description_en="No amount is due this period"))
@@ -144,15 +148,16 @@ def _contract_rates(spec: dict[str, Any], version: int) -> list[st.Rate]:
                     f"合同 v{version}") for u, p in prices.items()]
 
 
-def _notes(row: Settlement, third: list[SettlementLine]) -> list[str]:
+def _notes(row: Settlement, third: list[SettlementLine]) -> list[st.Bilingual]:
     """Third-party lines, the settlement's warnings, and what kind of statement this is."""
-    notes = [f"另：{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)} "
+    notes: list[st.Bilingual] = [f"另：{PARTY_ZH.get(line.payer, line.payer)} → {PARTY_ZH.get(line.payee, line.payee)} "
              f"{line.amount:,.2f} 元（{line.formula}），不计入本结算单合计。" for line in third]
-    notes += [w.get("message", "") for w in row.warnings][:5]
+    notes += [(warning_text(w, Translator("zh")), warning_text(w, Translator("en"))) for w in row.warnings][:5]
     if row.kind == "year_end":
-        notes.insert(0, "本结算单为合同年度清算（保证量核算、费用对账）。This statement is the contract-year true-up.")
+        notes.insert(0, ("本结算单为合同年度清算（保证量核算、费用对账）。",
+                         "This statement is the contract-year true-up."))
     if row.adjusts_id:
-        notes.insert(0, "本结算单为对已批准结算单的差额调整。This statement adjusts an approved settlement.")
+        notes.insert(0, ("本结算单为对已批准结算单的差额调整。", "This statement adjusts an approved settlement."))
     return notes
 
 

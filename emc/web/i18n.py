@@ -1,45 +1,5 @@
-"""UI strings in Chinese (default) and English: flat TOML catalogs keyed by message id."""
+"""The catalogs and the translator live in :mod:`emc.i18n` (the kernel), so PDFs and reports use them too."""
 
-from __future__ import annotations
+from emc.i18n import BABEL_LOCALES, LANGUAGES, Translator, catalog
 
-import tomllib
-from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
-
-from babel.numbers import format_decimal
-
-LANGUAGES = {"zh": "中文", "en": "English"}
-BABEL_LOCALES = {"zh": "zh_CN", "en": "en_US"}
-_DIR = Path(__file__).with_name("locales")
-
-
-@lru_cache
-def catalog(lang: str) -> dict[str, str]:
-    return tomllib.loads((_DIR / f"{lang}.toml").read_text(encoding="utf-8"))
-
-
-class Translator:
-    def __init__(self, lang: str) -> None:
-        self.lang = lang if lang in LANGUAGES else "zh"
-        self._messages = catalog(self.lang)
-
-    def __call__(self, key: str, **values: Any) -> str:
-        text = self._messages.get(key)
-        if text is None:
-            text = catalog("zh").get(key, key)  # a missing translation shows Chinese, then the key
-        return text.format(**values) if values else text
-
-    def label(self, key: str, fallback: str) -> str:
-        """A translated label if the catalog has one, else ``fallback`` (e.g. a raw term key)."""
-        return self._messages.get(key) or catalog("zh").get(key) or fallback
-
-    def number(self, value: Any, digits: int = 0) -> str:
-        if value is None or (isinstance(value, float) and value != value):
-            return "—"
-        fmt = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(Decimal(str(value)), format=fmt, locale=BABEL_LOCALES[self.lang])
-
-    def money(self, value: Any) -> str:
-        return self.number(value, 2)
+__all__ = ["BABEL_LOCALES", "LANGUAGES", "Translator", "catalog"]

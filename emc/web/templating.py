@@ -11,6 +11,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 
 from emc import __version__
 from emc.config import get_settings
+from emc.i18n import messages
 from emc.paths import resource_dir
 from emc.web.deps import csrf_token
 from emc.web.i18n import LANGUAGES, Translator
@@ -18,6 +19,10 @@ from emc.web.i18n import LANGUAGES, Translator
 templates = Jinja2Blocks(directory=str(resource_dir("templates")))
 templates.env.globals["version"] = __version__
 templates.env.globals["languages"] = LANGUAGES
+for _helper in (messages.input_rows, messages.warning_text, messages.action_label, messages.period_text,
+                messages.component_labels, messages.value_label, messages.model_label, messages.selection_text,
+                messages.mv_warning_text, messages.flag_text):
+    templates.env.globals[_helper.__name__] = _helper
 
 
 def language(request: Request) -> str:

@@ -185,7 +185,8 @@ def settle_custody_period(comp: CostCustody, ctx: Context, data: PeriodData, sta
         u = str(utility)
         cost = sum((b.cost for b in data.bills_for(u)), ZERO)
         if not data.bills_for(u):
-            out.warnings.append(SettlementWarning("no_bills", f"no {u} bill for the period", comp.key, ctx.start))
+            out.warnings.append(SettlementWarning("no_bills", f"no {u} bill for the period", comp.key, ctx.start,
+                                                {"utility": u}))
         out.inputs[f"{comp.key}.{u}.actual_cost"] = str(cost)
         out.inputs[f"{comp.key}.{u}.bills"] = ",".join(b.ref for b in data.bills_for(u))
         actual += cost
@@ -266,7 +267,8 @@ def _year_sums(comp: CostCustody, utilities: list[str], pieces: Sequence[Piece],
             s = data.savings_for(u)
             if s is None:
                 out.warnings.append(SettlementWarning("no_savings_data", f"no verified {u} savings for "
-                                                      f"{data.period.label}", comp.key, data.period.start))
+                                                      f"{data.period.label}", comp.key, data.period.start,
+                                                      {"utility": u}))
                 continue
             sums.savings[u] += s.savings
             sums.adjusted[u] += s.adjusted_baseline

@@ -79,7 +79,7 @@ def settle_guaranteed_period(comp: GuaranteedSavings, ctx: Context, data: Period
     savings = data.savings_for(u)
     if savings is None:
         out.warnings.append(SettlementWarning("no_savings_data", f"no verified {u} savings for the period",
-                                              comp.key, ctx.start))
+                                              comp.key, ctx.start, {"utility": u}))
         return out
     out.inputs[f"{comp.key}.{u}.savings"] = str(savings.savings)
     out.inputs[f"{comp.key}.{u}.adjusted_baseline"] = str(savings.adjusted_baseline)
@@ -268,10 +268,12 @@ def _coverage_warnings(y: _Year, missing: int) -> list[SettlementWarning]:
     out = []
     if missing:
         out.append(SettlementWarning("year_incomplete", f"{missing} period(s) of contract year "
-                                     f"{y.year.number} have no verified {y.u} savings", y.key, y.year.start))
+                                     f"{y.year.number} have no verified {y.u} savings", y.key, y.year.start,
+                                     {"missing": str(missing), "year": str(y.year.number), "utility": y.u}))
     if y.covered != y.year.days:
         out.append(SettlementWarning("year_incomplete", f"the periods cover {y.covered} of the year's "
-                                     f"{y.year.days} days", y.key, y.year.start))
+                                     f"{y.year.days} days", y.key, y.year.start,
+                                     {"covered": str(y.covered), "days": str(y.year.days)}))
     return out
 
 
@@ -306,7 +308,9 @@ def settle_guaranteed_year(key: str, year_ctx: Context, pieces: Sequence[Piece],
         out.warnings.append(SettlementWarning(
             "shortfall_within_uncertainty",
             f"guaranteed {t.guaranteed} and verified {t.verified} {y.unit} differ by less than the savings "
-            f"uncertainty ±{uncertainty}; the point estimate settles", key, y.year.start))
+            f"uncertainty ±{uncertainty}; the point estimate settles", key, y.year.start,
+            {"guaranteed": str(t.guaranteed), "verified": str(t.verified), "unit": y.unit,
+             "uncertainty": str(uncertainty)}))
     if gap > 0:
         out.lines.extend(_shortfall_lines(y, gap, sum((line.amount for line in fees), ZERO)))
     elif gap < 0 and comp.surplus_esco_share > 0:

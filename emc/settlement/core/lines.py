@@ -227,10 +227,11 @@ class SettlementWarning:
     message: str
     component: str = ""
     start: date | None = None
+    params: Mapping[str, str] = field(default_factory=dict)  # the message's values, for its translations
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "component": self.component,
-                "start": self.start.isoformat() if self.start else None}
+                "start": self.start.isoformat() if self.start else None, "params": dict(self.params)}
 
 
 # -- formatting for formulas --------------------------------------------------------------------------------

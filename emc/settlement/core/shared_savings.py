@@ -62,7 +62,7 @@ def settle_shared(comp: SharedSavings, ctx: Context, data: PeriodData, state: Co
         savings = data.savings_for(u)
         if savings is None:
             out.warnings.append(SettlementWarning("no_savings_data", f"no verified {u} savings for the period",
-                                                  comp.key, ctx.start))
+                                                  comp.key, ctx.start, {"utility": u}))
             continue
         out.inputs[f"{comp.key}.{u}.savings"] = str(savings.savings)
         priced, warnings = value_savings(valuation, savings, contract_year=year, on=ctx.start,

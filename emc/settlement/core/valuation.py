@@ -91,7 +91,8 @@ def _at_baseline_price(valuation: ValuationSpec, savings: UtilitySavings, contra
     """The contract's baseline unit price, escalated per contract year (FEMP ESPC escalation)."""
     u = savings.utility
     if u not in valuation.prices:
-        return [], [SettlementWarning("no_valuation_price", f"no [valuation.prices] for {u}", component, on)]
+        return [], [SettlementWarning("no_valuation_price", f"no [valuation.prices] for {u}", component, on,
+                                                        {"utility": u})]
     base, esc = valuation.prices[u], valuation.escalation  # type: ignore[index]
     p = escalated_price(base, esc, contract_year)
     escalated = esc != 0 and contract_year > 1
@@ -107,12 +108,12 @@ def _at_average_cost(valuation: ValuationSpec, savings: UtilitySavings, bills: S
     u = savings.utility
     if not bills:
         return [], [SettlementWarning("no_bill_for_average_cost", f"no {u} bill to take the average cost from",
-                                      component, on)]
+                                      component, on, {"utility": u})]
     limits = valuation.limits.get(u)  # type: ignore[call-overload]
     warnings = []
     if limits is None:
         warnings.append(SettlementWarning("no_cost_limits", f"no safety limits for {u}: average cost used as is",
-                                          component, on))
+                                          component, on, {"utility": u}))
     p, raw, clamped = average_cost_price(bills, limits)
     if clamped:
         warnings.append(SettlementWarning("unit_cost_limited",

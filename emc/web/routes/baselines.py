@@ -21,7 +21,8 @@ from emc.reports.mv_report import render_mv_report
 from emc.web import htmx
 from emc.web.charts import Series, time_chart
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
-from emc.web.templating import render
+from emc.web.i18n import Translator
+from emc.web.templating import language, render
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["baselines"])
@@ -45,7 +46,7 @@ def _settled(rows: list[dict[str, Any]], key: str) -> list[tuple[date, float | N
     return [(pd.Timestamp(r["period_start"]).date(), r[key] if r.get("settled") else None) for r in rows]
 
 
-def _page_context(session: SessionDep, user: User, contract: Contract, utility: str) -> dict[str, Any]:
+def _page_context(session: SessionDep, user: User, contract: Contract, utility: str, _: Translator) -> dict[str, Any]:
     utilities = service.utilities(session, contract)
     utility = utility if utility in utilities else (utilities[0] if utilities else "")
     versions = service.versions(session, contract, utility) if utility else []
@@ -58,9 +59,9 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
         try:
             actual, predicted = service.baseline_fit_frame(session, current)
             charts["baseline"] = time_chart([
-                Series("实际 actual", "#1f6f5c", _series_points(actual)),
-                Series("基线模型 baseline model", "#d9822b", _series_points(predicted), dashed=True)],
-                title=f"{contract.code} {utility} baseline period")
+                Series(_("chart.actual"), "#1f6f5c", _series_points(actual)),
+                Series(_("chart.baseline_model"), "#d9822b", _series_points(predicted), dashed=True)],
+                title=_("chart.baseline_title", code=contract.code, utility=_("utility." + utility)))
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
     approved = next((b for b in versions if b.status == "approved"), None)
@@ -73,10 +74,10 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
             savings_rows = [r for r in periods.to_dict(orient="records") if r.get("days_with_data")]
             total = report.result.total
             charts["reporting"] = time_chart([
-                Series("校准基线 adjusted baseline", "#d9822b", _settled(savings_rows, "adjusted_baseline")),
-                Series("实际 actual", "#1f6f5c", _settled(savings_rows, "actual")),
-                Series("节约量 savings", "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
-                title=f"{contract.code} {utility} reporting period")
+                Series(_("chart.adjusted_baseline"), "#d9822b", _settled(savings_rows, "adjusted_baseline")),
+                Series(_("chart.actual"), "#1f6f5c", _settled(savings_rows, "actual")),
+                Series(_("chart.savings"), "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
+                title=_("chart.reporting_title", code=contract.code, utility=_("utility." + utility)))
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
     return {"c": contract, "utility": utility, "utilities": utilities, "versions": versions, "current": current,
@@ -90,7 +91,8 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
 def mv_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
             utility: str = "") -> Response:
     contract = _contract(session, scope, code)
-    return render(request, "contracts/mv.html", _page_context(session, user, contract, utility))
+    return render(request, "contracts/mv.html", _page_context(session, user, contract, utility,
+                                                                 Translator(language(request))))
 
 
 @pages.get("/contracts/{code}/mv/report/{year}.pdf")

@@ -17,6 +17,7 @@ from emc.contracts import queries as contract_queries
 from emc.contracts.models import Contract
 from emc.contracts.spec import ContractType
 from emc.errors import DomainError, Refused
+from emc.i18n import messages
 from emc.metering import service as metering
 from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
@@ -240,11 +241,14 @@ def ledger_balances_file(session: SessionDep, user: CurrentUser, scope: ScopeDep
 def settlement_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
     row = queries.by_number(session, scope, number)
     history = audit_queries.history(session, "settlement", row.number)
+    contract = records.contract_of(session, row)
     sources = provenance.sources_of(session, row)
     batch_ids = [int(src.ref) for src in sources
                  if src.kind in ("reading_batch", "weather_batch") and src.ref.isdigit()]
     return render(request, "settlements/detail.html", {
-        "s": row, "c": records.contract_of(session, row), "lines": records.lines_of(session, row),
+        "s": row, "c": contract, "lines": records.lines_of(session, row),
+        "components": messages.component_labels(records.current_version_spec(session, contract), Translator(
+            language(request))),
         "history": history, "actions": _actions(user, row), "payments": workflow.payments(session, row),
         "sources": sources, "open_batches": metering.visible_batches(session, scope, batch_ids),
         "code": statements.verification_code(row) if row.inputs_hash else ""})
