@@ -265,7 +265,7 @@ def test_finance_records_a_payment_in_place(page, sqlite_demo_server: LiveServer
     assert page.evaluate("window.__notReloaded") is True  # swapped in place, no page load
     screenshot(page, "statements-paid")
     page.click("#lang-switch")
-    page.wait_for_selector("h1 >> text=Statements by period")
+    page.wait_for_selector("h1 >> text=Statements and payments")
     screenshot(page, "statements-finance-en")
 
 
