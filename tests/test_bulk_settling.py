@@ -15,7 +15,6 @@ from decimal import Decimal
 
 import httpx
 import openpyxl
-import pytest
 from conftest import LiveServer
 from sqlalchemy import func, select
 from sqlmodel import Session
@@ -35,8 +34,10 @@ OUTCOME = re.compile(r'id="bulk-outcome" data-done="(\d+)" data-failed="(\d+)" d
 BINHU = "320211"
 
 
-def _listed(c: httpx.Client, query: dict[str, str]) -> tuple[list[tuple[str, str, Decimal]], dict[str, tuple[int, Decimal]],
-                                                             tuple[int, Decimal]]:
+Listed = tuple[list[tuple[str, str, Decimal]], dict[str, tuple[int, Decimal]], tuple[int, Decimal]]
+
+
+def _listed(c: httpx.Client, query: dict[str, str]) -> Listed:
     """Every row the list shows for the filter (all its pages), the totals per status and overall."""
     rows: list[tuple[str, str, Decimal]] = []
     page = 1
@@ -56,7 +57,8 @@ def _listed(c: httpx.Client, query: dict[str, str]) -> tuple[list[tuple[str, str
 
 def _drafted_syn_contract(server: LiveServer, *, binhu: bool, least: int = 2) -> str:
     """A synthetic contract with at least ``least`` drafts, inside Binhu or outside it."""
-    in_binhu = (select(ContractInstitution.contract_id).join(Institution, Institution.id == ContractInstitution.institution_id)
+    in_binhu = (select(ContractInstitution.contract_id)
+                .join(Institution, Institution.id == ContractInstitution.institution_id)
                 .join(Region, Region.id == Institution.region_id).where(Region.path.like(f"%/{BINHU}/%")))
     with Session(server.engine) as session:
         query = (select(Contract.code).join(Settlement, Settlement.contract_id == Contract.id)
@@ -166,30 +168,34 @@ def test_bulk_submit_then_a_second_manager_approves_not_the_submitter(settled_de
 
 
 def test_binhu_sees_and_acts_only_in_binhu(settled_demo_server: LiveServer) -> None:
+    """The district manager's list holds Binhu's settlements only; a selection naming others (a hand-made
+    form) skips them as not found, and "all matching" never reaches outside the district."""
     server = settled_demo_server
-    inside = _drafted_syn_contract(server, binhu=True, least=1)
     outside = _drafted_syn_contract(server, binhu=False, least=1)
     b, bt = login(server, "binhu")
-    rows, _, _ = _listed(b, {})
+    rows, per_status, _ = _listed(b, {})
     with Session(server.engine) as session:
         binhu_numbers = set(session.execute(
             select(Settlement.number).join(Contract, Contract.id == Settlement.contract_id)
             .join(ContractInstitution, ContractInstitution.contract_id == Contract.id)
             .join(Institution, Institution.id == ContractInstitution.institution_id)
             .join(Region, Region.id == Institution.region_id).where(Region.path.like(f"%/{BINHU}/%"))).scalars())
-        outside_draft = session.execute(select(Settlement.number).join(Contract, Contract.id == Settlement.contract_id)
-                                        .where(Contract.code == outside, Settlement.status == "draft")).scalars().first()
-    assert rows and {n for n, _, _ in rows} == binhu_numbers
+        outside_draft = session.execute(
+            select(Settlement.number).join(Contract, Contract.id == Settlement.contract_id)
+            .where(Contract.code == outside, Settlement.status == "draft")).scalars().first()
+    assert rows and {n for n, _, _ in rows} == binhu_numbers and outside_draft not in binhu_numbers
+    assert "滨湖区" in b.get("/settlements").text
     assert _listed(b, {"contract": outside})[2][0] == 0
-    inside_drafts = [n for n, _, _ in _listed(b, {"contract": inside, "status": "draft"})[0]]
-    count, total, skipped, review = _bulk(b, bt, "submit", {"number": [*inside_drafts, outside_draft]})
-    assert (count, skipped) == (len(inside_drafts), 1) and f'data-number="{outside_draft}" data-why="not_found"' in review
-    # "all matching" never reaches outside the scope, whatever the filter says
-    count_all, _, _, _ = _bulk(b, bt, "submit", {"all": "1", "contract": outside})
-    assert count_all == 0
-    assert _run(b, bt, "submit", {"number": [*inside_drafts, outside_draft]}, count, total) == (count, 0, 1)
+    mine = sorted(binhu_numbers)[:3]
+    count, _, skipped, review = _bulk(b, bt, "submit", {"number": [*mine, outside_draft]})
+    assert (count, skipped) == (0, len(mine) + 1)
+    assert f'data-number="{outside_draft}" data-why="not_found"' in review
+    assert all(f'data-number="{n}" data-why="status"' in review for n in mine)
+    assert _bulk(b, bt, "submit", {"all": "1", "contract": outside})[0] == 0
+    assert _run(b, bt, "submit", {"number": [outside_draft]}, 0, Decimal(0)) == (0, 0, 1)
     with Session(server.engine) as session:
-        assert session.execute(select(Settlement.status).where(Settlement.number == outside_draft)).scalar_one() == "draft"
+        status = session.execute(select(Settlement.status).where(Settlement.number == outside_draft)).scalar_one()
+    assert status == "draft"
 
 
 def test_esco_viewer_and_anonymous_cannot_bulk_anything(settled_demo_server: LiveServer) -> None:
@@ -216,14 +222,16 @@ def test_a_single_irreversible_action_has_a_confirmation_page(settled_demo_serve
     assert m.post(f"/settlements/{number}/submit", data={"csrf_token": mt}).status_code == 303
     m2, m2t = login(server, "manager2")
     detail = m2.get(f"/settlements/{number}").text
-    assert f'href="/settlements/{number}/confirm/approve"' in detail and f'href="/settlements/{number}/confirm/reject"' in detail
+    assert f'href="/settlements/{number}/confirm/approve"' in detail
+    assert f'href="/settlements/{number}/confirm/reject"' in detail
     page = m2.get(f"/settlements/{number}/confirm/approve").text
     money = f"{amount:,.2f}"
     assert f"批准 {number}：应付节能服务公司净额 {money} 元将被锁定并记入台账" in page
     assert f'name="confirm_amount" value="{amount}"' in page and "此操作不可撤销" in page
     e, _ = login(server, "esco")
     assert e.get(f"/settlements/{number}/confirm/approve").status_code in (403, 404)
-    assert m2.get(f"/settlements/{number}/confirm/pay").status_code == 409  # not issued: not possible now
+    assert m2.get(f"/settlements/{number}/confirm/issue").status_code == 409  # not approved: not possible now
+    assert m2.get(f"/settlements/{number}/confirm/pay").status_code == 403  # a manager records no payment
     assert m2.post(f"/settlements/{number}/approve", data={"csrf_token": m2t, "confirm_amount": str(amount)}
                    ).status_code == 303
     assert m2.get(f"/api/settlements/{number}").json()["status"] == "approved"
@@ -272,7 +280,8 @@ def test_statements_by_issue_month_by_due_month_and_overdue(settled_demo_server:
     f, _ = login(settled_demo_server, "finance")
     today = clock.today()
     with Session(settled_demo_server.engine) as session:
-        issued = session.execute(select(Settlement).where(Settlement.status == "issued", Settlement.issued_at.is_not(None))
+        issued = session.execute(select(Settlement).where(Settlement.status == "issued",
+                                                          Settlement.issued_at.is_not(None))
                                  .order_by(Settlement.issued_at.desc())).scalars().first()
         overdue = set(session.execute(select(Settlement.number).where(
             Settlement.status == "issued", Settlement.due_on < today)).scalars())

@@ -14,7 +14,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from openpyxl import Workbook
 from sqlalchemy import func, literal, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.config import get_settings
 from emc.contracts.models import Contract, ContractInstitution
@@ -164,7 +164,7 @@ def statement_filter(status: str = "", contract: str = "", overdue: bool = False
     if contract:
         where.append(Contract.code == contract)
     if overdue:
-        where += [Settlement.status == SettlementStatus.issued, Settlement.due_on < (today or date.min)]
+        where += [Settlement.status == SettlementStatus.issued, col(Settlement.due_on) < (today or date.min)]
     return where
 
 
@@ -202,10 +202,10 @@ def month_totals(session: Session, scope: Scope, where: list, by: str = "period"
     """Per month, newest first: grouped by the grouping's column and status in the database, folded into months
     here (portable: no date functions that differ between SQLite and PostgreSQL)."""
     key = _month_key(by)
-    found = session.execute(select(key, Settlement.status, func.count(),
+    found = session.execute(select(key, col(Settlement.status), func.count(),
                                    func.sum(Settlement.to_esco), func.sum(Settlement.from_esco),
                                    func.sum(Settlement.net_to_esco))
-                            .join(Contract, Contract.id == Settlement.contract_id).where(scope.contracts(), *where)
+                            .join(Contract, col(Contract.id) == col(Settlement.contract_id)).where(scope.contracts(), *where)
                             .group_by(key, Settlement.status)).all()
     months: dict[str, MonthTotals] = {}
     for at, status, count, to_esco, from_esco, net in found:

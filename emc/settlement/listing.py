@@ -99,21 +99,21 @@ class Row:
     regions: list[Region]
 
 
-def matching(scope: Scope, flt: SettlementFilter) -> Select[Any]:
+def matching(scope: Scope, flt: SettlementFilter) -> Select[Settlement, Contract, Esco]:
     """(Settlement, Contract, Esco) rows in scope matching the filter."""
     return (select(Settlement, Contract, Esco).join(Contract, col(Contract.id) == col(Settlement.contract_id))
             .join(Esco, col(Esco.id) == col(Contract.esco_id)).where(scope.contracts(), *flt.clauses()))
 
 
-def ordered(query: Select[Any]) -> Select[Any]:
+def ordered(query: Select[Settlement, Contract, Esco]) -> Select[Settlement, Contract, Esco]:
     return query.order_by(col(Settlement.period_start).desc(), col(Contract.code), col(Settlement.kind),
                           col(Settlement.version))
 
 
 def totals(session: Session, scope: Scope, flt: SettlementFilter) -> Totals:
-    found = session.execute(select(Settlement.status, func.count(), func.coalesce(func.sum(Settlement.net_to_esco), 0))
+    found = session.execute(select(col(Settlement.status), func.count(), func.coalesce(func.sum(Settlement.net_to_esco), 0))
                             .join(Contract, col(Contract.id) == col(Settlement.contract_id))
-                            .where(scope.contracts(), *flt.clauses()).group_by(Settlement.status)).all()
+                            .where(scope.contracts(), *flt.clauses()).group_by(col(Settlement.status))).all()
     order = [s.value for s in SettlementStatus]
     out = Totals()
     for status, count, amount in sorted(found, key=lambda r: order.index(r[0]) if r[0] in order else 99):
@@ -125,7 +125,7 @@ def totals(session: Session, scope: Scope, flt: SettlementFilter) -> Totals:
 def regions_of(session: Session, contract_ids: set[int]) -> dict[int, list[Region]]:
     """Each contract's institutions' regions (distinct, by code): one query for the page."""
     out: dict[int, list[Region]] = {}
-    found = session.execute(select(ContractInstitution.contract_id, Region)
+    found = session.execute(select(col(ContractInstitution.contract_id), Region)
                             .join(Institution, col(Institution.id) == col(ContractInstitution.institution_id))
                             .join(Region, col(Region.id) == col(Institution.region_id))
                             .where(col(ContractInstitution.contract_id).in_(contract_ids))
