@@ -205,8 +205,8 @@ def month_totals(session: Session, scope: Scope, where: list, by: str = "period"
     found = session.execute(select(key, col(Settlement.status), func.count(),
                                    func.sum(Settlement.to_esco), func.sum(Settlement.from_esco),
                                    func.sum(Settlement.net_to_esco))
-                            .join(Contract, col(Contract.id) == col(Settlement.contract_id)).where(scope.contracts(), *where)
-                            .group_by(key, Settlement.status)).all()
+                            .join(Contract, col(Contract.id) == col(Settlement.contract_id))
+                            .where(scope.contracts(), *where).group_by(key, Settlement.status)).all()
     months: dict[str, MonthTotals] = {}
     for at, status, count, to_esco, from_esco, net in found:
         name = _month_of(at)

@@ -8,7 +8,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import ColumnElement, Select, func, select
@@ -111,7 +110,8 @@ def ordered(query: Select[Settlement, Contract, Esco]) -> Select[Settlement, Con
 
 
 def totals(session: Session, scope: Scope, flt: SettlementFilter) -> Totals:
-    found = session.execute(select(col(Settlement.status), func.count(), func.coalesce(func.sum(Settlement.net_to_esco), 0))
+    net = func.coalesce(func.sum(Settlement.net_to_esco), 0)
+    found = session.execute(select(col(Settlement.status), func.count(), net)
                             .join(Contract, col(Contract.id) == col(Settlement.contract_id))
                             .where(scope.contracts(), *flt.clauses()).group_by(col(Settlement.status))).all()
     order = [s.value for s in SettlementStatus]
