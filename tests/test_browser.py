@@ -238,6 +238,7 @@ def test_manager_selects_all_drafts_of_a_contract_confirms_and_sees_them_submitt
     assert n >= 1 and page.locator("h1").inner_text() == "结算审批"
     page.check("#select-page")
     assert all(boxes.nth(i).is_checked() for i in range(n))
+    screenshot(page, "settlements-bulk-list")
     page.click("#bulk-submit")
     page.wait_for_selector("#bulk-plan")
     assert page.get_attribute("#bulk-plan", "data-count") == str(n)
