@@ -172,6 +172,15 @@ ROUTES: dict[str, Spec] = {
     "GET /settlements/period/{month}.zip": Spec({"admin", "manager", "finance"}, params=lambda s, w: {
         "month": "1990-01"}, sides=NO_OBJECT),
     "GET /statements": Spec(ALL, sides=NO_OBJECT),
+    "GET /portfolio/export.xlsx": Spec(ALL, sides=NO_OBJECT, markers=False),  # a zip: checked in test_bulk_settling
+    # bulk: a number nobody has, so the review lists it as skipped and the run does nothing
+    "POST /settlements/bulk/{action}/review": Spec({"admin", "manager"}, params=lambda s, w: {"action": "submit"},
+                                                   sides=NO_OBJECT, body=_form(number="NO-SUCH-SETTLEMENT")),
+    "POST /settlements/bulk/{action}": Spec({"admin", "manager"}, params=lambda s, w: {"action": "approve"},
+                                            sides=NO_OBJECT, body=_form(number="NO-SUCH-SETTLEMENT",
+                                                                        confirm_count="0", confirm_amount="0")),
+    "GET /settlements/{number}/confirm/{action}": Spec({"admin", "manager"}, params=lambda s, w: {
+        "number": w.number[s], "action": "approve"}),
     "GET /ledger/export.{fmt}": Spec(ALL, params=lambda s, w: {"fmt": "csv"}, sides=NO_OBJECT),
     "GET /ledger/balances.{fmt}": Spec(ALL, params=lambda s, w: {"fmt": "csv"}, sides=NO_OBJECT),
     "GET /settlements/{number}": Spec(ALL, params=lambda s, w: {"number": w.number[s]}),

@@ -179,15 +179,17 @@ def test_manager_approves_and_issues_a_settlement_finance_sees_it(page, sqlite_d
     page.wait_for_url("**/settlements")
     page.click(f"text={number}")
     assert "1,307,829.01" in page.inner_text("#amounts")
-    shown: list[str] = []
-    page.on("dialog", lambda d: (shown.append(d.message), d.accept()))  # approve and issue confirm the amount
     page.click("#action-submit")
     page.wait_for_selector("#settlement-status >> text=待审批")
     page.context.clear_cookies()
     log_in(page, sqlite_demo_server, "manager2")  # four eyes: a second manager approves
     page.goto(f"{sqlite_demo_server.url}/settlements/{number}")
+    shown: list[str] = []
     for action, status in (("approve", "已批准"), ("issue", "已出具")):
-        page.click(f"#action-{action}")
+        page.click(f"#action-{action}")  # approve and issue: a page says what happens, with the amount
+        page.wait_for_url(f"**/settlements/{number}/confirm/{action}")
+        shown.append(page.inner_text("#confirm"))
+        page.click("#confirm-action")
         page.wait_for_selector(f"#settlement-status >> text={status}")
     assert len(shown) == 2 and all("1,307,829.01" in m for m in shown)
     assert page.locator("#pdf").count() == 1
@@ -218,3 +220,36 @@ def test_htmx_works_under_the_content_security_policy(browser, sqlite_demo_serve
     assert page.locator("#token-table").count() == 1
     context.close()
     assert violations == []
+
+
+@pytest.mark.parametrize("settled_demo_server", ["sqlite"], indirect=True)
+def test_manager_selects_all_drafts_of_a_contract_confirms_and_sees_them_submitted(
+        page, settled_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    """The settlements list: filter to a contract's drafts, tick "select this page", review the count and
+    total, confirm, and the list shows them waiting for approval."""
+    from test_bulk_settling import _drafted_syn_contract
+
+    server = settled_demo_server
+    code = _drafted_syn_contract(server, binhu=False, least=1)
+    log_in(page, server, "manager")
+    page.goto(f"{server.url}/settlements?contract={code}&status=draft")
+    boxes = page.locator("#settlement-rows input[name=number]")
+    n = boxes.count()
+    assert n >= 1 and page.locator("h1").inner_text() == "结算审批"
+    page.check("#select-page")
+    assert all(boxes.nth(i).is_checked() for i in range(n))
+    screenshot(page, "settlements-bulk-list")
+    page.click("#bulk-submit")
+    page.wait_for_selector("#bulk-plan")
+    assert page.get_attribute("#bulk-plan", "data-count") == str(n)
+    assert f"将提交 {n} 份结算单审批" in page.inner_text("#bulk-plan")
+    screenshot(page, "bulk-confirm")
+    page.click("#bulk-confirm")
+    page.wait_for_selector("#bulk-outcome")
+    assert page.get_attribute("#bulk-outcome", "data-done") == str(n)
+    page.click("#bulk-back")
+    page.wait_for_selector("#settlement-rows")
+    page.goto(f"{server.url}/settlements?contract={code}")
+    statuses = page.locator("#settlement-rows tbody tr[data-status=submitted]")
+    assert statuses.count() >= n and page.locator("#settlement-rows tbody tr[data-status=draft]").count() == 0
+    assert "待审批" in page.inner_text("#settlement-rows")

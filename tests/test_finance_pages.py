@@ -104,7 +104,7 @@ def test_statements_by_month_issue_pay_and_scope(demo_server: LiveServer) -> Non
     om, eq = numbers[OM][MONTHS[0]], numbers[EQ][MONTHS[0]]
     assert _status(demo_server, om) == "approved", "this test owns November 2022"
     f, ft = login(demo_server, "finance")
-    page = html.unescape(f.get("/statements", params={"month": "2022-11"}).text)
+    page = html.unescape(f.get("/statements", params={"by": "period", "month": "2022-11"}).text)
     assert 'data-nav="statements"' in page and om in page and eq in page
     months = re.search(r'<div class="card" id="months">.*?</table>', page, re.S).group(0)  # type: ignore[union-attr]
     assert all(m in months for m in ("2022-10", "2022-11", "2022-12", "2023-01"))
@@ -113,9 +113,9 @@ def test_statements_by_month_issue_pay_and_scope(demo_server: LiveServer) -> Non
     assert f.post("/settlements/issue-period", data={"csrf_token": ft, "month": "2022-11"}).status_code == 403
     # the manager issues the month from the page and comes back to it; no payment controls for the manager
     m, mt = login(demo_server, "manager")
-    mpage = m.get("/statements", params={"month": "2022-11"}).text
+    mpage = m.get("/statements", params={"by": "period", "month": "2022-11"}).text
     assert 'id="issue-month"' in mpage and 'class="pay-form"' not in mpage
-    back = "/statements?month=2022-11"
+    back = "/statements?by=period&month=2022-11"
     total = re.search(r'name="confirm_amount" value="([^"]+)"', mpage).group(1)  # type: ignore[union-attr]
     r = m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2022-11", "next": back,
                                                   "confirm_amount": total}, headers={"HX-Request": "true"})
@@ -150,7 +150,7 @@ def test_statements_by_month_issue_pay_and_scope(demo_server: LiveServer) -> Non
     plain = f.post(f"/settlements/{eq}/pay", data={"csrf_token": ft, "paid_on": day, "confirm_amount": net(f, eq),
                                                     "reference": "ABC-1211", "next": back})
     assert plain.status_code == 303 and plain.headers["location"] == back
-    page = html.unescape(f.get("/statements", params={"month": "2022-11", "status": "paid"}).text)
+    page = html.unescape(f.get("/statements", params={"by": "period", "month": "2022-11", "status": "paid"}).text)
     assert om in page and eq in page and "ICBC-2022-1210" in page and "ABC-1211" in page
     # `next` may only lead back to the statements page, never elsewhere
     from emc.web.routes.settlement import _back
@@ -170,7 +170,7 @@ def test_totals_per_month_add_up_and_filters_are_in_the_url(demo_server: LiveSer
     f, _ = login(demo_server, "finance")
     for start in (*MONTHS, *QUARTERS):
         month = f"{start:%Y-%m}"
-        part = f.get("/statements", params={"month": month}, headers={"HX-Request": "true"}).text
+        part = f.get("/statements", params={"by": "period", "month": month}, headers={"HX-Request": "true"}).text
         assert part.lstrip().startswith('<section id="results"') and "<html" not in part
         mine = [r for r in rows if f"{r.period_start:%Y-%m}" == month]
         totals = re.search(r'id="month-totals">(.*?)</div>\s*</div>', part, re.S).group(1)  # type: ignore[union-attr]
@@ -180,13 +180,13 @@ def test_totals_per_month_add_up_and_filters_are_in_the_url(demo_server: LiveSer
         assert f"<strong>{len(mine)}</strong>" in totals  # only these contracts settle in these months
         assert part.count('<tr id="row-') == len(mine)
     # filters: a contract, a status; unknown status and malformed months are refused with the reason
-    one = f.get("/statements", params={"month": "2022-12", "contract": EQ}).text
+    one = f.get("/statements", params={"by": "period", "month": "2022-12", "contract": EQ}).text
     assert numbers[EQ][MONTHS[1]] in one and numbers[OM][MONTHS[1]] not in one
     assert f'value="{EQ}"' in one  # the filter is shown as set
-    approved = f.get("/statements", params={"month": "2022-12", "status": "approved"}).text
+    approved = f.get("/statements", params={"by": "period", "month": "2022-12", "status": "approved"}).text
     assert numbers[OM][MONTHS[1]] in approved
     assert f.get("/statements", params={"status": "draft"}).status_code == 422
-    bad = f.get("/statements", params={"month": "2023-13"})
+    bad = f.get("/statements", params={"by": "period", "month": "2023-13"})
     assert bad.status_code == 422 and "YYYY-MM" in html.unescape(bad.text)
     # the formula-like names are shown as text, escaped
     assert EQ_NAME not in one and EQ_NAME in html.unescape(one) and EQ_ESCO in html.unescape(one)
@@ -196,20 +196,20 @@ def test_esco_sees_and_downloads_only_its_own(demo_server: LiveServer) -> None:
     numbers = finance_data(demo_server)
     om, eq = numbers[OM][MONTHS[1]], numbers[EQ][MONTHS[1]]
     j, _ = login(demo_server, "jygf")
-    page = j.get("/statements", params={"month": "2022-12"}).text
+    page = j.get("/statements", params={"by": "period", "month": "2022-12"}).text
     assert 'data-nav="statements"' in page and om in page and eq not in page and EQ not in page
     assert 'id="issue-month"' not in page and 'class="pay-form"' not in page and 'id="month-zip"' not in page
     assert j.get(f"/settlements/{om}/statement.pdf").status_code == 200
     assert j.get(f"/settlements/{eq}/statement.pdf").status_code == 404
     assert j.get("/statements", params={"contract": EQ}).text.count('<tr id="row-') == 0
     q, _ = login(demo_server, "eqesco")
-    assert eq in q.get("/statements", params={"month": "2022-12"}).text
+    assert eq in q.get("/statements", params={"by": "period", "month": "2022-12"}).text
     e, _ = login(demo_server, "esco")  # the Wuxi contract's ESCO: none of these
-    other = e.get("/statements", params={"month": "2022-12"}).text
+    other = e.get("/statements", params={"by": "period", "month": "2022-12"}).text
     assert om not in other and eq not in other and 'id="results"' in other
     # a viewer (Changzhou) may read but is not linked to the page and has no controls
     v, _ = login(demo_server, "czviewer")
-    vpage = v.get("/statements", params={"month": "2022-12"}).text
+    vpage = v.get("/statements", params={"by": "period", "month": "2022-12"}).text
     assert om in vpage and 'data-nav="statements"' not in vpage
     assert 'class="pay-form"' not in vpage and 'id="month-zip"' not in vpage and 'id="issue-month"' not in vpage
     assert client(demo_server).get("/statements").status_code in (303, 307)  # a login first
@@ -239,12 +239,14 @@ def test_finance_records_a_payment_in_place(page, sqlite_demo_server: LiveServer
     m, mt = login(sqlite_demo_server, "manager")
     if _status(sqlite_demo_server, number) == "approved":
         total = re.search(r'name="confirm_amount" value="([^"]+)"',
-                          m.get("/statements", params={"month": "2022-12"}).text).group(1)  # type: ignore[union-attr]
+                          m.get("/statements", params={"by": "period", "month": "2022-12"}).text).group(1)  # type: ignore[union-attr]
         m.post("/settlements/issue-period", data={"csrf_token": mt, "month": "2022-12", "confirm_amount": total})
     log_in(page, sqlite_demo_server, "finance")
     page.click("nav.main >> text=结算单")
     page.wait_for_url("**/statements")
     page.evaluate("window.__notReloaded = true")
+    with page.expect_response(lambda r: "/statements?" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.select_option("#statements-by", "period")  # these statements are grouped by their period's month
     with page.expect_response(lambda r: "/statements?" in r.url and r.request.headers.get("hx-request") == "true"):
         page.click("#months >> text=2022-12")
     page.wait_for_selector(f"#row-{number}")
@@ -265,7 +267,7 @@ def test_finance_records_a_payment_in_place(page, sqlite_demo_server: LiveServer
     assert page.evaluate("window.__notReloaded") is True  # swapped in place, no page load
     screenshot(page, "statements-paid")
     page.click("#lang-switch")
-    page.wait_for_selector("h1 >> text=Statements by period")
+    page.wait_for_selector("h1 >> text=Statements and payments")
     screenshot(page, "statements-finance-en")
 
 
@@ -277,7 +279,7 @@ def test_esco_page_shows_its_own_statements_without_controls(page, sqlite_demo_s
     page.fill("input[name=password]", "demo-jygf")
     page.click("#login-submit")
     page.wait_for_url("**/statements")
-    page.goto(f"{sqlite_demo_server.url}/statements?month=2022-12")
+    page.goto(f"{sqlite_demo_server.url}/statements?by=period&month=2022-12")
     rows = page.locator("#statements tbody tr")
     assert rows.count() == 1 and numbers[OM][MONTHS[1]] in rows.first.inner_text()
     assert page.locator(".pay-form, #month-zip, #issue-month").count() == 0

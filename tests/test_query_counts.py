@@ -95,6 +95,10 @@ def pages(server: LiveServer) -> dict[str, str]:
         "carbon": "/carbon", "leaderboards": "/carbon/leaderboards", "imports": "/imports", "tariffs": "/tariffs",
         "api contracts": "/api/contracts", "api settlements": "/api/settlements", "api imports": "/api/imports",
         "api tariffs": "/api/tariffs", "api dashboard": "/api/carbon/dashboard",
+        # the settlements list filtered (columns, totals per status) and the statements page's groupings
+        "settlements filtered": "/settlements?status=issued&from=2018-01&to=2031-12&region=320000&contract=-",
+        "settlements drafts": "/settlements?status=draft", "statements by due": "/statements?by=due",
+        "statements overdue": "/statements?overdue=1&by=period",
     }
 
 

@@ -7,15 +7,18 @@ import io
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from openpyxl import Workbook
-from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlalchemy import func, literal, select
+from sqlmodel import Session, col
 
+from emc.config import get_settings
 from emc.contracts.models import Contract, ContractInstitution
+from emc.dbtypes import UTCDateTime
 from emc.i18n import Translator
 from emc.money import fen
 from emc.org.models import Esco, Institution, User
@@ -23,6 +26,7 @@ from emc.org.scope import Scope
 from emc.reports.cells import safe_cell
 from emc.settlement import statements, workflow
 from emc.settlement.models import Settlement, SettlementStatus
+from emc.settlement.records import local_day
 from emc.settlement.verification import issued_copy
 
 COLUMNS = ("结算单号 number", "合同 contract", "合同名称 name", "节能服务公司 ESCO", "用能单位 institutions",
@@ -153,26 +157,66 @@ class MonthTotals:
         return sum(self.counts.values())
 
 
-def statement_filter(status: str = "", contract: str = "") -> list:  # type: ignore[type-arg]
-    """Conditions for the finance page: statements only (approved and after), optionally one status/contract."""
+GROUPINGS = ("issue", "due", "period")  # the month of issue (default), of the due date, of the period's start
+
+
+def statement_filter(status: str = "", contract: str = "", overdue: bool = False,
+                     today: date | None = None) -> list:  # type: ignore[type-arg]
+    """Conditions for the finance page: statements only (approved and after), optionally one status/contract,
+    or only the overdue ones (issued, unpaid, past their due date)."""
     where = [Settlement.status == status] if status else [Settlement.status.in_(STATEMENT_STATUSES)]
     if contract:
         where.append(Contract.code == contract)
+    if overdue:
+        where += [Settlement.status == SettlementStatus.issued, col(Settlement.due_on) < (today or date.min)]
     return where
 
 
-def month_totals(session: Session, scope: Scope, where: list) -> list[MonthTotals]:  # type: ignore[type-arg]
-    """Per month, newest first: grouped by period start and status in the database, folded into months here
-    (portable: no date functions that differ between SQLite and PostgreSQL)."""
-    found = session.execute(select(Settlement.period_start, Settlement.status, func.count(),
+def _month_key(by: str) -> Any:
+    """The column a grouping reads: the issue instant (approved, not yet issued: the approval's), the due day,
+    or the period's first day."""
+    if by == "issue":
+        return func.coalesce(Settlement.issued_at, Settlement.approved_at)
+    if by == "due":
+        return Settlement.due_on
+    return Settlement.period_start
+
+
+def _month_of(value: date | datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        value = local_day(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return f"{value:%Y-%m}"
+
+
+def _month_range(by: str, month: str) -> list:  # type: ignore[type-arg]
+    start, end = month_bounds(month)
+    if by != "issue":
+        column = _month_key(by)
+        return [column >= start, column < end]
+    tz = get_settings().tz  # a local month, as instants
+    first = datetime.combine(start, time(), tz).astimezone(UTC)
+    last = datetime.combine(end, time(), tz).astimezone(UTC)
+    column = _month_key(by)
+    return [column >= literal(first, UTCDateTime()), column < literal(last, UTCDateTime())]
+
+
+def month_totals(session: Session, scope: Scope, where: list, by: str = "period") -> list[MonthTotals]:  # type: ignore[type-arg]
+    """Per month, newest first: grouped by the grouping's column and status in the database, folded into months
+    here (portable: no date functions that differ between SQLite and PostgreSQL)."""
+    key = _month_key(by)
+    found = session.execute(select(key, col(Settlement.status), func.count(),
                                    func.sum(Settlement.to_esco), func.sum(Settlement.from_esco),
                                    func.sum(Settlement.net_to_esco))
-                            .join(Contract, Contract.id == Settlement.contract_id).where(scope.contracts(), *where)
-                            .group_by(Settlement.period_start, Settlement.status)).all()
+                            .join(Contract, col(Contract.id) == col(Settlement.contract_id))
+                            .where(scope.contracts(), *where).group_by(key, Settlement.status)).all()
     months: dict[str, MonthTotals] = {}
-    for start, status, count, to_esco, from_esco, net in found:
-        key = f"{start:%Y-%m}"
-        m = months.setdefault(key, MonthTotals(key))
+    for at, status, count, to_esco, from_esco, net in found:
+        name = _month_of(at)
+        if name is None:  # by due month: approved statements have no due date yet
+            continue
+        m = months.setdefault(name, MonthTotals(name))
         m.counts[status] = m.counts.get(status, 0) + count
         m.to_esco += to_esco or 0
         m.from_esco += from_esco or 0
@@ -190,8 +234,6 @@ def statement_rows(session: Session, scope: Scope, where: list) -> list[tuple[Se
 
 
 def month_statements(session: Session, scope: Scope, month: str, where: list, *, offset: int = 0,  # type: ignore[type-arg]
-                     limit: int | None = None) -> list[tuple[Settlement, Contract, Esco, str]]:
-    """The month's statements in scope: (settlement, contract, ESCO, institutions)."""
-    start, end = month_bounds(month)
-    return _rows(session, scope, [Settlement.period_start >= start, Settlement.period_start < end, *where],
-                 offset=offset, limit=limit)
+                     limit: int | None = None, by: str = "period") -> list[tuple[Settlement, Contract, Esco, str]]:
+    """The month's statements in scope (by the grouping's month): (settlement, contract, ESCO, institutions)."""
+    return _rows(session, scope, [*_month_range(by, month), *where], offset=offset, limit=limit)

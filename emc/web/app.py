@@ -24,7 +24,18 @@ from emc.web.errors import API_ERRORS
 from emc.web.limits import BodyLimit
 from emc.web.metrics import allowed_networks
 from emc.web.ratelimit import LoginThrottle
-from emc.web.routes import audit, baselines, carbon, carbon_api, contracts, metering, org, settlement, tariffs
+from emc.web.routes import (
+    audit,
+    baselines,
+    carbon,
+    carbon_api,
+    contracts,
+    metering,
+    org,
+    settlement,
+    settlement_list,
+    tariffs,
+)
 from emc.web.security import SESSION_COOKIE, SecurityHeaders, parse_proxies
 
 log = logging.getLogger(__name__)
@@ -79,6 +90,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(audit.router)
     app.include_router(metering.pages)
     app.include_router(baselines.pages)
+    app.include_router(settlement_list.pages)  # before settlement.pages: /settlements/bulk/… is not a number
     app.include_router(settlement.pages)
     app.include_router(tariffs.pages)
     app.include_router(settlement.api, prefix="/api", responses=API_ERRORS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,7 +23,6 @@ from emc.org.models import Role, User
 from emc.org.scope import NotFound, Scope
 from emc.settlement import (
     corrections,
-    drafting,
     exports,
     ledger_export,
     provenance,
@@ -78,32 +77,6 @@ def portfolio_page(request: Request, session: SessionDep, user: CurrentUser, sco
         "regions": [] if scope.is_esco else contract_queries.regions_in_scope(session, scope)}, block="results")
 
 
-@pages.get("/settlements")
-def settlements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, status: str = "",
-                     contract: str = "", page: PageNo = 1) -> Response:
-    rows, total, _ = queries.page(session, scope, status, contract, offset=(page - 1) * PAGE, limit=PAGE)
-    return render(request, "settlements/list.html", {
-        "reminders": workflow.reminders(session, scope, clock.today()), "waiting": drafting.waiting(session, scope),
-        "one_day": timedelta(days=1), "rows": rows, "total": total, "page": page,
-        "pages": max(1, -(-total // PAGE)), "status": status,
-        "contract": contract, "statuses": [s.value for s in SettlementStatus]}, block="results")
-
-
-@pages.get("/settlements/export.{fmt}")
-def settlements_export(session: SessionDep, user: CurrentUser, scope: ScopeDep, fmt: str, status: str = "",
-                       contract: str = "") -> Response:
-    where = [Settlement.status == status] if status else []
-    if contract:
-        where.append(Contract.code == contract)
-    if fmt == "csv":
-        return Response(exports.export_csv(session, scope, where), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="settlements.csv"'})
-    if fmt == "xlsx":
-        return Response(exports.export_xlsx(session, scope, where), media_type=XLSX,
-                        headers={"Content-Disposition": 'attachment; filename="settlements.xlsx"'})
-    raise NotFound("export format")
-
-
 def _month(value: str) -> str:
     if not MONTH.fullmatch(value):
         raise Refused(f"month {value!r}: write YYYY-MM")
@@ -148,26 +121,32 @@ STATEMENTS_PAGE = 100
 
 
 def _statements_view(session: SessionDep, scope: Scope, user: User, month: str, status: str, contract: str,
-                     page: int) -> dict[str, Any]:
+                     page: int, by: str = "issue", overdue: str = "") -> dict[str, Any]:
     """What the statements page shows for its filters (the page, and the parts a payment updates)."""
     if status and status not in exports.STATEMENT_STATUSES:
         raise Refused(f"status {status!r}: one of approved, issued, paid")
+    if by not in exports.GROUPINGS:
+        raise Refused(f"by {by!r}: one of {', '.join(exports.GROUPINGS)}")
     contract = contract.strip()
-    where = exports.statement_filter(status, contract)
-    months = exports.month_totals(session, scope, where)
+    today = clock.today()
+    where = exports.statement_filter(status, contract, bool(overdue), today)
+    months = exports.month_totals(session, scope, where, by)
     latest = months[0].month if months else f"{clock.today():%Y-%m}"
     month = _month(month) if month else latest
     current = next((m for m in months if m.month == month), exports.MonthTotals(month))
-    query = {k: v for k, v in (("month", month), ("status", status), ("contract", contract)) if v}
+    query = {k: v for k, v in (("by", by), ("month", month), ("status", status), ("contract", contract),
+                               ("overdue", "1" if overdue else "")) if v}
     role = Role(user.role)
     return {
         "month": month, "status": status, "contract": contract, "months": months[:12],
         "more_months": max(0, len(months) - 12), "current": current, "where": where,
-        "page": page, "pages": max(1, -(-current.count // STATEMENTS_PAGE)),
+        "page": page, "pages": max(1, -(-current.count // STATEMENTS_PAGE)), "by": by, "groupings": exports.GROUPINGS,
+        "overdue": bool(overdue), "today": today,
         "next": "/statements?" + urlencode({**query, "page": page} if page > 1 else query),
         "query": urlencode(query), "statuses": [s.value for s in exports.STATEMENT_STATUSES],
-        "can_issue": role in (Role.admin, Role.manager) and current.counts.get("approved", 0) > 0,
-        "can_zip": role in (Role.admin, Role.manager, Role.finance)
+        # issuing a month and its zip go by the period's month: offered when the page groups by it
+        "can_issue": by == "period" and role in (Role.admin, Role.manager) and current.counts.get("approved", 0) > 0,
+        "can_zip": by == "period" and role in (Role.admin, Role.manager, Role.finance)
         and current.counts.get("issued", 0) + current.counts.get("paid", 0) > 0,
         "parties": ["institution", "esco", "lessor"]}
 
@@ -180,11 +159,11 @@ def _after_payment(request: Request, session: SessionDep, user: User, scope: Sco
     try:
         page = max(1, int(args.get("page", "1")))
         view = _statements_view(session, scope, user, args.get("month", ""), args.get("status", ""),
-                                args.get("contract", ""), page)
+                                args.get("contract", ""), page, args.get("by", "issue"), args.get("overdue", ""))
     except ValueError:  # a hand-made (Refused is a ValueError) `next`: go to the statement instead
         return htmx.redirect(request, f"/settlements/{row.number}")
     rows = exports.month_statements(session, scope, view["month"], view["where"],
-                                    offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE)
+                                    offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE, by=view["by"])
     context = {**view, "rows": _statement_context(user, rows)}
     message = Translator(language(request))("statements.paid_toast", number=row.number)
     parts = [render(request, "statements/period.html", context, block="month"),
@@ -195,12 +174,14 @@ def _after_payment(request: Request, session: SessionDep, user: User, scope: Sco
 
 @pages.get("/statements")
 def statements_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str = "",
-                    status: str = "", contract: str = "", page: PageNo = 1) -> Response:
-    """Finance's page: statements by the month their period starts in, with totals per month; one PDF or the
-    month's zip; payments recorded in place. What a role cannot do is not shown."""
-    view = _statements_view(session, scope, user, month, status, contract, page)
+                    status: str = "", contract: str = "", page: PageNo = 1, by: str = "issue",
+                    overdue: str = "") -> Response:
+    """Finance's page: statements by the month they were issued in (or fall due, or their period starts in),
+    with totals per month; overdue unpaid ones marked (and a filter for them); one PDF or the month's zip;
+    payments recorded in place. What a role cannot do is not shown."""
+    view = _statements_view(session, scope, user, month, status, contract, page, by, overdue)
     rows = exports.month_statements(session, scope, view["month"], view["where"],
-                                    offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE)
+                                    offset=(page - 1) * STATEMENTS_PAGE, limit=STATEMENTS_PAGE, by=by)
     return render(request, "statements/period.html", {**view, "rows": _statement_context(user, rows)},
                   block="results")
 

@@ -48,3 +48,8 @@ document.addEventListener("submit", (e) => {
   e.preventDefault();
   location.href = "/settlements/period/" + form.month.value + ".zip";
 });
+// The settlements list: "select this page" ticks every row's box; "all matching the filter" stands for them all.
+document.addEventListener("change", (e) => {
+  if (!e.target.matches("input[data-select-page]")) return;
+  e.target.form.querySelectorAll("input[name=number]").forEach((box) => { box.checked = e.target.checked; });
+});
