@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.errors import Refused
 from emc.metering.headers import ALIASES, map_columns
@@ -56,7 +56,7 @@ def headers(session: Session, scope: Scope, layout: str) -> list[str]:
     out = [header for _, header in spec.fields]
     if spec.wide is None:
         return out
-    codes = list(session.execute(select(Meter.code).where(scope.meters(), Meter.register_type == spec.wide)
+    codes = list(session.execute(select(col(Meter.code)).where(scope.meters(), col(Meter.register_type) == spec.wide)
                                  .order_by(Meter.code).limit(WIDE_COLUMNS)).scalars())
     if not codes:
         raise NoMeters(f"none of your meters is of register type {spec.wide}: a wide template has no columns")

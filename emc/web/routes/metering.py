@@ -256,7 +256,7 @@ def api_upload(request: Request, session: SessionDep, user: Uploader, scope: Sco
         raise TooLarge(str(exc)) from exc
     batch = report.batch
     if report.already_imported:  # 409 with the batch that holds the file (one the caller may open)
-        when = batch.committed_at.date().isoformat() if batch.committed_at else ""
+        when = batch.committed_at.astimezone(get_settings().tz).date().isoformat() if batch.committed_at else ""
         return JSONResponse({**_out(batch, already=True, findings=0).model_dump(),
                              "detail": f"already imported on {when} (batch {batch.id})"}, status_code=409)
     if commit and batch.errors == 0 and batch.status == BatchStatus.previewed:
