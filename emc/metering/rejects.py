@@ -85,16 +85,31 @@ def _table(batch: ImportBatch, describe: Describe, finding_header: str) -> Itera
     for text in whole:
         yield [*[""] * width, text]
     rows = _xlsx_rows(source, wanted) if source.kind == "xlsx" else _csv_rows(source, wanted)
-    for cells, text in rows:
-        cells = list(cells)[:width]
-        yield [*cells, *[""] * (width - len(cells)), text]
+    try:
+        for cells, text in rows:
+            cells = list(cells)[:width]
+            yield [*cells, *[""] * (width - len(cells)), text]
+    except TableError:  # a file over a reading limit: its rows up to the limit (the finding says why)
+        return
+
+
+def _cell(value: Any) -> Any:
+    """A cell as uploaded, unless a spreadsheet would run it as a formula; a number such as -3 stays a number
+    (the file goes back to the importer, which must read it as the uploader wrote it)."""
+    if isinstance(value, str):
+        try:
+            float(value)
+            return value
+        except ValueError:
+            return safe_cell(value)
+    return value
 
 
 def reject_csv(batch: ImportBatch, describe: Describe, finding_header: str) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in _table(batch, describe, finding_header):
-        writer.writerow([safe_cell(c) if c is not None else "" for c in row])
+        writer.writerow([_cell(c) if c is not None else "" for c in row])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
 
@@ -104,7 +119,7 @@ def reject_xlsx(batch: ImportBatch, describe: Describe, finding_header: str) -> 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("rejected")
     for row in _table(batch, describe, finding_header):
-        sheet.append([safe_cell(c) for c in row])
+        sheet.append([_cell(c) for c in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
