@@ -84,7 +84,8 @@ def test_the_esco_lands_on_its_home_with_only_its_own_money_statements_and_gaps(
             rows = s.exec(select(Settlement).join(Contract, Contract.id == Settlement.contract_id)
                           .where(Contract.esco_id == esco_id)).all()
         today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
-        expected = {state: [r.net_to_esco for r in rows if r.status == state] for state in ("approved", "issued", "paid")}
+        expected = {state: [r.net_to_esco for r in rows if r.status == state]
+                    for state in ("approved", "issued", "paid")}
         expected["overdue"] = [r.net_to_esco for r in rows if r.status == "issued" and r.due_on and r.due_on < today]
         assert Decimal("3333.33") in expected["overdue"] and Decimal("2222.22") not in expected["overdue"]
         receivables = page.text.split('id="receivables"')[1].split("</section>")[0]
