@@ -18,7 +18,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-from conftest import LiveServer
+import pytest
+from conftest import LiveServer, screenshot
 from sqlalchemy import delete, event, func
 from sqlmodel import Session, select
 from test_web import login
@@ -324,3 +325,31 @@ def test_every_template_filled_in_previews_clean(demo_server: LiveServer) -> Non
     assert c.get("/imports/templates/nothing.csv").status_code == 404
     viewer, _ = login(demo_server, "viewer")
     assert viewer.get("/imports/templates/long-interval.csv").status_code == 403
+
+
+# -- the browser: the home on a phone and a desktop --------------------------------------------------------------
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1440, "height": 900}])
+def test_the_home_fits_a_phone_and_a_desktop(browser, sqlite_demo_server: LiveServer,  # type: ignore[no-untyped-def]
+                                             viewport: dict[str, int]) -> None:
+    context = browser.new_context(viewport=viewport, locale="zh-CN", bypass_csp=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{sqlite_demo_server.url}/login")  # signing in lands on the home
+        page.fill("input[name=username]", "esco")
+        page.fill("input[name=password]", "demo-esco")
+        page.click("#login-submit")
+        page.wait_for_url(f"{sqlite_demo_server.url}/home")
+        assert page.locator("h1").inner_text() == "首页"
+        assert page.locator("#receivables .totals a").count() == 4
+        assert page.locator("#data-gaps tbody tr").count() > 0 and page.locator("#recent-imports tbody tr").count() > 0
+        # nothing reaches past the right edge: wide tables scroll inside their own box
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        boxes = page.eval_on_selector_all("#receivables .totals a",
+                                          "els => els.map(e => e.getBoundingClientRect().top)")
+        assert len(set(round(t) for t in boxes)) == (2 if viewport["width"] < 600 else 1)  # 2×2 on a phone
+        screenshot(page, f"esco-home-{viewport['width']}")
+        page.click("#recv-paid")
+        page.wait_for_url(re.compile(r".*/settlements\?status=paid$"))
+    finally:
+        context.close()
