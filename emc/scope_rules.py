@@ -196,15 +196,22 @@ def _carbon_entries(scope: Scope) -> ColumnElement[bool]:
 # -- import batches: by the ESCO that uploaded them, or by every meter they touch -----------------
 @rule(ImportBatch)
 def _batches(scope: Scope) -> ColumnElement[bool]:
-    """An ESCO sees its own uploads. A region sees a batch it uploaded, a meter batch when every meter it
-    touches lies in the region (a file spanning two districts belongs to neither district manager: reverting
-    it would delete the other district's readings), and a weather batch whose stations serve one of its
-    institutions."""
+    """An ESCO sees its own uploads, and a meter batch someone else (the bureau, the demo) imported when
+    every meter it touches is one of its contracts' meters and the batch was committed: the data of its own
+    contracts, never another's, and never the bureau's unfinished previews or failed attempts. A region sees
+    a batch it uploaded, a meter batch when every meter it touches lies in the region (a file spanning two
+    districts belongs to neither district manager: reverting it would delete the other district's readings),
+    and a weather batch whose stations serve one of its institutions."""
+    links = select(col(ImportBatchMeter.meter_id)).where(col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
     if scope.esco_id is not None:
-        return col(ImportBatch.esco_id) == scope.esco_id
+        if scope.esco_id < 0:
+            return false()
+        return or_(col(ImportBatch.esco_id) == scope.esco_id, and_(
+            col(ImportBatch.kind) != "weather", col(ImportBatch.status).in_(("committed", "reverted")),
+            exists(links), not_(exists(links.where(not_(
+                col(ImportBatchMeter.meter_id).in_(select(col(Meter.id)).where(_meters(scope)))))))))
     if scope.region_path is None:
         return true()
-    links = select(col(ImportBatchMeter.meter_id)).where(col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
     stations = select(col(WeatherObservation.station_id)).join(
         WeatherStation, col(WeatherStation.id) == col(WeatherObservation.station_id)).where(
         col(WeatherObservation.batch_id) == col(ImportBatch.id),

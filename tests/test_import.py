@@ -312,18 +312,27 @@ def test_dry_run_writes_nothing(site: Session, tmp_path: Path) -> None:
     assert count(site, Reading) == 0
 
 
-def test_reject_files_list_each_rejected_row(site: Session, tmp_path: Path) -> None:
+def test_reject_files_hold_the_rejected_rows_as_uploaded(site: Session, tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     from emc.metering.rejects import reject_csv, reject_xlsx
 
-    text = "表号,时间,用量\nM-E,2024-03-01 00:00,=1+1\nM-E,2024-03-01 01:00,-3\n"
-    batch = run(site, write(tmp_path, "r.csv", text)).batch
-    lines = reject_csv(batch).decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("行号 row") and len(lines) == 3
-    assert "'=1+1" in lines[1] and "bad_number" in lines[1]
-    sheet = load_workbook(io.BytesIO(reject_xlsx(batch))).active
-    assert [c.value for c in sheet[3]][:2] == [3, "用量"] and sheet[2][2].value == "'=1+1"
+    text = "表号,时间,用量\nM-E,2024-03-01 00:00,=1+1\nM-E,2024-03-01 01:00,5\nM-E,2024-03-01 02:00,-3\n"
+    path = write(tmp_path, "r.csv", text, encoding="gbk")
+    batch = run(site, path).batch
+    describe = lambda f: f"<{f['code']}>"  # noqa: E731  (the page passes the translated meaning)
+    # the batch's kept file gone: the findings alone, still with the finding column
+    lines = reject_csv(batch, describe, "发现").decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("行号 row") and lines[0].endswith("发现") and len(lines) == 3
+    assert "'=1+1" in lines[1] and "<bad_number>" in lines[1]
+    batch.stored_path = str(path)  # as the upload route keeps it
+    lines = reject_csv(batch, describe, "发现").decode("utf-8-sig").splitlines()
+    assert lines == ["表号,时间,用量,发现", "M-E,2024-03-01 00:00,'=1+1,<bad_number>",
+                     "M-E,2024-03-01 02:00,-3,<negative_consumption>"]
+    sheet = load_workbook(io.BytesIO(reject_xlsx(batch, describe, "发现"))).active
+    assert [c.value for c in sheet[1]] == ["表号", "时间", "用量", "发现"]
+    assert [c.value for c in sheet[3]] == ["M-E", "2024-03-01 02:00", "-3", "<negative_consumption>"]
+    assert sheet[2][2].value == "'=1+1"
 
 
 # -- weather -----------------------------------------------------------------------------------------------

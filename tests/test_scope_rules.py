@@ -108,4 +108,12 @@ def test_each_rule_keeps_edge_actors_inside_their_scope(demo_session: Session) -
             touched = set(s.exec(select(ImportBatchMeter.meter_id).where(ImportBatchMeter.batch_id == batch.id)))
             assert touched and touched <= own, (username, batch.id)
     esco2 = _scope(s, "esco2")
-    assert {b.esco_id for b in s.exec(select(ImportBatch).where(esco2.clause_for(ImportBatch)))} <= {esco2.esco_id}
+    # an ESCO: its own uploads, and others' committed (or reverted) meter batches of its own meters only
+    mine = set(s.exec(select(Meter.id).where(esco2.meters())))
+    seen_batches = list(s.exec(select(ImportBatch).where(esco2.clause_for(ImportBatch))))
+    assert any(b.esco_id is None for b in seen_batches)  # the demo's imports of the hospital's meters
+    for batch in seen_batches:
+        if batch.esco_id != esco2.esco_id:
+            touched = set(s.exec(select(ImportBatchMeter.meter_id).where(ImportBatchMeter.batch_id == batch.id)))
+            assert batch.kind == "meter" and batch.status in ("committed", "reverted"), batch.id
+            assert touched and touched <= mine, batch.id

@@ -241,7 +241,9 @@ def test_esco_cannot_import_another_escos_meter_and_gets_a_reject_file(demo_serv
     assert batch["errors"] == 24 and batch["counts"] == {"unknown_meter": 24}
     rejects = c.get(f"/imports/{batch_id}/rejects.csv")
     lines = rejects.content.decode("utf-8-sig").splitlines()
-    assert len(lines) == 25 and "unknown_meter" in lines[1] and lines[1].startswith("2,")
+    # the rows as uploaded (to fix and upload again) with what was wrong, in the reader's language
+    assert len(lines) == 25 and lines[0] == "表号,时间,用量(kWh),检查发现"
+    assert lines[1].startswith("CZ-ZLRMYY-E01,2024-05-01 00:00,10,未知的计量表编号")
     # the same answer, word for word, as for a code that does not exist: no oracle of meter codes
     nope = c.post("/api/imports", files={"file": ("nope.csv", _hourly("NO-SUCH-METER"))},
                   headers={"X-CSRF-Token": token}).json()
@@ -403,7 +405,7 @@ def test_portfolio_is_the_bureaus_first_page_with_money_and_savings(demo_server:
         verified = Decimal(row.inputs["savings.water.savings"])
     assert "<html" not in part and f"水 {verified:,.0f}" in part and round(verified) == 763
     e, _ = login(demo_server, "esco")
-    assert e.get("/").headers["location"] == "/contracts"
+    assert e.get("/").headers["location"] == "/home"  # the ESCO's own first page (tests/test_esco_home.py)
     assert HOSPITAL not in e.get("/portfolio").text
 
 

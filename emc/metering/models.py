@@ -75,6 +75,7 @@ class BatchStatus(StrEnum):
     committed = "committed"
     reverted = "reverted"
     rejected = "rejected"  # had errors at commit time; nothing written
+    discarded = "discarded"  # a preview (or a rejected batch) its uploader set aside; nothing written
 
 
 class ImportBatch(SQLModel, table=True):

@@ -313,5 +313,22 @@ def visible_batches(session: Session, scope: Scope, ids: list[int]) -> set[int]:
         ImportBatch.id.in_(ids), scope.clause_for(ImportBatch))).scalars())
 
 
+DISCARDABLE = (BatchStatus.previewed, BatchStatus.rejected)
+
+
+def discard(session: Session, batch: ImportBatch, *, actor: User | str) -> ImportBatch:
+    """Set a preview (or a batch rejected at commit) aside: nothing was written and nothing is; it can no
+    longer be committed, and the history says who discarded it. Twice is refused, as is a committed batch."""
+    lock(session, batch)
+    if batch.status not in DISCARDABLE:
+        raise ImportRefused(f"batch {batch.id} is {batch.status}; only a preview or a rejected batch is discarded")
+    before = batch.status
+    batch.status = BatchStatus.discarded
+    audit.record(session, actor=actor, action="import.discard", object_type="import_batch", object_id=batch.id,
+                 before={"status": before}, after={"status": batch.status, "file": batch.file_name})
+    session.flush()
+    return batch
+
+
 def get_batch(session: Session, scope: Scope, batch_id: int) -> ImportBatch:
     return scope.find(session, ImportBatch, ImportBatch.id == batch_id)

@@ -36,6 +36,7 @@ from emc.web.routes import (
     settlement_list,
     tariffs,
 )
+from emc.web.routes import home as esco_home
 from emc.web.security import SESSION_COOKIE, SecurityHeaders, parse_proxies
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(org.pages)
     app.include_router(audit.router)
     app.include_router(metering.pages)
+    app.include_router(esco_home.pages)
     app.include_router(baselines.pages)
     app.include_router(settlement_list.pages)  # before settlement.pages: /settlements/bulk/… is not a number
     app.include_router(settlement.pages)
@@ -104,8 +106,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/", include_in_schema=False)
     def home(user: CurrentUser) -> Response:
-        """The bureau opens its portfolio first; an ESCO its own contracts."""
-        return RedirectResponse("/contracts" if user.role == "esco" else "/portfolio", status_code=303)
+        """The bureau opens its portfolio first; an ESCO its home (money, countersignatures, data gaps, imports)."""
+        return RedirectResponse("/home" if user.role == "esco" else "/portfolio", status_code=303)
 
     @app.get("/api/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Request
@@ -44,6 +44,11 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     def local(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return value.astimezone(tz).strftime(fmt) if value else ""
 
+    def last_day(end: datetime | None) -> str:
+        """The last local day a period stored as ending (exclusively) at ``end`` covers: a bill to 2025-04-30
+        is stored as ending 2025-05-01 00:00 and shown as 2025-04-30."""
+        return (end - timedelta(microseconds=1)).astimezone(tz).strftime("%Y-%m-%d") if end else ""
+
     ctx = {
         "request": request,
         "user": getattr(request.state, "user", None),
@@ -51,6 +56,7 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "lang": language(request),
         "csrf_token": csrf_token(request),
         "local": local,
+        "last_day": last_day,
         "today": datetime.now(get_settings().tz).date(),  # the installation's day, not the server's
         **(context or {}),
     }

@@ -7,22 +7,24 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from emc.config import get_settings
 from emc.errors import Conflict, Refused, TooLarge
-from emc.metering import revert, service
+from emc.metering import import_templates, revert, service
 from emc.metering.errors import ImportRefused
 from emc.metering.findings import CODES
 from emc.metering.models import BatchStatus, ImportBatch
 from emc.metering.rejects import reject_csv, reject_xlsx
+from emc.metering.shown import meter_rows
 from emc.org.models import Esco, Role, User
 from emc.org.scope import Scope
 from emc.web import htmx
 from emc.web.deps import ScopeDep, SessionDep, require_roles
+from emc.web.i18n import Translator
 from emc.web.paging import PageNo
-from emc.web.templating import render
+from emc.web.templating import language, render
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["imports"])
@@ -55,7 +57,7 @@ def _receive(upload: UploadFile, limit: int) -> Path:
 
 
 def _preview(request: Request, session: SessionDep, user: User, scope: Scope, upload: UploadFile,
-                   options: service.ImportOptions) -> ImportBatch:
+             options: service.ImportOptions) -> service.ImportReport:
     limit = get_settings().upload_max_bytes
     tmp = _receive(upload, limit)
     try:
@@ -68,7 +70,7 @@ def _preview(request: Request, session: SessionDep, user: User, scope: Scope, up
         if not report.already_imported:  # a batch found again keeps its own file; never touch another's
             report.batch.stored_path = str(kept)
         session.commit()  # the kept file and its batch: stored together, before anything else is tried
-        return report.batch
+        return report
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -86,7 +88,8 @@ def imports_page(request: Request, session: SessionDep, user: Viewer, scope: Sco
     rows, total = service.batches(session, scope, limit=25, offset=(page - 1) * 25)
     return render(request, "imports/list.html", {
         "batches": rows, "total": total, "page": page, "pages": max(1, -(-total // 25)),
-        "can_upload": user.role in UPLOADERS, "can_weather": user.role in REVERTERS}, block="history")
+        "can_upload": user.role in UPLOADERS, "can_weather": user.role in REVERTERS,
+        "template_layouts": list(import_templates.LAYOUTS)}, block="history")
 
 
 # Upload handlers are plain `def`: FastAPI runs them in its thread pool, so reading and checking a file
@@ -96,23 +99,51 @@ def imports_upload(request: Request, session: SessionDep, user: Uploader, scope:
                          file: Annotated[UploadFile, File()], mode: Annotated[str, Form()] = "only-new",
                          kind: Annotated[str, Form()] = "meter", sheet: Annotated[str, Form()] = "",
                          station: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = "") -> Response:
-    batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
-    return htmx.redirect(request, f"/imports/{batch.id}")
+    report = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
+    # the same file again: its batch's page says when it was imported (only a batch this user may open is found)
+    return htmx.redirect(request, f"/imports/{report.batch.id}" + ("?again=1" if report.already_imported else ""))
 
 
 def _detail_context(batch: ImportBatch, user: User, code: str) -> dict[str, Any]:
     findings = [f for f in batch.findings if not code or f["code"] == code]
     return {"b": batch, "code": code, "findings": findings[:500], "shown_of": len(findings),
-            "codes": CODES, "counts": batch.summary.get("counts", {}),
+            "codes": CODES, "counts": batch.summary.get("counts", {}), "meters": meter_rows(batch),
             "can_commit": batch.status == BatchStatus.previewed and batch.errors == 0 and user.role in UPLOADERS,
+            "can_discard": batch.status in service.DISCARDABLE and user.role in UPLOADERS,
             "can_revert": batch.status == BatchStatus.committed and user.role in REVERTERS}
+
+
+@pages.get("/imports/templates/{layout}.{fmt}")
+def import_template(session: SessionDep, user: Uploader, scope: ScopeDep, layout: str, fmt: str) -> Response:
+    """An empty import table whose headers the parser reads (emc/metering/import_templates.py)."""
+    try:
+        body = import_templates.template_file(session, scope, layout, fmt)
+    except KeyError:
+        return Response(status_code=404)
+    media = "text/csv; charset=utf-8" if fmt == "csv" else XLSX
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="emc-import-{layout}.{fmt}"'})
 
 
 @pages.get("/imports/{batch_id}")
 def import_page(request: Request, session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int,
-                code: str = "") -> Response:
+                code: str = "", again: bool = False) -> Response:
     batch = service.get_batch(session, scope, batch_id)
-    return render(request, "imports/detail.html", _detail_context(batch, user, code), block="findings")
+    context = {**_detail_context(batch, user, code), "again": again and batch.status == BatchStatus.committed}
+    return render(request, "imports/detail.html", context, block="findings")
+
+
+@pages.post("/imports/{batch_id}/discard")
+def import_discard(request: Request, session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> Response:
+    _discard(session, user, service.get_batch(session, scope, batch_id))
+    return htmx.redirect(request, "/imports")
+
+
+def _discard(session: SessionDep, user: User, batch: ImportBatch) -> None:
+    try:
+        service.discard(session, batch, actor=user)
+    except ImportRefused as exc:
+        raise Conflict(str(exc)) from exc
 
 
 @pages.post("/imports/{batch_id}/commit")
@@ -149,15 +180,33 @@ def import_revert(request: Request, session: SessionDep, user: Reverter, scope: 
     return htmx.redirect(request, f"/imports/{batch.id}")
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _describer(request: Request) -> Any:
+    """A finding in the reader's language: what its code means, and the column and value it names."""
+    t = Translator(language(request))
+
+    def describe(f: dict[str, Any]) -> str:
+        what = t.label(f"finding.{f.get('code')}", str(f.get("code")))
+        where = " = ".join(str(v) for v in (f.get("column"), f.get("value")) if v not in (None, ""))
+        meter = f.get("meter")
+        return what + (f"（{where}）" if where else "") + (f" [{meter}]" if meter and meter not in where else "")
+
+    return describe
+
+
 @pages.get("/imports/{batch_id}/rejects.{fmt}")
-def import_rejects(session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int, fmt: str) -> Response:
+def import_rejects(request: Request, session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int,
+                   fmt: str) -> Response:
     batch = service.get_batch(session, scope, batch_id)
     stem = f"rejects-batch-{batch.id}"
+    header = Translator(language(request))("imports.reject_finding")
     if fmt == "xlsx":
-        return Response(reject_xlsx(batch), headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
-                        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(reject_xlsx(batch, _describer(request), header), media_type=XLSX,
+                        headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'})
     if fmt == "csv":
-        return Response(reject_csv(batch), media_type="text/csv; charset=utf-8",
+        return Response(reject_csv(batch, _describer(request), header), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{stem}.csv"'})
     return Response(status_code=404)
 
@@ -202,9 +251,14 @@ def api_upload(request: Request, session: SessionDep, user: Uploader, scope: Sco
     """Upload and check a file (a preview). With ``commit=true`` it is committed at once if it has no errors.
     ``reason``: in replace mode, why values that approved settlements used are corrected (required then)."""
     try:
-        batch = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
+        report = _preview(request, session, user, scope, file, _options(kind, mode, sheet, station, reason=reason))
     except UploadTooLarge as exc:
         raise TooLarge(str(exc)) from exc
+    batch = report.batch
+    if report.already_imported:  # 409 with the batch that holds the file (one the caller may open)
+        when = batch.committed_at.astimezone(get_settings().tz).date().isoformat() if batch.committed_at else ""
+        return JSONResponse({**_out(batch, already=True, findings=0).model_dump(),
+                             "detail": f"already imported on {when} (batch {batch.id})"}, status_code=409)
     if commit and batch.errors == 0 and batch.status == BatchStatus.previewed:
         try:
             _commit(session, user, scope, batch)
@@ -229,6 +283,14 @@ def api_batch(session: SessionDep, user: Viewer, scope: ScopeDep, batch_id: int)
 def api_commit(session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> BatchOut:
     batch = service.get_batch(session, scope, batch_id)
     _commit(session, user, scope, batch)
+    return _out(batch)
+
+
+@api.post("/imports/{batch_id}/discard", response_model=BatchOut)
+def api_discard(session: SessionDep, user: Uploader, scope: ScopeDep, batch_id: int) -> BatchOut:
+    """Set a preview (or a rejected batch) aside: nothing is written; 409 when it is committed or discarded."""
+    batch = service.get_batch(session, scope, batch_id)
+    _discard(session, user, batch)
     return _out(batch)
 
 
