@@ -26,7 +26,7 @@ class AuditFilter:
     kind: str = ""  # object type, exactly
     object_id: str = ""  # object id / code / number, from its start
     actor: str = ""  # the name the trail records, exactly
-    action: str = ""  # the action, from its start ("settlement." is every settlement action)
+    action: str = ""  # the action exactly, or a group ending in "." ("settlement." is every settlement action)
 
     def clauses(self) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
@@ -40,8 +40,10 @@ class AuditFilter:
             where.append(col(AuditEvent.object_id).startswith(self.object_id, autoescape=True))
         if self.actor:
             where.append(col(AuditEvent.actor) == self.actor)
-        if self.action:
+        if self.action.endswith("."):  # a group: "settlement." is every settlement action
             where.append(col(AuditEvent.action).startswith(self.action, autoescape=True))
+        elif self.action:
+            where.append(col(AuditEvent.action) == self.action)
         return where
 
 

@@ -20,7 +20,7 @@ from emc.audit.models import AuditEvent
 from emc.audit.present import Change, Shown, changes, changes_text
 from emc.contracts.models import Contract
 from emc.metering.models import ImportBatch, Meter
-from emc.org.models import Esco, Institution, User
+from emc.org.models import Esco, Institution, Region, User
 from emc.org.scope import Scope
 from emc.settlement.models import Settlement
 from emc.web.i18n import Translator
@@ -83,24 +83,55 @@ def _actors(session: Session, events: Sequence[AuditEvent]) -> dict[str, User]:
     return {u.username: u for u in session.execute(select(User).where(col(User.username).in_(names))).scalars()}
 
 
-# (object kind, field) → the catalog prefix of its stored values (a status, a role), translated on the page
-_VALUES = {("settlement", "status"): "settle.status.", ("user", "role"): "role."}
+# (object kind or "*", field) → the catalog prefix of its stored values (a status, a role), translated on the page
+_VALUES = {("settlement", "status"): "settle.status.", ("*", "role"): "role.", ("*", "category"): "category.",
+           ("*", "utility"): "utility."}
+# fields that store a row's id or code: the page shows the row's name, with the code
+_PLACES: dict[str, tuple[type, Any, Any, Any]] = {
+    "region_id": (Region, col(Region.id), col(Region.name), col(Region.code)),
+    "region": (Region, col(Region.code), col(Region.name), col(Region.code)),
+    "institution_id": (Institution, col(Institution.id), col(Institution.name), col(Institution.code)),
+}
 
 
-def _translated(t: Translator, kind: str, items: list[Change]) -> list[Change]:
+def _places(session: Session, events: Sequence[AuditEvent]) -> dict[tuple[str, str], str]:
+    """(field, stored value) → "name (code)" for the region and institution ids and codes the events name: at
+    most one statement per such field on the page."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for e in events:
+        for side in (e.before or {}, e.after or {}):
+            for field in _PLACES.keys() & side.keys():
+                if side[field] is not None:
+                    wanted[field].add(str(side[field]))
+    out: dict[tuple[str, str], str] = {}
+    for field, values in sorted(wanted.items()):
+        _, key, name, code = _PLACES[field]
+        keys = sorted(int(v) for v in values if v.isdigit()) if field.endswith("_id") else sorted(values)
+        for k, n, c in session.execute(select(key, name, code).where(key.in_(keys))):
+            out[(field, str(k))] = f"{n} ({c})"
+    return out
+
+
+def _translated(t: Translator, kind: str, items: list[Change], places: dict[tuple[str, str], str]) -> list[Change]:
     def value(field: str, v: Shown | None) -> Shown | None:
-        prefix = _VALUES.get((kind, field))
-        if v is None or prefix is None or not isinstance(v.raw, str):
+        if v is None or v.raw is None:
             return v
-        text = t.label(prefix + v.raw, v.raw)
+        prefix = _VALUES.get((kind, field)) or _VALUES.get(("*", field))
+        if prefix is not None and isinstance(v.raw, str):
+            text = t.label(prefix + v.raw, v.raw)
+        elif (field, str(v.raw)) in places:
+            text = places[(field, str(v.raw))]
+        else:
+            return v
         return replace(v, text=text, line=text)
 
     return [replace(c, before=value(c.field, c.before), after=value(c.field, c.after)) for c in items]
 
 
 def entries(session: Session, scope: Scope, events: Sequence[AuditEvent], t: Translator) -> list[Entry]:
-    """Every event readable: at most one statement for the actors and one per kind of named object."""
-    objects, users = _objects(session, scope, events), _actors(session, events)
+    """Every event readable: one statement for the actors, at most one per kind of named object and one per
+    kind of place (region, institution) a change names."""
+    objects, users, places = _objects(session, scope, events), _actors(session, events), _places(session, events)
     out = []
     for e in events:
         u = users.get(e.actor)
@@ -110,7 +141,7 @@ def entries(session: Session, scope: Scope, events: Sequence[AuditEvent], t: Tra
         out.append(Entry(event=e, actor=actor, kind=kind_label(t, e.object_type), obj=obj,
                          action=action_label(t, e.action),
                          changes=_translated(t, e.object_type, changes(e.before, e.after, yes=t("audit.yes"),
-                                                                       no=t("audit.no")))))
+                                                                       no=t("audit.no")), places)))
     return out
 
 
