@@ -110,6 +110,10 @@ def test_filters_narrow_the_log(demo_server: LiveServer) -> None:
     day = today()
     assert total(c.get("/audit", params={"kind": "institution", "date_from": str(day - timedelta(days=1)),
                                          "date_to": str(day)}).text) == total(institutions)
+    blank = c.get("/audit", params={"kind": "institution", "date_from": "", "date_to": ""})  # as the form sends
+    assert blank.status_code == 200 and total(blank.text) == total(institutions)
+    bad = c.get("/audit", params={"date_from": "2026-13-01"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "date_from: '2026-13-01' is not a date" in html.unescape(bad.text)
     early = c.get("/audit", params={"date_to": str(day - timedelta(days=400))}).text
     assert total(early) == 0 and "没有符合条件的记录" in early
     # actor: a picker of the people (and the jobs) who acted; action: exactly the one chosen
@@ -309,3 +313,36 @@ def test_the_last_active_administrator_stays(session: Session) -> None:
         set_user_active(session, second, False, actor="cli")
     session.rollback()
     assert (only.role, second.role, second.is_active) == ("viewer", "admin", True)
+
+
+def test_in_the_browser_a_role_is_changed_from_the_pickers_and_the_log_filters_as_you_pick(
+        page, sqlite_demo_server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    from test_browser import log_in
+
+    server = sqlite_demo_server
+    _create(server, "h5-browser", "viewer", "browser-pass-1")
+    log_in(page, server, "admin")
+    page.goto(f"{server.url}/admin/users")
+    row = page.locator("#user-h5-browser")
+    row.locator("details.user-edit summary").first.click()
+    form = row.locator("form.change-role")
+    form.locator("select[name=role]").select_option("manager")
+    form.locator("select[name=region]").select_option("320211")
+    form.locator("input[name=reason]").fill("浏览器测试")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#user-h5-browser td.region:has-text('滨湖区')")
+    assert "机关事务管理局合同管理员" in page.locator("#user-h5-browser td.role").inner_text()
+    assert page.url.endswith("/admin/users")  # htmx swapped the block; the page stayed
+    page.goto(f"{server.url}/audit")
+    with page.expect_response(lambda r: "/audit?" in r.url and r.request.headers.get("hx-request") == "true"):
+        page.select_option("#audit-filters select[name=action]", "user.role_change")
+    from playwright.sync_api import expect
+
+    expect(page.locator("tr.audit-entry").first).to_contain_text("修改角色或数据范围")  # waits for the swap
+    expect(page.locator("tr.audit-entry").filter(has_not_text="修改角色或数据范围")).to_have_count(0)
+    assert "action=user.role_change" in page.url  # the filter is in the address, to share or go back to
+    rows = page.locator("tr.audit-entry")
+    assert rows.count() >= 1
+    assert all("修改角色或数据范围" in r for r in rows.all_inner_texts())
+    first = page.locator("tr.audit-entry[data-object='h5-browser']").inner_text()
+    assert "浏览器测试" in first and "滨湖区 (320211)" in first

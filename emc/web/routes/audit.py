@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from emc.audit import queries
 from emc.audit.models import AuditEvent
 from emc.config import get_settings
-from emc.errors import DomainError
+from emc.errors import DomainError, Refused
 from emc.org import queries as org_queries
 from emc.web import audit_view
 from emc.web.deps import AdminUser, ScopeDep, SessionDep
@@ -39,10 +39,10 @@ class ExportTooLarge(DomainError, ValueError, key="audit.export_too_large"):
 class LogQuery:
     """The filters, from the query string (every one optional); dates are days in the installation's zone."""
 
-    def __init__(self, date_from: Annotated[date | None, Query()] = None,
-                 date_to: Annotated[date | None, Query()] = None, kind: str = "", object_id: str = "",
+    def __init__(self, date_from: Annotated[str, Query(max_length=10)] = "",
+                 date_to: Annotated[str, Query(max_length=10)] = "", kind: str = "", object_id: str = "",
                  actor: str = "", action: str = "") -> None:
-        self.date_from, self.date_to = date_from, date_to
+        self.date_from, self.date_to = _day("date_from", date_from), _day("date_to", date_to)
         self.kind, self.object_id = kind.strip(), object_id.strip()
         self.actor, self.action = actor.strip(), action.strip()
 
@@ -63,6 +63,17 @@ class LogQuery:
 
 
 LogQueryDep = Annotated[LogQuery, Depends()]
+
+
+def _day(field: str, value: str) -> date | None:
+    """A day from a date input: empty (the form sends the field blank) is no bound."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise Refused(f"{field}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @router.get("/audit")
