@@ -44,12 +44,12 @@ def shown(value: Any, *, yes: str = "true", no: str = "false") -> Shown:
     line = ""
     if isinstance(value, bool):
         text = yes if value else no
+    elif value is None or value == "None":  # org's upsert records a missing value as the text "None"
+        text = "—"
     elif isinstance(value, str):
         text = value
     elif isinstance(value, int | float):
         text = str(value)
-    elif value is None:
-        text = "—"
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         text, line = "\n".join(value), "; ".join(value)  # a list of messages: one a line
     else:

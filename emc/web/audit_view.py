@@ -85,7 +85,8 @@ def _actors(session: Session, events: Sequence[AuditEvent]) -> dict[str, User]:
 
 # (object kind or "*", field) → the catalog prefix of its stored values (a status, a role), translated on the page
 _VALUES = {("settlement", "status"): "settle.status.", ("*", "role"): "role.", ("*", "category"): "category.",
-           ("*", "utility"): "utility."}
+           ("*", "utility"): "utility.", ("*", "register_type"): "register.", ("*", "sub_item"): "audit.sub_item.",
+           ("import_batch", "mode"): "imports.mode_"}
 # fields that store a row's id or code: the page shows the row's name, with the code
 _PLACES: dict[str, tuple[type, Any, Any, Any]] = {
     "region_id": (Region, col(Region.id), col(Region.name), col(Region.code)),
@@ -118,7 +119,7 @@ def _translated(t: Translator, kind: str, items: list[Change], places: dict[tupl
             return v
         prefix = _VALUES.get((kind, field)) or _VALUES.get(("*", field))
         if prefix is not None and isinstance(v.raw, str):
-            text = t.label(prefix + v.raw, v.raw)
+            text = t.label(prefix + v.raw.replace("-", "_"), v.raw)
         elif (field, str(v.raw)) in places:
             text = places[(field, str(v.raw))]
         else:
