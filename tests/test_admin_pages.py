@@ -271,15 +271,18 @@ def test_deactivation_ends_sessions_and_reactivation_restores_the_login(demo_ser
     _create(demo_server, "h5-off", "viewer", "off-pass-1")
     user, _ = login(demo_server, "h5-off", "off-pass-1")
     admin, token = login(demo_server, "admin")
-    r = admin.post("/admin/users/h5-off/active", data={"active": "false", "reason": "离职", "csrf_token": token},
-                   headers={"HX-Request": "true"})
+    r = admin.post("/admin/users/h5-off/active", data={"active": "false", "reason": "=1+2 离职",
+                                                       "csrf_token": token}, headers={"HX-Request": "true"})
     assert r.status_code == 200 and "已停用 h5-off" in r.text
     assert user.get("/api/me").status_code == 401
     assert admin.post("/admin/users/h5-off/active", data={"active": "true", "csrf_token": token}).status_code == 200
     login(demo_server, "h5-off", "off-pass-1")
     log = admin.get("/audit", params={"object_id": "h5-off", "action": "user.deactivate"}).text
     [row] = entries(log)
-    assert re.search(r"启用\s*是\s*→\s*否", text(row)) and "离职" in text(row)
+    assert re.search(r"启用\s*是\s*→\s*否", text(row)) and "=1+2 离职" in text(row)
+    exported = admin.get("/audit.csv", params={"object_id": "h5-off", "action": "user.deactivate"})
+    [line] = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))[1:]
+    assert line[-1] == "'=1+2 离职"  # a reason that would run as a formula in Excel is quoted
 
 
 def test_an_administrator_cannot_demote_or_deactivate_themself(demo_server: LiveServer) -> None:

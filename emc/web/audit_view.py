@@ -22,6 +22,7 @@ from emc.contracts.models import Contract
 from emc.metering.models import ImportBatch, Meter
 from emc.org.models import Esco, Institution, Region, User
 from emc.org.scope import Scope
+from emc.reports.cells import safe_cell
 from emc.settlement.models import Settlement
 from emc.web.i18n import Translator
 
@@ -159,9 +160,11 @@ def field_label(t: Translator, field: str) -> str:
 
 
 def csv_rows(items: Iterable[Entry], t: Translator, local: Callable[[Any], str]) -> Iterable[list[str]]:
-    """The header (translated) and one row per entry: what the page shows, each change on its own line."""
+    """The header (translated) and one row per entry: what the page shows, each change on its own line; a cell
+    that Excel would run as a formula is quoted (emc.reports.cells)."""
     yield [t("audit.at"), t("audit.actor"), t("users.role"), t("audit.action"), t("audit.kind"),
            t("audit.object_id"), t("audit.object"), t("audit.change"), t("audit.reason")]
-    for x in items:
-        yield [local(x.event.at), x.actor.text, x.actor.note, x.action, x.kind, x.event.object_id,
-               x.obj.text, changes_text(x.changes, lambda f: field_label(t, f)), x.event.reason]
+    for x in items:  # names, values and reasons are typed by people: none may run as a formula in Excel
+        yield [safe_cell(v) for v in (local(x.event.at), x.actor.text, x.actor.note, x.action, x.kind,
+                                      x.event.object_id, x.obj.text,
+                                      changes_text(x.changes, lambda f: field_label(t, f)), x.event.reason)]
