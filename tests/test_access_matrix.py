@@ -236,8 +236,11 @@ ROUTES: dict[str, Spec] = {
     "POST /admin/users/{username}/active": Spec({"admin"}, params=lambda s, w: {"username": "viewer"},
                                                 sides=NO_OBJECT, body=_form(active="true")),
     "POST /admin/users/{username}/password": Spec({"admin"}, params=lambda s, w: {"username": "viewer"},
-                                                  sides=NO_OBJECT, body=_form(password="short")),
+                                                  sides=NO_OBJECT, body=_form(password="short", confirm="other")),
+    "POST /admin/users/{username}/role": Spec({"admin"}, params=lambda s, w: {"username": "viewer"},
+                                              sides=NO_OBJECT, body=_form(role="viewer", region="320200")),  # as it is
     "GET /audit": Spec({"admin"}, sides=NO_OBJECT),
+    "GET /audit.csv": Spec({"admin"}, sides=NO_OBJECT),
     "GET /api/users": Spec({"admin"}, sides=NO_OBJECT),
     "POST /api/users": Spec({"admin"}, sides=NO_OBJECT, body=lambda s, w: {"json": {"username": "x"}}),
 }

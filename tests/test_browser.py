@@ -99,7 +99,7 @@ def test_admin_adds_a_user_in_place_and_sees_field_errors(page, sqlite_demo_serv
     page.wait_for_selector(".form-error")
     assert "an ESCO user needs the ESCO code" in page.inner_text(".form-error")
     assert page.locator("#add-user input[name=username]").input_value() == "browser-esco"  # input kept
-    page.locator("#add-user input[name=esco]").fill("SGJS-IES")
+    page.locator("#add-user select[name=esco]").select_option("SGJS-IES")  # a picker of the ESCOs
     page.locator("#add-user input[name=password]").fill("long-enough-pw")
     page.locator("#add-user button[type=submit]").click()
     page.wait_for_selector("#user-table >> text=browser-esco")

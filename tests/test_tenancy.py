@@ -206,7 +206,8 @@ def test_password_change_ends_other_sessions_and_tokens_and_admin_reset_too(demo
     assert [t["revoked"] for t in here.get("/api/tokens").json()] == [True]
     # the administrator resets it: the user's session ends too
     admin = _login(demo_server, "admin")
-    assert admin.post("/admin/users/pw-user/password", data={"password": "third-password"}).status_code == 200
+    assert admin.post("/admin/users/pw-user/password", data={"password": "third-password",
+                                                             "confirm": "third-password"}).status_code == 200
     assert here.get("/api/me").status_code == 401
     _login(demo_server, "pw-user", "third-password")
 

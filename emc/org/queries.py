@@ -5,18 +5,39 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from emc.org.models import Esco, Region, User
 
 
-def users_with_places(session: Session) -> list[tuple[User, str | None, str | None]]:
-    """Every user by name, with the codes of their region and ESCO (None where they have none)."""
+def users_with_places(session: Session) -> list[tuple[User, Region | None, Esco | None]]:
+    """Every user by name, with their region and ESCO (None where they have none): one statement."""
     rows = session.execute(
-        select(User, col(Region.code), col(Esco.code)).outerjoin(Region, col(Region.id) == col(User.region_id))
+        select(User, Region, Esco).outerjoin(Region, col(Region.id) == col(User.region_id))
         .outerjoin(Esco, col(Esco.id) == col(User.esco_id)).order_by(col(User.username))).all()
     return [(u, r, e) for u, r, e in rows]
+
+
+def user_names(session: Session) -> dict[str, tuple[str, str]]:
+    """username → (display name, role) of every user: what a picker of people shows."""
+    return {name: (display or name, role) for name, display, role in session.execute(
+        select(col(User.username), col(User.display_name), col(User.role)))}
+
+
+def all_regions(session: Session) -> list[Region]:
+    """Every region in tree order (province, its cities, each city's districts): a picker's choices."""
+    return list(session.execute(select(Region).order_by(col(Region.path))).scalars())
+
+
+def all_escos(session: Session) -> list[Esco]:
+    return list(session.execute(select(Esco).order_by(col(Esco.code))).scalars())
+
+
+def active_admins(session: Session) -> int:
+    """How many active administrators there are (the last one may not be demoted or deactivated)."""
+    return int(session.execute(select(func.count(col(User.id))).where(
+        col(User.role) == "admin", col(User.is_active).is_(True))).scalar_one())
 
 
 def user_named(session: Session, username: str) -> User | None:

@@ -126,15 +126,24 @@ class UserCreate(BaseModel):
 
     @model_validator(mode="after")
     def _scope_fits_role(self) -> UserCreate:
-        if self.role == Role.esco and not self.esco:
-            raise ValueError("an ESCO user needs the ESCO code (esco)")
-        if self.role != Role.esco and self.esco:
-            raise ValueError(f"only ESCO users have an ESCO; a {self.role.value} user does not")
-        if self.role == Role.manager and not self.region:
-            raise ValueError("a manager needs the region they manage (region code, e.g. 320200)")
-        if self.role in (Role.admin, Role.esco) and self.region:
-            raise ValueError(f"a {self.role.value} user is not scoped to a region")
+        problem = scope_misfit(self.role, self.region, self.esco)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def scope_misfit(role: Role, region: str | None, esco: str | None) -> str | None:
+    """Why a region / ESCO does not fit the role (None: it fits): an ESCO user has an ESCO and no region, a
+    manager a region, an administrator neither; finance and viewers a region or none (everything)."""
+    if role == Role.esco and not esco:
+        return "an ESCO user needs the ESCO code (esco)"
+    if role != Role.esco and esco:
+        return f"only ESCO users have an ESCO; a {role.value} user does not"
+    if role == Role.manager and not region:
+        return "a manager needs the region they manage (region code, e.g. 320200)"
+    if role in (Role.admin, Role.esco) and region:
+        return f"a {role.value} user is not scoped to a region"
+    return None
 
 
 def create_user(session: Session, data: UserCreate, *, actor: User | str) -> User:
@@ -200,7 +209,8 @@ def end_sessions(session: Session, user: User) -> int:
     return int(session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0)
 
 
-def _set_password(session: Session, user: User, new: str, *, actor: User | str, action: str) -> None:
+def _set_password(session: Session, user: User, new: str, *, actor: User | str, action: str,
+                  reason: str = "") -> None:
     if len(new) < MIN_LENGTH:
         raise OrgError(f"the new password needs at least {MIN_LENGTH} characters")
     if len(new) > 200:
@@ -210,7 +220,7 @@ def _set_password(session: Session, user: User, new: str, *, actor: User | str, 
     sessions = end_sessions(session, user)
     tokens = revoke_tokens(session, user, actor=actor, reason=action)
     audit.record(session, actor=actor, action=action, object_type="user", object_id=user.username,
-                 after={"sessions_ended": sessions, "tokens_revoked": tokens})
+                 after={"sessions_ended": sessions, "tokens_revoked": tokens}, reason=reason)
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:
@@ -222,9 +232,9 @@ def change_password(session: Session, user: User, current: str, new: str) -> Non
     _set_password(session, user, new, actor=user, action="user.password_change")
 
 
-def reset_password(session: Session, user: User, new: str, *, actor: User | str) -> None:
+def reset_password(session: Session, user: User, new: str, *, actor: User | str, reason: str = "") -> None:
     """An administrator sets a new password (the user forgot theirs); every session and token ends."""
-    _set_password(session, user, new, actor=actor, action="user.password_reset")
+    _set_password(session, user, new, actor=actor, action="user.password_reset", reason=reason)
 
 
 @dataclass(frozen=True)

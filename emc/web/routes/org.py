@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from emc.config import get_settings
 from emc.dbtypes import utcnow
 from emc.org import queries
+from emc.org.admin import GuardRefused, change_role, set_user_active
 from emc.org.models import ApiToken, Esco, Region, Role, User
 from emc.org.scope import NotFound
 from emc.org.service import (
@@ -25,7 +26,6 @@ from emc.org.service import (
     issue_token,
     reset_password,
     revoke_token,
-    set_active,
     start_session,
     tokens_of,
 )
@@ -48,15 +48,31 @@ class UserOut(BaseModel):
 
 def _users(session: SessionDep) -> list[UserOut]:
     rows = queries.users_with_places(session)
-    return [UserOut(username=u.username, display_name=u.display_name, role=u.role, region=r, esco=e,
-                    is_active=u.is_active) for u, r, e in rows]
+    return [UserOut(username=u.username, display_name=u.display_name, role=u.role, region=r.code if r else None,
+                    esco=e.code if e else None, is_active=u.is_active) for u, r, e in rows]
 
 
 def _users_page(request: Request, session: SessionDep, *, form: dict[str, str] | None = None,
                 errors: list[str] | None = None, status_code: int = 200, toast: str | None = None) -> Response:
     return render(request, "admin/users.html", {
-        "users": _users(session), "roles": [r.value for r in Role], "form": form or {}, "errors": errors or [],
-        "toast": toast}, block="users", status_code=status_code)
+        "rows": queries.users_with_places(session), "roles": [r.value for r in Role],
+        "regions": queries.all_regions(session), "escos": queries.all_escos(session), "form": form or {},
+        "errors": errors or [], "toast": toast}, block="users", status_code=status_code)
+
+
+def _refused(request: Request, session: SessionDep, username: str, exc: OrgError) -> Response:
+    """The page again with the refusal (nothing of the change kept); a guard's sentence is translated."""
+    session.rollback()
+    t = Translator(language(request))
+    message = t(exc.message_key) if isinstance(exc, GuardRefused) else str(exc)
+    return _users_page(request, session, errors=[f"{username}: {message}"], status_code=exc.status)
+
+
+def _named(session: SessionDep, username: str) -> User:
+    user = queries.user_named(session, username)
+    if user is None:
+        raise NotFound("user")
+    return user
 
 
 @pages.get("/admin/users")
@@ -87,31 +103,51 @@ def users_create(request: Request, session: SessionDep, admin: AdminUser,
 
 @pages.post("/admin/users/{username}/active")
 def users_set_active(request: Request, session: SessionDep, admin: AdminUser, username: str,
-                     active: Annotated[bool, Form()]) -> Response:
-    user = queries.user_named(session, username)
-    if user is None:
-        raise NotFound("user")
-    if user.id == admin.id and not active:
-        return _users_page(request, session, errors=["you cannot deactivate yourself"], status_code=422)
-    set_active(session, user, active, actor=admin)
-    return _users_page(request, session)
+                     active: Annotated[bool, Form()], reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    """Deactivate (sessions end, tokens are revoked) or reactivate a user; never oneself, never the last admin."""
+    user = _named(session, username)
+    try:
+        set_user_active(session, user, active, actor=admin, reason=reason.strip())
+    except OrgError as exc:
+        return _refused(request, session, username, exc)
+    t = Translator(language(request))
+    return _users_page(request, session, toast=t("users.activated" if active else "users.deactivated",
+                                                 username=username))
+
+
+@pages.post("/admin/users/{username}/role")
+def users_change_role(request: Request, session: SessionDep, admin: AdminUser, username: str,
+                      role: Annotated[str, Form()], region: Annotated[str, Form()] = "",
+                      esco: Annotated[str, Form()] = "",
+                      reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    """Change a user's role and scope (region or ESCO); it takes effect on their next request."""
+    user = _named(session, username)
+    try:
+        change_role(session, user, role, region=region.strip() or None, esco=esco.strip() or None, actor=admin,
+                    reason=reason.strip())
+    except OrgError as exc:
+        return _refused(request, session, username, exc)
+    t = Translator(language(request))
+    return _users_page(request, session, toast=t("users.role_changed", username=username))
 
 
 @pages.post("/admin/users/{username}/password")
 def users_reset_password(request: Request, session: SessionDep, admin: AdminUser, username: str,
-                         password: Annotated[str, Form()]) -> Response:
-    """An administrator sets a new password for a user who forgot theirs; the user's sessions and tokens end."""
-    user = queries.user_named(session, username)
-    if user is None:
-        raise NotFound("user")
+                         password: Annotated[str, Form()], confirm: Annotated[str, Form()],
+                         reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    """An administrator sets a new password (typed twice) for a user who forgot theirs; the user's sessions and
+    tokens end."""
+    user = _named(session, username)
+    t = Translator(language(request))
+    if password != confirm:
+        return _users_page(request, session, errors=[f"{username}: {t('users.password_mismatch')}"],
+                           status_code=422)
     try:
-        reset_password(session, user, password, actor=admin)
+        reset_password(session, user, password, actor=admin, reason=reason.strip())
     except OrgError as exc:
-        session.rollback()
-        return _users_page(request, session, errors=[f"{username}: {exc}"], status_code=422)
+        return _refused(request, session, username, exc)
     if user.id == admin.id:  # keep the admin who reset their own password signed in here
         request.session["sid"] = start_session(session, user, max_age_s=get_settings().session_max_age_s)
-    t = Translator(language(request))
     return _users_page(request, session, toast=t("users.password_reset", username=username))
 
 
