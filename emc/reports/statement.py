@@ -148,6 +148,7 @@ class Statement:
     signatories: Sequence[Signatory] = ()  # default: each institution as 甲方, the ESCO as 乙方
     allocation: Sequence[AllocationRow] = ()  # a multi-institution statement's split among its institutions
     allocation_basis: str = ""  # what the split is proportional to, in words (zh, then en)
+    allocation_rule: str = ""  # the same as "<basis>:<utility>" (measured_use:electricity), for pages to translate
     date_label: str = "开具日期 Issue date"  # a statement frozen at approval prints its approval date
     due_text: str = ""  # shown when there is no due date yet (it is set when the statement is issued)
     title: str = "合同能源管理结算单"

@@ -72,6 +72,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
         verification_url=f"{base}/verify/{row.number}", rates=rates,
         notes=_notes(row, sides.third) + ([split.problem] if split.problem else []),
         adjustments=_adjustments(session, contract.id, row), allocation=split.rows, allocation_basis=split.basis,
+        allocation_rule=split.rule,
         signatories=allocation.signatories(session, allocation_of(terms), institutions, sides.esco))
 
 
@@ -79,7 +80,7 @@ def _split(session: Session, contract: Contract, terms: ContractFile, row: Settl
            institutions: list[Institution], lines: list[st.LineItem]) -> allocation.Split:
     """The statement's amount split among its institutions (none for a single institution)."""
     if len(institutions) <= 1:
-        return allocation.Split([], "")
+        return allocation.Split([], "", "")
     assert contract.id is not None
     total = sum((line.amount for line in lines), Decimal("0.00"))
     return allocation.split(session, contract.id, terms, institutions, (row.period_start, row.period_end), total,
@@ -229,10 +230,15 @@ def statement_of(session: Session, row: Settlement) -> st.Statement:
     return from_data(snap.data) if snap is not None else build(session, row)
 
 
-def render(session: Session, row: Settlement) -> bytes:
+def approved_statement(session: Session, row: Settlement) -> st.Statement:
+    """The statement of an approved settlement (a draft has none: refused)."""
     if not row.inputs_hash:
         raise controls.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
-    return st.render_statement(statement_of(session, row))
+    return statement_of(session, row)
+
+
+def render(session: Session, row: Settlement) -> bytes:
+    return st.render_statement(approved_statement(session, row))
 
 
 def to_data(statement: st.Statement) -> dict[str, Any]:

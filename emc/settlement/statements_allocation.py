@@ -7,12 +7,15 @@ metered use of the contract's allocation utility in the period or in the baselin
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
@@ -23,9 +26,11 @@ from emc.contracts.spec import CANONICAL_UNITS, ContractFile
 from emc.metering.models import Meter, Reading
 from emc.org.models import Institution, Region
 from emc.reports import statement as st
+from emc.reports.cells import safe_cell
 from emc.settlement.core.allocation import AllocationError, allocate
 from emc.units import factor as unit_factor
 
+TENTH = Decimal("0.1")
 Names = tuple[str, str, str]  # utility in Chinese, in English, unit as printed
 
 
@@ -35,6 +40,7 @@ class Split:
 
     rows: list[st.AllocationRow]
     basis: str
+    rule: str  # "<basis>:<utility>", e.g. "measured_use:electricity"; "fixed:" for fixed shares
     problem: str = ""
 
 
@@ -57,14 +63,15 @@ def split(session: Session, contract_id: int, terms: ContractFile, institutions:
         basis = (f"按{when}各单位计量用{zh}量（{unit}）占比分摊 Split by each institution's metered "
                  f"{en.lower()} use {when_en}")
     basis += "；尾差按最大余额法以分为单位分配 (largest remainder, to the fen)"
+    rule = f"{term.basis}:{'' if term.basis == 'fixed' else utility}"
     try:
         parts = {p.code: p for p in allocate(total, weights)}
     except AllocationError as exc:
-        return Split([], basis, f"未能分摊：{exc}。The amount is not split: {exc}.")
+        return Split([], basis, rule, f"未能分摊：{exc}。The amount is not split: {exc}.")
     return Split([st.AllocationRow(i.code, i.name, i.name_en, None if term.basis == "fixed" else weights[i.code],
                                    "" if term.basis == "fixed" else unit, parts[i.code].share_percent,
                                    parts[i.code].amount) for i in sorted(institutions, key=lambda i: i.code)],
-                 basis)
+                 basis, rule)
 
 
 def metered_use(session: Session, contract_id: int, utility: str, start: date, end: date) -> dict[int, Decimal]:
@@ -94,8 +101,9 @@ def metered_use(session: Session, contract_id: int, utility: str, start: date, e
     canonical = CANONICAL_UNITS.get(utility, "")
     out: dict[int, Decimal] = defaultdict(Decimal)
     for (institution, unit), value in raw.items():
-        out[institution] += Decimal(str(round(value * unit_factor(unit, canonical or unit), 3)))
-    return dict(out)
+        out[institution] += Decimal(str(value * unit_factor(unit, canonical or unit)))
+    # to 0.1 of the unit: what the statement prints is what the split used, so it can be checked by hand
+    return {institution: value.quantize(TENTH, ROUND_HALF_UP) for institution, value in out.items()}
 
 
 def signatories(session: Session, term: AllocationSpec, institutions: list[Institution],
@@ -121,3 +129,36 @@ def _bureau(session: Session, institutions: list[Institution]) -> st.Party:
     if region is None:
         return st.Party("机关事务管理局", "Government Offices Administration Bureau")
     return st.Party(f"{region.name}机关事务管理局", f"{region.name_en} Government Offices Administration Bureau")
+
+
+def table(statement: st.Statement) -> list[list[object]]:
+    """The allocation as spreadsheet rows: code, institution, basis, unit, share %, amount; then the total."""
+    rows: list[list[object]] = [[r.code, r.name, r.basis if r.basis is not None else "", r.unit, r.share_percent,
+                                 r.amount] for r in statement.allocation]
+    bases = [r.basis for r in statement.allocation if r.basis is not None]
+    rows.append(["", "", sum(bases, Decimal(0)) if bases else "", "", Decimal(100), statement.total])
+    return rows
+
+
+def as_csv(header: list[str], rows: list[list[object]]) -> bytes:
+    """UTF-8 with a byte-order mark, which Excel in a Chinese locale needs to read it as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_cell(str(v)) for v in row])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def as_xlsx(title: str, header: list[str], rows: list[list[object]]) -> bytes:
+    """Amounts as numbers with two decimals (the cells hold the exact fen; Excel shows them as money)."""
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title[:31]
+    sheet.append(header)
+    for row in rows:
+        sheet.append([safe_cell(v) for v in row])
+        sheet.cell(sheet.max_row, 6).number_format = "#,##0.00"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
