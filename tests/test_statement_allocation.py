@@ -1,7 +1,7 @@
 """The county custody statement (YX-TG-2023, 30 paying institutions) as finance receives it (issue 16): one
 signature block per party, an allocation table with one row per paying institution summing exactly to the
 total, the same numbers on the page and in the spreadsheet; a single-institution statement is unchanged (no
-allocation table: its one institution pays the whole). Over the real app, on SQLite and PostgreSQL."""
+allocation table: its one institution pays the whole, which only the allocation export lists). Over the real app, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def world(settled_demo_server: LiveServer) -> dict[str, object]:
             ContractInstitution, ContractInstitution.institution_id == Institution.id).join(
             Contract, Contract.id == ContractInstitution.contract_id).where(Contract.code == COUNTY)).scalars())
         return {"server": settled_demo_server, "county": county.number, "total": county.net_to_esco,
-                "single": single.number, "codes": sorted(codes)}
+                "single": single.number, "single_total": single.net_to_esco, "codes": sorted(codes)}
 
 
 def test_the_county_statement_has_one_block_per_party_and_rows_for_every_payer(world: dict) -> None:
@@ -124,7 +124,11 @@ def test_a_single_institution_statement_has_no_allocation(world: dict) -> None:
     assert text.count("授权代表签字") == 2 and "甲方（用能单位）" in text
     page = f.get(f"/settlements/{world['single']}")
     assert page.status_code == 200 and 'id="allocation"' not in page.text
-    assert f.get(f"/settlements/{world['single']}/allocation.csv").status_code == 404
+    # the export still lists who pays: the one institution, the whole amount
+    table = list(csv.reader(io.StringIO(f.get(f"/settlements/{world['single']}/allocation.csv").content
+                                        .decode("utf-8-sig"))))
+    assert len(table) == 3 and table[1][0] == "WX-SMZX" and D(table[1][4]) == 100
+    assert D(table[1][5]) == D(table[2][5]) == world["single_total"]
 
 
 @pytest.mark.parametrize(("who", "sees"), [("esco", True), ("finance", True), ("admin", True), ("esco2", False),

@@ -146,7 +146,7 @@ class Statement:
     due_date: date | None = None
     notes: Sequence[str] = ()  # warnings and remarks, printed under the totals
     signatories: Sequence[Signatory] = ()  # default: each institution as 甲方, the ESCO as 乙方
-    allocation: Sequence[AllocationRow] = ()  # a multi-institution statement's split among its institutions
+    allocation: Sequence[AllocationRow] = ()  # the split among the institutions; printed when there are several
     allocation_basis: str = ""  # what the split is proportional to, in words (zh, then en)
     allocation_rule: str = ""  # the same as "<basis>:<utility>" (measured_use:electricity), for pages to translate
     date_label: str = "开具日期 Issue date"  # a statement frozen at approval prints its approval date
@@ -218,7 +218,7 @@ def _title_block(statement: Statement) -> Table:
 def _institution_parts(statement: Statement) -> list[Part]:
     """Every institution; with an allocation table (which lists them all) the first two and a count."""
     shown = list(statement.institutions)
-    if not statement.allocation or len(shown) <= 3:
+    if len(statement.allocation) <= 1 or len(shown) <= 3:
         return [part for p in shown for part in _party_parts(p)]
     n = len(shown)
     return [*(part for p in shown[:2] for part in _party_parts(p)),
@@ -396,7 +396,7 @@ def flowables(statement: Statement) -> list[object]:
     story += [CondPageBreak(40 * mm), section(f"{next(numbering)}、结算明细", "Settlement lines"),
               _lines_table(statement)]
     story += [KeepTogether([section(f"{next(numbering)}、付款", "Payment"), _payment_table(statement)])]
-    story += _allocation(statement, next(numbering)) if statement.allocation else []
+    story += _allocation(statement, next(numbering)) if len(statement.allocation) > 1 else []
     story += _notes(statement)
     story += [KeepTogether([
         section(f"{next(numbering)}、签章", "Signatures and seals"), _signature_table(statement), Spacer(1, 2 * mm),

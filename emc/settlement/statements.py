@@ -78,11 +78,13 @@ def build(session: Session, row: Settlement) -> st.Statement:
 
 def _split(session: Session, contract: Contract, terms: ContractFile, row: Settlement,
            institutions: list[Institution], lines: list[st.LineItem]) -> allocation.Split:
-    """The statement's amount split among its institutions (none for a single institution)."""
-    if len(institutions) <= 1:
-        return allocation.Split([], "", "")
-    assert contract.id is not None
+    """The statement's amount split among its institutions. A single institution pays the whole: one row, which
+    the PDF and the page do not print (nothing to split) but the allocation export lists."""
     total = sum((line.amount for line in lines), Decimal("0.00"))
+    if len(institutions) <= 1:
+        rows = [st.AllocationRow(i.code, i.name, i.name_en, None, "", Decimal("100.00"), total) for i in institutions]
+        return allocation.Split(rows, "", "whole:")
+    assert contract.id is not None
     return allocation.split(session, contract.id, terms, institutions, (row.period_start, row.period_end), total,
                             UTILITY)
 
