@@ -1,7 +1,8 @@
 """The county custody statement (YX-TG-2023, 30 paying institutions) as finance receives it (issue 16): one
 signature block per party, an allocation table with one row per paying institution summing exactly to the
-total, the same numbers on the page and in the spreadsheet; a single-institution statement is unchanged (no
-allocation table: its one institution pays the whole, which only the allocation export lists). Over the real app, on SQLite and PostgreSQL."""
+total, the same numbers on the page and in the spreadsheet. A single-institution statement is unchanged (no
+allocation table: its one institution pays the whole, which only the allocation export lists). Over the real
+app, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
