@@ -149,9 +149,11 @@ def test_a_period_without_any_use_is_not_split_and_says_so(group: tuple) -> None
 def test_the_representative_or_the_bureau_signs_for_the_paying_side(group: tuple) -> None:
     session, _, institutions, terms = group
     esco = st.Party("测试节能服务有限公司")
-    rep = allocation.signatories(session, allocation_of(terms), institutions, esco)
-    assert [(s.role, s.party.name) for s in rep] == [("甲方（用能单位代表）", "乙中学"),
-                                                      ("乙方（节能服务公司）", "测试节能服务有限公司")]
-    bureau = allocation.signatories(session, allocation_of(parse_contract(contract_text())), institutions, esco)
-    assert bureau[0].party.name == "滨湖区机关事务管理局" and len(bureau) == 2
-    assert allocation.signatories(session, allocation_of(terms), institutions[:1], esco) == []
+    rep = allocation.paying_side(session, allocation_of(terms), institutions)
+    assert [(s.role, s.party.name) for s in allocation.signatories(rep, esco)] == [
+        ("甲方（用能单位代表）", "乙中学"), ("乙方（节能服务公司）", "测试节能服务有限公司")]
+    assert rep is not None and allocation.payer_party(rep, 3).name == "乙中学（代 3 家用能单位，见分摊表）"
+    bureau = allocation.paying_side(session, allocation_of(parse_contract(contract_text())), institutions)
+    assert bureau is not None and bureau.party.name == "滨湖区机关事务管理局"
+    assert allocation.paying_side(session, allocation_of(terms), institutions[:1]) is None
+    assert allocation.signatories(None, esco) == []

@@ -47,9 +47,10 @@ def build(session: Session, row: Settlement) -> st.Statement:
     spec = current_version(session, contract).spec
     stored = records.lines_of(session, row)
     institutions = _institutions(session, contract)
-    sides = _sides(session, contract, stored, institutions)
-    lines = _line_items(sides)
     terms = ContractFile.model_validate(spec)
+    paying = allocation.paying_side(session, allocation_of(terms), institutions)
+    sides = _sides(session, contract, stored, institutions, paying)
+    lines = _line_items(sides)
     split = _split(session, contract, terms, row, institutions, lines)
     zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
     # frozen at approval: the statement carries the approval date; the issue and due dates live on the issue
@@ -73,7 +74,7 @@ def build(session: Session, row: Settlement) -> st.Statement:
         notes=_notes(row, sides.third) + ([split.problem] if split.problem else []),
         adjustments=_adjustments(session, contract.id, row), allocation=split.rows, allocation_basis=split.basis,
         allocation_rule=split.rule,
-        signatories=allocation.signatories(session, allocation_of(terms), institutions, sides.esco))
+        signatories=allocation.signatories(paying, sides.esco))
 
 
 def _split(session: Session, contract: Contract, terms: ContractFile, row: Settlement,
@@ -109,17 +110,17 @@ def _institutions(session: Session, contract: Contract) -> list[Institution]:
         .where(col(ContractInstitution.contract_id) == contract.id).order_by(col(Institution.code))).scalars())
 
 
-def _sides(session: Session, contract: Contract, stored: list[SettlementLine],
-           institutions: list[Institution]) -> _Sides:
-    """A statement is between the institution and one counterparty: the ESCO if any line involves it, else the
-    lessor of a finance lease. Lines with a third party (a lease's instalments beside an ESCO's fee) are not
-    part of this statement's total: they are listed in its notes, with their own amounts."""
+def _sides(session: Session, contract: Contract, stored: list[SettlementLine], institutions: list[Institution],
+           paying: st.Signatory | None) -> _Sides:
+    """A statement is between the institution (several: who signs for them, ``paying``) and one counterparty:
+    the ESCO if any line involves it, else the lessor of a finance lease. Lines with a third party (a lease's
+    instalments beside an ESCO's fee) are not part of this statement's total: they are listed in its notes,
+    with their own amounts."""
     esco = session.get(Esco, contract.esco_id)
     assert esco is not None
     inst_parties = [st.Party(i.name, i.name_en) for i in institutions] or [st.Party("—")]
     esco_party = st.Party(esco.name, esco.name_en, esco.credit_code)
-    institution_side = inst_parties[0] if len(inst_parties) == 1 else st.Party(
-        f"{inst_parties[0].name} 等 {len(inst_parties)} 家用能单位", f"{len(inst_parties)} institutions")
+    institution_side = inst_parties[0] if paying is None else allocation.payer_party(paying, len(inst_parties))
     other = ESCO if any(ESCO in (line.payer, line.payee) for line in stored) or not stored else LESSOR
     lessor_name = next((str(line.detail.get("inputs", {}).get("lessor", "")) for line in stored
                         if LESSOR in (line.payer, line.payee)), "") or "出租人"

@@ -106,20 +106,30 @@ def metered_use(session: Session, contract_id: int, utility: str, start: date, e
     return {institution: value.quantize(TENTH, ROUND_HALF_UP) for institution, value in out.items()}
 
 
-def signatories(session: Session, term: AllocationSpec, institutions: list[Institution],
-                esco: st.Party) -> list[st.Signatory]:
-    """One block for the paying side — the supervising bureau, or the institution that represents the others —
-    and one for the ESCO; a single-institution statement keeps its default (the institution and the ESCO)."""
+def paying_side(session: Session, term: AllocationSpec, institutions: list[Institution]) -> st.Signatory | None:
+    """Who signs for all the paying institutions — the supervising bureau, or the institution that represents
+    the others; None for a single institution (it signs for itself, as ever)."""
     if len(institutions) <= 1:
-        return []
+        return None
     if term.signatory == BUREAU:
-        payer = st.Signatory("甲方（主管部门，代表各用能单位）", "Party A (supervising bureau, for the institutions)",
-                             _bureau(session, institutions))
-    else:
-        rep = next(i for i in institutions if i.code == term.signatory)
-        payer = st.Signatory("甲方（用能单位代表）", "Party A (the institutions' representative)",
-                             st.Party(rep.name, rep.name_en))
-    return [payer, st.Signatory("乙方（节能服务公司）", "Party B (ESCO)", esco)]
+        return st.Signatory("甲方（主管部门，代表各用能单位）", "Party A (supervising bureau, for the institutions)",
+                            _bureau(session, institutions))
+    rep = next(i for i in institutions if i.code == term.signatory)
+    return st.Signatory("甲方（用能单位代表）", "Party A (the institutions' representative)",
+                        st.Party(rep.name, rep.name_en))
+
+
+def signatories(paying: st.Signatory | None, esco: st.Party) -> list[st.Signatory]:
+    """One block per party: the paying side once and the ESCO; none given for a single institution, whose
+    statement keeps its default blocks (the institution and the ESCO)."""
+    return [] if paying is None else [paying, st.Signatory("乙方（节能服务公司）", "Party B (ESCO)", esco)]
+
+
+def payer_party(paying: st.Signatory, count: int) -> st.Party:
+    """The paying side as the payment table names it: who signs, for how many institutions."""
+    p = paying.party
+    english = f"{p.name_en}, for {count} institutions" if p.name_en else f"for {count} institutions"
+    return st.Party(f"{p.name}（代 {count} 家用能单位，见分摊表）", english)
 
 
 def _bureau(session: Session, institutions: list[Institution]) -> st.Party:
