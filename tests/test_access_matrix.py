@@ -195,6 +195,9 @@ ROUTES: dict[str, Spec] = {
         "number": w.number[s], "action": "adjust"}),  # never possible here: refused
     "GET /settlements/{number}/statement.pdf": Spec(ALL, params=lambda s, w: {"number": w.number[s]},
                                                     markers=False),
+    # a one-institution statement's allocation is one row: the institution pays the whole
+    "GET /settlements/{number}/allocation.{fmt}": Spec(ALL, params=lambda s, w: {"number": w.number[s],
+                                                                                 "fmt": "csv"}, markers=False),
     "GET /api/settlements": Spec(ALL, sides=NO_OBJECT),
     "GET /api/settlements/{number}": Spec(ALL, params=lambda s, w: {"number": w.number[s]}),
     "POST /api/settlements/{number}/{action}": Spec({"admin", "manager"}, params=lambda s, w: {

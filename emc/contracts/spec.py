@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from emc import datafiles
+from emc.contracts.allocation import AllocationSpec, check_allocation
 from emc.datafiles import (
     Amount,
     Code,
@@ -356,6 +357,7 @@ class ContractFile(SpecStrict):
     baseline: BaselineSpec | None = None
     valuation: ValuationSpec | None = None
     components: list[Component] = Field(min_length=1)
+    allocation: AllocationSpec | None = None  # multi-institution split; default: measured use
     amendment: AmendmentSpec | None = None
 
     @field_validator("institutions", "meters", "components")
@@ -377,6 +379,7 @@ class ContractFile(SpecStrict):
         self._baseline_present()
         for i, comp in enumerate(self.components):
             self._component_fits(i, comp)
+        check_allocation(self)
         return self
 
     def _meters_known(self) -> None:

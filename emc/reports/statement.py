@@ -105,6 +105,19 @@ class LineItem:
 
 
 @dataclass(frozen=True)
+class AllocationRow:
+    """One paying institution's part of the statement's amount, and what it is proportional to."""
+
+    code: str
+    name: str
+    name_en: str
+    basis: Decimal | None  # its use in `unit`; None for a fixed share
+    unit: str
+    share_percent: Decimal  # of all bases, 2 decimals, for reading (amounts come from exact fractions)
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Signatory:
     role: str  # 甲方（用能单位）
     role_en: str  # Party A (institution)
@@ -136,6 +149,9 @@ class Statement:
     due_date: date | None = None
     notes: Sequence[Bilingual] = ()  # warnings and remarks, printed under the totals
     signatories: Sequence[Signatory] = ()  # default: each institution as 甲方, the ESCO as 乙方
+    allocation: Sequence[AllocationRow] = ()  # the split among the institutions; printed when there are several
+    allocation_basis: str = ""  # what the split is proportional to, in words (zh, then en)
+    allocation_rule: str = ""  # the same as "<basis>:<utility>" (measured_use:electricity), for pages to translate
     date_label: str = "开具日期 Issue date"  # a statement frozen at approval prints its approval date
     due_text: str = ""  # shown when there is no due date yet (it is set when the statement is issued)
     title: str = "合同能源管理结算单"
@@ -169,6 +185,9 @@ def check(statement: Statement) -> None:
         raise MoneyError(f"total {statement.total} is negative: swap payer and payee so the amount payable is ≥ 0")
     if statement.period_end < statement.period_start:
         raise ValueError("period ends before it starts")
+    split = sum((to_decimal(row.amount) for row in statement.allocation), Decimal("0.00"))
+    if statement.allocation and split != statement.total:
+        raise MoneyError(f"the allocation sums to {split}, the statement to {statement.total}")
 
 
 # ------------------------------------------------------------------------------------------------ layout
@@ -200,8 +219,18 @@ def _title_block(statement: Statement) -> Table:
     return table
 
 
+def _institution_parts(statement: Statement) -> list[Part]:
+    """Every institution; with an allocation table (which lists them all) the first two and a count."""
+    shown = list(statement.institutions)
+    if len(statement.allocation) <= 1 or len(shown) <= 3:
+        return [part for p in shown for part in _party_parts(p)]
+    n = len(shown)
+    return [*(part for p in shown[:2] for part in _party_parts(p)),
+            (f"等 {n} 家用能单位（见分摊表）", 8.5, INK), (f"{n} institutions in all (see the allocation)", SUB, GREY)]
+
+
 def _header_table(statement: Statement) -> Table:
-    institutions = [part for p in statement.institutions for part in _party_parts(p)]
+    institutions = _institution_parts(statement)
     rows = [
         [head("合同编号", "Contract", "LEFT"),
          TextBlock([(statement.contract_code, 8.5, INK), (statement.contract_name, 8.5, INK)]),
@@ -278,6 +307,32 @@ def _lines_table(statement: Statement) -> Table:
     ])
 
 
+def _allocation_table(statement: Statement) -> Table:
+    rows: list[list[object]] = [[
+        head("序号", "No."), head("代码", "Code"), head("用能单位", "Institution"), head("分摊依据", "Basis"),
+        head("占比", "Share"), head("分摊金额（元）", "Amount (CNY)")]]
+    for i, row in enumerate(statement.allocation, start=1):
+        basis = "—" if row.basis is None else f"{number(row.basis)} {row.unit}"
+        rows.append([str(i), text(row.code, size=7), text(row.name), text(basis, align="RIGHT"),
+                     f"{row.share_percent:.2f}%", f"{to_decimal(row.amount):,.2f}"])
+    bases = [row.basis for row in statement.allocation if row.basis is not None]
+    units = {row.unit for row in statement.allocation}
+    whole = f"{number(sum(bases, Decimal(0)))} {units.pop()}" if bases and len(units) == 1 else ""
+    rows.append(["", "", bi("合计", "Total"), text(whole, align="RIGHT"), "100%", format_yuan(statement.total)])
+    n = len(rows)
+    widths = [0.06 * W, 0.12 * W, 0.36 * W, 0.18 * W, 0.1 * W, 0.18 * W]
+    return grid_table(rows, widths, extra=[
+        ("ALIGN", (0, 1), (0, -1), "CENTER"), ("ALIGN", (4, 1), (-1, -1), "RIGHT"),
+        ("BACKGROUND", (0, n - 1), (-1, -1), TOTAL_FILL), ("LINEABOVE", (0, n - 1), (-1, n - 1), 0.9, INK)])
+
+
+def _allocation(statement: Statement, numeral: str) -> list[object]:
+    """The split among the paying institutions: a heading that stays with the table's first rows, the basis
+    in words, the table (its header repeats on each page it runs onto)."""
+    return [CondPageBreak(50 * mm), section(f"{numeral}、费用分摊", "Allocation among the institutions"),
+            TextBlock([(statement.allocation_basis, 7.5, GREY)]), Spacer(1, 1.5 * mm), _allocation_table(statement)]
+
+
 def _payment_table(statement: Statement) -> Table:
     def party(p: Party, *, bank: bool) -> TextBlock:
         parts = _party_parts(p)
@@ -345,6 +400,7 @@ def flowables(statement: Statement) -> list[object]:
     story += [CondPageBreak(40 * mm), section(f"{next(numbering)}、结算明细", "Settlement lines"),
               _lines_table(statement)]
     story += [KeepTogether([section(f"{next(numbering)}、付款", "Payment"), _payment_table(statement)])]
+    story += _allocation(statement, next(numbering)) if len(statement.allocation) > 1 else []
     story += _notes(statement)
     story += [KeepTogether([
         section(f"{next(numbering)}、签章", "Signatures and seals"), _signature_table(statement), Spacer(1, 2 * mm),

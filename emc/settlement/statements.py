@@ -14,13 +14,16 @@ from sqlmodel import Session, col
 
 from emc.baselines.models import AdjustmentStatus, NonRoutineAdjustment
 from emc.config import get_settings
+from emc.contracts.allocation import allocation_of
 from emc.contracts.models import Contract, ContractInstitution
 from emc.contracts.service import current_version
+from emc.contracts.spec import ContractFile
 from emc.i18n import Translator
 from emc.i18n.messages import warning_text
 from emc.org.models import Esco, Institution
 from emc.reports import statement as st
 from emc.settlement import records
+from emc.settlement import statements_allocation as allocation
 from emc.settlement.core import controls
 from emc.settlement.core.lines import ESCO, LESSOR, PARTY_ZH
 from emc.settlement.models import Settlement, SettlementLine, StatementSnapshot
@@ -45,7 +48,12 @@ def build(session: Session, row: Settlement) -> st.Statement:
     contract = records.contract_of(session, row)
     spec = current_version(session, contract).spec
     stored = records.lines_of(session, row)
-    sides = _sides(session, contract, stored)
+    institutions = _institutions(session, contract)
+    terms = ContractFile.model_validate(spec)
+    paying = allocation.paying_side(session, allocation_of(terms), institutions)
+    sides = _sides(session, contract, stored, institutions, paying)
+    lines = _line_items(sides)
+    split = _split(session, contract, terms, row, institutions, lines)
     zh_type, en_type = TYPE_ZH.get(contract.type, (contract.type, contract.type))
     # frozen at approval: the statement carries the approval date; the issue and due dates live on the issue
     # record (settlement.issued_at, due_on), so the bytes never depend on when it is issued or downloaded
@@ -59,13 +67,29 @@ def build(session: Session, row: Settlement) -> st.Statement:
         institutions=sides.institutions, esco=sides.esco, contract_code=contract.code, contract_name=contract.name,
         contract_type=zh_type, contract_type_en=en_type, period_start=row.period_start,
         period_end=row.period_end - timedelta(days=1), issue_date=approved, savings=_savings(row.inputs),
-        lines=_line_items(sides), payer=sides.payer, payee=sides.payee, due_date=None,
+        lines=lines, payer=sides.payer, payee=sides.payee, due_date=None,
         date_label="批准日期 Approval date",
         due_text=f"开具后 {days} 日内 Within {days} days of issue",
         payment_terms=f"收到结算单后 {days} 日内支付 Payable within {days} days of issue",
         verification_code=verification_code(row) if row.inputs_hash else "DRAFT",
-        verification_url=f"{base}/verify/{row.number}", rates=rates, notes=_notes(row, sides.third),
-        adjustments=_adjustments(session, contract.id, row))
+        verification_url=f"{base}/verify/{row.number}", rates=rates,
+        notes=_notes(row, sides.third) + ([split.problem] if split.problem else []),
+        adjustments=_adjustments(session, contract.id, row), allocation=split.rows, allocation_basis=split.basis,
+        allocation_rule=split.rule,
+        signatories=allocation.signatories(paying, sides.esco))
+
+
+def _split(session: Session, contract: Contract, terms: ContractFile, row: Settlement,
+           institutions: list[Institution], lines: list[st.LineItem]) -> allocation.Split:
+    """The statement's amount split among its institutions. A single institution pays the whole: one row, which
+    the PDF and the page do not print (nothing to split) but the allocation export lists."""
+    total = sum((line.amount for line in lines), Decimal("0.00"))
+    if len(institutions) <= 1:
+        rows = [st.AllocationRow(i.code, i.name, i.name_en, None, "", Decimal("100.00"), total) for i in institutions]
+        return allocation.Split(rows, "", "whole:")
+    assert contract.id is not None
+    return allocation.split(session, contract.id, terms, institutions, (row.period_start, row.period_end), total,
+                            UTILITY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,16 +112,17 @@ def _institutions(session: Session, contract: Contract) -> list[Institution]:
         .where(col(ContractInstitution.contract_id) == contract.id).order_by(col(Institution.code))).scalars())
 
 
-def _sides(session: Session, contract: Contract, stored: list[SettlementLine]) -> _Sides:
-    """A statement is between the institution and one counterparty: the ESCO if any line involves it, else the
-    lessor of a finance lease. Lines with a third party (a lease's instalments beside an ESCO's fee) are not
-    part of this statement's total: they are listed in its notes, with their own amounts."""
+def _sides(session: Session, contract: Contract, stored: list[SettlementLine], institutions: list[Institution],
+           paying: st.Signatory | None) -> _Sides:
+    """A statement is between the institution (several: who signs for them, ``paying``) and one counterparty:
+    the ESCO if any line involves it, else the lessor of a finance lease. Lines with a third party (a lease's
+    instalments beside an ESCO's fee) are not part of this statement's total: they are listed in its notes,
+    with their own amounts."""
     esco = session.get(Esco, contract.esco_id)
     assert esco is not None
-    inst_parties = [st.Party(i.name, i.name_en) for i in _institutions(session, contract)] or [st.Party("—")]
+    inst_parties = [st.Party(i.name, i.name_en) for i in institutions] or [st.Party("—")]
     esco_party = st.Party(esco.name, esco.name_en, esco.credit_code)
-    institution_side = inst_parties[0] if len(inst_parties) == 1 else st.Party(
-        f"{inst_parties[0].name} 等 {len(inst_parties)} 家用能单位", f"{len(inst_parties)} institutions")
+    institution_side = inst_parties[0] if paying is None else allocation.payer_party(paying, len(inst_parties))
     other = ESCO if any(ESCO in (line.payer, line.payee) for line in stored) or not stored else LESSOR
     lessor_name = next((str(line.detail.get("inputs", {}).get("lessor", "")) for line in stored
                         if LESSOR in (line.payer, line.payee)), "") or "出租人"
@@ -213,10 +238,15 @@ def statement_of(session: Session, row: Settlement) -> st.Statement:
     return from_data(snap.data) if snap is not None else build(session, row)
 
 
-def render(session: Session, row: Settlement) -> bytes:
+def approved_statement(session: Session, row: Settlement) -> st.Statement:
+    """The statement of an approved settlement (a draft has none: refused)."""
     if not row.inputs_hash:
         raise controls.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
-    return st.render_statement(statement_of(session, row))
+    return statement_of(session, row)
+
+
+def render(session: Session, row: Settlement) -> bytes:
+    return st.render_statement(approved_statement(session, row))
 
 
 def to_data(statement: st.Statement) -> dict[str, Any]:
@@ -249,7 +279,7 @@ def from_data(data: dict[str, Any]) -> st.Statement:
 
     d = dec(data)
     nested = {"institutions": st.Party, "savings": st.SavingsRow, "lines": st.LineItem,
-              "adjustments": st.Adjustment, "rates": st.Rate}
+              "adjustments": st.Adjustment, "rates": st.Rate, "allocation": st.AllocationRow}
     for key, kind in nested.items():
         d[key] = [kind(**item) for item in d.get(key, [])]
     for key in ("esco", "payer", "payee"):

@@ -29,6 +29,7 @@ from emc.settlement import (
     queries,
     records,
     statements,
+    statements_allocation,
     verification,
     workflow,
 )
@@ -232,7 +233,8 @@ def settlement_page(request: Request, session: SessionDep, user: CurrentUser, sc
             language(request))),
         "history": history, "actions": _actions(user, row), "payments": workflow.payments(session, row),
         "sources": sources, "open_batches": metering.visible_batches(session, scope, batch_ids),
-        "code": statements.verification_code(row) if row.inputs_hash else ""})
+        "code": statements.verification_code(row) if row.inputs_hash else "",
+        "statement": statements.statement_of(session, row) if row.inputs_hash else None})
 
 
 def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: str, paid_on: str,
@@ -276,6 +278,29 @@ def settlement_pdf(session: SessionDep, user: CurrentUser, scope: ScopeDep, numb
     pdf = verification.issued_copy(session, row)  # a draft has none: SettlementError, 409
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
+
+
+@pages.get("/settlements/{number}/allocation.{fmt}")
+def settlement_allocation(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str,
+                          fmt: str) -> Response:
+    """The statement's split among its institutions, for finance offices to book (headers in the user's
+    language); whoever may see the statement may download it."""
+    row = queries.by_number(session, scope, number)
+    if fmt not in ("csv", "xlsx"):
+        raise NotFound("export format")
+    statement = statements.approved_statement(session, row)
+    if not statement.allocation:
+        raise NotFound("allocation")
+    _ = Translator(language(request))
+    header = [_(f"allocation.{key}") for key in ("code", "institution", "basis", "unit", "share", "amount")]
+    rows = statements_allocation.table(statement)
+    rows[-1][1] = _("allocation.total")
+    name = f'attachment; filename="{row.number}-allocation.{fmt}"'
+    if fmt == "csv":
+        return Response(statements_allocation.as_csv(header, rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": name})
+    return Response(statements_allocation.as_xlsx(_("allocation.title"), header, rows), media_type=XLSX,
+                    headers={"Content-Disposition": name})
 
 
 def _verify(request: Request, number: str, result: bool | None, status_code: int = 200,
