@@ -208,10 +208,15 @@ def statement_of(session: Session, row: Settlement) -> st.Statement:
     return from_data(snap.data) if snap is not None else build(session, row)
 
 
-def render(session: Session, row: Settlement) -> bytes:
+def render(session: Session, row: Settlement, base_url: str | None = None) -> bytes:
+    """The statement PDF. Its QR code and verification link point at ``base_url`` (the server the reader asked,
+    or the configured public URL) when given; else at the public URL frozen with the snapshot."""
     if not row.inputs_hash:
         raise controls.SettlementError(f"{row.number} is {row.status}; statements exist for approved settlements")
-    return st.render_statement(statement_of(session, row))
+    statement = statement_of(session, row)
+    if base_url:
+        statement = dataclasses.replace(statement, verification_url=f"{base_url.rstrip('/')}/verify/{row.number}")
+    return st.render_statement(statement)
 
 
 def to_data(statement: st.Statement) -> dict[str, Any]:
