@@ -10,8 +10,9 @@ from decimal import Decimal
 
 import pytest
 
+from emc.units import pretty, pretty_text
 from emc.web.charts import Series, time_chart
-from emc.web.chartscale import nice_step, nice_ticks, percent_text, tick_label, value_text
+from emc.web.chartscale import nice_step, nice_ticks, percent_text, tick_label, value_text, written
 
 
 def _ticks(svg: str) -> list[str]:
@@ -125,3 +126,16 @@ def test_legend_wraps_and_the_plot_makes_room() -> None:
                                                           (float("nan"), False, "—"), (12.5, False, "1,250.0%")])
 def test_percentages_are_rounded_before_they_are_signed(fraction: float | None, signed: bool, text: str) -> None:
     assert percent_text(fraction, signed=signed) == text
+
+
+def test_contract_terms_are_written_with_separators_and_their_own_decimals() -> None:
+    assert written(Decimal("16179328.00")) == "16,179,328.00" and written(160000, "en") == "160,000"
+    assert written(0.97) == "0.97" and written(Decimal("-0.00")) == "0.00"
+    assert written(True) is True and written("esco_pays") == "esco_pays"  # not numbers: left as they are
+
+
+def test_units_are_written_as_people_read_them() -> None:
+    assert [pretty(u) for u in ("m3", "Nm3", "kgCO2/m3", "m3/person", "元/m3", "C", "kWh")] == [
+        "m³", "Nm³", "kgCO₂/m³", "m³/person", "元/m³", "°C", "kWh"]
+    assert pretty_text("shortfall (m3) x 4.60 CNY/m3; a 15,000 m2 roof; meter gm3, m30") == \
+        "shortfall (m³) x 4.60 CNY/m³; a 15,000 m² roof; meter gm3, m30"

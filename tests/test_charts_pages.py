@@ -70,8 +70,9 @@ def test_pages_show_units_people_read_round_ticks_and_no_negative_zero(demo_serv
         bad = [t for t in ticks if not (ZH_TICK if lang == "zh" else EN_TICK).match(html.unescape(t))]
         assert not bad, (url, bad)
     assert seen_ticks > 20  # the charts were there to check
-    water = c.get(f"/contracts/{WUXI}").text
-    assert "m³" in visible(water)  # the water meters' unit, as people write it
+    wuxi = visible(c.get(f"/contracts/{WUXI}").text)
+    assert "m³" in wuxi  # the water meters' unit, as people write it
+    assert "16,179,328.00" in wuxi and "16179328" not in wuxi  # the baseline cost of the terms, with separators
 
 
 def test_mv_page_opens_on_a_utility_with_a_baseline_and_shows_its_uncertainty(demo_server: LiveServer) -> None:

@@ -101,3 +101,14 @@ def percent_text(fraction: float | Decimal | None, digits: int = 1, *, signed: b
     q = (d * 100).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
     sign = "+" if q > 0 and signed else "−" if q < 0 else ""
     return f"{sign}{abs(q):,.{digits}f}%"
+
+
+def written(value: object, lang: str = "zh") -> object:
+    """A number from a contract's terms with separators and the decimals it was written with (16179328.00 →
+    "16,179,328.00", 160000 → "160,000"); anything else (a word, a date, a flag) as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return value
+    d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not d.is_finite():
+        return value
+    return _plain(d, max(0, -int(d.as_tuple().exponent)), lang)
