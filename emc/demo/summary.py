@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
 MONTH = re.compile(r"\b(\d{4}-\d{2})\b")
 MAX_PROBLEMS = 60
@@ -57,10 +58,10 @@ def count_lines(session: Session) -> list[str]:
     from emc.org.models import Esco, Institution, Region, User
     from emc.settlement.models import Settlement
 
-    def count(model: type, *where: object) -> int:
+    def count(model: type, *where: Any) -> int:
         return int(session.execute(select(func.count()).select_from(model).where(*where)).scalar_one())
 
-    def by(column: object) -> str:
+    def by(column: Any) -> str:
         rows = session.execute(select(column, func.count()).group_by(column).order_by(column)).all()
         return ", ".join(f"{getattr(k, 'value', k)} {n:,}" for k, n in rows) or "none"
 
