@@ -81,3 +81,11 @@ def pretty_text(text: str | None) -> str:
     """Free text (a contract's notes, a component's label, a tariff's source) with its m3 and m2 written m³ and m²
     on the page; the stored text, and so the contract file's terms and digest, stay as written."""
     return _IN_TEXT.sub(lambda m: m.group(1) + ("³" if m.group(2) == "3" else "²"), text or "")
+
+
+# The unit each utility's quantities are shown in (meters in MWh or t are converted to these on import).
+UTILITY_UNITS = {"electricity": "kWh", "water": "m³", "gas": "m³", "heat": "GJ", "pv": "kWh"}
+
+
+def utility_unit(utility: str) -> str:
+    return UTILITY_UNITS.get(utility, "")

@@ -130,7 +130,8 @@ def test_percentages_are_rounded_before_they_are_signed(fraction: float | None, 
 
 def test_contract_terms_are_written_with_separators_and_their_own_decimals() -> None:
     assert written(Decimal("16179328.00")) == "16,179,328.00" and written(160000, "en") == "160,000"
-    assert written(0.97) == "0.97" and written(Decimal("-0.00")) == "0.00"
+    assert written(0.97) == "0.97" and written(Decimal("-0.00")) == "0.00" and written("16179328.00") == "16,179,328.00"
+    assert written("2018-12-01") == "2018-12-01" and written("esco_pays") == "esco_pays"
     assert written(True) is True and written("esco_pays") == "esco_pays"  # not numbers: left as they are
 
 

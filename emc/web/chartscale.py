@@ -9,6 +9,7 @@ or ``-10517.7``; :func:`value_text` writes one value for a tooltip, with separat
 from __future__ import annotations
 
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_decimal
@@ -103,9 +104,15 @@ def percent_text(fraction: float | Decimal | None, digits: int = 1, *, signed: b
     return f"{sign}{abs(q):,.{digits}f}%"
 
 
+_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+
+
 def written(value: object, lang: str = "zh") -> object:
-    """A number from a contract's terms with separators and the decimals it was written with (16179328.00 →
-    "16,179,328.00", 160000 → "160,000"); anything else (a word, a date, a flag) as it is."""
+    """A number from a contract's terms (a number, or text that is only a number) with separators and the decimals
+    it was written with (16179328.00 → "16,179,328.00", 160000 → "160,000"); anything else (a word, a date, a
+    flag) as it is."""
+    if isinstance(value, str) and _DECIMAL.match(value):  # the terms keep money as text, exact to the fen
+        value = Decimal(value)
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return value
     d = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)

@@ -12,7 +12,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from emc import __version__
 from emc.config import get_settings
 from emc.paths import resource_dir
-from emc.units import pretty, pretty_text
+from emc.units import pretty, pretty_text, utility_unit
 from emc.web.chartscale import written
 from emc.web.deps import csrf_token
 from emc.web.i18n import LANGUAGES, Translator
@@ -21,6 +21,7 @@ templates = Jinja2Blocks(directory=str(resource_dir("templates")))
 templates.env.globals["version"] = __version__
 templates.env.globals["languages"] = LANGUAGES
 templates.env.filters["unit"] = pretty  # m3 → m³, kgCO2 → kgCO₂: units as people read them
+templates.env.globals["utility_unit"] = utility_unit  # 基期用量 · 水 3,545 m³
 templates.env.filters["written"] = written  # 16179328.00 → 16,179,328.00 in a contract's terms
 templates.env.filters["units_in_text"] = pretty_text  # "4.60 CNY/m3" in a contract's notes → "4.60 CNY/m³"
 

@@ -18,6 +18,7 @@ from emc.errors import Conflict, Refused
 from emc.org.models import Role, User
 from emc.reporting import annual_report, emission
 from emc.reports.mv_report import render_mv_report
+from emc.units import UTILITY_UNITS
 from emc.web import htmx
 from emc.web.charts import Series, time_chart
 from emc.web.chartscale import percent_text
@@ -38,7 +39,7 @@ def _contract(session: SessionDep, scope: ScopeDep, code: str) -> Contract:
     return scope.find(session, Contract, Contract.code == code)
 
 
-UNITS = {"electricity": "kWh", "water": "m³", "gas": "m³", "heat": "GJ"}  # the M&V series' units on the page
+UNITS = UTILITY_UNITS  # the M&V series' units on the page
 
 
 def _series_points(values: pd.Series) -> list[tuple[date, float | None]]:
