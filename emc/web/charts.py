@@ -137,7 +137,7 @@ def _legend_entries(series: list[Series]) -> list[tuple[str, str, str]]:
     for one in series:
         out.append((one.label, one.color, "bar" if one.bars else "dash" if one.dashed else "line"))
         if one.band and one.band_label:
-            out.append((one.band_label, one.color, "band"))
+            out.append((one.band_label, one.color, "whisker" if one.bars else "band"))
     return out
 
 
@@ -150,6 +150,8 @@ def _legend(series: list[Series], width: int) -> tuple[list[str], int]:
             lx, row = PAD_LEFT, row + 1
         y = 8 + row * LEGEND_ROW
         swatch = {"band": f'<rect x="{lx}" y="{y}" width="18" height="12" fill="{color}" opacity="0.18"/>',
+                  "whisker": f'<line x1="{lx + 9}" x2="{lx + 9}" y1="{y - 1}" y2="{y + 13}" stroke="{color}" '
+                             f'stroke-width="2"/>',
                   "bar": f'<rect x="{lx}" y="{y + 1}" width="18" height="10" fill="{color}" opacity="0.75"/>',
                   "dash": f'<line x1="{lx}" x2="{lx + 18}" y1="{y + 6}" y2="{y + 6}" stroke="{color}" '
                           f'stroke-width="2" stroke-dasharray="5 3"/>'}.get(
