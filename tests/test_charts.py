@@ -140,3 +140,12 @@ def test_units_are_written_as_people_read_them() -> None:
         "m³", "Nm³", "kgCO₂/m³", "m³/person", "元/m³", "°C", "kWh"]
     assert pretty_text("shortfall (m3) x 4.60 CNY/m3; a 15,000 m2 roof; meter gm3, m30") == \
         "shortfall (m³) x 4.60 CNY/m³; a 15,000 m² roof; meter gm3, m30"
+
+
+def test_the_translators_numbers_round_before_they_are_signed() -> None:
+    from emc.web.i18n import Translator
+
+    zh = Translator("zh")
+    assert zh.number(-0.001, 2) == "0.00" and zh.money("-0.004") == "0.00" and zh.number(-0.4) == "0"
+    assert zh.money("-12.345") == "-12.35" and zh.number(16179328) == "16,179,328"  # half up, to the fen
+    assert zh.number(float("nan")) == "—" and zh.number(float("inf")) == "—"
