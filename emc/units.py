@@ -6,6 +6,8 @@ water meter). Standard-coal and CO₂ factors are *not* here: they are versioned
 
 from __future__ import annotations
 
+import re
+
 # unit → (dimension, factor to the dimension's base unit)
 _UNITS: dict[str, tuple[str, float]] = {
     "kWh": ("energy", 1.0),
@@ -58,3 +60,32 @@ def factor(source: str, target: str) -> float:
 
 def fahrenheit_to_celsius(value: float) -> float:
     return (value - 32.0) * 5.0 / 9.0
+
+
+_PRETTY = ((re.compile(r"(?<![A-Za-z])(N?m)3(?![0-9])"), r"\1³"), (re.compile(r"(?<![A-Za-z])m2(?![0-9])"), "m²"),
+           (re.compile(r"CO2(?![0-9])"), "CO₂"), (re.compile(r"^C$"), "°C"))
+
+
+def pretty(unit: str | None) -> str:
+    """A unit as people read it (our codes are ASCII: ``m3``, ``Nm3``, ``kgCO2/m3``, ``C``): m³, Nm³, kgCO₂/m³, °C."""
+    text = unit or ""
+    for pattern, replacement in _PRETTY:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_])(N?m)([23])(?![0-9A-Za-z_])")
+
+
+def pretty_text(text: str | None) -> str:
+    """Free text (a contract's notes, a component's label, a tariff's source) with its m3 and m2 written m³ and m²
+    on the page; the stored text, and so the contract file's terms and digest, stay as written."""
+    return _IN_TEXT.sub(lambda m: m.group(1) + ("³" if m.group(2) == "3" else "²"), text or "")
+
+
+# The unit each utility's quantities are shown in (meters in MWh or t are converted to these on import).
+UTILITY_UNITS = {"electricity": "kWh", "water": "m³", "gas": "m³", "heat": "GJ", "pv": "kWh"}
+
+
+def utility_unit(utility: str) -> str:
+    return UTILITY_UNITS.get(utility, "")

@@ -1,6 +1,7 @@
 """The `emc` command as a user runs it (a real process, a real SQLite file)."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli")
     first = emc(path, "demo", "--synthetic", "5")
     assert first.returncode == 0, first.stderr
+    (path / "first-demo.out").write_text(first.stdout, encoding="utf-8")  # for the summary test below
     assert "contract WX-SMZX-2018: created (version 1)" in first.stdout
     assert "user manager / demo-manager (manager)" in first.stdout
     return path
@@ -31,6 +33,22 @@ def test_demo_is_idempotent(demo_dir: Path) -> None:
     assert "contract WX-SMZX-2018: unchanged (version 1)" in again.stdout
     assert "created" not in again.stdout and "user manager" not in again.stdout
     assert "synthetic portfolio: present already" in again.stdout
+
+
+def test_demo_prints_a_readable_summary_and_names_its_problems(demo_dir: Path) -> None:
+    out = (demo_dir / "first-demo.out").read_text(encoding="utf-8")
+    assert "PortfolioSummary(" not in out and not re.search(r"\b\w+=['\d{\[]", out)  # no dataclass repr
+    assert re.search(r"^synthetic portfolio:\n  city 320200: \d+ institutions \(\d+ under contract\), \d+ ESCOs$",
+                     out, re.M)
+    assert re.search(r"^  contracts 10 \(5 examples, 5 synthetic\)$", out, re.M)
+    assert re.search(r"^  meters \d+ \(electricity \d+, .*water \d+\); readings [\d,]+$", out, re.M)
+    assert re.search(r"^  settlements \d+ \(.*draft \d+.*\)$", out, re.M)
+    assert re.search(r"^  users 8 \(admin 1, esco 2, finance 1, manager 3, viewer 1\)$", out, re.M)
+    counted = re.search(r"^carbon ledger \S+: [\d,]+ entries added, [\d,]+ unchanged, (\d+) problem\(s\)", out, re.M)
+    assert counted is not None
+    named = re.findall(r"^  problem: (\S+) (.+)$", out, re.M)
+    assert (int(counted.group(1)) == 0) == (not named)  # every problem counted is listed, by what it is about
+    assert all(len(what) > 10 for _, what in named)
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
 from emc.contracts.spec import load_contract_file
 from emc.db import analyze, session_scope
+from emc.demo.summary import count_lines, problem_lines
 from emc.org.models import Role, User
 from emc.org.service import UserCreate, create_user, load_regions
 from emc.paths import resource_dir
@@ -86,6 +87,8 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
     yield from _carbon(engine)
     with engine.begin() as conn:  # statistics for everything loaded above (autovacuum may be off)
         analyze(conn)
+    with session_scope(engine) as session:
+        yield from count_lines(session)
     yield "demo ready: emc serve, then open http://127.0.0.1:8000 (users above; README lists them)"
 
 
@@ -137,8 +140,8 @@ def _settle(engine: Engine) -> Iterator[str]:
                 if recent and i == 0:
                     continue
                 moved[_workflow(session, row, today, approve_only=recent and i == 1)] += 1
-        yield ("settlements of the examples: " + ", ".join(f"{n} {state}" for state, n in sorted(moved.items()))
-               + " (the latest recent period of each stays a draft)")
+        states = ", ".join(f"{n} {state}" for state, n in sorted(moved.items())) or "none moved"
+        yield f"settlements of the examples: {states} (the latest recent period of each stays a draft)"
 
 
 RECENT_DAYS = 62  # a period that ended less than about two months ago is this month's or last month's work
@@ -182,8 +185,9 @@ def _carbon(engine: Engine) -> Iterator[str]:
                 yield f"carbon {line}"
         rebuilt = ledger.rebuild(session, actor="demo")
         span = f"{rebuilt.years[0]}–{rebuilt.years[-1]}" if rebuilt.years else "–"
-        yield (f"carbon ledger {span}:"
-               f" {rebuilt.added} entries added, {rebuilt.unchanged} unchanged, {len(rebuilt.problems)} problems")
+        yield (f"carbon ledger {span}: {rebuilt.added:,} entries added, {rebuilt.unchanged:,} unchanged, "
+               f"{len(rebuilt.problems)} problem(s){':' if rebuilt.problems else ''}")
+        yield from problem_lines(rebuilt.problems)
         year = func.extract("year", col(CarbonEntry.month))
         busiest = session.execute(select(year, func.count()).group_by(year).order_by(func.count().desc())).first()
         if busiest:  # the over-quota check as of October of the year with the most data (a year in progress)
@@ -245,5 +249,7 @@ def _synthetic(engine: Engine, contracts: int) -> Iterator[str]:
             return
     with session_scope(engine) as session:
         summary = synthetic.generate(session, demo_spec(contracts, clock.today()), actor="demo")
-    yield f"synthetic portfolio: {summary}"
+    yield "synthetic portfolio:"
+    for line in summary.lines():
+        yield f"  {line}"
 

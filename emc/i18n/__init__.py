@@ -7,7 +7,7 @@ assembled below the web can translate an engine's message (a code and its parame
 from __future__ import annotations
 
 import tomllib
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,7 +54,11 @@ class Translator:
         if value is None or (isinstance(value, float) and value != value):
             return "—"
         fmt = "#,##0" + ("." + "0" * digits if digits else "")
-        return format_decimal(Decimal(str(value)), format=fmt, locale=BABEL_LOCALES[self.lang])
+        d = Decimal(str(value))
+        if not d.is_finite():
+            return "—"
+        d = d.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+        return format_decimal(d if d != 0 else abs(d), format=fmt, locale=BABEL_LOCALES[self.lang])  # never "-0.00"
 
     def money(self, value: Any) -> str:
         return self.number(value, 2)

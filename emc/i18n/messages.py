@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from emc.i18n import Translator
@@ -116,6 +117,8 @@ def value_label(param: str, value: Any, _: Translator) -> str:
     text = str(value)
     if re.fullmatch(r"[a-z][a-z0-9_]*", text):
         return _.label(f"value.{param}.{text}", "") or _.label("value." + text, text)
+    if re.fullmatch(r"-?\d{5,}(\.\d+)?|-?\d+\.\d+", text):  # 16179328.00 → 16,179,328.00 (a year stays 2018)
+        return _.number(Decimal(text), len(text.partition(".")[2]))
     return text
 
 

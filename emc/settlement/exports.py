@@ -121,7 +121,7 @@ def approved_total(session: Session, scope: Scope, month: str) -> Decimal:
     return fen(Decimal(total))
 
 
-def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
+def period_bundle(session: Session, scope: Scope, month: str, base_url: str | None = None) -> bytes:
     """A zip of the month's issued (and paid) statements as PDFs, with the XLSX summary for finance."""
     start, end = month_bounds(month)
     where = [Settlement.period_start >= start, Settlement.period_start < end,
@@ -130,7 +130,7 @@ def period_bundle(session: Session, scope: Scope, month: str) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for s, _, _, _ in _rows(session, scope, where):
             info = zipfile.ZipInfo(f"{s.number}.pdf", date_time=(s.period_start.year, s.period_start.month, 1, 0, 0, 0))
-            bundle.writestr(info, issued_copy(session, s))
+            bundle.writestr(info, issued_copy(session, s, base_url))
         info = zipfile.ZipInfo(f"summary-{month}.xlsx", date_time=(start.year, start.month, 1, 0, 0, 0))
         bundle.writestr(info, export_xlsx(session, scope, where))
     return buffer.getvalue()

@@ -245,8 +245,13 @@ def approved_statement(session: Session, row: Settlement) -> st.Statement:
     return statement_of(session, row)
 
 
-def render(session: Session, row: Settlement) -> bytes:
-    return st.render_statement(approved_statement(session, row))
+def render(session: Session, row: Settlement, base_url: str | None = None) -> bytes:
+    """The statement PDF. Its QR code and verification link point at ``base_url`` (the server the reader asked,
+    or the configured public URL) when given; else at the public URL frozen with the snapshot."""
+    statement = approved_statement(session, row)
+    if base_url:
+        statement = dataclasses.replace(statement, verification_url=f"{base_url.rstrip('/')}/verify/{row.number}")
+    return st.render_statement(statement)
 
 
 def to_data(statement: st.Statement) -> dict[str, Any]:

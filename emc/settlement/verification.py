@@ -19,10 +19,10 @@ from emc.settlement import statements
 from emc.settlement.models import Settlement, StatementDigest
 
 
-def issued_copy(session: Session, row: Settlement) -> bytes:
+def issued_copy(session: Session, row: Settlement, base_url: str | None = None) -> bytes:
     """The statement PDF for a user in scope; its digest is recorded (the caller commits) so the copy
     verifies later."""
-    pdf = statements.render(session, row)
+    pdf = statements.render(session, row, base_url)
     digest = statements.pdf_digest(pdf)
     if session.get(StatementDigest, (row.id, digest)) is None:
         session.add(StatementDigest(settlement_id=row.id, sha256=digest))

@@ -13,6 +13,8 @@ from emc import __version__
 from emc.config import get_settings
 from emc.i18n import messages
 from emc.paths import resource_dir
+from emc.units import pretty, pretty_text, utility_unit
+from emc.web.chartscale import written
 from emc.web.deps import csrf_token
 from emc.web.i18n import LANGUAGES, Translator
 
@@ -23,6 +25,10 @@ for _helper in (messages.input_rows, messages.warning_text, messages.action_labe
                 messages.component_labels, messages.value_label, messages.model_label, messages.selection_text,
                 messages.mv_warning_text, messages.flag_text):
     templates.env.globals[_helper.__name__] = _helper
+templates.env.filters["unit"] = pretty  # m3 → m³, kgCO2 → kgCO₂: units as people read them
+templates.env.globals["utility_unit"] = utility_unit  # 基期用量 · 水 3,545 m³
+templates.env.filters["written"] = written  # 16179328.00 → 16,179,328.00 in a contract's terms
+templates.env.filters["units_in_text"] = pretty_text  # "4.60 CNY/m3" in a contract's notes → "4.60 CNY/m³"
 
 
 def language(request: Request) -> str:

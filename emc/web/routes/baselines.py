@@ -18,8 +18,10 @@ from emc.errors import Conflict, Refused
 from emc.org.models import Role, User
 from emc.reporting import annual_report, emission
 from emc.reports.mv_report import render_mv_report
+from emc.units import UTILITY_UNITS
 from emc.web import htmx
 from emc.web.charts import Series, time_chart
+from emc.web.chartscale import percent_text
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
@@ -37,6 +39,9 @@ def _contract(session: SessionDep, scope: ScopeDep, code: str) -> Contract:
     return scope.find(session, Contract, Contract.code == code)
 
 
+UNITS = UTILITY_UNITS  # the M&V series' units on the page
+
+
 def _series_points(values: pd.Series) -> list[tuple[date, float | None]]:
     return [(ts.date(), None if pd.isna(v) else float(v)) for ts, v in values.items()]
 
@@ -46,10 +51,57 @@ def _settled(rows: list[dict[str, Any]], key: str) -> list[tuple[date, float | N
     return [(pd.Timestamp(r["period_start"]).date(), r[key] if r.get("settled") else None) for r in rows]
 
 
-def _page_context(session: SessionDep, user: User, contract: Contract, utility: str, _: Translator) -> dict[str, Any]:
+def _interval(rows: list[dict[str, Any]], key: str) -> list[tuple[date, float, float]]:
+    """``key`` ± the period's 90 % uncertainty (the prediction interval M&V computed), settled periods only."""
+    out = []
+    for r in rows:
+        u = r.get("uncertainty_90")
+        if r.get("settled") and u is not None and u == u:
+            out.append((pd.Timestamp(r["period_start"]).date(), r[key] - u, r[key] + u))
+    return out
+
+
+def _opening_utility(session: SessionDep, contract: Contract, utilities: list[str],
+                     asked: str) -> tuple[str, list[Baseline]]:
+    """The utility asked for, else the first with a baseline (the flagship's electricity may have none while its
+    water has one), else the first; with its baseline versions. At most one query per utility of the contract."""
+    if asked in utilities:
+        return asked, service.versions(session, contract, asked)
+    for u in utilities:
+        versions = service.versions(session, contract, u)
+        if versions:
+            return u, versions
+    return (utilities[0], []) if utilities else ("", [])
+
+
+def _baseline_chart(session: SessionDep, contract: Contract, utility: str, current: Baseline, tr: Translator) -> str:
+    actual, predicted = service.baseline_fit_frame(session, current)
+    return time_chart([
+        Series(tr("chart.actual"), "#1f6f5c", _series_points(actual)),
+        Series(tr("chart.baseline_model"), "#d9822b", _series_points(predicted), dashed=True)],
+        unit=UNITS.get(utility, ""), lang=tr.lang,
+        title=tr("chart.title_baseline", code=contract.code, utility=tr("utility." + utility)))
+
+
+def _reporting_charts(contract: Contract, utility: str, rows: list[dict[str, Any]], tr: Translator) -> dict[str, str]:
+    """Adjusted baseline (with its 90 % prediction interval) and actual, scaled to their data so that a few per
+    cent of savings show; and the savings as bars from zero, each with its 90 % interval."""
+    unit = UNITS.get(utility, "")
+    title = tr("chart.title_reporting", code=contract.code, utility=tr("utility." + utility))
+    lines = time_chart([
+        Series(tr("chart.adjusted_baseline"), "#d9822b", _settled(rows, "adjusted_baseline"),
+               band=_interval(rows, "adjusted_baseline"), band_label=tr("chart.band_90")),
+        Series(tr("chart.actual"), "#1f6f5c", _settled(rows, "actual"))], unit=unit, lang=tr.lang, title=title)
+    bars = time_chart([Series(tr("chart.savings"), "#6b8fd6", _settled(rows, "savings"), bars=True,
+                              band=_interval(rows, "savings"), band_label=tr("chart.savings_90"))],
+                      unit=unit, lang=tr.lang, title=f"{title} · {tr('chart.savings')}")
+    return {"reporting": lines, "savings": bars}
+
+
+def _page_context(session: SessionDep, user: User, contract: Contract, utility: str,
+                  tr: Translator) -> dict[str, Any]:
     utilities = service.utilities(session, contract)
-    utility = utility if utility in utilities else (utilities[0] if utilities else "")
-    versions = service.versions(session, contract, utility) if utility else []
+    utility, versions = _opening_utility(session, contract, utilities, utility)
     current = next((b for b in versions if b.status == "approved"), versions[0] if versions else None)
     charts: dict[str, str] = {}
     savings_rows: list[dict[str, Any]] = []
@@ -57,11 +109,7 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
     problems: list[str] = []
     if current is not None:
         try:
-            actual, predicted = service.baseline_fit_frame(session, current)
-            charts["baseline"] = time_chart([
-                Series(_("chart.actual"), "#1f6f5c", _series_points(actual)),
-                Series(_("chart.baseline_model"), "#d9822b", _series_points(predicted), dashed=True)],
-                title=_("chart.baseline_title", code=contract.code, utility=_("utility." + utility)))
+            charts["baseline"] = _baseline_chart(session, contract, utility, current, tr)
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
     approved = next((b for b in versions if b.status == "approved"), None)
@@ -73,14 +121,11 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
             periods = report.result.periods
             savings_rows = [r for r in periods.to_dict(orient="records") if r.get("days_with_data")]
             total = report.result.total
-            charts["reporting"] = time_chart([
-                Series(_("chart.adjusted_baseline"), "#d9822b", _settled(savings_rows, "adjusted_baseline")),
-                Series(_("chart.actual"), "#1f6f5c", _settled(savings_rows, "actual")),
-                Series(_("chart.savings"), "#6b8fd6", _settled(savings_rows, "savings"), bars=True)],
-                title=_("chart.reporting_title", code=contract.code, utility=_("utility." + utility)))
+            charts.update(_reporting_charts(contract, utility, savings_rows, tr))
         except (SeriesError, service.BaselineError, ValueError) as exc:
             problems.append(str(exc))
-    return {"c": contract, "utility": utility, "utilities": utilities, "versions": versions, "current": current,
+    return {"c": contract, "utility": utility, "unit": UNITS.get(utility, ""), "utilities": utilities,
+            "versions": versions, "current": current,
             "charts": charts, "savings_rows": savings_rows, "total": total, "problems": problems,
             "report_years": annual_report.report_years(session, contract),
             "adjustments": service.adjustments(session, contract, utility) if utility else [],
@@ -91,8 +136,8 @@ def _page_context(session: SessionDep, user: User, contract: Contract, utility: 
 def mv_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
             utility: str = "") -> Response:
     contract = _contract(session, scope, code)
-    return render(request, "contracts/mv.html", _page_context(session, user, contract, utility,
-                                                                 Translator(language(request))))
+    context = _page_context(session, user, contract, utility, Translator(language(request)))
+    return render(request, "contracts/mv.html", {**context, "pct": percent_text})
 
 
 @pages.get("/contracts/{code}/mv/report/{year}.pdf")

@@ -28,6 +28,7 @@ from emc.org.scope import NotFound, Scope
 from emc.reports.cells import safe_cell
 from emc.web import htmx
 from emc.web.charts import Series, time_chart
+from emc.web.chartscale import percent_text
 from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.templating import language, render
@@ -92,10 +93,7 @@ def _d(value: Any) -> Decimal | None:
 def pct(value: Any, digits: int = 1, signed: bool = True) -> str:
     """A fraction as a percentage (−0.015 → "−1.5%", with ``signed`` a rise gets "+"); "—" for none."""
     d = _d(value)
-    if d is None:
-        return "—"
-    text = f"{abs(d) * 100:,.{digits}f}%"
-    return ("+" if d > 0 and signed else "−" if d < 0 else "") + text
+    return "—" if d is None else percent_text(d, digits, signed=signed)  # rounded, then signed: never "−0.0%"
 
 
 def trend(value: Any) -> str:
@@ -114,7 +112,7 @@ def _t(value: Any) -> Decimal:
 
 # -- charts -------------------------------------------------------------------------------------------------
 def _year_on_year(months: dict[str, dict[str, Any]], year: int, key: str, labels: tuple[str, str],
-                  color: str, title: str) -> str:
+                  color: str, title: str, unit: str, lang: str) -> str:
     """This year's months (solid) over last year's drawn on the same months (dashed), in tonnes."""
     def points(y: int, shift: int) -> list[tuple[date, float | None]]:
         out: list[tuple[date, float | None]] = []
@@ -124,7 +122,7 @@ def _year_on_year(months: dict[str, dict[str, Any]], year: int, key: str, labels
         return out
 
     lines = [Series(labels[0], color, points(year, 0)), Series(labels[1], "#8a8f98", points(year - 1, 1), dashed=True)]
-    return time_chart(lines, unit="t", title=title)
+    return time_chart(lines, unit=unit, title=title, lang=lang)
 
 
 def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str, year: int | None,
@@ -137,8 +135,9 @@ def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str,
     tr = Translator(lang)
     months = {m["month"]: m for m in data["months"]}
     label = (tr("carbon.this_year", year=y), tr("carbon.last_year", year=y - 1))
-    charts = {"energy": _year_on_year(months, y, "energy_kgce", label, "#1f6f5c", tr("carbon.chart_energy")),
-              "co2": _year_on_year(months, y, "co2_kg", label, "#b5562b", tr("carbon.chart_co2"))}
+    charts = {"energy": _year_on_year(months, y, "energy_kgce", label, "#1f6f5c", tr("carbon.chart_energy"), "tce",
+                                      lang),
+              "co2": _year_on_year(months, y, "co2_kg", label, "#b5562b", tr("carbon.chart_co2"), "t CO₂e", lang)}
     f = data["region"]["figures"]
     totals = {"energy_tce": _t(f["energy_kgce"]), "co2_scope1_t": _t(f["co2_scope1_kg"]),
               "co2_scope2_t": _t(f["co2_scope2_kg"]), "water_m3": _d(f["water_m3"]),
@@ -206,11 +205,11 @@ def carbon_institution(request: Request, session: SessionDep, user: CurrentUser,
                                                           for m, f in monthly.items()]
     co2: list[tuple[date | datetime, float | None]] = [(m, float(f.co2_kg / THOUSAND)) for m, f in monthly.items()]
     water: list[tuple[date | datetime, float | None]] = [(m, float(f.water_m3)) for m, f in monthly.items()]
-    charts = {"energy": time_chart([Series(tr("carbon.energy_tce"), "#1f6f5c", energy),
-                                    Series(tr("carbon.co2_t"), "#b5562b", co2, dashed=True)],
-                                   unit="t", title=tr("carbon.chart_trend")),
+    charts = {"energy": time_chart([Series(tr("carbon.energy_tce"), "#1f6f5c", energy, unit="tce"),
+                                    Series(tr("carbon.co2_t"), "#b5562b", co2, dashed=True, unit="t CO₂e")],
+                                   unit="tce · t CO₂e", title=tr("carbon.chart_trend"), lang=tr.lang),
               "water": time_chart([Series(tr("carbon.water_m3"), "#2b6fb5", water, bars=True)], unit="m³",
-                                  title=tr("carbon.chart_water"))}
+                                  title=tr("carbon.chart_water"), lang=tr.lang)}
     contracts = contract_queries.of_institution(session, scope, inst.id)
     return render(request, "carbon/institution.html", {
         "inst": inst, "place": place, "year": y, "charts": charts,

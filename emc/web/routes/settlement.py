@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from emc import clock
 from emc.audit import queries as audit_queries
+from emc.config import get_settings
 from emc.contracts import queries as contract_queries
 from emc.contracts.models import Contract
 from emc.contracts.spec import ContractType
@@ -104,11 +105,23 @@ def settlements_issue_period(request: Request, session: SessionDep, user: Curren
     return htmx.redirect(request, _back(next_) or "/settlements?status=issued")
 
 
+def public_base(request: Request) -> str:
+    """Where a statement's QR code and verification link send the reader: EMC_PUBLIC_URL when it is configured,
+    else the server this request reached (scheme, host and port as the reader used them; through a trusted proxy,
+    its forwarded scheme) — not a fixed http://127.0.0.1:8000."""
+    settings = get_settings()
+    if "public_url" in settings.model_fields_set:
+        return settings.public_url.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
 @pages.get("/settlements/period/{month}.zip")
-def settlements_period_zip(session: SessionDep, user: CurrentUser, scope: ScopeDep, month: str) -> Response:
+def settlements_period_zip(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
+                           month: str) -> Response:
     if Role(user.role) not in (Role.admin, Role.manager, Role.finance):
         raise Forbidden()
-    data = exports.period_bundle(session, scope, _month(month))  # the copies' digests, committed on return
+    # the copies' digests, committed on return
+    data = exports.period_bundle(session, scope, _month(month), public_base(request))
     return Response(data, media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="statements-{month}.zip"'})
 
@@ -273,9 +286,10 @@ def settlement_action(request: Request, session: SessionDep, user: CurrentUser, 
 
 
 @pages.get("/settlements/{number}/statement.pdf")
-def settlement_pdf(session: SessionDep, user: CurrentUser, scope: ScopeDep, number: str) -> Response:
+def settlement_pdf(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
+                   number: str) -> Response:
     row = queries.by_number(session, scope, number)
-    pdf = verification.issued_copy(session, row)  # a draft has none: SettlementError, 409
+    pdf = verification.issued_copy(session, row, public_base(request))  # a draft has none: SettlementError, 409
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{row.number}.pdf"'})
 
