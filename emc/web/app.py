@@ -24,7 +24,7 @@ from emc.web.errors import API_ERRORS
 from emc.web.limits import BodyLimit
 from emc.web.metrics import allowed_networks
 from emc.web.ratelimit import LoginThrottle
-from emc.web.routes import audit, baselines, carbon, carbon_api, contracts, metering, org, settlement, tariffs
+from emc.web.routes import audit, baselines, carbon, carbon_api, contracts, metering, notify, org, settlement, tariffs
 from emc.web.security import SESSION_COOKIE, SecurityHeaders, parse_proxies
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(contracts.pages)
     app.include_router(org.pages)
     app.include_router(audit.router)
+    app.include_router(notify.pages)
+    app.include_router(notify.api, prefix="/api", responses=API_ERRORS)
     app.include_router(metering.pages)
     app.include_router(baselines.pages)
     app.include_router(settlement.pages)

@@ -22,6 +22,7 @@ from emc.org.scope import Scope
 from emc.web import htmx
 from emc.web.deps import ScopeDep, SessionDep, require_roles
 from emc.web.paging import PageNo
+from emc.web.routes.notify import after as notify_after
 from emc.web.templating import render
 
 pages = APIRouter(include_in_schema=False)
@@ -139,6 +140,7 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
                             esco=esco, options=options, batch=batch)
     except ImportRefused as exc:  # another commit of the batch got there first
         raise Conflict(str(exc)) from exc
+    notify_after(session, batches=[batch])  # the uploader's news: committed or rejected
 
 
 @pages.post("/imports/{batch_id}/revert")
@@ -249,3 +251,4 @@ def _revert(session: SessionDep, user: User, batch: ImportBatch, reason: str) ->
         revert.revert_batch(session, batch, actor=user, reason=reason)
     except ImportRefused as exc:
         raise Conflict(str(exc)) from exc
+    notify_after(session, batches=[batch])  # a reverted batch's news is no longer news
