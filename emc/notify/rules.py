@@ -123,28 +123,33 @@ def _managers(people: Iterable[Person], place: Place) -> Iterator[Person]:
     return (p for p in people if p.role == "manager" and sees(p, place))
 
 
-def settlement_kinds(row: SettlementState, people: list[Person], today: date, *,
-                     four_eyes: bool = True) -> Iterator[tuple[Person, str]]:
-    """(person, kind) for one settlement."""
+def _approvers(row: SettlementState, people: list[Person], four_eyes: bool) -> Iterator[Person]:
+    """Managers who see it and may approve it (four eyes: not the submitter, not whoever last changed it)."""
+    return (p for p in _managers(people, row.place)
+            if not (four_eyes and four_eyes_conflict(p.username, row.submitted_by, row.changed_by)))
+
+
+def _by_status(row: SettlementState, people: list[Person], today: date,
+               four_eyes: bool) -> Iterator[tuple[Person, str]]:
     if row.status == "draft":
         yield from ((p, "to_submit") for p in _managers(people, row.place))
     elif row.status == "submitted":
         late = row.submitted_on is not None and (today - row.submitted_on).days > APPROVAL_DAYS
-        for p in _managers(people, row.place):
-            if four_eyes and four_eyes_conflict(p.username, row.submitted_by, row.changed_by):
-                continue
-            yield p, "to_approve"
-            if late:
-                yield p, "overdue_approval"
+        kinds = ("to_approve", "overdue_approval") if late else ("to_approve",)
+        yield from ((p, kind) for p in _approvers(row, people, four_eyes) for kind in kinds)
     elif row.status == "approved":
         yield from ((p, "to_issue") for p in _managers(people, row.place))
     elif row.status == "issued":
         late = row.due_on is not None and row.due_on < today
-        for p in people:
-            if p.role == "finance" and sees(p, row.place):
-                yield p, "to_pay"
-                if late:
-                    yield p, "overdue_payment"
+        kinds = ("to_pay", "overdue_payment") if late else ("to_pay",)
+        payers = (p for p in people if p.role == "finance" and sees(p, row.place))
+        yield from ((p, kind) for p in payers for kind in kinds)
+
+
+def settlement_kinds(row: SettlementState, people: list[Person], today: date, *,
+                     four_eyes: bool = True) -> Iterator[tuple[Person, str]]:
+    """(person, kind) for one settlement."""
+    yield from _by_status(row, people, today, four_eyes)
     if row.status in ("issued", "paid") and not row.countersigned:
         yield from ((p, "to_countersign") for p in people if p.role == "esco" and sees(p, row.place))
 
