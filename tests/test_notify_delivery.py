@@ -120,7 +120,7 @@ def _world(session: Session) -> Settlement:
 def test_email_goes_to_the_approver_through_a_real_smtp_server_once(session: Session,
                                                                     smtp: tuple[Inbox, int]) -> None:
     handler, port = smtp
-    row = _world(session)
+    _world(session)
     settings = delivery.DeliverySettings(smtp_host="127.0.0.1", smtp_port=port, smtp_tls="none",
                                          smtp_from="emc@bureau.test", wecom_webhook="", dingtalk_webhook="")
     report = sync.sync(session, TODAY, settings=settings)

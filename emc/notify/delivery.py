@@ -91,7 +91,7 @@ def enqueue(session: Session, opened: Sequence[Any], users: dict[int, User], now
     rows: list[dict[str, Any]] = []
     for n in opened:
         user = users.get(n.user_id)
-        if "email" in channels and user is not None and getattr(user, "email", ""):
+        if "email" in channels and user is not None and user.email:
             title, body = _message(user.language or site_lang, n.kind, n.ref, n.link)
             rows.append({"notification_id": n.id, "channel": "email", "recipient": user.email,
                          "dedupe": f"n{n.id}@{now.isoformat()}", "title": title, "body": body})

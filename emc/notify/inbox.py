@@ -3,7 +3,9 @@ also hides a notification whose subject the user can no longer see)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
 from sqlmodel import Session, col
 
 from emc.dbtypes import utcnow
@@ -59,5 +61,6 @@ def mark_read(session: Session, scope: Scope, notification_id: int) -> Notificat
 def mark_all_read(session: Session, scope: Scope) -> int:
     if scope.user_id is None:
         return 0
-    return int(session.execute(update(Notification).where(*_mine(scope), col(Notification.read_at).is_(None))
-                               .values(read_at=utcnow()).execution_options(synchronize_session=False)).rowcount)
+    result = session.execute(update(Notification).where(*_mine(scope), col(Notification.read_at).is_(None))
+                             .values(read_at=utcnow()).execution_options(synchronize_session=False))
+    return int(cast(CursorResult[Any], result).rowcount)

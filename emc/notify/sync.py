@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, false, or_, select, true, update
+from sqlalchemy import CursorResult, and_, false, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -70,7 +70,7 @@ def _filter(column: Any, ids: list[int] | None) -> Any:
 
 def people(session: Session) -> tuple[list[rules.Person], dict[int, User]]:
     """Every active user with their region path (one query)."""
-    rows = session.execute(select(User, Region.path).outerjoin(Region, col(Region.id) == col(User.region_id))
+    rows = session.execute(select(User, col(Region.path)).outerjoin(Region, col(Region.id) == col(User.region_id))
                            .where(col(User.is_active) == true()).order_by(col(User.id))).all()
     out = [rules.Person(u.id, u.username, u.role,
                         (path or "/nowhere/") if u.region_id is not None else None,
@@ -80,7 +80,7 @@ def people(session: Session) -> tuple[list[rules.Person], dict[int, User]]:
 
 
 def _places(session: Session, contract_ids: Any) -> dict[int, set[str]]:
-    rows = session.execute(select(ContractInstitution.contract_id, Region.path)
+    rows = session.execute(select(col(ContractInstitution.contract_id), col(Region.path))
                            .join(Institution, col(Institution.id) == col(ContractInstitution.institution_id))
                            .join(Region, col(Region.id) == col(Institution.region_id))
                            .where(col(ContractInstitution.contract_id).in_(contract_ids))).all()
@@ -95,10 +95,11 @@ def settlements(session: Session, ids: list[int] | None) -> list[rules.Settlemen
     s = Settlement
     where = and_(_filter(s.id, ids), or_(col(s.status).in_(OPEN_SETTLEMENT) if ids is None else true(),
                                          and_(col(s.status) == "paid", col(s.countersigned_at).is_(None))))
-    rows = session.execute(select(s.id, s.number, s.status, s.contract_id, Contract.esco_id, s.submitted_by,
-                                  s.inputs_changed_by, s.created_by, s.submitted_at, s.due_on, s.countersigned_at)
+    rows = session.execute(select(*(col(c) for c in (s.id, s.number, s.status, s.contract_id, Contract.esco_id,
+                                                      s.submitted_by, s.inputs_changed_by, s.created_by,
+                                                      s.submitted_at, s.due_on, s.countersigned_at)))
                            .join(Contract, col(Contract.id) == col(s.contract_id)).where(where)).all()
-    places = _places(session, select(s.contract_id).where(where))
+    places = _places(session, select(col(s.contract_id)).where(where))
     tz = get_settings().tz
     return [rules.SettlementState(
         id=r.id, number=r.number, status=r.status,
@@ -112,7 +113,8 @@ def imports(session: Session, ids: list[int] | None, today: date) -> list[rules.
     b = ImportBatch
     since = utcnow() - timedelta(days=rules.RECENT_DAYS + 1)
     recent = true() if ids is not None else or_(col(b.committed_at) >= since, col(b.created_at) >= since)
-    rows = session.execute(select(b.id, b.file_name, b.status, b.uploaded_by_id, b.committed_at, b.created_at)
+    rows = session.execute(select(*(col(c) for c in (b.id, b.file_name, b.status, b.uploaded_by_id, b.committed_at,
+                                                      b.created_at)))
                            .where(_filter(b.id, ids), recent)).all()
     tz = get_settings().tz
     return [rules.ImportState(r.id, r.file_name, r.status, r.uploaded_by_id,
@@ -122,8 +124,8 @@ def imports(session: Session, ids: list[int] | None, today: date) -> list[rules.
 def warnings(session: Session, ids: list[int] | None) -> list[rules.WarningState]:
     w = CarbonWarning
     pending = true() if ids is not None else col(w.acknowledged_at).is_(None)
-    rows = session.execute(select(w.id, w.year, w.acknowledged_at, Institution.id.label("inst"),  # type: ignore[union-attr]
-                                  Institution.code, Institution.name, Region.path)
+    rows = session.execute(select(*(col(c) for c in (w.id, w.year, w.acknowledged_at, Institution.code,
+                                                      Institution.name, Region.path)))
                            .join(Institution, col(Institution.id) == col(w.institution_id))
                            .join(Region, col(Region.id) == col(Institution.region_id))
                            .where(_filter(w.id, ids), pending)).all()
@@ -139,7 +141,7 @@ def _open_now(session: Session, subjects: Subjects) -> dict[tuple, int]:
         where = or_(*(and_(col(n.subject_type) == kind, col(n.subject_id).in_(ids))
                       for kind, ids in (("settlement", subjects.settlement), ("import_batch", subjects.import_batch),
                                         ("carbon_warning", subjects.carbon_warning)) if ids), false())
-    rows = session.execute(select(n.id, n.user_id, n.kind, n.subject_type, n.subject_id)
+    rows = session.execute(select(*(col(c) for c in (n.id, n.user_id, n.kind, n.subject_type, n.subject_id)))
                            .where(col(n.resolved_at).is_(None), where)).all()
     return {(r.user_id, r.kind, r.subject_type, r.subject_id): r.id for r in rows}
 
@@ -170,9 +172,9 @@ def _open(session: Session, items: list[rules.Expected], now: datetime) -> list[
 def _resolve(session: Session, ids: list[int], now: datetime) -> int:
     done = 0
     for start in range(0, len(ids), CHUNK):
-        done += session.execute(update(Notification).where(col(Notification.id).in_(ids[start:start + CHUNK]),
-                                                           col(Notification.resolved_at).is_(None))
-                                .values(resolved_at=now).execution_options(synchronize_session=False)).rowcount
+        stmt = update(Notification).where(col(Notification.id).in_(ids[start:start + CHUNK]),
+                                          col(Notification.resolved_at).is_(None)).values(resolved_at=now)
+        done += cast(CursorResult[Any], session.execute(stmt.execution_options(synchronize_session=False))).rowcount
     return done
 
 
