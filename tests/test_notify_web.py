@@ -153,3 +153,19 @@ def test_overdue_approval_appears_with_time_for_the_approvers_only(demo_server: 
         s.commit()
     assert kinds_of(m2, number) == {"to_approve", "overdue_approval"}
     assert kinds_of(m, number) == set()
+
+
+def test_a_user_sets_the_address_their_notifications_are_mailed_to(demo_server: LiveServer) -> None:
+    from emc.org.models import User
+
+    v, vt = login(demo_server, "viewer")
+    page = v.get("/notifications").text
+    assert 'name="email"' in page and "本系统未配置邮件发送" in page  # the test server sends no e-mail
+    bad = v.post("/notifications/email", data={"csrf_token": vt, "email": "not an address"},
+                 headers={"HX-Request": "true"})
+    assert bad.status_code == 422 and "not an address" in bad.text
+    ok = v.post("/notifications/email", data={"csrf_token": vt, "email": "viewer@wuxi.example"})
+    assert ok.status_code == 303
+    with Session(demo_server.engine) as s:
+        assert s.exec(select(User).where(User.username == "viewer")).one().email == "viewer@wuxi.example"
+    assert 'value="viewer@wuxi.example"' in v.get("/notifications").text

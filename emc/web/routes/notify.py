@@ -3,6 +3,7 @@ so a notification appears or clears in the same transaction as the action that c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 
@@ -12,7 +13,9 @@ from pydantic import BaseModel
 from sqlmodel import Session
 
 from emc import clock
-from emc.notify import inbox, sync
+from emc.audit import service as audit
+from emc.errors import Refused
+from emc.notify import delivery, inbox, sync
 from emc.web import htmx
 from emc.web.deps import CurrentUser, ScopeDep, SessionDep
 from emc.web.paging import PageNo
@@ -38,8 +41,9 @@ def notifications_page(request: Request, session: SessionDep, user: CurrentUser,
     show = show if show in SHOWS else "unread"
     rows, total = inbox.listing(session, scope, show, page)
     pages_ = max(1, -(-total // inbox.PAGE))
-    return render(request, "notifications/inbox.html", {"rows": rows, "show": show, "shows": SHOWS, "page": page,
-                                                       "pages": pages_, "total": total}, block="results")
+    return render(request, "notifications/inbox.html", {
+        "rows": rows, "show": show, "shows": SHOWS, "page": page, "pages": pages_, "total": total,
+        "email_on": "email" in delivery.DeliverySettings().channels()}, block="results")
 
 
 @pages.get("/notifications/count")
@@ -63,6 +67,25 @@ def notification_read(request: Request, session: SessionDep, user: CurrentUser, 
 def notifications_read_all(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep) -> Response:
     inbox.mark_all_read(session, scope)
     return htmx.redirect(request, "/notifications?show=open")
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@pages.post("/notifications/email")
+def notifications_email(request: Request, session: SessionDep, user: CurrentUser,
+                        email: Annotated[str, Form()] = "") -> Response:
+    """Where the user's notifications are e-mailed (when the installation sends e-mail); empty: not at all."""
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.fullmatch(email)):
+        raise Refused(f"email: {email!r} is not an e-mail address")
+    if email != user.email:
+        before = user.email
+        user.email = email
+        session.add(user)
+        audit.record(session, actor=user, action="user.email", object_type="user", object_id=user.username,
+                     before={"email": before}, after={"email": email})
+    return htmx.redirect(request, "/notifications")
 
 
 class NotificationOut(BaseModel):
