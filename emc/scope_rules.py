@@ -300,7 +300,7 @@ def _audit(scope: Scope) -> ColumnElement[bool]:
 
 
 # -- notifications: the user's own, and only while the user may see what each points to -------------
-_SUBJECTS: dict[str, type] = {"settlement": Settlement, "import_batch": ImportBatch, "carbon_warning": CarbonWarning}
+_SUBJECTS: dict[str, type] = {"settlement": Settlement, "import_batch": ImportBatch, "institution": Institution}
 
 
 @rule(Notification)

@@ -84,6 +84,7 @@ def test_import_results_go_to_the_uploader_while_recent_and_quota_warnings_to_ma
     found = rules.expected(PEOPLE, [], imports, warnings, TODAY)
     assert who(found, "import_committed", 1) == {"esco"} and who(found, "import_rejected", 2) == {"binhu"}
     assert not [e for e in found.values() if e.subject_type == "import_batch" and e.subject_id in (3, 4, 5)]
+    assert {e.subject_type for e in found.values() if e.kind == "quota_warning"} == {"institution"}
     assert who(found, "quota_warning", 1) == {"manager", "manager2", "binhu"}
     assert who(found, "quota_warning", 2) == {"manager", "manager2"}
     assert not who(found, "quota_warning", 3)

@@ -23,7 +23,7 @@ class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="app_user.id")
     kind: str = Field(max_length=32)  # emc.notify.rules.KINDS
-    subject_type: str = Field(max_length=20)  # settlement | import_batch | carbon_warning
+    subject_type: str = Field(max_length=20)  # settlement | import_batch | institution
     subject_id: int
     ref: str = Field(default="", max_length=200)  # what the subject is called (number, file name, institution)
     link: str = Field(default="", max_length=300)  # the page of the subject

@@ -22,7 +22,7 @@ overdue_payment     issued and past its due day                 finance users wh
 to_countersign      issued or paid, not countersigned           the ESCO's users                       countersigned
 import_committed    an upload committed in the last RECENT_DAYS the uploader                           read + aged out
 import_rejected     an upload rejected at commit, same window   the uploader                           read + aged out
-quota_warning       an over-quota warning is not acknowledged   managers who see its institution       acknowledged
+quota_warning       an institution has unacknowledged warnings  managers who see the institution        all acknowledged
 ==================  ==========================================  =====================================  ================
 """
 
@@ -87,11 +87,14 @@ class ImportState:
 
 @dataclass(frozen=True)
 class WarningState:
-    id: int
-    ref: str  # institution and indicator, as shown
+    """An institution with over-quota warnings: one notification per institution, open while any of its warnings
+    is not acknowledged (a tier crossed per quota and level would otherwise repeat the institution)."""
+
+    institution_id: int
+    ref: str  # the institution's name, as shown
     institution_code: str
     place: Place
-    acknowledged: bool
+    acknowledged: bool  # every one of its warnings is
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,7 @@ def expected(people: list[Person], settlements: Iterable[SettlementState], impor
     for w in warnings:
         if not w.acknowledged:
             for person in _managers(people, w.place):
-                add(person.id, "quota_warning", "carbon_warning", w.id, w.ref,
+                add(person.id, "quota_warning", "institution", w.institution_id, w.ref,
                     f"/carbon/institutions/{w.institution_code}")
     return out
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, false, or_, select, true, update
+from sqlalchemy import CursorResult, and_, case, false, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
@@ -55,13 +55,13 @@ class Subjects:
 
     settlement: list[int] | None = None
     import_batch: list[int] | None = None
-    carbon_warning: list[int] | None = None
+    institution: list[int] | None = None  # institutions whose quota warnings changed
     everything: bool = field(default=True)
 
     @classmethod
     def only(cls, settlement: Iterable[int] = (), import_batch: Iterable[int] = (),
-             carbon_warning: Iterable[int] = ()) -> Subjects:
-        return cls(list(settlement), list(import_batch), list(carbon_warning), everything=False)
+             institution: Iterable[int] = ()) -> Subjects:
+        return cls(list(settlement), list(import_batch), list(institution), everything=False)
 
 
 def _filter(column: Any, ids: list[int] | None) -> Any:
@@ -122,15 +122,19 @@ def imports(session: Session, ids: list[int] | None, today: date) -> list[rules.
 
 
 def warnings(session: Session, ids: list[int] | None) -> list[rules.WarningState]:
+    """Institutions with quota warnings, and whether every one is acknowledged (one query)."""
     w = CarbonWarning
-    pending = true() if ids is not None else col(w.acknowledged_at).is_(None)
-    rows = session.execute(select(*(col(c) for c in (w.id, w.year, w.acknowledged_at, Institution.code,
-                                                      Institution.name, Region.path)))
-                           .join(Institution, col(Institution.id) == col(w.institution_id))
-                           .join(Region, col(Region.id) == col(Institution.region_id))
-                           .where(_filter(w.id, ids), pending)).all()
-    return [rules.WarningState(r.id, f"{r.name} {r.year}", r.code, rules.Place(None, frozenset({r.path})),
-                               r.acknowledged_at is not None) for r in rows]
+    pending = func.sum(case((col(w.acknowledged_at).is_(None), 1), else_=0))
+    query = (select(col(Institution.id), col(Institution.code), col(Institution.name), col(Region.path),
+                    pending.label("pending"))
+             .join(Institution, col(Institution.id) == col(w.institution_id))
+             .join(Region, col(Region.id) == col(Institution.region_id))
+             .where(_filter(Institution.id, ids))
+             .group_by(col(Institution.id), col(Institution.code), col(Institution.name), col(Region.path)))
+    if ids is None:
+        query = query.having(pending > 0)
+    return [rules.WarningState(r.id, r.name, r.code, rules.Place(None, frozenset({r.path})), not r.pending)
+            for r in session.execute(query).all()]
 
 
 def _open_now(session: Session, subjects: Subjects) -> dict[tuple, int]:
@@ -140,7 +144,7 @@ def _open_now(session: Session, subjects: Subjects) -> dict[tuple, int]:
     else:
         where = or_(*(and_(col(n.subject_type) == kind, col(n.subject_id).in_(ids))
                       for kind, ids in (("settlement", subjects.settlement), ("import_batch", subjects.import_batch),
-                                        ("carbon_warning", subjects.carbon_warning)) if ids), false())
+                                        ("institution", subjects.institution)) if ids), false())
     rows = session.execute(select(*(col(c) for c in (n.id, n.user_id, n.kind, n.subject_type, n.subject_id)))
                            .where(col(n.resolved_at).is_(None), where)).all()
     return {(r.user_id, r.kind, r.subject_type, r.subject_id): r.id for r in rows}
@@ -187,7 +191,7 @@ def sync(session: Session, today: date, subjects: Subjects | None = None,
         everyone,
         settlements(session, subjects.settlement) if subjects.settlement != [] else [],
         imports(session, subjects.import_batch, today) if subjects.import_batch != [] else [],
-        warnings(session, subjects.carbon_warning) if subjects.carbon_warning != [] else [],
+        warnings(session, subjects.institution) if subjects.institution != [] else [],
         today, four_eyes=get_settings().four_eyes)
     changes = rules.diff(wanted, _open_now(session, subjects))
     now = utcnow()

@@ -32,7 +32,7 @@ def after(session: Session, *, settlements: Iterable[Any] = (), batches: Iterabl
     session.flush()
     sync.sync(session, clock.today(), sync.Subjects.only(
         [s.id for s in settlements if s is not None], [b.id for b in batches if b is not None],
-        [w.id for w in warnings if w is not None]))
+        [w.institution_id for w in warnings if w is not None]))
 
 
 @pages.get("/notifications")
