@@ -169,3 +169,56 @@ def test_a_user_sets_the_address_their_notifications_are_mailed_to(demo_server: 
     with Session(demo_server.engine) as s:
         assert s.exec(select(User).where(User.username == "viewer")).one().email == "viewer@wuxi.example"
     assert 'value="viewer@wuxi.example"' in v.get("/notifications").text
+
+
+def test_an_upload_tells_its_uploader_and_a_revert_clears_it(demo_server: LiveServer) -> None:
+    from test_web import _hourly
+
+    e, et = login(demo_server, "esco")
+    r = e.post("/imports", files={"file": ("notify-e11.csv", _hourly("WX-SMZX-E11", "2024-07-03"))},
+               data={"csrf_token": et}, headers={"HX-Request": "true"})
+    assert r.status_code == 204, r.text
+    batch = r.headers["HX-Redirect"].rsplit("/", 1)[1]
+    committed = e.post(f"/imports/{batch}/commit", data={"csrf_token": et}, headers={"HX-Request": "true"})
+    assert committed.status_code == 204, committed.text
+    news = inbox(e)[("import_committed", "notify-e11.csv")]
+    assert news["link"] == f"/imports/{batch}"
+    e2, _ = login(demo_server, "esco2")
+    m, mt = login(demo_server, "manager")
+    assert ("import_committed", "notify-e11.csv") not in inbox(e2, "all")
+    assert ("import_committed", "notify-e11.csv") not in inbox(m, "all")  # the uploader's news, not the bureau's
+    reverted = m.post(f"/imports/{batch}/revert", data={"csrf_token": mt, "reason": "notification test"},
+                      headers={"HX-Request": "true"})
+    assert reverted.status_code == 204, reverted.text
+    assert ("import_committed", "notify-e11.csv") not in inbox(e)
+    assert inbox(e, "all")[("import_committed", "notify-e11.csv")]["resolved"] is True
+
+
+def test_acknowledging_an_institutions_warnings_clears_the_managers_notification(demo_server: LiveServer) -> None:
+    from emc.carbon.models import CarbonWarning
+    from emc.org.models import Institution, Region
+
+    m, mt = login(demo_server, "manager")
+    m2, _ = login(demo_server, "manager2")
+    binhu, _ = login(demo_server, "binhu")
+    warned = {ref: n for (kind, ref), n in inbox(m).items() if kind == "quota_warning"}
+    assert warned, "the demo has over-quota warnings"
+    ref, note = sorted(warned.items())[0]
+    code = note["link"].rsplit("/", 1)[1]
+    with Session(demo_server.engine) as s:
+        inst = s.exec(select(Institution).where(Institution.code == code)).one()
+        ids = s.exec(select(CarbonWarning.id).where(CarbonWarning.institution_id == inst.id,
+                                                    col(CarbonWarning.acknowledged_at).is_(None))).all()
+        region = s.get(Region, inst.region_id)
+        in_binhu = region is not None and "/320211/" in region.path
+    assert ("quota_warning", ref) in inbox(m2) and (("quota_warning", ref) in inbox(binhu)) == in_binhu
+    for n, warning_id in enumerate(ids):
+        assert m.post(f"/carbon/warnings/{warning_id}/acknowledge", data={"csrf_token": mt}).status_code == 303
+        if n < len(ids) - 1:  # one left unacknowledged: still open
+            assert ("quota_warning", ref) in inbox(m)
+    assert ("quota_warning", ref) not in inbox(m) and ("quota_warning", ref) not in inbox(m2)
+    # the other ESCO and a viewer are never told of warnings
+    e2, _ = login(demo_server, "esco2")
+    v, _ = login(demo_server, "viewer")
+    assert not [k for k in inbox(e2, "all") if k[0] == "quota_warning"]
+    assert not [k for k in inbox(v, "all") if k[0] == "quota_warning"]
