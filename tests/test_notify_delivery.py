@@ -198,3 +198,27 @@ def test_a_message_is_given_up_after_the_last_attempt_but_the_notification_stays
                                                         timedelta(minutes=4)]
     assert delivery.backoff(20) == delivery.MAX_DELAY
     assert session.exec(select(Notification)).one().resolved_at is None
+
+
+def test_the_scheduled_job_syncs_and_sends_and_a_second_run_changes_nothing(session: Session, db_url: str,
+                                                                            robot: str) -> None:
+    """The job as the scheduler runs it (by import path, in a bare process with the environment's settings)."""
+    import os
+    import subprocess
+    import sys
+
+    _world(session)
+    session.commit()
+    env = {**os.environ, "EMC_DATABASE_URL": db_url, "EMC_WECOM_WEBHOOK": f"{robot}/send?key=k",
+           "EMC_DINGTALK_WEBHOOK": "", "EMC_SMTP_HOST": ""}
+    runs = []
+    for _ in range(2):
+        job = subprocess.run([sys.executable, "-c", "import json; from emc.notify import jobs; "
+                              "print(json.dumps(jobs.run()))"], capture_output=True, text=True, env=env, timeout=120)
+        assert job.returncode == 0, job.stderr
+        runs.append(json.loads(job.stdout.splitlines()[-1]))
+    assert runs[0] == {"opened": 1, "resolved": 0, "queued": 1, "expected": 1, "sent": 0, "retry": 1, "failed": 0}
+    assert runs[1] == {"opened": 0, "resolved": 0, "queued": 0, "expected": 1, "sent": 0, "retry": 0, "failed": 0}
+    session.expire_all()
+    out = session.exec(select(NotificationDelivery)).one()
+    assert out.channel == "wecom" and out.attempts == 1 and len(Robot.posts) == 1
