@@ -30,6 +30,7 @@ from emc.metering.models import (
     WeatherObservation,
     WeatherStation,
 )
+from emc.notify.models import Notification, NotificationDelivery
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, User, UserSession
 from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementWait, StatementDigest
 from emc.tariffs.models import Tariff
@@ -39,6 +40,7 @@ __all__ = [
     "CarbonLedgerSetting", "CarbonQuota", "CarbonQuotaCorrection", "CarbonReference", "CarbonTarget",
     "CarbonWarning", "Contract", "ContractComponent", "ContractInstitution", "ContractMeter", "ContractVersion",
     "Esco", "ImportBatch", "ImportBatchMeter", "ImportProfile", "Institution", "InstitutionYear", "LedgerEntry",
-    "Meter", "NonRoutineAdjustment", "Reading", "ReadingRevision", "Region", "Settlement", "SettlementLine",
+    "Meter", "NonRoutineAdjustment",
+    "Notification", "NotificationDelivery", "Reading", "ReadingRevision", "Region", "Settlement", "SettlementLine",
     "SettlementWait", "StatementDigest", "Tariff", "User", "UserSession", "WeatherObservation", "WeatherStation",
 ]

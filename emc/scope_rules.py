@@ -42,6 +42,7 @@ from emc.metering.models import (
     WeatherRevision,
     WeatherStation,
 )
+from emc.notify.models import Notification, NotificationDelivery
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, Role, User, UserSession
 from emc.org.scope import Rule, Scope
 from emc.settlement.models import (
@@ -303,6 +304,28 @@ def _audit(scope: Scope) -> ColumnElement[bool]:
     if scope.user_id is not None:
         clauses.append(col(AuditEvent.actor_id) == scope.user_id)
     return or_(*clauses)
+
+
+# -- notifications: the user's own, and only while the user may see what each points to -------------
+_SUBJECTS: dict[str, type] = {"settlement": Settlement, "import_batch": ImportBatch, "institution": Institution}
+
+
+@rule(Notification)
+def _notifications(scope: Scope) -> ColumnElement[bool]:
+    """A user's own notifications whose subject is in their scope (a notification is scoped like the thing it
+    points to: an ESCO moved off a contract, a manager moved to another district, no longer see its news)."""
+    if scope.user_id is None:
+        return false()
+    return and_(col(Notification.user_id) == scope.user_id, or_(*(
+        and_(col(Notification.subject_type) == kind,
+             col(Notification.subject_id).in_(select(model.id).where(rule_for(model)(scope))))  # type: ignore[attr-defined]
+        for kind, model in _SUBJECTS.items())))
+
+
+@rule(NotificationDelivery)
+def _deliveries(scope: Scope) -> ColumnElement[bool]:
+    """The outbox (addresses, message texts, errors): an administrator's operations record."""
+    return true() if scope.role == Role.admin else false()
 
 
 def tenant_tables() -> dict[str, str]:

@@ -119,6 +119,14 @@ ROUTES: dict[str, Spec] = {
     "GET /api/tokens": Spec(ALL, sides=NO_OBJECT),
     "POST /api/tokens/{token_id}/revoke": Spec(ALL, params=lambda s, w: {"token_id": w.admin_token_id},
                                                sides=(W,), hidden_for_all=(W,)),
+    # the inbox: every signed-in user's own; marking all read is left out for them (other tests read unread counts)
+    "GET /notifications": Spec(ALL, sides=NO_OBJECT),
+    "GET /notifications/count": Spec(ALL, sides=NO_OBJECT),
+    "GET /api/notifications": Spec(ALL, sides=NO_OBJECT),
+    "POST /notifications/read-all": Spec(ALL, sides=NO_OBJECT, own_actors=()),
+    "POST /notifications/email": Spec(ALL, sides=NO_OBJECT, body=_form(email="not an address")),
+    "POST /notifications/{notification_id}/read": Spec(ALL, params=lambda s, w: {"notification_id": 10**9},
+                                                       hidden_for_all=(W, C)),
     # contracts
     "GET /contracts": Spec(ALL, sides=NO_OBJECT),
     "GET /contracts/{code}": Spec(ALL, params=contract),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LiveServer, PostgresServer, _fresh_url
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, update
 from sqlmodel import Session
 from test_web import login
 
@@ -62,6 +62,13 @@ def build(url: str, synthetic: int, settlements: int) -> None:
     for _ in build_demo(engine, synthetic_contracts=synthetic, settle=False):
         pass
     issue_unpaid(engine, settlements)
+    from emc import clock
+    from emc.notify import delivery, sync
+
+    with Session(engine) as session:  # what the scheduler's job does next: the inboxes of the issued statements
+        sync.sync(session, clock.today(), settings=delivery.DeliverySettings(smtp_host="", wecom_webhook="",
+                                                                            dingtalk_webhook=""))
+        session.commit()
     engine.dispose()
 
 
@@ -99,6 +106,8 @@ def pages(server: LiveServer) -> dict[str, str]:
         "settlements filtered": "/settlements?status=issued&from=2018-01&to=2031-12&region=320000&contract=-",
         "settlements drafts": "/settlements?status=draft", "statements by due": "/statements?by=due",
         "statements overdue": "/statements?overdue=1&by=period",
+        "notifications": "/notifications?show=all", "bell": "/notifications/count",
+        "api notifications": "/api/notifications?show=all",
     }
 
 
@@ -138,3 +147,34 @@ def test_the_settlements_page_lists_the_overdue_payments(servers: dict[str, Live
     assert len(unpaid) >= 15
     shown = [n for n in unpaid if f'href="/settlements/{n}"' in page.split('id="reminders"')[1].split("</section>")[0]]
     assert len(shown) == min(len(unpaid), workflow.REMINDERS_SHOWN)
+
+
+def test_the_notification_sync_reads_and_writes_in_a_fixed_number_of_queries(
+        servers: dict[str, LiveServer]) -> None:
+    """The scheduler's sync over the whole installation: the same statements for five times the data (each
+    issued settlement opens notifications for finance and the ESCO; fewer than one chunk of rows here)."""
+    from emc import clock
+    from emc.notify import delivery, sync
+    from emc.notify.models import Notification
+
+    counts, opened = {}, {}
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    for size, server in servers.items():
+        statements.clear()
+        with Session(server.engine) as session:
+            session.execute(update(Notification).values(resolved_at=datetime.now(UTC)))  # all to be reopened
+            session.commit()
+            event.listen(server.engine, "before_cursor_execute", count)
+            try:
+                report = sync.sync(session, clock.today(), settings=delivery.DeliverySettings(
+                    smtp_host="", wecom_webhook="", dingtalk_webhook=""))
+            finally:
+                event.remove(server.engine, "before_cursor_execute", count)
+            session.commit()
+        counts[size], opened[size] = len(statements), report.opened
+    assert opened["large"] > opened["small"] > 0
+    assert counts["small"] == counts["large"] <= 10, counts

@@ -85,11 +85,23 @@ def build_demo(engine: Engine, *, synthetic_contracts: int = 40, settle: bool = 
     if settle:
         yield from _settle(engine)
     yield from _carbon(engine)
+    yield from _notifications(engine)
     with engine.begin() as conn:  # statistics for everything loaded above (autovacuum may be off)
         analyze(conn)
     with session_scope(engine) as session:
         yield from count_lines(session)
     yield "demo ready: emc serve, then open http://127.0.0.1:8000 (users above; README lists them)"
+
+
+def _notifications(engine: Engine) -> Iterator[str]:
+    """Each demo user's inbox as the data stand (drafts to submit, statements to pay, warnings …). Nothing is
+    sent: the demo's users have no e-mail address and the group robots are left out whatever the environment says."""
+    from emc.notify import delivery, sync
+
+    with session_scope(engine) as session:
+        quiet = delivery.DeliverySettings(smtp_host="", wecom_webhook="", dingtalk_webhook="")
+        report = sync.sync(session, clock.today(), settings=quiet)
+    yield f"notifications: {report.opened} opened, {report.resolved} resolved"
 
 
 def _settle(engine: Engine) -> Iterator[str]:

@@ -51,6 +51,8 @@ JOBS: list[JobSpec] = [
     JobSpec("carbon-ledger", "emc.carbon.jobs:rebuild_ledger", {"hour": 3, "minute": 0}),
     JobSpec("carbon-ledger-refresh", "emc.carbon.jobs:refresh_ledger", {"minute": "*/15"}),
     JobSpec("carbon-quota-warnings", "emc.carbon.jobs:raise_quota_warnings", {"hour": 6, "minute": 30}),
+    # the inbox in step with time (overdue, new drafts and warnings) and the outbox sent, retried with backoff
+    JobSpec("notifications", "emc.notify.jobs:run", {"minute": "*/5"}),
 ]
 
 

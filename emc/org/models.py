@@ -90,6 +90,7 @@ class User(SQLModel, table=True):
     region_id: int | None = Field(default=None, foreign_key="region.id")
     esco_id: int | None = Field(default=None, foreign_key="esco.id")
     language: str = Field(default="", max_length=8)  # empty: the site default
+    email: str = Field(default="", max_length=254)  # notifications are e-mailed here when SMTP is configured
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

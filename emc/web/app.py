@@ -31,6 +31,7 @@ from emc.web.routes import (
     carbon_api,
     contracts,
     metering,
+    notify,
     org,
     settlement,
     settlement_list,
@@ -89,6 +90,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(contracts.pages)
     app.include_router(org.pages)
     app.include_router(audit.router)
+    app.include_router(notify.pages)
+    app.include_router(notify.api, prefix="/api", responses=API_ERRORS)
     app.include_router(metering.pages)
     app.include_router(esco_home.pages)
     app.include_router(baselines.pages)

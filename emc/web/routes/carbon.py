@@ -31,6 +31,7 @@ from emc.web.charts import Series, time_chart
 from emc.web.chartscale import percent_text
 from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
+from emc.web.routes.notify import after as notify_after
 from emc.web.templating import language, render
 
 pages = APIRouter(include_in_schema=False)
@@ -224,6 +225,7 @@ def carbon_acknowledge(request: Request, session: SessionDep, user: CurrentUser,
     if user.role not in ACKNOWLEDGERS:
         raise Forbidden()
     warning = alerts.acknowledge(session, scope, warning_id, actor=user)
+    notify_after(session, warnings=[warning])  # acknowledged: the managers' notifications clear
     inst = session.get(Institution, warning.institution_id)
     assert inst is not None
     if not request.headers.get("hx-request"):

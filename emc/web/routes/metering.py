@@ -24,6 +24,7 @@ from emc.web import htmx
 from emc.web.deps import ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
 from emc.web.paging import PageNo
+from emc.web.routes.notify import after as notify_after
 from emc.web.templating import language, render
 
 pages = APIRouter(include_in_schema=False)
@@ -144,6 +145,7 @@ def _discard(session: SessionDep, user: User, batch: ImportBatch) -> None:
         service.discard(session, batch, actor=user)
     except ImportRefused as exc:
         raise Conflict(str(exc)) from exc
+    notify_after(session, batches=[batch])  # a discarded batch's news is no longer news
 
 
 @pages.post("/imports/{batch_id}/commit")
@@ -170,6 +172,7 @@ def _commit(session: SessionDep, user: User, scope: Scope, batch: ImportBatch) -
                             esco=esco, options=options, batch=batch)
     except ImportRefused as exc:  # another commit of the batch got there first
         raise Conflict(str(exc)) from exc
+    notify_after(session, batches=[batch])  # the uploader's news: committed or rejected
 
 
 @pages.post("/imports/{batch_id}/revert")
@@ -311,3 +314,4 @@ def _revert(session: SessionDep, user: User, batch: ImportBatch, reason: str) ->
         revert.revert_batch(session, batch, actor=user, reason=reason)
     except ImportRefused as exc:
         raise Conflict(str(exc)) from exc
+    notify_after(session, batches=[batch])  # a reverted batch's news is no longer news

@@ -42,6 +42,7 @@ from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep
 from emc.web.i18n import Translator
 from emc.web.paging import PageNo
 from emc.web.routes.contracts import contract_filter
+from emc.web.routes.notify import after as notify_after
 from emc.web.security import request_client
 from emc.web.templating import is_htmx, language, render
 
@@ -100,8 +101,10 @@ def settlements_issue_period(request: Request, session: SessionDep, user: Curren
         raise Forbidden()
     total = exports.approved_total(session, scope, _month(month))
     controls.check_confirmation(month, "issue", total, confirm_amount)
-    if not exports.issue_period(session, scope, _month(month), actor=user):
+    issued = exports.issue_period(session, scope, _month(month), actor=user)
+    if not issued:
         raise controls.SettlementError(f"{month}: no approved settlement to issue")
+    notify_after(session, settlements=issued)
     return htmx.redirect(request, _back(next_) or "/settlements?status=issued")
 
 
@@ -259,15 +262,18 @@ def _act(session: SessionDep, user: User, row: Settlement, action: str, reason: 
     controls.check_confirmation(row.number, action, row.net_to_esco, confirm_amount)
     try:
         if action == "countersign":
-            return workflow.countersign(session, row, actor=user)
-        if action == "adjust":
-            return corrections.adjust(session, row, actor=user)
-        return workflow.transition(session, row, action, actor=user, reason=reason, reference=reference,
-                                  paid_on=date.fromisoformat(paid_on) if paid_on else None)
+            result = workflow.countersign(session, row, actor=user)
+        elif action == "adjust":
+            result = corrections.adjust(session, row, actor=user)
+        else:
+            result = workflow.transition(session, row, action, actor=user, reason=reason, reference=reference,
+                                         paid_on=date.fromisoformat(paid_on) if paid_on else None)
     except DomainError:
         raise
     except ValueError as exc:  # a date that is none, a value the engine refuses: a refused action, as ever
         raise controls.SettlementError(str(exc)) from exc
+    notify_after(session, settlements=[row, result])  # its notifications open and clear with the action
+    return result
 
 
 @pages.post("/settlements/{number}/{action}")

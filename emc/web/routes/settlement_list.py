@@ -23,6 +23,7 @@ from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep
 from emc.web.i18n import Translator
 from emc.web.paging import PageNo
 from emc.web.routes.contracts import contract_filter
+from emc.web.routes.notify import after as notify_after
 from emc.web.routes.settlement import ACTIONS_BY_ROLE, XLSX, _actions
 from emc.web.templating import language, render
 
@@ -130,6 +131,7 @@ def bulk_run(request: Request, session: SessionDep, user: CurrentUser, scope: Sc
         raise controls.SettlementError("select settlements first (tick them, or choose all matching the filter)")
     todo = bulk.plan(session, scope, user, action, flt, numbers)
     outcome = bulk.execute(session, todo, user, confirm_count, confirm_amount)
+    notify_after(session, settlements=[*todo.ready, *outcome.done])  # their notifications open and clear
     return render(request, "settlements/bulk_done.html", {"out": outcome, "action": action, "query": flt.query()})
 
 
