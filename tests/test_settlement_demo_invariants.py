@@ -222,7 +222,7 @@ def test_economics_only_where_the_escos_cash_is_known(demo: tuple[LiveServer, Se
     yixing = c.get("/contracts/YX-TG-2023").text
     econ = yixing[yixing.index('id="economics"'):]
     econ = econ[:econ.index("</section>")]
-    assert "NPV" in econ and "t=0 at the contract start" in econ and "economics-partial" not in econ
+    assert "NPV" in econ and "t=0 为合同开始" in econ and "economics-partial" not in econ
     y = economics_view.economics(session, session.execute(select(Contract).where(
         Contract.code == "YX-TG-2023")).scalar_one(), clock.today())
     assert y is not None and y.economics is not None

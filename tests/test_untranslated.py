@@ -275,7 +275,7 @@ def test_an_upload_with_problems_explains_them_in_chinese(settled_demo_server: L
     r = c.post("/imports", files={"file": ("readings.csv", body.encode("gbk"))}, data={"csrf_token": token})
     assert r.status_code == 200 and "/imports/" in str(r.url), r.text
     page = r.text
-    assert "16万7900" in page and "不是数字" in page and "未知计量表" in page
+    assert "16万7900" in page and "不是数字" in page and "未知的计量表编号" in page
     found = sorted({o for part in visible_text(page) for o in offences(part)})
     assert not found, f"{r.url.path}: {found}"
 

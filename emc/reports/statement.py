@@ -330,7 +330,9 @@ def _allocation(statement: Statement, numeral: str) -> list[object]:
     """The split among the paying institutions: a heading that stays with the table's first rows, the basis
     in words, the table (its header repeats on each page it runs onto)."""
     return [CondPageBreak(50 * mm), section(f"{numeral}、费用分摊", "Allocation among the institutions"),
-            TextBlock([(statement.allocation_basis, 7.5, GREY)]), Spacer(1, 1.5 * mm), _allocation_table(statement)]
+            TextBlock([(line, 7.5 if i == 0 else SUB, INK if i == 0 else GREY)
+                       for i, line in enumerate(statement.allocation_basis.split("\n"))]),
+            Spacer(1, 1.5 * mm), _allocation_table(statement)]
 
 
 def _payment_table(statement: Statement) -> Table:

@@ -52,7 +52,7 @@ def split(session: Session, contract_id: int, terms: ContractFile, institutions:
     zh, en, unit = names.get(utility, (utility, utility, CANONICAL_UNITS.get(utility, "")))
     if term.basis == "fixed":
         weights = {i.code: term.shares.get(i.code, Decimal(0)) for i in institutions}
-        basis = "按合同约定的固定比例分摊 Split by the shares the contract fixes"
+        basis, basis_en = "按合同约定的固定比例分摊", "Split by the shares the contract fixes"
     else:
         span = period if term.basis == "measured_use" or terms.baseline is None else (
             terms.baseline.start, terms.baseline.end + timedelta(days=1))
@@ -60,9 +60,10 @@ def split(session: Session, contract_id: int, terms: ContractFile, institutions:
         weights = {i.code: use.get(i.id or 0, Decimal(0)) for i in institutions}
         when = "结算期内" if term.basis == "measured_use" else f"基期（{span[0]} 至 {span[1] - timedelta(days=1)}）"
         when_en = "in the period" if term.basis == "measured_use" else "in the baseline period"
-        basis = (f"按{when}各单位计量用{zh}量（{unit}）占比分摊 Split by each institution's metered "
-                 f"{en.lower()} use {when_en}")
-    basis += "；尾差按最大余额法以分为单位分配 (largest remainder, to the fen)"
+        basis = f"按{when}各单位计量用{zh}量（{unit}）占比分摊"
+        basis_en = f"Split by each institution's metered {en.lower()} use {when_en}"
+    # Chinese on the first line, English on the second (the statement sets it grey beneath)
+    basis = f"{basis}；尾差按最大余额法以分为单位分配\n{basis_en}; the remainder by largest remainder, to the fen"
     rule = f"{term.basis}:{'' if term.basis == 'fixed' else utility}"
     try:
         parts = {p.code: p for p in allocate(total, weights)}
