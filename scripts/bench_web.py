@@ -187,11 +187,20 @@ def settle_as_of_now(url: str) -> str:
             f"in {time.perf_counter() - t2:.0f} s")
 
 
+def three_years_back() -> str:
+    """The first of the month 36 months before this one: the readings end with the last full month, as a
+    bureau's data would today, so the year to date and the months now due have data to settle."""
+    from emc import clock
+    from emc.demo.spec import add_months
+
+    return add_months(clock.today().replace(day=1), -36).isoformat()
+
+
 def build(url: str, scale: float, env: dict[str, str]) -> None:
     n = lambda base: max(1, round(base * scale))  # noqa: E731
     print(run(sys.executable, str(ROOT / "scripts" / "gen_portfolio.py"), "--db", url, "--institutions",
               str(n(415)), "--contracts", str(n(200)), "--meters", str(n(2000)), "--years", "3",
-              "--start", f"{datetime.now().year - 3}-01-01", env=env).strip().splitlines()[-1])
+              "--start", three_years_back(), env=env).strip().splitlines()[-1])
     for user, role, extra in (("bench-manager", "manager", ["--region", "320000"]),
                               ("bench-manager2", "manager", ["--region", "320000"]),
                               ("bench-finance", "finance", ["--region", "320000"])):
@@ -238,7 +247,7 @@ def main() -> int:
     name = f"emc_bench_web_{str(args.scale).replace('.', '_')}"
     url = fresh_database(args.postgres, name)
     env = {**os.environ, "EMC_DATABASE_URL": url, "EMC_SECRET_KEY": "bench-" + "x" * 40}
-    dump = args.cache / f"{name}-{head_revision()}.dump"
+    dump = args.cache / f"{name}-{three_years_back()}-{head_revision()}.dump"  # the data's window and schema
     t0 = time.perf_counter()
     if dump.exists() and not args.rebuild:
         run(*EMC, "db", "restore", str(dump), env=env)

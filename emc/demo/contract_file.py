@@ -10,7 +10,7 @@ import numpy as np
 
 from emc.contracts.spec import ContractFile
 from emc.demo.plan import Climate, ContractPlan, InstitutionPlan, MeterPlan, d, pick
-from emc.demo.spec import add_months
+from emc.demo.spec import WEATHER_STATION, add_months
 from emc.money import fen
 
 AVERAGE_COST = False  # see contract_file: switch on once the generator writes bill amounts
@@ -48,7 +48,8 @@ def contract_file(rng: np.random.Generator, c: ContractPlan, insts: list[Institu
         "format": 1, "contract": draft.head(_name(c, members, districts), value, investment),
         "esco": {"code": esco_code, "name": esco_name},
         "institutions": [{"code": i.code, "name": i.name, "category": i.category, "region": i.region,
-                          "floor_area_m2": d(i.area, 0), "energy_users": i.users, "address": i.address}
+                          "floor_area_m2": d(i.area, 0), "energy_users": i.users, "address": i.address,
+                          "weather_station": WEATHER_STATION}
                          for i in members],
         "meters": [{"code": m.code, "institution": insts[m.inst].code, "utility": m.utility,
                     "unit": "kWh" if m.utility in ("electricity", "pv") else "m3", "name": m.name,

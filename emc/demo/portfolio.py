@@ -26,7 +26,8 @@ from datetime import timedelta
 from time import perf_counter
 
 import numpy as np
-from sqlalchemy import func
+import pandas as pd
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from emc.audit import service as audit
@@ -41,8 +42,8 @@ from emc.demo.names import escos_for
 from emc.demo.plan import Plan, d
 from emc.demo.readings import write_readings
 from emc.demo.shapes import contract_shapes
-from emc.demo.spec import PREFIX, PortfolioSpec
-from emc.metering.models import Meter
+from emc.demo.spec import PREFIX, TIMEZONE, WEATHER_STATION, PortfolioSpec
+from emc.metering.models import Meter, WeatherObservation, WeatherStation
 from emc.org import service as org
 from emc.org.models import Institution, Region
 
@@ -153,6 +154,7 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         ids = {code: int(mid) for code, mid in found if mid is not None}
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
         readings, periods = write_readings(session, p, ids, rng)
+        _write_weather(session, p)
     analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)
     t2 = perf_counter()
 
@@ -163,6 +165,21 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         meters=len(p.meters), meters_by_utility=dict(Counter(m.utility for m in p.meters).most_common()),
         periods=periods, readings=readings, spec_digest=p.spec_digest(),
         seconds_parties=t1 - t0, seconds_readings=t2 - t1)
+
+
+def _write_weather(session: Session, p: Plan) -> None:
+    """The city's station with one daily mean temperature per local day of the window (the climate the
+    readings were drawn from), so the portfolio's baselines fit on the weather that drove them."""
+    station = WeatherStation(code=WEATHER_STATION, name=f"{p.spec.city} synthetic station")
+    session.add(station)
+    session.flush()
+    bounds = pd.date_range(pd.Timestamp(p.spec.start), pd.Timestamp(p.spec.end), freq="D", tz=TIMEZONE)
+    w0 = p.climate.index(p.spec.start)
+    temps = np.round(p.climate.temperature[w0:w0 + len(bounds) - 1], 2).tolist()
+    edges = list(bounds.tz_convert("UTC").to_pydatetime())
+    session.execute(insert(WeatherObservation.__table__), [  # type: ignore[attr-defined]
+        {"station_id": station.id, "period_start": s, "period_end": e, "temperature_c": t, "batch_id": None}
+        for s, e, t in zip(edges[:-1], edges[1:], temps, strict=True)])
 
 
 def _write_parties(session: Session, p: Plan, actor: str) -> None:

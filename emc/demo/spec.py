@@ -9,6 +9,9 @@ from typing import Literal
 from dateutil.relativedelta import relativedelta
 
 PREFIX = "SYN-"
+# The synthetic city's one weather station: every synthetic institution names it, so weather-normalised
+# baselines (ASHRAE G14 degree-day models) can be fitted on the generated portfolio as on a real one.
+WEATHER_STATION = f"{PREFIX}WX"
 TIMEZONE = "Asia/Shanghai"
 CHUNK_ROWS = 50_000
 Interval = Literal["daily", "hourly", "monthly", "none"]
