@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"reading interval, default {d.interval}")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     parser.add_argument("--city", default=d.city, help=f"GB/T 2260 city code, default {d.city} (Wuxi)")
+    parser.add_argument("--no-weather", action="store_true",
+                        help="no weather station (its contracts' weather-normalised baselines cannot be fitted)")
     args = parser.parse_args(argv)
 
     from emc.db import make_engine, session_scope, upgrade
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
                              years=args.years, start=args.start, interval=args.interval, seed=args.seed,
-                             city=args.city)
+                             city=args.city, weather=not args.no_weather)
     except ValueError as exc:
         parser.error(str(exc))
     engine = make_engine(args.db)

@@ -228,9 +228,10 @@ def test_reminders_for_approval_and_payment_beyond_their_days(session: Session, 
     assert (late.number, late.waiting_for, late.days) == (row.number, "approval", 6)
     workflow.transition(session, row, "approve", actor=approver())
     workflow.transition(session, row, "issue", actor=manager())
-    assert workflow.reminders(session, Scope.everything(), today + timedelta(days=30)) == []  # 30 payment days
-    [unpaid] = workflow.reminders(session, Scope.everything(), today + timedelta(days=33))
-    assert (unpaid.waiting_for, unpaid.days) == ("payment", 3)
+    assert row.due_on == workflow.local_day(row.issued_at) + timedelta(days=30)  # the contract's 30 payment days
+    assert workflow.reminders(session, Scope.everything(), row.due_on) == []  # due today is not yet overdue
+    [unpaid] = workflow.reminders(session, Scope.everything(), row.due_on + timedelta(days=3))
+    assert (unpaid.number, unpaid.waiting_for, unpaid.days) == (row.number, "payment", 3)
 
 
 def test_the_statement_lists_the_adjustments_acting_in_the_period(session: Session, wuxi: Contract) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 
 from emc.contracts.spec import ContractFile
 from emc.demo.plan import Climate, ContractPlan, InstitutionPlan, MeterPlan, d, pick
-from emc.demo.spec import WEATHER_STATION, add_months
+from emc.demo.spec import add_months
 from emc.money import fen
 
 AVERAGE_COST = False  # see contract_file: switch on once the generator writes bill amounts
@@ -34,7 +34,7 @@ _TITLE = {
 
 def contract_file(rng: np.random.Generator, c: ContractPlan, insts: list[InstitutionPlan], meters: list[MeterPlan],
                   escos: list[tuple[str, str]], climate: Climate, districts: dict[str, str],
-                  city_short: str) -> ContractFile:
+                  city_short: str, station: str = "") -> ContractFile:
     """The contract file of a planned contract: its components drawn around the savings it achieves, its
     baseline the members' simulated use over the 12 months before the start."""
     members = [insts[i] for i in c.insts]
@@ -49,7 +49,7 @@ def contract_file(rng: np.random.Generator, c: ContractPlan, insts: list[Institu
         "esco": {"code": esco_code, "name": esco_name},
         "institutions": [{"code": i.code, "name": i.name, "category": i.category, "region": i.region,
                           "floor_area_m2": d(i.area, 0), "energy_users": i.users, "address": i.address,
-                          "weather_station": WEATHER_STATION}
+                          "weather_station": station}
                          for i in members],
         "meters": [{"code": m.code, "institution": insts[m.inst].code, "utility": m.utility,
                     "unit": "kWh" if m.utility in ("electricity", "pv") else "m3", "name": m.name,

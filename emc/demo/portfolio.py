@@ -100,7 +100,8 @@ def plan(spec: PortfolioSpec, city_name: str = "无锡市", districts: dict[str,
     meters = meters_for(spec, s_struct, insts, contracts)
     city_short = city_name.removesuffix("市")
     escos = escos_for(s_struct, contracts, city_short)
-    files = [contract_file(s_files, c, insts, meters, escos, climate, districts, city_short)
+    station = WEATHER_STATION if spec.weather else ""
+    files = [contract_file(s_files, c, insts, meters, escos, climate, districts, city_short, station)
              for c in contracts]
     if spec.meter_every_institution:
         meters = meters + statistics_meters(insts, meters)
@@ -154,7 +155,8 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         ids = {code: int(mid) for code, mid in found if mid is not None}
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
         readings, periods = write_readings(session, p, ids, rng)
-        _write_weather(session, p)
+        if spec.weather:
+            _write_weather(session, p)
     analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)
     t2 = perf_counter()
 

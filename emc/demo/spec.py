@@ -45,6 +45,10 @@ class PortfolioSpec:
     # every institution, under contract or not, meters its electricity, water (and gas): the city's own
     # statistics meters (统计表计) beside the contracts' ones, so the city's ledger has every institution
     meter_every_institution: bool = False
+    # a weather station (WEATHER_STATION) with the daily temperatures that drove the readings, named by every
+    # institution, so weather-normalised baselines fit (benchmarks); the demo's portfolio has none, so its
+    # synthetic contracts wait for a baseline as they did before
+    weather: bool = False
 
     def __post_init__(self) -> None:
         if self.institutions < 1:

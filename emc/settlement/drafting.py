@@ -301,15 +301,31 @@ def _record_waits(session: Session, contract: Contract, waits: list[SettlementWa
     session.flush()
 
 
-def waiting(session: Session, scope: Any, limit: int = 200) -> list[tuple[SettlementWait, Contract, int]]:
-    """Per contract in scope: the first period that has ended but waits for data (with its reason), and how
-    many later ended periods wait behind it (what the settlements page lists)."""
-    behind = dict(session.execute(select(SettlementWait.contract_id, func.count()).where(
-        SettlementWait.reason == "earlier_period").group_by(SettlementWait.contract_id)).all())
+WAITING_SHOWN = 20  # the settlements page lists the first ones and counts the rest
+
+
+@dataclass
+class Waiting:
+    """The periods waiting for data in a scope: the first ``shown`` contracts' first waiting period (with its
+    reason and how many later periods wait behind it) and how many contracts wait in all."""
+
+    rows: list[tuple[SettlementWait, Contract, int]]
+    contracts: int
+
+
+def waiting(session: Session, scope: Any, limit: int = WAITING_SHOWN) -> Waiting:
+    """Three bounded queries whatever the portfolio's size: the count, one page of first waiting periods, and
+    the periods behind those contracts only."""
+    first = (SettlementWait.reason != "earlier_period", scope.contracts())
+    total = session.execute(select(func.count()).select_from(SettlementWait)
+                            .join(Contract, Contract.id == SettlementWait.contract_id).where(*first)).scalar_one()
     rows = session.execute(select(SettlementWait, Contract).join(Contract, Contract.id == SettlementWait.contract_id)
-                           .where(scope.contracts(), SettlementWait.reason != "earlier_period")
-                           .order_by(Contract.code, SettlementWait.period_start).limit(limit)).all()
-    return [(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows]
+                           .where(*first).order_by(Contract.code, SettlementWait.period_start).limit(limit)).all()
+    ids = [contract.id for _, contract in rows]
+    behind = dict(session.execute(select(SettlementWait.contract_id, func.count()).where(
+        SettlementWait.reason == "earlier_period", SettlementWait.contract_id.in_(ids))
+        .group_by(SettlementWait.contract_id)).all()) if ids else {}
+    return Waiting([(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows], int(total))
 
 
 def _reporting_cache(session: Session, contract: Contract, versions: list[TermsVersion], todo: list[Period]) -> Cache:

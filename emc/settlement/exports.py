@@ -14,6 +14,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 from openpyxl import Workbook
 from sqlalchemy import func, literal, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from emc.config import get_settings
@@ -41,8 +42,13 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def _rows(session: Session, scope: Scope, where: list, *, offset: int = 0,  # type: ignore[type-arg]
-          limit: int | None = None) -> list[tuple[Settlement, Contract, Esco, str]]:
-    found = session.execute(select(Settlement, Contract, Esco).join(Contract, Contract.id == Settlement.contract_id)
+          limit: int | None = None, listing: bool = False) -> list[tuple[Settlement, Contract, Esco, str]]:
+    """``listing``: rows only shown or exported as lines, so the frozen inputs and state (kilobytes each, the
+    statement's business) are not loaded."""
+    query = select(Settlement, Contract, Esco)
+    if listing:
+        query = query.options(defer(Settlement.inputs), defer(Settlement.state_after))  # type: ignore[arg-type]
+    found = session.execute(query.join(Contract, Contract.id == Settlement.contract_id)
                             .join(Esco, Esco.id == Contract.esco_id).where(scope.contracts(), *where)
                             .order_by(Settlement.period_start, Contract.code, Settlement.kind, Settlement.version)
                             .offset(offset).limit(limit)).all()
@@ -67,7 +73,7 @@ def export_csv(session: Session, scope: Scope, where: list) -> bytes:  # type: i
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    for row in _rows(session, scope, where):
+    for row in _rows(session, scope, where, listing=True):
         writer.writerow([safe_cell(str(v)) for v in _line(*row)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
 
@@ -80,7 +86,7 @@ def _sheet(book: Workbook, title: str, header: tuple[str, ...], rows: list[list[
 
 
 def export_xlsx(session: Session, scope: Scope, where: list) -> bytes:  # type: ignore[type-arg]
-    rows = _rows(session, scope, where)
+    rows = _rows(session, scope, where, listing=True)
     book = Workbook()
     book.remove(book.active)
     _sheet(book, "明细 statements", COLUMNS, [_line(*r) for r in rows])
@@ -236,4 +242,4 @@ def statement_rows(session: Session, scope: Scope, where: list) -> list[tuple[Se
 def month_statements(session: Session, scope: Scope, month: str, where: list, *, offset: int = 0,  # type: ignore[type-arg]
                      limit: int | None = None, by: str = "period") -> list[tuple[Settlement, Contract, Esco, str]]:
     """The month's statements in scope (by the grouping's month): (settlement, contract, ESCO, institutions)."""
-    return _rows(session, scope, [*_month_range(by, month), *where], offset=offset, limit=limit)
+    return _rows(session, scope, [*_month_range(by, month), *where], offset=offset, limit=limit, listing=True)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col
 
 from emc import clock
@@ -140,6 +141,9 @@ def regions_of(session: Session, contract_ids: set[int]) -> dict[int, list[Regio
 def rows(session: Session, scope: Scope, flt: SettlementFilter, *, offset: int = 0,
          limit: int | None = None) -> list[Row]:
     """The filtered settlements, newest period first, with contract, ESCO and regions."""
-    found = session.execute(ordered(matching(scope, flt)).offset(offset).limit(limit)).all()
+    # the frozen inputs and state are the settlement page's (kilobytes each): the list never loads them
+    found = session.execute(ordered(matching(scope, flt)).options(defer(Settlement.inputs),  # type: ignore[arg-type]
+                                                                   defer(Settlement.state_after))  # type: ignore[arg-type]
+                            .offset(offset).limit(limit)).all()
     regions = regions_of(session, {c.id for _, c, _ in found})
     return [Row(s, c, e, regions.get(c.id or 0, [])) for s, c, e in found]

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from emc.audit import service as audit
 from emc.config import get_settings
-from emc.contracts.models import Contract, ContractVersion
+from emc.contracts.models import Contract
 from emc.dbtypes import UTCDateTime, plus_days, utcnow
 from emc.org.models import Role, User
 from emc.settlement.core import controls
@@ -226,30 +226,32 @@ REMINDERS_SHOWN = 20  # the settlements page lists the most overdue; the morning
 
 
 def reminders(session: Session, scope: Any, today: date, limit: int | None = REMINDERS_SHOWN) -> list[Reminder]:
-    """Settlements waiting for approval beyond APPROVAL_DAYS, or for payment beyond the contract's payment
-    days after issue, most overdue first.
+    """Settlements waiting for approval beyond APPROVAL_DAYS, or issued and past their due date, most overdue
+    first.
 
-    One query whatever the portfolio's size: the deadline (waiting since + allowed days, the payment days
-    read from the contract's current terms) is compared in the database, so only overdue rows come back.
-    Waiting since a day means its UTC date, as stored; overdue means more than the allowed days have passed."""
-    version = ContractVersion.__table__.c
-    payment_days = func.coalesce(version.spec[("contract", "payment_days")].as_integer(), 30)
-    allowed = case((Settlement.status == SettlementStatus.submitted, APPROVAL_DAYS), else_=payment_days)
-    since = case((Settlement.status == SettlementStatus.submitted, Settlement.submitted_at), else_=Settlement.issued_at)
-    deadline = plus_days(since, allowed)
-    midnight = datetime.combine(today, time(), UTC)
-    query = (select(Settlement.number, Settlement.status, since.label("since"), allowed.label("allowed"))
-             .join(Contract, Contract.id == Settlement.contract_id)
-             .join(ContractVersion, (ContractVersion.contract_id == Contract.id)
-                   & (ContractVersion.version == Contract.current_version))
-             .where(scope.contracts(), Settlement.status.in_([SettlementStatus.submitted, SettlementStatus.issued]),
-                    since.is_not(None), deadline < literal(midnight, UTCDateTime()))
-             .order_by(deadline, Settlement.number))
+    Two bounded queries whatever the portfolio's size, each filtered and ordered in the database, and no
+    contract terms parsed per row: the payment deadline is the due date stamped at issue (the issue day + the
+    contract's payment days then in force; migration 0016 stamped the settlements issued before), read as
+    the statements and the receivables read it: overdue means ``due_on < today``. Waiting for approval since
+    a day means the submission's UTC date, as stored; overdue means more than APPROVAL_DAYS have passed."""
+    midnight = literal(datetime.combine(today, time(), UTC), UTCDateTime())
+    approval_deadline = plus_days(Settlement.submitted_at, APPROVAL_DAYS)
+    approvals = (select(Settlement.number, Settlement.submitted_at)
+                 .join(Contract, Contract.id == Settlement.contract_id)
+                 .where(scope.contracts(), Settlement.status == SettlementStatus.submitted,
+                        Settlement.submitted_at.is_not(None), approval_deadline < midnight)
+                 .order_by(Settlement.submitted_at, Settlement.number))
+    payments = (select(Settlement.number, Settlement.issued_at, Settlement.due_on)
+                .join(Contract, Contract.id == Settlement.contract_id)
+                .where(scope.contracts(), Settlement.status == SettlementStatus.issued,
+                       Settlement.due_on.is_not(None), Settlement.due_on < today)
+                .order_by(Settlement.due_on, Settlement.number))
     if limit is not None:
-        query = query.limit(limit)
-    out = []
-    for number, status, at, days in session.execute(query).all():
-        waited = (today - at.date()).days
-        out.append(Reminder(number, "approval" if status == SettlementStatus.submitted else "payment", at.date(),
-                            waited if status == SettlementStatus.submitted else waited - int(days)))
-    return out
+        approvals, payments = approvals.limit(limit), payments.limit(limit)
+    out = [Reminder(number, "approval", at.date(), (today - at.date()).days)
+           for number, at in session.execute(approvals).all()]
+    out += [Reminder(number, "payment", at.date(), (today - due).days)
+            for number, at, due in session.execute(payments).all()]
+    # most overdue first: an approval is overdue after APPROVAL_DAYS, a payment after its due date
+    out.sort(key=lambda r: (-(r.days - APPROVAL_DAYS if r.waiting_for == "approval" else r.days), r.number))
+    return out[:limit] if limit is not None else out
