@@ -15,19 +15,27 @@ with "cannot execute … in a read-only transaction". Two replicas stand in for 
 from __future__ import annotations
 
 import logging
+import os
+import pwd
 import re
+import shutil
+import subprocess
+import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import LiveServer, PostgresServer, build_demo_db, unavailable
+from conftest import LiveServer, PostgresServer, build_demo_db, free_port, unavailable
 from pydantic import ValidationError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from emc.config import Settings
 from emc.web.deps import SessionDep
@@ -198,6 +206,14 @@ def _login(server: LiveServer, username: str) -> httpx.Client:
     return c
 
 
+def _signed_in_at_once(server: LiveServer, username: str) -> bool:
+    """Log in, then open a page at once, as the browser does after the log-in's redirect."""
+    c = httpx.Client(base_url=server.url, follow_redirects=False, timeout=60)
+    token = CSRF.search(c.get("/login").text).group(1)  # type: ignore[union-attr]
+    posted = c.post("/login", data={"username": username, "password": f"demo-{username}", "csrf_token": token})
+    return posted.status_code == 303 and c.get("/account").status_code == 200
+
+
 def _moved(c: httpx.Client, server: LiveServer) -> httpx.Client:
     """The same browser (its cookies and token) talking to another web host."""
     moved = httpx.Client(base_url=server.url, follow_redirects=False, timeout=60, cookies=c.cookies)
@@ -230,11 +246,14 @@ def test_the_writer_reads_its_write_at_once_while_a_lagging_replica_still_shows_
         assert writer.get(f"/api/settlements/{number}").json()["status"] == "submitted"
         # the replica has not replayed the submit: someone who did not write reads the old state from it
         assert other.get(f"/api/settlements/{number}").json()["status"] == "draft"
+        # a log-in is a write too: its session exists on the primary only, and the page after it is read there
+        assert _signed_in_at_once(server, "finance")
     by_user: dict[str, set[str]] = {}
     for r in lines:
         if getattr(r, "method", "") == "GET" and getattr(r, "database", None):
-            by_user.setdefault(str(getattr(r, "user", "")), set()).add(str(getattr(r, "database", "")))
-    assert by_user == {"manager": {"primary"}, "admin": {"replica"}}
+            by_user.setdefault(getattr(r, "user", None) or "anonymous", set()).add(str(getattr(r, "database", "")))
+    # the log-in form is read from the replica; what the writers read next, from the primary
+    assert by_user == {"manager": {"primary"}, "admin": {"replica"}, "finance": {"primary"}, "anonymous": {"replica"}}
 
 
 # -- without a replica -------------------------------------------------------------------------------------
@@ -264,3 +283,125 @@ def test_without_a_read_url_one_engine_answers_everything(db_url: str) -> None:
 def test_a_read_replica_needs_postgresql_on_both_sides(primary: str, replica: str, named: str) -> None:
     with pytest.raises(ValidationError, match=named):
         Settings(database_url=primary, database_read_url=replica)
+
+
+# -- a streaming standby ----------------------------------------------------------------------------------------
+class Cluster:
+    """A PostgreSQL cluster of the test's own, in a temporary directory: the shared test server takes no
+    replication connections. Run as the ``postgres`` OS user when the tests run as root (initdb refuses root).
+    Every command has a time limit; :meth:`stop` is safe to call whatever state the cluster is in."""
+
+    def __init__(self, bindir: Path, home: Path, name: str) -> None:
+        self.bindir, self.data, self.port = bindir, home / name, free_port()
+        self.log, self.sockets = home / f"{name}.log", home
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/emc"
+
+    def run(self, tool: str, *args: str, timeout: int = 120) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*as_postgres, str(self.bindir / tool), *args], capture_output=True, text=True,
+                              timeout=timeout, check=False, cwd=self.sockets)
+        assert done.returncode == 0, f"{tool} {' '.join(args)}: {done.stderr or done.stdout}"
+
+    def start(self) -> None:
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "-o",
+                 f"-p {self.port} -k {self.sockets} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "60", "stop")
+
+    def sql(self, query: str, database: str = "emc") -> Any:
+        engine = create_engine(make_url(self.url).set(drivername="postgresql+psycopg", database=database),
+                               isolation_level="AUTOCOMMIT", poolclass=NullPool)
+        with engine.connect() as conn:
+            result = conn.execute(text(query))
+            return result.scalar() if result.returns_rows else None
+
+
+def _postgres_bindir() -> Path:
+    pg_config = shutil.which("pg_config")
+    found = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False) if pg_config else None
+    bindir = Path(found.stdout.strip() if found and found.returncode == 0 else "/nonexistent")
+    if not all((bindir / tool).exists() for tool in ("initdb", "pg_ctl", "pg_basebackup")) or \
+            (os.geteuid() == 0 and shutil.which("runuser") is None):
+        unavailable("PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) are needed for a standby")
+    return bindir
+
+
+def _replayed(primary: Cluster, standby: Cluster, within_s: int = 60) -> None:
+    """Wait (bounded) until the standby has replayed everything the primary has written so far."""
+    target = primary.sql("SELECT pg_current_wal_lsn()::text")
+    deadline = time.monotonic() + within_s
+    while not standby.sql(f"SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '{target}') >= 0"):
+        assert time.monotonic() < deadline, f"the standby did not replay up to {target} within {within_s} s"
+        time.sleep(0.1)
+
+
+def _paused(standby: Cluster, within_s: int = 60) -> None:
+    standby.sql("SELECT pg_wal_replay_pause()")
+    deadline = time.monotonic() + within_s
+    while standby.sql("SELECT pg_get_wal_replay_pause_state()") != "paused":
+        assert time.monotonic() < deadline, f"the standby's replay did not pause within {within_s} s"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def streaming_pair() -> Iterator[tuple[Cluster, Cluster]]:
+    """A primary with the demo, and a hot standby made by pg_basebackup -R that streams from it."""
+    bindir = _postgres_bindir()
+    home = Path(tempfile.mkdtemp(prefix="emc-replica-"))
+    if os.geteuid() == 0:
+        os.chown(home, pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid)
+    primary, standby = Cluster(bindir, home, "primary"), Cluster(bindir, home, "standby")
+    try:
+        primary.run("initdb", "-D", str(primary.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                    "--locale=C")
+        primary.start()
+        primary.sql("CREATE DATABASE emc", database="postgres")
+        build_demo_db(primary.url)
+        for statement in ("CREATE ROLE emc_ro LOGIN", "ALTER ROLE emc_ro SET default_transaction_read_only = on",
+                          "GRANT USAGE ON SCHEMA public TO emc_ro",
+                          "GRANT SELECT ON ALL TABLES IN SCHEMA public TO emc_ro"):
+            primary.sql(statement)
+        primary.run("pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                    "-D", str(standby.data), "-R", "-X", "stream", "--checkpoint=fast")
+        standby.start()
+        assert standby.sql("SELECT pg_is_in_recovery()")
+        yield primary, standby
+    finally:
+        standby.stop()
+        primary.stop()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_streaming_standby_serves_reads_and_the_writer_never_waits_for_its_replay(
+        streaming_pair: tuple[Cluster, Cluster]) -> None:
+    from test_web import _approved_wuxi_settlement
+
+    primary, standby = streaming_pair
+    with LiveServer(primary.url) as first:  # the primary alone: draft the period, sign in (no stamps yet)
+        number = _approved_wuxi_settlement(first)
+        signed_in = {name: _login(first, name) for name in ("manager", "admin")}
+    read_url = make_url(standby.url).set(username="emc_ro").render_as_string(hide_password=False)
+    with LiveServer(primary.url, database_read_url=read_url, read_your_writes_s=3600) as server, \
+            request_log() as lines:
+        writer, other = (_moved(signed_in[name], server) for name in ("manager", "admin"))
+        _replayed(primary, standby)
+        assert other.get(f"/api/settlements/{number}").json()["status"] == "draft"
+        _paused(standby)  # the replica falls behind, deterministically
+        try:
+            posted = writer.post(f"/settlements/{number}/submit", data={})
+            assert posted.status_code == 303
+            assert writer.get(posted.headers["location"]).status_code == 200
+            assert writer.get(f"/api/settlements/{number}").json()["status"] == "submitted"
+            assert other.get(f"/api/settlements/{number}").json()["status"] == "draft"  # not replayed yet
+            assert _signed_in_at_once(server, "finance")
+        finally:
+            standby.sql("SELECT pg_wal_replay_resume()")
+        _replayed(primary, standby)
+        assert other.get(f"/api/settlements/{number}").json()["status"] == "submitted"
+    reads: dict[str, set[str]] = {}
+    for r in lines:
+        if getattr(r, "method", "") == "GET" and getattr(r, "database", None):
+            reads.setdefault(getattr(r, "user", None) or "anonymous", set()).add(str(getattr(r, "database", "")))
+    assert reads == {"manager": {"primary"}, "admin": {"replica"}, "finance": {"primary"}, "anonymous": {"replica"}}
