@@ -1,6 +1,6 @@
 """Which database answers a request: the primary, or the read replica named by ``EMC_DATABASE_READ_URL``.
 
-The rule (README, "Past one machine"):
+The rule (README, Operations, "Read replica"):
 
 * a read — GET or HEAD — is answered from the replica, pages, exports and PDFs alike;
 * everything else (POST, PUT, PATCH, DELETE: log-in and log-out included) runs on the primary, and so does a
