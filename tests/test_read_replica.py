@@ -10,6 +10,9 @@ with "cannot execute … in a read-only transaction". Two replicas stand in for 
 * a copy of the database taken at one instant: a replica whose replay stopped (the most a replica can lag).
   What another user reads from it is stale; what the writer reads after a post-and-redirect is not, because
   of the read-your-writes rule.
+
+And the real thing: a hot standby made with ``pg_basebackup -R`` from a primary on a cluster of the test's own
+(the shared server takes no replication connections), its replay paused while the writer submits, resumed after.
 """
 
 from __future__ import annotations
