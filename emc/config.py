@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     env: Literal["dev", "test", "production"] = "dev"
     data_dir: Path = default_data_dir()
     database_url: str = ""  # empty: sqlite file in data_dir
+    # A read replica (a PostgreSQL streaming standby) for pages and exports; empty: the primary answers all.
+    # Routing and the read-your-writes rule: emc.web.replica.
+    database_read_url: str = ""
+    # After a user's write, that user's reads stay on the primary this many seconds (read-your-writes); keep it
+    # well above the replica's replay lag (pg_stat_replication.replay_lag).
+    read_your_writes_s: float = 5.0
     secret_key: str = DEV_SECRET_KEY
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
@@ -93,6 +99,13 @@ class Settings(BaseSettings):
                 "EMC_ENV=production needs EMC_SECRET_KEY set to a random value of at least 32 characters "
                 '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
             )
+        if self.database_read_url:
+            for name, url in (("EMC_DATABASE_URL", self.db_url), ("EMC_DATABASE_READ_URL", self.database_read_url)):
+                if not url.startswith("postgresql"):
+                    raise ValueError(f"EMC_DATABASE_READ_URL (a read replica) needs PostgreSQL on both sides; "
+                                     f"{name} is {url.split(':', 1)[0]!r}")
+        if self.read_your_writes_s < 0:
+            raise ValueError(f"EMC_READ_YOUR_WRITES_S={self.read_your_writes_s} is negative")
         return self
 
     @property

@@ -60,9 +60,14 @@ def _real_transaction_first(conn, _name) -> None:  # type: ignore[no-untyped-def
         dbapi.execute("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, read_only: bool = False) -> Engine:
+    """An engine on ``url``. ``read_only`` (the read replica's, EMC_DATABASE_READ_URL): every transaction is
+    opened READ ONLY by the server itself, so a write that strays onto it fails loudly at once, even when the
+    URL names the primary or a pooler in front of it, instead of writing where nobody expects it."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if read_only:
+            raise ValueError("a read-only engine (EMC_DATABASE_READ_URL) needs PostgreSQL, not SQLite")
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -74,7 +79,8 @@ def make_engine(url: str) -> Engine:
     # jit = off: the app's queries are small and indexed; with JIT on, a plan whose estimate crosses
     # jit_above_cost (stale statistics are enough) spends tens of milliseconds compiling a query that runs in
     # a fraction of one (a bills lookup on a 5× Wuxi portfolio: 37.6 ms instead of 0.25 ms).
-    return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c jit=off"})
+    options = "-c jit=off" + (" -c default_transaction_read_only=on" if read_only else "")
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
 
 
 # autovacuum's own defaults (autovacuum_analyze_threshold, autovacuum_analyze_scale_factor): a table is worth
@@ -103,8 +109,8 @@ def analyze(bind: Any, tables: Sequence[str] = (), *, changed: int | None = None
 
 
 @lru_cache
-def _cached_engine(url: str) -> Engine:
-    return make_engine(url)
+def _cached_engine(url: str, read_only: bool = False) -> Engine:
+    return make_engine(url, read_only=read_only)
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -113,6 +119,11 @@ def get_engine(url: str | None = None) -> Engine:
 
         url = get_settings().db_url
     return _cached_engine(url)
+
+
+def get_read_engine(url: str) -> Engine:
+    """The read replica's engine (one per URL and process), read-only as :func:`make_engine` explains."""
+    return _cached_engine(url, True)
 
 
 @contextmanager

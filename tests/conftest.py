@@ -132,7 +132,8 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, db_url: str) -> None:
+    def __init__(self, db_url: str, **settings_: object) -> None:
+        """``settings_``: further settings (``database_read_url`` gives the app a read replica's engine)."""
         import uvicorn
 
         from emc.config import Settings
@@ -140,8 +141,11 @@ class LiveServer:
 
         self.db_url = db_url
         self.engine = make_engine(db_url)
-        settings = Settings(database_url=db_url, env="test", secret_key="test-secret-" + "x" * 32)
-        self.app = create_app(settings, self.engine)
+        settings = Settings(database_url=db_url, env="test", secret_key="test-secret-" + "x" * 32,
+                            **settings_)  # type: ignore[arg-type]
+        read_url = settings.database_read_url
+        self.read_engine = make_engine(read_url, read_only=True) if read_url else self.engine
+        self.app = create_app(settings, self.engine, self.read_engine)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # as `emc serve` runs it: uvicorn does not rewrite the client from X-Forwarded-For (emc.web.security does,
@@ -163,6 +167,7 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(10)
         self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def build_demo_db(url: str) -> None:

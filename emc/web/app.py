@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 import emc.wiring  # noqa: F401  (installs the scope rules: this is a shell)
 from emc import __version__
 from emc.config import Settings, bound, get_settings
-from emc.db import check_migrated, current_revision, get_engine, head_revision
+from emc.db import check_migrated, current_revision, get_engine, get_read_engine, head_revision
 from emc.paths import STATIC_DIR
 from emc.web import auth, errors, metrics, requestlog
 from emc.web.deps import CurrentUser, verify_csrf
@@ -55,10 +55,17 @@ class BindSettings:
             await self.app(scope, receive, send)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: Engine | None = None,
+               read_engine: Engine | None = None) -> FastAPI:
+    """``engine``: the primary's; ``read_engine``: the read replica's (default: EMC_DATABASE_READ_URL's, or the
+    primary's when it is unset). Which request uses which: emc.web.replica."""
     settings = settings or get_settings()
     engine = engine or get_engine(settings.db_url)
     check_migrated(engine)
+    if read_engine is None:
+        read_engine = get_read_engine(settings.database_read_url) if settings.database_read_url else engine
+    if read_engine is not engine:
+        check_migrated(read_engine)  # a replica of another database, or one left behind, is refused at start
 
     app = FastAPI(title="emc", version=__version__, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json", dependencies=[Depends(verify_csrf)],
@@ -68,6 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                               "(`emc users token`).")
     app.state.settings = settings  # the same object get_settings() returns during this app's requests
     app.state.engine = engine
+    app.state.read_engine = read_engine
     app.state.login_throttle = LoginThrottle(settings.login_max_failures, settings.login_window_s)
     app.state.verify_throttle = LoginThrottle(settings.login_max_failures * 4, settings.login_window_s)
     app.state.trusted_proxies = parse_proxies(settings.trusted_proxies)
@@ -122,16 +130,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/healthz", include_in_schema=False)
     def health() -> Response:
         """For load balancers and orchestrators: 200 when the database answers and its schema is the one this
-        code needs, 503 otherwise. No login, and nothing about the data."""
-        try:
-            current = current_revision(engine)
-        except SQLAlchemyError:
-            log.exception("health check: the database does not answer")
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
-        if current != head_revision():
-            return JSONResponse({"status": "unavailable", "database": "ok", "migrations": "not at head"},
-                                status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok", "migrations": "at head", "version": __version__})
+        code needs, 503 otherwise; with a read replica, the replica too (pages read from it). No login, and nothing
+        about the data."""
+        answers: dict[str, str] = {}
+        for name, checked in (("database", engine), ("replica", read_engine)):
+            if name == "replica" and checked is engine:
+                continue
+            try:
+                current = current_revision(checked)
+            except SQLAlchemyError:
+                log.exception("health check: the %s does not answer", name)
+                return JSONResponse({"status": "unavailable", **answers, name: "unreachable"}, status_code=503)
+            if current != head_revision():
+                return JSONResponse({"status": "unavailable", **answers, name: "ok", "migrations": "not at head"},
+                                    status_code=503)
+            answers[name] = "ok"
+        return JSONResponse({"status": "ok", **answers, "migrations": "at head", "version": __version__})
 
     if settings.run_scheduler:
         @app.on_event("startup")

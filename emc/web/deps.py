@@ -18,6 +18,7 @@ from emc.errors import Conflict
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import session_user, token_user
+from emc.web import replica
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -44,8 +45,12 @@ def get_session(request: Request) -> Iterator[Session]:
     before it sends the response, so a commit that fails answers an error, never the 200 the handler had
     prepared (the default ``"request"`` scope would run it after the response had gone). A unique key or a
     lock that another request won — at the handler's flush or at this commit — is a 409: someone else
-    changed the object meanwhile. Anything else propagates to the app's handlers (emc.web.errors)."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    changed the object meanwhile. Anything else propagates to the app's handlers (emc.web.errors).
+
+    A read runs on the read replica when there is one, a write on the primary (the rule: emc.web.replica)."""
+    engine = replica.engine_for(request)
+    request.state.database = "replica" if engine is not request.app.state.engine else "primary"
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
@@ -57,6 +62,9 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.close()
             raise
+        finally:
+            # also after a failure: a handler may have committed part of its work first (an upload's kept file)
+            replica.remember_write(request)
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -30,7 +30,7 @@ log = logging.getLogger("emc.request")
 class JsonFormatter(logging.Formatter):
     """A log record as one JSON object: time, level, logger, message, the request id and any ``extra`` fields."""
 
-    FIELDS = ("method", "route", "status", "duration_ms", "user")
+    FIELDS = ("method", "route", "status", "duration_ms", "user", "database")
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
@@ -79,6 +79,8 @@ def install(app: FastAPI) -> None:
             user = getattr(request.state, "user", None)
             # the loaded value only: the request's session is closed and may have expired the object
             username = vars(user).get("username") if user is not None else None
+            # which database answered ("primary" or "replica": emc.web.replica); absent when none was opened
             log.info("request", extra={"method": request.method, "route": route, "status": status,
-                                       "duration_ms": round(seconds * 1000, 1), "user": username})
+                                       "duration_ms": round(seconds * 1000, 1), "user": username,
+                                       "database": getattr(request.state, "database", None)})
             REQUEST_ID.reset(token)
