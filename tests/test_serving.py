@@ -77,10 +77,13 @@ def test_metrics_are_for_administrators_only(demo_server: LiveServer) -> None:
     assert anonymous.get("/metrics").text == missing.text.replace("/no-such-page", "/metrics")
     manager, _ = login(demo_server, "manager")
     assert manager.get("/contracts/WX-SMZX-2018").status_code == 200
+    assert manager.get("/api/contracts/WX-SMZX-2018").status_code == 200
     scrape = anonymous.get("/metrics", headers={"Authorization": f"Bearer {admin_token(demo_server)}"})
     assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
     body = scrape.text
     assert 'method="GET",route="/contracts/{code}",status="200"' in body
+    # the API's route keeps its prefix: the page and the API are told apart
+    assert 'method="GET",route="/api/contracts/{code}",status="200"' in body
     assert "WX-SMZX-2018" not in body  # labels are route templates, never a contract code
     with Session(demo_server.engine) as session:
         drafts = session.execute(text("SELECT count(*) FROM settlement WHERE status = 'draft'")).scalar_one()

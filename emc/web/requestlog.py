@@ -74,7 +74,7 @@ def install(app: FastAPI) -> None:
             return response
         finally:
             seconds = time.perf_counter() - start
-            route = getattr(request.scope.get("route"), "path", None) or "unmatched"
+            route = route_template(request.scope)
             observe_request(request.method, route, status, seconds)
             user = getattr(request.state, "user", None)
             # the loaded value only: the request's session is closed and may have expired the object
@@ -84,3 +84,14 @@ def install(app: FastAPI) -> None:
                                        "duration_ms": round(seconds * 1000, 1), "user": username,
                                        "database": getattr(request.state, "database", None)})
             REQUEST_ID.reset(token)
+
+
+def route_template(scope: dict[str, Any]) -> str:
+    """The matched route's whole template (``/api/contracts/{code}``), for the log and the metrics' labels.
+
+    FastAPI ≥ 0.16x keeps included routers as branches: the matched route's own ``path`` lacks the prefixes
+    it was included under (``/api``), so ``GET /api/contracts`` and ``GET /contracts`` would share a label.
+    The effective route context FastAPI records in the request scope carries the full template."""
+    context = scope.get("fastapi", {}).get("effective_route_context")
+    template = getattr(context, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return template or "unmatched"
