@@ -51,6 +51,7 @@ def _draft_due(session: Session, today: str | None, as_json: bool) -> None:
 
     report = drafting.run_due(session, date.fromisoformat(today) if today else clock.today(), actor="cli")
     flagged = corrections.flag_changed(session)
+    _notify(session, report.created + flagged)
     out = {**report.as_dict(), "flagged": flagged}
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -60,6 +61,22 @@ def _draft_due(session: Session, today: str | None, as_json: bool) -> None:
         typer.echo(f"waiting: {w}")
     for f in flagged:
         typer.echo(f"flagged (data changed after approval): {f}")
+
+
+def _notify(session: Session, numbers: list[str]) -> None:
+    """The inboxes of the settlements just drafted (or flagged) brought in line in the drafting's transaction, as
+    a page's action does (emc.web.routes.notify.after): a manager opening the inbox right after an operator ran
+    the drafting by hand finds the drafts to submit, without waiting for the notifications job."""
+    from sqlmodel import col, select
+
+    from emc.notify import sync
+    from emc.settlement.models import Settlement
+
+    if not numbers:
+        return
+    session.flush()
+    ids = list(session.exec(select(Settlement.id).where(col(Settlement.number).in_(numbers))))
+    sync.sync(session, clock.today(), sync.Subjects.only(settlement=[i for i in ids if i is not None]))
 
 
 def _draft_period(session: Session, contract: str, period: str, as_json: bool) -> None:
@@ -72,6 +89,7 @@ def _draft_period(session: Session, contract: str, period: str, as_json: bool) -
         rows = drafting.draft(session, c, start, actor="cli")
     except SettlementError as exc:
         fail(str(exc))
+    _notify(session, [r.number for r in rows])
     if as_json:
         typer.echo(json.dumps([records.as_json(session, r) for r in rows], ensure_ascii=False, indent=2))
         return
