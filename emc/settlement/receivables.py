@@ -51,8 +51,11 @@ def receivables(session: Session, scope: Scope, today: date) -> Receivables:
 
 
 def awaiting_countersignature(session: Session, scope: Scope, limit: int = 20) -> tuple[list[Settlement], int]:
-    """Issued statements the ESCO has not countersigned, oldest issue first (the first ``limit``), and how many."""
-    where = (col(Settlement.status) == SettlementStatus.issued, col(Settlement.countersigned_at).is_(None),
+    """Issued or paid statements the ESCO has not countersigned, oldest issue first (the first ``limit``), and how
+    many. Paid ones too: a payment does not confirm the statement for the ESCO, which may still countersign it
+    (workflow.countersign) and is still asked to (the to_countersign notification, emc/notify/rules.py)."""
+    where = (col(Settlement.status).in_((SettlementStatus.issued, SettlementStatus.paid)),
+             col(Settlement.countersigned_at).is_(None),
              scope.clause_for(Settlement))
     total = session.execute(select(func.count(col(Settlement.id))).where(*where)).scalar_one()
     rows = session.execute(select(Settlement).where(*where).order_by(col(Settlement.issued_at), Settlement.number)
