@@ -1,6 +1,8 @@
 """Phones and desktops (issue 16): at 390 px no page of the demo scrolls sideways and the navigation folds
 behind a menu; at 1440 px the navigation stays on one line in both languages. Each role's pages are walked
-from its own navigation plus the first detail link on each list, and screenshots land in test-artifacts/."""
+from its own navigation plus the first detail link on each list, and screenshots land in test-artifacts/. Every demo
+user lands on its own page (portfolio or ESCO home) and that landing fits both widths
+(test-artifacts/landing-<user>-<width>.png)."""
 
 from __future__ import annotations
 
@@ -109,3 +111,32 @@ def test_desktop_navigation_stays_on_one_line(browser, sqlite_demo_server: LiveS
         screenshot(page, f"desktop-admin-{lang}")
     finally:
         context.close()
+
+
+# every demo user and where it lands: the bureau's roles on the portfolio, an ESCO on its own home
+LANDINGS = {"admin": "/portfolio", "manager": "/portfolio", "manager2": "/portfolio", "binhu": "/portfolio",
+            "finance": "/portfolio", "viewer": "/portfolio", "esco": "/home", "esco2": "/home"}
+HEADINGS = {"/portfolio": "合同能源管理项目总览", "/home": "首页"}
+
+
+@pytest.mark.parametrize("role", list(LANDINGS))
+def test_each_role_lands_on_its_page_at_1440_and_390(browser, sqlite_demo_server: LiveServer, role: str) -> None:  # type: ignore[no-untyped-def]
+    """Logged in from the login page (no target), each role lands where it works; the landing fits a phone
+    (no sideways scroll) and a desktop, and its screenshots land in test-artifacts/landing-<user>-<width>.png."""
+    server = sqlite_demo_server
+    for viewport in (DESKTOP, PHONE):
+        context = _context(browser, viewport)
+        page = context.new_page()
+        try:
+            page.goto(f"{server.url}/login")
+            page.fill("input[name=username]", role)
+            page.fill("input[name=password]", f"demo-{role}")
+            page.click("#login-submit")
+            page.wait_for_url(f"{server.url}{LANDINGS[role]}")
+            assert page.inner_text("main h1").startswith(HEADINGS[LANDINGS[role]])
+            page.wait_for_selector("#bell-count.badge", state="attached")  # the header's last htmx load
+            width = viewport["width"]
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= width + 1, f"{role} at {width} px"
+            screenshot(page, f"landing-{role}-{width}")
+        finally:
+            context.close()
