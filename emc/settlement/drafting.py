@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.audit import service as audit
 from emc.baselines import service as baselines
@@ -316,15 +316,16 @@ class Waiting:
 def waiting(session: Session, scope: Any, limit: int = WAITING_SHOWN) -> Waiting:
     """Three bounded queries whatever the portfolio's size: the count, one page of first waiting periods, and
     the periods behind those contracts only."""
-    first = (SettlementWait.reason != "earlier_period", scope.contracts())
-    total = session.execute(select(func.count()).select_from(SettlementWait)
-                            .join(Contract, Contract.id == SettlementWait.contract_id).where(*first)).scalar_one()
-    rows = session.execute(select(SettlementWait, Contract).join(Contract, Contract.id == SettlementWait.contract_id)
+    first = (col(SettlementWait.reason) != "earlier_period", scope.contracts())
+    of_contract = col(Contract.id) == col(SettlementWait.contract_id)
+    total = session.execute(select(func.count()).select_from(SettlementWait).join(Contract, of_contract)
+                            .where(*first)).scalar_one()
+    rows = session.execute(select(SettlementWait, Contract).join(Contract, of_contract)
                            .where(*first).order_by(Contract.code, SettlementWait.period_start).limit(limit)).all()
     ids = [contract.id for _, contract in rows]
-    behind = dict(session.execute(select(SettlementWait.contract_id, func.count()).where(
-        SettlementWait.reason == "earlier_period", SettlementWait.contract_id.in_(ids))
-        .group_by(SettlementWait.contract_id)).all()) if ids else {}
+    behind = dict(session.execute(select(col(SettlementWait.contract_id), func.count()).where(
+        col(SettlementWait.reason) == "earlier_period", col(SettlementWait.contract_id).in_(ids))
+        .group_by(col(SettlementWait.contract_id))).all()) if ids else {}
     return Waiting([(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows], int(total))
 
 

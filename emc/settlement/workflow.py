@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.audit import service as audit
 from emc.config import get_settings
@@ -235,17 +235,17 @@ def reminders(session: Session, scope: Any, today: date, limit: int | None = REM
     the statements and the receivables read it: overdue means ``due_on < today``. Waiting for approval since
     a day means the submission's UTC date, as stored; overdue means more than APPROVAL_DAYS have passed."""
     midnight = literal(datetime.combine(today, time(), UTC), UTCDateTime())
-    approval_deadline = plus_days(Settlement.submitted_at, APPROVAL_DAYS)
-    approvals = (select(Settlement.number, Settlement.submitted_at)
-                 .join(Contract, Contract.id == Settlement.contract_id)
-                 .where(scope.contracts(), Settlement.status == SettlementStatus.submitted,
-                        Settlement.submitted_at.is_not(None), approval_deadline < midnight)
-                 .order_by(Settlement.submitted_at, Settlement.number))
-    payments = (select(Settlement.number, Settlement.issued_at, Settlement.due_on)
-                .join(Contract, Contract.id == Settlement.contract_id)
-                .where(scope.contracts(), Settlement.status == SettlementStatus.issued,
-                       Settlement.due_on.is_not(None), Settlement.due_on < today)
-                .order_by(Settlement.due_on, Settlement.number))
+    approval_deadline = plus_days(col(Settlement.submitted_at), APPROVAL_DAYS)
+    approvals = (select(col(Settlement.number), col(Settlement.submitted_at))
+                 .join(Contract, col(Contract.id) == col(Settlement.contract_id))
+                 .where(scope.contracts(), col(Settlement.status) == SettlementStatus.submitted,
+                        col(Settlement.submitted_at).is_not(None), approval_deadline < midnight)
+                 .order_by(col(Settlement.submitted_at), col(Settlement.number)))
+    payments = (select(col(Settlement.number), col(Settlement.issued_at), col(Settlement.due_on))
+                .join(Contract, col(Contract.id) == col(Settlement.contract_id))
+                .where(scope.contracts(), col(Settlement.status) == SettlementStatus.issued,
+                       col(Settlement.due_on).is_not(None), col(Settlement.due_on) < today)
+                .order_by(col(Settlement.due_on), col(Settlement.number)))
     if limit is not None:
         approvals, payments = approvals.limit(limit), payments.limit(limit)
     out = [Reminder(number, "approval", at.date(), (today - at.date()).days)

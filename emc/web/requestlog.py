@@ -14,6 +14,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -86,7 +87,7 @@ def install(app: FastAPI) -> None:
             REQUEST_ID.reset(token)
 
 
-def route_template(scope: dict[str, Any]) -> str:
+def route_template(scope: MutableMapping[str, Any]) -> str:
     """The matched route's whole template (``/api/contracts/{code}``), for the log and the metrics' labels.
 
     FastAPI ≥ 0.16x keeps included routers as branches: the matched route's own ``path`` lacks the prefixes
