@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"reading interval, default {d.interval}")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"default {d.seed}")
     parser.add_argument("--city", default=d.city, help=f"GB/T 2260 city code, default {d.city} (Wuxi)")
+    parser.add_argument("--settle-monthly", action="store_true",
+                        help="benchmark shape: every contract settles monthly from one year into the window")
     args = parser.parse_args(argv)
 
     from emc.db import make_engine, session_scope, upgrade
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
                              years=args.years, start=args.start, interval=args.interval, seed=args.seed,
-                             city=args.city)
+                             city=args.city, settle_monthly=args.settle_monthly)
     except ValueError as exc:
         parser.error(str(exc))
     engine = make_engine(args.db)
