@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--city", default=d.city, help=f"GB/T 2260 city code, default {d.city} (Wuxi)")
     parser.add_argument("--no-weather", action="store_true",
                         help="no weather station (its contracts' weather-normalised baselines cannot be fitted)")
+    parser.add_argument("--settle-monthly", action="store_true",
+                        help="benchmark shape: every contract settles monthly from one year into the window")
     args = parser.parse_args(argv)
 
     from emc.db import make_engine, session_scope, upgrade
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = PortfolioSpec(institutions=args.institutions, contracts=args.contracts, meters=args.meters,
                              years=args.years, start=args.start, interval=args.interval, seed=args.seed,
-                             city=args.city, weather=not args.no_weather)
+                             city=args.city, weather=not args.no_weather, settle_monthly=args.settle_monthly)
     except ValueError as exc:
         parser.error(str(exc))
     engine = make_engine(args.db)

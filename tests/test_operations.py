@@ -3,6 +3,10 @@ scheduler that holds its lock without an open transaction."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +26,7 @@ from emc.org.scope import Scope
 from emc.org.service import load_regions
 
 DATA = Path(__file__).parent / "data"
+EMC = str(Path(sys.executable).parent / "emc")
 
 
 @pytest.fixture
@@ -141,3 +146,33 @@ def test_the_scheduler_holds_its_lock_without_an_open_transaction(pg: Engine) ->
     second = SchedulerLock(pg)
     assert second.acquire()  # released: another process may take over
     second.release()
+
+
+def test_a_running_emc_scheduler_leaves_no_session_idle_in_transaction(pg: Engine, tmp_path: Path) -> None:
+    """`emc scheduler` as an operator runs it (its own process): the lock's connection is autocommit (its backend
+    idle with no transaction open), and no backend of the database stays "idle in transaction" while it runs."""
+    env = {**os.environ, "EMC_DATABASE_URL": pg.url.render_as_string(hide_password=False),
+           "EMC_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([EMC, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert "emc scheduler running" in proc.stdout.readline(), proc.stderr.read() if proc.poll() else ""
+        with pg.connect() as conn:
+            holder = conn.execute(text(
+                "SELECT a.state, a.xact_start IS NULL FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.objid = :k AND l.granted"), {"k": LOCK_KEY}).all()
+            assert [tuple(row) for row in holder] == [("idle", True)]
+            # a job's own short transaction may be caught between two statements: what must not happen is a
+            # backend that stays in one, so look until a moment shows none (a held one never would)
+            for _ in range(50):
+                stuck = conn.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND state LIKE 'idle in transaction%'")).scalar_one()
+                if stuck == 0:
+                    break
+                time.sleep(0.1)
+            assert stuck == 0
+        assert proc.poll() is None  # still running, still holding the lock
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from emc import clock
+from emc.audit.models import AuditEvent
 from emc.baselines import service as baselines
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
@@ -67,6 +68,21 @@ def test_due_periods_are_drafted_in_order_once(session: Session, wuxi: Contract)
     assert row.inputs["savings.water.source"].startswith("baseline water v")
 
 
+def test_each_settlement_the_run_drafts_is_in_the_audit_trail_once(session: Session, wuxi: Contract) -> None:
+    """run_due writes a contract's audit events together (one insert): every settlement it drafted, the
+    year's true-up included, has exactly one draft event by the run's actor with its net amount."""
+    report = drafting.run_due(session, date(2019, 12, 10), actor="scheduler")
+    session.commit()
+    assert len(report.created) == 13  # twelve months and the true-up
+    events = session.execute(select(AuditEvent).where(AuditEvent.action == "settlement.draft")).scalars().all()
+    assert sorted(e.object_id for e in events) == sorted(report.created)
+    assert {e.actor for e in events} == {"scheduler"}
+    nets = {r.number: str(r.net_to_esco) for r in session.execute(select(Settlement)).scalars()}
+    assert all(e.after is not None and e.after["net_to_esco"] == nets[e.object_id] for e in events)
+    assert drafting.run_due(session, date(2019, 12, 10), actor="scheduler").created == []
+    assert session.execute(select(func.count()).where(AuditEvent.action == "settlement.draft")).scalar_one() == 13
+
+
 def test_the_first_contract_year_and_its_true_up(session: Session, wuxi: Contract) -> None:
     report = drafting.run_due(session, date(2019, 12, 10))
     assert report.created[-2:] == ["WX-SMZX-2018-201911", "WX-SMZX-2018-201812Y"]
@@ -96,6 +112,7 @@ def test_a_missing_tariff_makes_the_contract_wait(session: Session, wuxi: Contra
     report = drafting.run_due(session, date(2019, 2, 5))
     assert report.created == []
     assert "no gas tariff 'WX-GAS-NONRES' in force on 2018-11-30" in report.waiting[0]
+    assert session.execute(select(func.count()).where(AuditEvent.action == "settlement.draft")).scalar_one() == 0
 
 
 def test_no_approved_baseline_means_waiting_and_nothing_written(session: Session, wuxi: Contract) -> None:

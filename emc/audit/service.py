@@ -5,11 +5,14 @@ an id and a name (:class:`Actor`); a job or a command names itself with a string
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from emc.audit.models import AuditEvent
+from emc.dbtypes import utcnow
 
 
 class Actor(Protocol):
@@ -38,15 +41,22 @@ def record(
     after: dict[str, Any] | None = None,
     reason: str = "",
 ) -> AuditEvent:
-    event = AuditEvent(
-        actor_id=None if isinstance(actor, str) else actor.id,
-        actor=actor_name(actor),
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=before,
-        after=after,
-        reason=reason,
-    )
-    session.add(event)
-    return event
+    row = AuditEvent(**event(actor=actor, action=action, object_type=object_type, object_id=object_id,
+                             before=before, after=after, reason=reason))
+    session.add(row)
+    return row
+
+
+def event(*, actor: Actor | str, action: str, object_type: str, object_id: Any, before: dict[str, Any] | None = None,
+          after: dict[str, Any] | None = None, reason: str = "") -> dict[str, Any]:
+    """One event as a row, for :func:`write`: a job that records an event per contract or per settlement
+    collects them and writes them with one statement (the time is taken now, when the change is made)."""
+    return {"at": utcnow(), "actor_id": None if isinstance(actor, str) else actor.id, "actor": actor_name(actor),
+            "action": action, "object_type": object_type, "object_id": str(object_id), "before": before,
+            "after": after, "reason": reason}
+
+
+def write(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Write collected :func:`event` rows with one executemany insert, in the caller's transaction."""
+    if events:
+        session.execute(insert(AuditEvent), list(events))

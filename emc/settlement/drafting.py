@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
@@ -83,20 +83,37 @@ def store(session: Session, contract: Contract, result: engine.SettlementResult,
 
 
 def _write_lines(session: Session, row: Settlement, lines: list[Line]) -> None:
-    for i, line in enumerate(lines):
-        session.add(SettlementLine(settlement_id=row.id, position=i, component=line.component, kind=line.code,
-                                   utility=line.utility, payer=line.payer, payee=line.payee, quantity=line.quantity,
-                                   unit=line.unit, unit_price=line.unit_price, amount=line.amount,
-                                   formula=line.formula[:1000], detail=line.to_dict()))
+    """A settlement's lines in one executemany insert (SQLAlchemy's insertmanyvalues: one statement per
+    batch), not one ORM object each."""
+    if not lines:
+        return
+    session.execute(insert(SettlementLine), [
+        {"settlement_id": row.id, "position": i, "component": line.component, "kind": line.code,
+         "utility": line.utility, "payer": line.payer, "payee": line.payee, "quantity": line.quantity,
+         "unit": line.unit, "unit_price": line.unit_price, "amount": line.amount, "formula": line.formula[:1000],
+         "detail": line.to_dict()} for i, line in enumerate(lines)])
+
+
+Events = list[dict[str, Any]]
+
+
+def _audit(session: Session, events: Events | None, **what: Any) -> None:
+    """Record an audit event now, or collect it for the caller to write with the others of its transaction
+    (run_due writes a contract's events with one insert)."""
+    if events is None:
+        audit.record(session, **what)
+    else:
+        events.append(audit.event(**what))
 
 
 def draft_period(session: Session, contract: Contract, period: Period, *, actor: User | str,
                  cache: Cache | None = None, unsettled: bool = False,
-                 state: SettlementState | None = None) -> list[Settlement]:
+                 state: SettlementState | None = None, events: Events | None = None) -> list[Settlement]:
     """Draft (or recompute a draft of) the period, and the contract year's true-up after its last period.
 
     Idempotent: a settlement past draft is returned as it is; two concurrent runs create one row (the
-    unique key decides, the loser reads the winner's)."""
+    unique key decides, the loser reads the winner's). ``events``: collect the audit events there instead of
+    recording them one by one."""
     versions = terms(session, contract)
     # ``unsettled``: the caller has just seen that the period has no settlement (run_due); the unique key
     # still decides if another process drafts it meanwhile
@@ -105,10 +122,10 @@ def draft_period(session: Session, contract: Contract, period: Period, *, actor:
         return [existing]
     state = state if state is not None else previous_state(session, contract, period)
     result = compute_period(session, contract, versions, period, state, cache)
-    out = [_upsert(session, contract, result, existing, actor)]
+    out = [_upsert(session, contract, result, existing, actor, events)]
     periods = [p for p in periods_of(session, contract) if p.contract_year == period.contract_year]
     if period.end == periods[-1].end:
-        out.extend(_draft_year_end(session, contract, versions, periods, actor, cache))
+        out.extend(_draft_year_end(session, contract, versions, periods, actor, cache, events))
     return out
 
 
@@ -130,7 +147,7 @@ def compute_period(session: Session, contract: Contract, versions: list[TermsVer
 
 
 def _upsert(session: Session, contract: Contract, result: engine.SettlementResult, existing: Settlement | None,
-            actor: User | str) -> Settlement:
+            actor: User | str, events: Events | None = None) -> Settlement:
     if existing is not None:  # a draft is recomputable: replace its lines and figures
         # … only while it is a draft: claimed by compare-and-set, so a recompute racing a submit loses cleanly
         if session.execute(update(Settlement).where(Settlement.id == existing.id,
@@ -140,14 +157,11 @@ def _upsert(session: Session, contract: Contract, result: engine.SettlementResul
             session.refresh(existing)
             return existing
         set_committed_value(existing, "inputs_changed_by", actor_name(actor))
-        old = select(SettlementLine).where(SettlementLine.settlement_id == existing.id)
-        for line in session.execute(old).scalars():
-            session.delete(line)
-        session.flush()
+        session.execute(delete(SettlementLine).where(col(SettlementLine.settlement_id) == existing.id))
         _fill(existing, result, list(result.lines))
         _write_lines(session, existing, list(result.lines))
-        audit.record(session, actor=actor, action="settlement.recompute", object_type="settlement",
-                     object_id=existing.number, after={"net_to_esco": str(existing.net_to_esco)})
+        _audit(session, events, actor=actor, action="settlement.recompute", object_type="settlement",
+               object_id=existing.number, after={"net_to_esco": str(existing.net_to_esco)})
         return existing
     savepoint = session.begin_nested()
     try:
@@ -159,13 +173,13 @@ def _upsert(session: Session, contract: Contract, result: engine.SettlementResul
         if row is None:
             raise
         return row
-    audit.record(session, actor=actor, action="settlement.draft", object_type="settlement", object_id=row.number,
-                 after={"period": f"{row.period_start}/{row.period_end}", "net_to_esco": str(row.net_to_esco)})
+    _audit(session, events, actor=actor, action="settlement.draft", object_type="settlement", object_id=row.number,
+           after={"period": f"{row.period_start}/{row.period_end}", "net_to_esco": str(row.net_to_esco)})
     return row
 
 
 def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
-                    actor: User | str, cache: Cache | None = None) -> list[Settlement]:
+                    actor: User | str, cache: Cache | None = None, events: Events | None = None) -> list[Settlement]:
     year_start, year_end = periods[0].start, periods[-1].end
     existing = find(session, contract, "year_end", year_start, year_end)
     if existing is not None and existing.status != SettlementStatus.draft:
@@ -173,7 +187,7 @@ def _draft_year_end(session: Session, contract: Contract, versions: list[TermsVe
     if not any(c.kind in engine.YEAR_RULES for v in versions for c in v.terms.components):
         return []
     result = compute_year(session, contract, versions, periods, cache)
-    return [_upsert(session, contract, result, existing, actor)]
+    return [_upsert(session, contract, result, existing, actor, events)]
 
 
 def compute_year(session: Session, contract: Contract, versions: list[TermsVersion], periods: list[Period],
@@ -216,8 +230,11 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
 
     Each contract's drafts are one transaction, committed before the next contract: a run over a large
     portfolio never holds the database (SQLite's single writer) for longer than one contract, and a crash
-    loses only the contract in hand, which the next run drafts again (one settlement per period, by key)."""
+    loses only the contract in hand, which the next run drafts again (one settlement per period, by key).
+    Within the contract's transaction its audit events are collected and written with one insert, and its
+    waiting periods are only replaced where it had or has any (no statement per contract for nothing)."""
     report = DueReport()
+    had_waits = set(session.execute(select(col(SettlementWait.contract_id)).distinct()).scalars())
     for contract in session.execute(select(Contract).order_by(Contract.code)).scalars().all():
         try:
             versions = terms(session, contract)
@@ -234,24 +251,29 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
         cache = _reporting_cache(session, contract, versions, todo)
         carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
         waits: list[SettlementWait] = []
+        events: Events = []
         for i, period in enumerate(todo):
+            kept = len(events)
             try:
                 savepoint = session.begin_nested()
                 state = carried[1] if carried and carried[0] == period.start else None
                 rows = _due_period(session, contract, versions, period, done.get((period.start, period.end)),
-                                   report, actor=actor, cache=cache, state=state)
+                                   report, actor=actor, cache=cache, state=state, events=events)
                 savepoint.commit()
                 carried = (period.end, SettlementState.from_dict(rows[0].state_after) if rows[0].state_after
                            else SettlementState())
             except IncompleteData as exc:
                 savepoint.rollback()
+                del events[kept:]  # what the rolled-back period drafted is not in the trail either
                 report.waiting.append(str(exc))
                 waits = [SettlementWait(contract_id=contract.id, period_start=p.start, period_end=p.end,
                                         reason=exc.reason if p is period else "earlier_period",
                                         detail=(str(exc) if p is period else period.label)[:500])
                          for p in todo[i:]]
                 break
-        _record_waits(session, contract, waits)
+        if waits or contract.id in had_waits:
+            _record_waits(session, contract, waits)
+        audit.write(session, events)
         session.commit()
     if report.waiting:
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
@@ -261,20 +283,22 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
 
 def _due_period(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
                 existing: Settlement | None, report: DueReport, *, actor: User | str, cache: Cache,
-                state: SettlementState | None) -> list[Settlement]:
+                state: SettlementState | None, events: Events) -> list[Settlement]:
     """Draft a period without a settlement; recompute a still-draft one whose inputs changed."""
     if existing is None:
-        rows = draft_period(session, contract, period, actor=actor, cache=cache, unsettled=True, state=state)
+        rows = draft_period(session, contract, period, actor=actor, cache=cache, unsettled=True, state=state,
+                            events=events)
         report.created.extend(r.number for r in rows)
         return rows
-    rows = _recompute_changed(session, contract, versions, period, existing, actor=actor, cache=cache, state=state)
+    rows = _recompute_changed(session, contract, versions, period, existing, actor=actor, cache=cache, state=state,
+                              events=events)
     report.recomputed.extend(r.number for r in rows if r.status == SettlementStatus.draft)
     return rows or [existing]
 
 
 def _recompute_changed(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
                        existing: Settlement, *, actor: User | str, cache: Cache,
-                       state: SettlementState | None) -> list[Settlement]:
+                       state: SettlementState | None, events: Events) -> list[Settlement]:
     """A still-draft period settlement recomputed from today's data and redrafted (with its year's true-up)
     only where a figure, input, line or warning differs; an unchanged draft is left as it is (no audit
     noise, and who last changed its inputs stays who did)."""
@@ -291,7 +315,7 @@ def _recompute_changed(session: Session, contract: Contract, versions: list[Term
     if figures(existing, [line.detail for line in lines_of(session, existing)]) == \
             figures(fresh, [line.to_dict() for line in result.lines]):
         return []
-    return draft_period(session, contract, period, actor=actor, cache=cache, state=state)
+    return draft_period(session, contract, period, actor=actor, cache=cache, state=state, events=events)
 
 
 def _record_waits(session: Session, contract: Contract, waits: list[SettlementWait]) -> None:

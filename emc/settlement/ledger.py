@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlmodel import Session
 
 from emc.contracts.models import Contract
+from emc.dbtypes import utcnow
 from emc.settlement.models import LedgerEntry, Settlement, SettlementLine, SettlementStatus
 from emc.settlement.records import lines_of
 
@@ -20,18 +21,21 @@ def post(session: Session, row: Settlement, day: date, posting: str, sign: Decim
     """Double entry per line: the payer's payable and the payee's receivable (``sign`` 1 opens them at
     approval or a payment's reversal, −1 settles them at payment: penalties and a lease's lessor included, so
     each party's balances for the settlement return to zero). Keyed by (settlement, posting, line, party,
-    account): the same posting twice is refused by the database."""
+    account): the same posting twice is refused by the database. The posting's entries are written with one
+    executemany insert."""
     event = posting.split(":")[0]
+    now = utcnow()
+    entries = []
     for line in lines_of(session, row):
         account = "penalty" if line.kind in PENALTY_CODES else "settlement"
         text = f"{row.number} " + {"approve": line.kind, "payment": "paid"}.get(event, "payment reversed")
-        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payer,
-                                account=f"{account}_payable", amount=-line.amount * sign, memo=text,
-                                posting=posting, line_position=line.position))
-        session.add(LedgerEntry(settlement_id=row.id, contract_id=row.contract_id, posted_on=day, party=line.payee,
-                                account=f"{account}_receivable", amount=line.amount * sign, memo=text,
-                                posting=posting, line_position=line.position))
-    session.flush()
+        common = {"settlement_id": row.id, "contract_id": row.contract_id, "posted_on": day, "memo": text,
+                  "posting": posting, "line_position": line.position, "created_at": now}
+        entries.append({**common, "party": line.payer, "account": f"{account}_payable", "amount": -line.amount * sign})
+        entries.append({**common, "party": line.payee, "account": f"{account}_receivable",
+                        "amount": line.amount * sign})
+    if entries:
+        session.execute(insert(LedgerEntry), entries)
 
 
 def balances(session: Session, contract: Contract, on: date) -> dict[tuple[str, str], Decimal]:
