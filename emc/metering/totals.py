@@ -37,11 +37,11 @@ T = MeterMonthTotal
 def local_month(session: Session) -> Any:
     """The first day of the local month a reading starts in (SQL; over Reading joined to its Institution)."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc("month", func.timezone(Institution.timezone, Reading.period_start)), Date)
-    zones = list(session.execute(select(Institution.timezone).distinct()).scalars())
+        return cast(func.date_trunc("month", func.timezone(col(Institution.timezone), col(Reading.period_start))), Date)
+    zones = list(session.execute(select(col(Institution.timezone)).distinct()).scalars())
     offsets = {z: int(ZoneInfo(z).utcoffset(datetime(2000, 1, 1)).total_seconds()) for z in zones}  # type: ignore[union-attr]
-    offset = case(offsets, value=Institution.timezone, else_=28800) if offsets else 28800
-    seconds = type_coerce(Reading.period_start, BigInteger()) // 1_000_000  # UTCDateTime is µs there
+    offset = case(offsets, value=col(Institution.timezone), else_=28800) if offsets else 28800
+    seconds = type_coerce(col(Reading.period_start), BigInteger()) // 1_000_000  # UTCDateTime is µs there
     return type_coerce(func.strftime("%Y-%m-01", seconds + offset, "unixepoch"), Date)
 
 
