@@ -83,7 +83,7 @@ def meter_months(session: Session, start: date, end: date) -> list[MeterMonth]:
     monthly totals kept with the readings (emc/metering/totals.py), so a year's rebuild reads only its months."""
     rows = session.execute(
         select(col(T.meter_id), col(T.month), col(T.quantity), col(T.readings), col(T.estimated))
-        .where(col(T.month) >= start, col(T.month) < end)).all()
+        .where(col(T.month) >= start, col(T.month) < end).order_by(col(T.meter_id), col(T.month))).all()
     meters = {m.id: m for m in session.execute(select(Meter.id, Meter.institution_id, Meter.utility, Meter.unit,
                                                       Meter.sub_item)).all()}
     scale: dict[tuple[str, str], Decimal] = {}
