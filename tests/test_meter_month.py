@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -17,20 +19,24 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from conftest import LiveServer
-from sqlalchemy import BigInteger, Date, case, cast, func, select, type_coerce
+from conftest import LiveServer, PostgresServer, _fresh_url
+from sqlalchemy import BigInteger, Date, case, cast, func, select, text, type_coerce
 from sqlmodel import Session
-from test_import import run, site, write  # noqa: F401  (the import tests' site fixture)
+from test_import import SITE, run, site, write  # noqa: F401  (the import tests' site fixture)
 from test_web import login
 
 from emc import units
 from emc.carbon.reads import inputs
 from emc.config import get_settings
-from emc.contracts.spec import CANONICAL_UNITS
+from emc.contracts.service import load_contract
+from emc.contracts.spec import CANONICAL_UNITS, parse_contract
+from emc.db import make_engine
 from emc.metering.models import ImportBatch, Meter, MeterMonthTotal, Reading
 from emc.metering.revert import revert_batch
+from emc.metering.service import import_file
 from emc.org.models import Institution, Role
-from emc.org.service import UserCreate, create_user
+from emc.org.scope import Scope
+from emc.org.service import UserCreate, create_user, load_regions
 
 Totals = dict[tuple[int, date], tuple[float, int, int, Decimal | None, datetime, datetime]]
 
@@ -212,3 +218,43 @@ def test_emc_db_rebuild_totals_recomputes_every_key_from_the_readings(site: Sess
     session.expire_all()
     assert stored(session) == expected
     assert_totals_match(session)
+
+
+def test_two_imports_of_one_meter_at_once_both_count(postgres: PostgresServer | None, tmp_path: Path,
+                                                     sqlite_template: Path) -> None:
+    """PostgreSQL, two transactions: the second import's recompute waits for the first import's meter lock and
+    then sees its readings, so the month holds both (without the lock it would keep only its own)."""
+    engine = make_engine(_fresh_url("postgresql", tmp_path, sqlite_template, postgres))
+    with Session(engine) as s:
+        load_regions(s)
+        load_contract(s, parse_contract(SITE, "site.toml"), source="site.toml", actor="test")
+        s.commit()
+    first, second = (write(tmp_path, f"{n}.csv", hourly(datetime(2024, 5, 1, h), 3)) for n, h in (("a", 0), ("b", 10)))
+    outcome: dict[str, Any] = {}
+
+    def other() -> None:
+        with Session(engine) as s:
+            outcome["ok"] = import_file(s, second, file_name=second.name, actor="test", scope=Scope.everything()).ok
+            s.commit()
+
+    with Session(engine) as s:
+        assert import_file(s, first, file_name=first.name, actor="test", scope=Scope.everything()).ok
+        thread = threading.Thread(target=other)
+        thread.start()
+        waiting = 0
+        for _ in range(600):  # until the other import waits on this one's lock (or is done)
+            with engine.connect() as probe:
+                waiting = probe.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                                             " AND wait_event_type = 'Lock'")).scalar_one()
+            if waiting or not thread.is_alive():
+                break
+            time.sleep(0.1)
+        assert waiting == 1
+        s.commit()
+    thread.join(60)
+    assert outcome == {"ok": True}
+    with Session(engine) as s:
+        assert_totals_match(s)
+        may = s.execute(select(MeterMonthTotal).where(MeterMonthTotal.month == date(2024, 5, 1))).scalar_one()
+        assert may.readings == 6
+    engine.dispose()
