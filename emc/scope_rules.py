@@ -36,6 +36,7 @@ from emc.metering.models import (
     ImportBatchMeter,
     ImportProfile,
     Meter,
+    MeterMonthTotal,
     Reading,
     ReadingRevision,
     WeatherObservation,
@@ -180,6 +181,7 @@ for _model in (InstitutionYear, CarbonInstitutionSetting, CarbonQuotaCorrection,
 # -- paths to a meter ------------------------------------------------------------------------------
 RULES[Reading] = via(col(Reading.meter_id), Meter)
 RULES[ReadingRevision] = via(col(ReadingRevision.meter_id), Meter)
+RULES[MeterMonthTotal] = via(col(MeterMonthTotal.meter_id), Meter)
 
 
 @rule(CarbonEntry)

@@ -25,6 +25,7 @@ from emc.carbon.core.carbon_file import CarbonFileError
 from emc.carbon.models import CarbonEntry, CarbonWarning
 from emc.carbon.reads import dashboard, entries, figures, standing
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter, ContractVersion
+from emc.metering import totals
 from emc.metering.models import Meter, Reading
 from emc.org.models import Esco, Institution, InstitutionYear, Role
 from emc.org.scope import NotFound, Scope
@@ -65,6 +66,7 @@ class City:
                     rows.append({"meter_id": self.meter[code], "period_start": month_start(y, m), "period_end": end,
                                  "value": float(value)})
         self.s.execute(insert(Reading), rows)
+        totals.refresh(self.s, {r["meter_id"] for r in rows})  # as every writer of readings does
 
     def settle(self, contract: str, start: date, end: date, utility: str, savings: str, version: int = 1,
                status: str = "approved") -> None:
@@ -218,6 +220,7 @@ def test_a_corrected_reading_is_recomputed_and_a_vanished_one_removed(session: S
                                           Reading.period_start == month_start(2023, 5)).values(value=9000.0))
     session.execute(Reading.__table__.delete().where(Reading.meter_id == city.meter["C-G"],  # type: ignore[attr-defined]
                                                      Reading.period_start == month_start(2023, 6)))
+    totals.refresh(session, [city.meter["C-E"], city.meter["C-G"]])
     report = ledger.rebuild(session, years=[2023], actor="test")
     session.commit()
     assert (report.recomputed, report.removed, report.added) == (1, 1, 0)
@@ -285,6 +288,7 @@ def test_a_partial_year_is_never_read_as_a_whole_one(session: Session, city: Cit
 
     partial = [city.meter[m] for m in ("A-E", "A-PV", "B-E", "B-L", "B-W")]
     session.execute(delete(Reading).where(Reading.meter_id.in_(partial), Reading.period_start >= month_start(2023, 3)))
+    totals.refresh(session, partial)
     ledger.rebuild(session, actor="test")
     loading.load_data(session, _data(WX_2023_CARBON), actor="test")
     session.commit()
@@ -498,6 +502,7 @@ def test_the_refresh_follows_imports_and_approvals(session: Session, city: City)
     session.flush()
     session.execute(insert(Reading), [{"meter_id": city.meter["C-E"], "period_start": month_start(2024, 1),
                                        "period_end": month_start(2024, 2), "value": 500.0, "batch_id": batch.id}])
+    totals.refresh(session, [city.meter["C-E"]])
     assert ledger.changed_years(session) == [2024]
     report = ledger.refresh(session, actor="test")
     session.commit()

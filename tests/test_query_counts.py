@@ -7,6 +7,7 @@ province-wide manager and the statements it sends to the database are counted on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -137,6 +138,31 @@ def test_no_page_issues_more_queries_for_more_data(servers: dict[str, LiveServer
     print("\nqueries per page (small → 5× demo):", {k: (small[k], large[k]) for k in small})
     grew = {name: (small[name], large[name]) for name in small if large[name] > small[name]}
     assert grew == {}, f"pages whose query count grows with the data: {grew}"
+
+
+def test_the_contract_page_reads_monthly_totals_not_readings(servers: dict[str, LiveServer]) -> None:
+    """The page of the contract with the most meters states each meter's readings, first and last day from the
+    monthly totals kept on import: the same statements for five times the data, none of them over readings."""
+    seen: dict[str, list[str]] = {}
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    for size, server in servers.items():
+        statements.clear()
+        client, _ = login(server, "manager")
+        path = f"/contracts/{biggest_contract(server.engine)}"
+        assert client.get(path).status_code == 200
+        event.listen(server.engine, "before_cursor_execute", count)
+        try:
+            page = client.get(path)
+        finally:
+            event.remove(server.engine, "before_cursor_execute", count)
+        assert page.status_code == 200 and "meter_month" in " ".join(statements)
+        seen[size] = list(statements)
+    assert len(seen["small"]) == len(seen["large"])
+    assert [s for s in seen["large"] if re.search(r"\b(FROM|JOIN) reading\b", s)] == []
 
 
 def test_the_settlements_page_lists_the_overdue_payments(servers: dict[str, LiveServer]) -> None:

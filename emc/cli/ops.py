@@ -50,6 +50,19 @@ def db_restore(path: Annotated[Path, typer.Argument(help="a file written by emc 
                f"at revision {current_revision(engine)}")
 
 
+@db_app.command("rebuild-totals")
+def db_rebuild_totals() -> None:
+    """Recompute the monthly meter totals (meter_month) from every stored reading, in one transaction."""
+    from emc.db import analyze, session_scope
+    from emc.metering import totals
+
+    engine = migrated_engine()
+    with session_scope(engine) as session:
+        keys = totals.rebuild(session)
+        analyze(session, ["meter_month"])
+    typer.echo(f"monthly meter totals rebuilt: {keys:,} meter-months")
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the one this code needs."""

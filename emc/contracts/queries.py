@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter, ContractVersion
 from emc.metering.models import Meter
@@ -137,13 +137,13 @@ def contract_detail(session: Session, scope: Scope, code: str, today: date) -> C
                                     .order_by(ContractVersion.version.desc())).scalars())
     current = next((v for v in versions if v.version == contract.current_version), versions[0])
     coverage = {}
-    if meters:
-        from emc.metering.models import Reading
+    if meters:  # from the monthly totals kept on import (emc/metering/totals.py), not by counting readings
+        from emc.metering.models import MeterMonthTotal as T
 
         for meter_id, n, first, last in session.execute(
-                select(Reading.meter_id, func.count(), func.min(Reading.period_start), func.max(Reading.period_end))
-                .where(Reading.meter_id.in_([m.id for m, _ in meters])).group_by(Reading.meter_id)):
-            coverage[meter_id] = (n, first, last)
+                select(col(T.meter_id), func.sum(T.readings), func.min(T.first_start), func.max(T.last_end))
+                .where(col(T.meter_id).in_([m.id for m, _ in meters])).group_by(col(T.meter_id))):
+            coverage[meter_id] = (int(n), first, last)
     return ContractDetail(contract, esco, status_of(contract, today), institutions, meters,  # type: ignore[arg-type]
                           versions, current.spec, coverage)
 

@@ -43,6 +43,7 @@ from emc.demo.plan import Plan, d
 from emc.demo.readings import write_readings
 from emc.demo.shapes import contract_shapes
 from emc.demo.spec import PREFIX, TIMEZONE, WEATHER_STATION, PortfolioSpec
+from emc.metering import totals
 from emc.metering.models import Meter, WeatherObservation, WeatherStation
 from emc.org import service as org
 from emc.org.models import Institution, Region
@@ -155,6 +156,7 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         ids = {code: int(mid) for code, mid in found if mid is not None}
         rng = np.random.default_rng(np.random.SeedSequence(spec.seed).spawn(4)[3])
         readings, periods = write_readings(session, p, ids, rng)
+        totals.refresh(session, set(ids.values()))  # the monthly totals, in the same transaction as the readings
         if spec.weather:
             _write_weather(session, p)
     analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -49,6 +49,23 @@ class Reading(SQLModel, table=True):
     estimated: bool = False
     batch_id: int | None = Field(default=None, foreign_key="import_batch.id", index=True)
     cost: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))  # the bill's amount, CNY
+
+
+class MeterMonthTotal(SQLModel, table=True):
+    """One meter's readings in one local calendar month, kept with the readings (emc/metering/totals.py recomputes
+    the touched months in the transaction that writes them). ``month`` is the first day of the month of each
+    reading's start in its institution's time zone, as the carbon ledger books it; ``cost`` is the sum of the
+    bills' amounts and stays None (unknown, never zero) when no reading of the month carries one."""
+
+    __tablename__ = "meter_month"
+    meter_id: int = Field(foreign_key="meter.id", primary_key=True)
+    month: date = Field(primary_key=True)
+    quantity: float  # the sum of Reading.value (the meter's unit), summed as the readings are stored
+    readings: int
+    estimated: int
+    cost: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    first_start: datetime = Field(sa_type=UTCDateTime)
+    last_end: datetime = Field(sa_type=UTCDateTime)
 
 
 class ReadingRevision(SQLModel, table=True):

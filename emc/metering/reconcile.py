@@ -34,6 +34,17 @@ class Tally:
     replaced: int = 0
     overlap_meters: set[int] = field(default_factory=set)
     affected: dict[int, Any] = field(default_factory=dict)  # approved settlements whose data a correction changes
+    touched: set[int] = field(default_factory=set)  # meters whose readings were written: their months are recomputed
+    first_us: int | None = None  # the first and last start of the readings written (µs)
+    last_us: int | None = None
+
+    def touch(self, meter_ids: np.ndarray, starts: np.ndarray) -> None:
+        if not len(meter_ids):
+            return
+        self.touched.update(int(m) for m in np.unique(meter_ids))
+        lo, hi = int(starts.min()), int(starts.max())
+        self.first_us = lo if self.first_us is None else min(self.first_us, lo)
+        self.last_us = hi if self.last_us is None else max(self.last_us, hi)
 
 
 
@@ -72,6 +83,7 @@ def reconcile(session: Session, batch: ImportBatch, rows: Accepted, *, mode: str
             flags = np.isin(fresh.meter_id, cumulative)
         store.insert_readings(session, fresh, batch_id=batch.id, from_register=flags,
                               cost=None if cost is None else cost[is_new])
+        written.touch(fresh.meter_id, fresh.start)
     written.new += len(fresh)
 
 
@@ -102,6 +114,8 @@ def _compare(session: Session, batch: ImportBatch, rows: Accepted, matched: pd.D
     _used_by_approved(session, matched[~same], reason, findings, written, weather=weather)
     if writing and findings.errors == 0:
         _replace(session, batch, rows, matched[~same], conflict_pos, weather=weather)
+        if not weather:
+            written.touch(rows.meter_id[conflict_pos], rows.start[conflict_pos])
         written.replaced += len(conflict_pos)
 
 

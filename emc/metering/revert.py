@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from emc.audit import service as audit
 from emc.dbtypes import utcnow
+from emc.metering import totals
 from emc.metering.approved_use import approved_use
 from emc.metering.errors import ImportRefused
 from emc.metering.models import BatchStatus, ImportBatch, Reading, ReadingRevision, WeatherObservation, WeatherRevision
@@ -42,6 +43,12 @@ def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, rea
 def _revert_readings(session: Session, batch: ImportBatch) -> int:
     revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)
                                 .order_by(ReadingRevision.id)).scalars().all()
+    # the readings the batch wrote (added or corrected) name every month whose totals change
+    meters, first, last = totals.span_of(session, Reading.batch_id == batch.id)
+    for rev in revisions:
+        meters.add(rev.meter_id)
+        first = rev.period_start if first is None else min(first, rev.period_start)
+        last = rev.period_start if last is None else max(last, rev.period_start)
     now = utcnow()
     for rev in revisions:  # put the corrected values back, with what the file said and its factor
         values: dict[str, Any] = {"value": rev.old_value, "batch_id": rev.old_batch_id}
@@ -58,6 +65,8 @@ def _revert_readings(session: Session, batch: ImportBatch) -> int:
                                     old_value=rev.new_value or 0.0, old_batch_id=batch.id, new_value=rev.old_value,
                                     new_batch_id=rev.old_batch_id, changed_at=now))
     deleted = session.execute(Reading.__table__.delete().where(Reading.batch_id == batch.id)).rowcount
+    if meters and first is not None and last is not None:
+        totals.refresh(session, meters, first, last)
     return int(deleted or 0) + len(revisions)
 
 

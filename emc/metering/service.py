@@ -22,8 +22,8 @@ from sqlmodel import Session
 from emc.audit import service as audit
 from emc.config import get_settings
 from emc.db import analyze
-from emc.dbtypes import to_epoch_us, utcnow
-from emc.metering import store
+from emc.dbtypes import from_epoch_us, to_epoch_us, utcnow
+from emc.metering import store, totals
 from emc.metering.accepted import Accepted
 from emc.metering.approved_use import approved_use
 from emc.metering.checks import MeterChecker, MeterInfo
@@ -241,10 +241,13 @@ def _stream(session: Session, batch: ImportBatch, table: TableSource, cmap: Colu
 
 def _after_commit(session: Session, batch: ImportBatch, opts: ImportOptions, findings: Findings, written: Tally,
                   actor: User | str) -> None:
-    """Fresh planner statistics, and the approved settlements a correction changed flagged and settled."""
+    """The monthly totals of the months written, fresh planner statistics, and the approved settlements a
+    correction changed flagged and settled."""
+    if written.touched and written.first_us is not None and written.last_us is not None:
+        totals.refresh(session, written.touched, from_epoch_us(written.first_us), from_epoch_us(written.last_us))
     # a large load changes the tables' shape: fresh statistics in the same transaction (autovacuum may be off)
-    analyze(session, ["weather_observation"] if opts.kind == "weather" else ["reading", "reading_revision"],
-            changed=written.new + written.replaced)
+    tables = ["weather_observation"] if opts.kind == "weather" else ["reading", "reading_revision", "meter_month"]
+    analyze(session, tables, changed=written.new + written.replaced)
     if written.affected:
         provenance = approved_use()
 

@@ -1,7 +1,8 @@
 """What the ledger is derived from, read with SQL aggregation: monthly meter totals, approved settlements'
 verified savings, contracts' meters and carbon rights, institutions with their region paths and settings.
 
-Months are the institution's local calendar months. PostgreSQL converts each reading's start with the full zone
+Months are the institution's local calendar months, as the monthly meter totals (``meter_month``, kept with the
+readings by emc/metering/totals.py) bucket them. PostgreSQL converts each reading's start with the full zone
 rules (``timezone(institution.timezone, period_start)``); SQLite, which has no zone database, adds the zone's
 fixed offset — exact for China (no daylight saving since 1991), and documented as such for anywhere else. A
 reading is booked in the month its period starts: right for interval data and calendar-month bills; a bill
@@ -12,18 +13,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Date, case, cast, func, select, type_coerce
-from sqlmodel import Session
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
 from emc import units
 from emc.contracts.models import Contract, ContractMeter, ContractVersion
 from emc.contracts.spec import CANONICAL_UNITS
 from emc.metering.models import Meter, Reading
+from emc.metering.models import MeterMonthTotal as T
 from emc.org.models import Institution, InstitutionYear, Region
 from emc.settlement.models import Settlement, SettlementStatus
 
@@ -76,41 +78,23 @@ class SettledSavings:
     savings: Decimal
 
 
-def _month_expr(session: Session, zones: list[str]) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc("month", func.timezone(Institution.timezone, Reading.period_start)), Date)
-    offsets = {z: int(ZoneInfo(z).utcoffset(datetime(2000, 1, 1)).total_seconds()) for z in zones}  # type: ignore[union-attr]
-    offset = case(offsets, value=Institution.timezone, else_=28800) if offsets else 28800
-    seconds = type_coerce(Reading.period_start, BigInteger()) // 1_000_000
-    return func.strftime("%Y-%m", seconds + offset, "unixepoch")
-
-
 def meter_months(session: Session, start: date, end: date) -> list[MeterMonth]:
-    """Every meter's total per local month in [start, end), in the canonical unit of its utility."""
-    zones = list(session.execute(select(Institution.timezone).distinct()).scalars())
-    month = _month_expr(session, zones).label("month")
-    lo = datetime(start.year, start.month, start.day, tzinfo=UTC) - timedelta(hours=14)
-    hi = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(hours=14)
+    """Every meter's total per local month in [start, end), in the canonical unit of its utility: read from the
+    monthly totals kept with the readings (emc/metering/totals.py), so a year's rebuild reads only its months."""
     rows = session.execute(
-        select(Reading.meter_id, month, func.sum(Reading.value), func.count(),
-               func.sum(case((Reading.estimated, 1), else_=0)))
-        .join(Meter, Meter.id == Reading.meter_id).join(Institution, Institution.id == Meter.institution_id)
-        .where(Reading.period_start >= lo, Reading.period_start < hi)
-        .group_by(Reading.meter_id, month)).all()
+        select(col(T.meter_id), col(T.month), col(T.quantity), col(T.readings), col(T.estimated))
+        .where(col(T.month) >= start, col(T.month) < end).order_by(col(T.meter_id), col(T.month))).all()
     meters = {m.id: m for m in session.execute(select(Meter.id, Meter.institution_id, Meter.utility, Meter.unit,
                                                       Meter.sub_item)).all()}
     scale: dict[tuple[str, str], Decimal] = {}
     out = []
-    for meter_id, month_value, total, count, estimated in rows:
-        day = month_value if isinstance(month_value, date) else date.fromisoformat(f"{month_value}-01")
-        if not start <= day < end or total is None:
-            continue
+    for meter_id, day, total, count, estimated in rows:
         m = meters[meter_id]
         key = (m.unit, m.utility)
         if key not in scale:
             scale[key] = Decimal(str(units.factor(m.unit, CANONICAL_UNITS.get(m.utility, m.unit))))
         out.append(MeterMonth(meter_id, m.institution_id, m.utility, m.sub_item == "total", day,
-                              Decimal(repr(float(total))) * scale[key], int(count), int(estimated or 0)))
+                              Decimal(repr(float(total))) * scale[key], int(count), int(estimated)))
     return out
 
 
