@@ -219,8 +219,8 @@ def refresh(session: Session, *, writer: Engine, limit: int = 20) -> RefreshRepo
     run; the rest wait for the next run), so the first view after an import or a decision reads a stored
     result. A pair is refreshed once it has been viewed (it has a stored result) or when its baseline was
     approved: a portfolio's never-viewed contracts cost nothing."""
-    known = select(MVResult.contract_id, MVResult.utility).distinct()
-    approved = select(Baseline.contract_id, Baseline.utility).where(
+    known = select(col(MVResult.contract_id), col(MVResult.utility)).distinct()
+    approved = select(col(Baseline.contract_id), col(Baseline.utility)).where(
         col(Baseline.status) == BaselineStatus.approved)
     pairs = sorted(set(session.execute(known).all()) | set(session.execute(approved).all()))
     contracts = {c.id: c for c in session.execute(select(Contract).where(
