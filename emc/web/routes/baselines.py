@@ -41,10 +41,6 @@ def _contract(session: SessionDep, scope: ScopeDep, code: str) -> Contract:
 UNITS = UTILITY_UNITS  # the M&V series' units on the page
 
 
-def _series_points(values: pd.Series) -> list[tuple[date, float | None]]:
-    return [(ts.date(), None if pd.isna(v) else float(v)) for ts, v in values.items()]
-
-
 def _settled(rows: list[dict[str, Any]], key: str) -> list[tuple[date, float | None]]:
     """Monthly points; a period that is not settled (too little data) is a hole, not a zero."""
     return [(pd.Timestamp(r["period_start"]).date(), r[key] if r.get("settled") else None) for r in rows]
