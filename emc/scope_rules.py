@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, String, and_, cast, exists, false, not_, o
 from sqlmodel import col
 
 from emc.audit.models import AuditEvent
-from emc.baselines.models import Baseline, NonRoutineAdjustment
+from emc.baselines.models import Baseline, MVResult, NonRoutineAdjustment
 from emc.carbon.models import (
     CarbonEntry,
     CarbonFactor,
@@ -166,8 +166,8 @@ def _escos(scope: Scope) -> ColumnElement[bool]:
 
 # -- paths to a contract ---------------------------------------------------------------------------
 _model: Any
-for _model in (ContractInstitution, ContractMeter, ContractVersion, Baseline, NonRoutineAdjustment, Settlement,
-               LedgerEntry, SettlementWait):
+for _model in (ContractInstitution, ContractMeter, ContractVersion, Baseline, NonRoutineAdjustment, MVResult,
+               Settlement, LedgerEntry, SettlementWait):
     RULES[_model] = via(_model.contract_id, Contract)
 RULES[ContractComponent] = via(col(ContractComponent.version_id), ContractVersion)
 RULES[SettlementLine] = via(col(SettlementLine.settlement_id), Settlement)

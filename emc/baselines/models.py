@@ -75,3 +75,21 @@ class NonRoutineAdjustment(SQLModel, table=True):
     decided_by: str = Field(default="", max_length=64)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_note: str = Field(default="", max_length=1000)
+
+
+class MVResult(SQLModel, table=True):
+    """What the M&V page of one (contract, utility) computed — the baseline chart's series and the savings per
+    month with their uncertainty — stored under the fingerprint of everything it was computed from
+    (emc.baselines.fingerprint): a new baseline decision, an approved adjustment, or readings or weather
+    committed, corrected or reverted give a new fingerprint, so a stored result is never stale, only unused.
+    One row per fingerprint (the unique key): concurrent first views store it once."""
+
+    __tablename__ = "mv_result"
+    __table_args__ = (UniqueConstraint("contract_id", "utility", "fingerprint"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    utility: str = Field(max_length=16)
+    baseline_id: int = Field(foreign_key="baseline.id", index=True)  # the model the charts show
+    fingerprint: str = Field(max_length=64)
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))

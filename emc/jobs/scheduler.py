@@ -53,6 +53,9 @@ JOBS: list[JobSpec] = [
     JobSpec("carbon-quota-warnings", "emc.carbon.jobs:raise_quota_warnings", {"hour": 6, "minute": 30}),
     # the inbox in step with time (overdue, new drafts and warnings) and the outbox sent, retried with backoff
     JobSpec("notifications", "emc.notify.jobs:run", {"minute": "*/5"}),
+    # M&V results whose data changed (imports committed or reverted, baselines and adjustments decided) computed
+    # ahead of the first view, a bounded number per run (issue 15)
+    JobSpec("mv-results", "emc.baselines.results:refresh_job", {"minute": "*/10"}),
 ]
 
 

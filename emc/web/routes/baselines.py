@@ -9,8 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from emc import clock
-from emc.baselines import queries, service
+from emc.baselines import queries, results, service
 from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
@@ -42,10 +41,6 @@ def _contract(session: SessionDep, scope: ScopeDep, code: str) -> Contract:
 UNITS = UTILITY_UNITS  # the M&V series' units on the page
 
 
-def _series_points(values: pd.Series) -> list[tuple[date, float | None]]:
-    return [(ts.date(), None if pd.isna(v) else float(v)) for ts, v in values.items()]
-
-
 def _settled(rows: list[dict[str, Any]], key: str) -> list[tuple[date, float | None]]:
     """Monthly points; a period that is not settled (too little data) is a hole, not a zero."""
     return [(pd.Timestamp(r["period_start"]).date(), r[key] if r.get("settled") else None) for r in rows]
@@ -74,11 +69,10 @@ def _opening_utility(session: SessionDep, contract: Contract, utilities: list[st
     return (utilities[0], []) if utilities else ("", [])
 
 
-def _baseline_chart(session: SessionDep, contract: Contract, utility: str, current: Baseline, tr: Translator) -> str:
-    actual, predicted = service.baseline_fit_frame(session, current)
+def _baseline_chart(contract: Contract, utility: str, result: results.PageResult, tr: Translator) -> str:
     return time_chart([
-        Series(tr("chart.actual"), "#1f6f5c", _series_points(actual)),
-        Series(tr("chart.baseline_model"), "#d9822b", _series_points(predicted), dashed=True)],
+        Series(tr("chart.actual"), "#1f6f5c", result.actual),
+        Series(tr("chart.baseline_model"), "#d9822b", result.predicted, dashed=True)],
         unit=UNITS.get(utility, ""), lang=tr.lang,
         title=tr("chart.title_baseline", code=contract.code, utility=tr("utility." + utility)))
 
@@ -98,45 +92,40 @@ def _reporting_charts(contract: Contract, utility: str, rows: list[dict[str, Any
     return {"reporting": lines, "savings": bars}
 
 
-def _page_context(session: SessionDep, user: User, contract: Contract, utility: str,
+def _page_context(request: Request, session: SessionDep, user: User, contract: Contract, utility: str,
                   tr: Translator) -> dict[str, Any]:
     utilities = service.utilities(session, contract)
     utility, versions = _opening_utility(session, contract, utilities, utility)
+    adjustments = service.adjustments(session, contract, utility) if utility else []
     current = next((b for b in versions if b.status == "approved"), versions[0] if versions else None)
     charts: dict[str, str] = {}
     savings_rows: list[dict[str, Any]] = []
     total: dict[str, Any] = {}
     problems: list[str] = []
-    if current is not None:
-        try:
-            charts["baseline"] = _baseline_chart(session, contract, utility, current, tr)
-        except (SeriesError, service.BaselineError, ValueError) as exc:
-            problems.append(str(exc))
-    approved = next((b for b in versions if b.status == "approved"), None)
-    if approved is not None:
-        last = service.last_data_day(session, contract, utility)
-        end = min(contract.end_date, clock.today(), last or contract.start_date)
-        try:
-            report = service.compute_savings(session, contract, utility, contract.start_date, end)
-            periods = report.result.periods
-            savings_rows = [r for r in periods.to_dict(orient="records") if r.get("days_with_data")]
-            total = report.result.total
+    # the model's predictions and the savings: stored per state of the data, computed on the first view only
+    result = results.page_result(session, contract, utility, versions, adjustments,
+                                 writer=request.app.state.engine)
+    if result is not None:
+        problems = result.problems
+        if result.actual or result.predicted:
+            charts["baseline"] = _baseline_chart(contract, utility, result, tr)
+        if result.savings_rows or result.total:
+            savings_rows, total = result.savings_rows, result.total
             charts.update(_reporting_charts(contract, utility, savings_rows, tr))
-        except (SeriesError, service.BaselineError, ValueError) as exc:
-            problems.append(str(exc))
     return {"c": contract, "utility": utility, "unit": UNITS.get(utility, ""), "utilities": utilities,
             "versions": versions, "current": current,
             "charts": charts, "savings_rows": savings_rows, "total": total, "problems": problems,
             "report_years": annual_report.report_years(session, contract),
-            "adjustments": service.adjustments(session, contract, utility) if utility else [],
-            "can_decide": user.role in DECIDERS, "can_propose": user.role in PROPOSERS}
+            "adjustments": adjustments,
+            "can_decide": user.role in DECIDERS, "can_propose": user.role in PROPOSERS,
+            "computed_at": result.computed_at if result is not None else None}
 
 
 @pages.get("/contracts/{code}/mv")
 def mv_page(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, code: str,
             utility: str = "") -> Response:
     contract = _contract(session, scope, code)
-    context = _page_context(session, user, contract, utility, Translator(language(request)))
+    context = _page_context(request, session, user, contract, utility, Translator(language(request)))
     return render(request, "contracts/mv.html", {**context, "pct": percent_text})
 
 
