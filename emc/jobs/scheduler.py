@@ -53,6 +53,8 @@ JOBS: list[JobSpec] = [
     JobSpec("carbon-quota-warnings", "emc.carbon.jobs:raise_quota_warnings", {"hour": 6, "minute": 30}),
     # the inbox in step with time (overdue, new drafts and warnings) and the outbox sent, retried with backoff
     JobSpec("notifications", "emc.notify.jobs:run", {"minute": "*/5"}),
+    # reading's monthly partitions twelve months ahead, and months that landed in DEFAULT split out (PostgreSQL)
+    JobSpec("reading-partitions", "emc.metering.partitions:create_ahead", {"hour": 1, "minute": 40}),
 ]
 
 
