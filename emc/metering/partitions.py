@@ -22,6 +22,7 @@ from sqlalchemy import Connection, text
 PARENT = "reading"
 DEFAULT = "reading_default"
 AHEAD_MONTHS = 12
+LOCK_TIMEOUT = "10s"
 
 
 @dataclass
@@ -75,37 +76,26 @@ def _columns(conn: Connection) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-def create_month(conn: Connection, month: date) -> int | None:
-    """Give ``month`` its own partition; returns the rows moved out of DEFAULT into it (None: it existed).
+def _exists(conn: Connection, month: date) -> bool:
+    return bool(conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": partition_name(month)}).scalar())
 
-    Runs inside the caller's transaction: the DEFAULT rows of the month are deleted into a temporary table,
-    the partition created (PostgreSQL checks DEFAULT holds none of its range) and the rows inserted again,
-    routed to the new partition. A failure rolls all of it back.
-    """
-    name = partition_name(month)
-    if conn.execute(text("SELECT to_regclass(:n) IS NOT NULL"), {"n": name}).scalar():
-        return None
+
+def _create(conn: Connection, month: date) -> None:
     low, high = _bound(month), _bound(add_months(month, 1))
-    columns = _columns(conn)
-    # the rows of this month leave DEFAULT first; ACCESS EXCLUSIVE on DEFAULT keeps writers out meanwhile
-    conn.execute(text(f"LOCK TABLE {DEFAULT} IN ACCESS EXCLUSIVE MODE"))
-    conn.execute(text(f"CREATE TEMPORARY TABLE reading_moving (LIKE {PARENT}) ON COMMIT DROP"))
-    conn.execute(text(f"WITH gone AS (DELETE FROM {DEFAULT} WHERE period_start >= :low AND period_start < :high "
-                      f"RETURNING {columns}) INSERT INTO reading_moving ({columns}) SELECT {columns} FROM gone"),
-                 {"low": low, "high": high})
-    conn.execute(text(f"CREATE TABLE {name} PARTITION OF {PARENT} FOR VALUES FROM ('{low.isoformat()}') "
-                      f"TO ('{high.isoformat()}')"))
-    moved = conn.execute(text(f"INSERT INTO {PARENT} ({columns}) SELECT {columns} FROM reading_moving")).rowcount
-    conn.execute(text("DROP TABLE reading_moving"))
-    if moved:
-        conn.execute(text(f'ANALYZE "{name}", "{DEFAULT}"'))  # bulk-moved rows: the planner must see them
-    return int(moved or 0)
+    conn.execute(text(f"CREATE TABLE {partition_name(month)} PARTITION OF {PARENT} "
+                      f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"))
 
 
 def ensure_partitions(conn: Connection, today: date, *, ahead: int = AHEAD_MONTHS,
                       also: list[date] | None = None) -> PartitionReport:
     """Partitions for this month and ``ahead`` months after it, for every month DEFAULT holds rows of, and for
-    the months in ``also``. Idempotent: existing partitions are left alone."""
+    the months in ``also``. Idempotent: existing partitions are left alone, and when all exist no lock is taken.
+
+    Runs inside the caller's transaction. DEFAULT only ever holds rows of months without a partition, and every
+    such month gets one here, so all of DEFAULT moves: its rows are deleted into a temporary table in one pass,
+    the partitions created (PostgreSQL refuses one whose range DEFAULT still holds rows of) and the rows
+    inserted again, routed to their months with their ids. A failure rolls all of it back.
+    """
     report = PartitionReport()
     if not is_partitioned(conn):
         return report
@@ -113,11 +103,28 @@ def ensure_partitions(conn: Connection, today: date, *, ahead: int = AHEAD_MONTH
     wanted = {add_months(this_month, n) for n in range(ahead + 1)}
     wanted.update(month_start(m) for m in also or [])
     wanted.update(months_in_default(conn))
-    for month in sorted(wanted):
-        moved = create_month(conn, month)
-        if moved is not None:
-            report.created.append(partition_name(month))
-            report.moved_out_of_default += moved
+    if all(_exists(conn, m) for m in wanted):
+        return report
+    # Creating a partition locks reading exclusively (the parent first, so an import writing into it cannot
+    # deadlock with us). Behind a long import that lock would wait, and every reader would queue behind it:
+    # give up after a few seconds instead (rows stay in DEFAULT, readable; the next daily run tries again, and
+    # a failed run is recorded in the audit log by the scheduler).
+    conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    conn.execute(text(f"LOCK TABLE {PARENT} IN ACCESS EXCLUSIVE MODE"))
+    wanted.update(months_in_default(conn))  # again under the lock: an import may have added months
+    missing = sorted(m for m in wanted if not _exists(conn, m))
+    columns = _columns(conn)
+    conn.execute(text(f"CREATE TEMPORARY TABLE reading_moving (LIKE {PARENT}) ON COMMIT DROP"))
+    conn.execute(text(f"WITH gone AS (DELETE FROM {DEFAULT} RETURNING {columns}) "
+                      f"INSERT INTO reading_moving ({columns}) SELECT {columns} FROM gone"))
+    for month in missing:
+        _create(conn, month)
+        report.created.append(partition_name(month))
+    moved = conn.execute(text(f"INSERT INTO {PARENT} ({columns}) SELECT {columns} FROM reading_moving")).rowcount
+    conn.execute(text("DROP TABLE reading_moving"))
+    report.moved_out_of_default = int(moved or 0)
+    if moved:  # bulk-moved rows: the planner must see them (autovacuum may be off)
+        conn.execute(text("ANALYZE " + ", ".join(f'"{n}"' for n in [*report.created, DEFAULT])))
     return report
 
 
