@@ -11,12 +11,16 @@ there too (they are the models' rules), partitioning is not.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, select, text
 from sqlmodel import Session
 
+from emc import clock
 from emc.contracts.service import load_contract
 from emc.contracts.spec import parse_contract
 from emc.metering.partitions import AHEAD_MONTHS, DEFAULT, add_months, ensure_partitions, partition_name, partitions
@@ -104,6 +108,27 @@ def test_the_job_partitions_twelve_months_ahead_idempotently(engine: Engine) -> 
         assert ensure_partitions(conn, today).created == []  # a second run (or a second day) adds nothing
         have = set(partitions(conn))
     assert {partition_name(add_months(date(2031, 5, 1), n)) for n in range(AHEAD_MONTHS + 1)} <= have
+
+
+def test_emc_db_partitions_runs_the_job_by_hand(db_url: str, engine: Engine) -> None:
+    """`emc db partitions`, as an operator runs it: this month and twelve ahead exist after it, on PostgreSQL."""
+    this_month = clock.today().replace(day=1)
+    last = partition_name(add_months(this_month, AHEAD_MONTHS))
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:  # a year later, the furthest month is not there yet
+            conn.execute(text(f"DROP TABLE {last}"))
+    env = {**os.environ, "EMC_DATABASE_URL": db_url}
+    done = subprocess.run([sys.executable, "-m", "emc.cli", "db", "partitions"], capture_output=True, text=True,
+                          env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    if engine.dialect.name != "postgresql":
+        assert "one plain table" in done.stdout
+        return
+    with engine.connect() as conn:
+        have = set(partitions(conn))
+    assert {partition_name(add_months(this_month, n)) for n in range(AHEAD_MONTHS + 1)} <= have
+    assert f"1 partitions created ({last})" in done.stdout
+    assert f"reading has {len(have)} partitions" in done.stdout
 
 
 def _import(session: Session, path: Path, **options: object) -> None:
