@@ -19,6 +19,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from emc import clock
+from emc.db import get_engine
+
 PARENT = "reading"
 DEFAULT = "reading_default"
 AHEAD_MONTHS = 12
@@ -131,8 +134,5 @@ def ensure_partitions(conn: Connection, today: date, *, ahead: int = AHEAD_MONTH
 def create_ahead() -> dict[str, Any]:
     """The scheduler's daily job (by stable import path): partitions twelve months ahead, DEFAULT emptied into
     the months it holds. One transaction."""
-    from emc import clock
-    from emc.db import get_engine
-
     with get_engine().begin() as conn:
         return ensure_partitions(conn, clock.today()).as_dict()
