@@ -306,6 +306,21 @@ def test_revert_removes_a_batchs_rows(site: Session, tmp_path: Path) -> None:
     assert again.ok and again.batch.rows_new == 24
 
 
+def test_reverting_the_correction_then_the_original_leaves_no_reading(site: Session, tmp_path: Path) -> None:
+    """Batch A writes the day, F corrects one hour (replace), F is reverted (A's value back), then A is reverted:
+    every reading A inserted must be gone. The revision F's revert wrote (back to A's value) names A as its new
+    batch; undoing it when A is reverted put F's reverted value back in place of removing the row."""
+    first = run(site, write(tmp_path, "a.csv", HOURLY))
+    fix = run(site, write(tmp_path, "fix.csv", HOURLY.replace("M-E,2024-03-01 03:00,13", "M-E,2024-03-01 03:00,99")),
+              mode="replace")
+    revert_batch(site, fix.batch, actor="test", reason="wrong correction")
+    site.commit()
+    assert readings(site, "M-E")[3][2] == 13.0 and count(site, Reading) == 24
+    assert revert_batch(site, first.batch, actor="test", reason="whole file was wrong") == 24
+    site.commit()
+    assert readings(site, "M-E") == [] and count(site, Reading) == 0
+
+
 def test_dry_run_writes_nothing(site: Session, tmp_path: Path) -> None:
     report = run(site, write(tmp_path, "a.csv", HOURLY), dry_run=True)
     assert report.ok and report.batch.status == "previewed" and report.batch.rows_new == 24

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter
 from emc.errors import DomainError
@@ -75,7 +75,10 @@ def readings_frame(session: Session, meters: list[Meter], start: date, end: date
         else [Reading.period_start >= lo]
     rows = session.execute(select(Reading.meter_id, Reading.period_start, Reading.period_end, Reading.value)
                            .where(Reading.meter_id.in_([m.id for m in meters]), *since,
-                                  Reading.period_start < hi)).all()
+                                  Reading.period_start < hi)
+                           # one order whatever the physical layout (monthly partitions on PostgreSQL): float
+                           # sums downstream come out the same on every run and both databases
+                           .order_by(col(Reading.meter_id), col(Reading.period_start))).all()
     frame = pd.DataFrame(rows, columns=["meter_id", "start", "end", "value"])
     if len(frame):
         frame["start"] = pd.to_datetime(frame["start"], utc=True).dt.tz_convert(tz)

@@ -63,6 +63,24 @@ def db_rebuild_totals() -> None:
     typer.echo(f"monthly meter totals rebuilt: {keys:,} meter-months")
 
 
+@db_app.command("partitions")
+def db_partitions(ahead: Annotated[int, typer.Option(min=0, help="months after this one to partition")] = 12) -> None:
+    """Create reading's monthly partitions ahead and split months out of DEFAULT (PostgreSQL; the scheduler's
+    daily reading-partitions job does the same). Idempotent."""
+    from emc import clock
+    from emc.metering.partitions import ensure_partitions, is_partitioned, partitions
+
+    engine = migrated_engine()
+    with engine.begin() as conn:
+        if not is_partitioned(conn):
+            typer.echo(f"{engine.dialect.name}: reading is one plain table (partitions are PostgreSQL only)")
+            return
+        report = ensure_partitions(conn, clock.today(), ahead=ahead)
+        count = len(partitions(conn))
+    typer.echo(f"{len(report.created)} partitions created ({', '.join(report.created) or 'none'}), "
+               f"{report.moved_out_of_default} readings moved out of DEFAULT; reading has {count} partitions")
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the one this code needs."""

@@ -30,6 +30,7 @@ import pandas as pd
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
+from emc import clock
 from emc.audit import service as audit
 from emc.contracts.models import Contract
 from emc.contracts.service import load_contract
@@ -45,6 +46,7 @@ from emc.demo.shapes import contract_shapes
 from emc.demo.spec import PREFIX, TIMEZONE, WEATHER_STATION, PortfolioSpec
 from emc.metering import totals
 from emc.metering.models import Meter, WeatherObservation, WeatherStation
+from emc.metering.partitions import ensure_partitions
 from emc.org import service as org
 from emc.org.models import Institution, Region
 
@@ -159,6 +161,9 @@ def generate(session: Session, spec: PortfolioSpec | None = None, *,
         totals.refresh(session, set(ids.values()))  # the monthly totals, in the same transaction as the readings
         if spec.weather:
             _write_weather(session, p)
+    # years of history landed in reading's DEFAULT partition (PostgreSQL): each month gets its own, as the daily
+    # job would, so queries prune by month from the start
+    ensure_partitions(session.connection(), clock.today())
     analyze(session)  # every table it filled: the planner must not take them for empty (autovacuum may be off)
     t2 = perf_counter()
 

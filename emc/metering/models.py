@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from emc.dbtypes import ExactDecimal, Money, UTCDateTime, utcnow
@@ -36,7 +36,13 @@ class Reading(SQLModel, table=True):
     multiplied by (unit factor × CT multiplier), ``batch_id`` the import that wrote it.
     """
 
-    __table_args__ = (UniqueConstraint("meter_id", "period_start", "period_end"),)
+    # On PostgreSQL the table is partitioned by month on period_start (migration 0013, emc.metering.partitions)
+    # and its primary key constraint is (id, meter_id, period_start): every unique key must hold the partition
+    # key and the Citus distribution column (docs/scale.md). ids come from one sequence, so id alone stays the
+    # ORM identity declared here; SQLite keeps id as its rowid key. The partial index serves bill lookups.
+    __table_args__ = (UniqueConstraint("meter_id", "period_start", "period_end"),
+                      Index("ix_reading_bills", "meter_id", "period_start", postgresql_where=text("cost IS NOT NULL"),
+                            sqlite_where=text("cost IS NOT NULL")))
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
                                                           primary_key=True))
     meter_id: int = Field(foreign_key="meter.id")

@@ -40,8 +40,21 @@ def revert_batch(session: Session, batch: ImportBatch, *, actor: User | str, rea
     return changed
 
 
+def _own_corrections(revision: Any, batch: ImportBatch) -> list[Any]:
+    """The corrections the batch's import made, not the revisions a later revert wrote in its name.
+
+    Reverting a correction F writes a revision back to the value of the batch A that F had replaced (new batch
+    A). Undoing that one when A is reverted would put F's reverted value back instead of removing A's row. The
+    import writes its revisions before it commits (emc.metering.reconcile), a revert after: only those written
+    up to the batch's commit are the batch's own."""
+    where = [revision.new_batch_id == batch.id]
+    if batch.committed_at is not None:
+        where.append(revision.changed_at <= batch.committed_at)
+    return where
+
+
 def _revert_readings(session: Session, batch: ImportBatch) -> int:
-    revisions = session.execute(select(ReadingRevision).where(ReadingRevision.new_batch_id == batch.id)
+    revisions = session.execute(select(ReadingRevision).where(*_own_corrections(ReadingRevision, batch))
                                 .order_by(ReadingRevision.id)).scalars().all()
     # the readings the batch wrote (added or corrected) name every month whose totals change
     meters, first, last = totals.span_of(session, Reading.batch_id == batch.id)
@@ -72,7 +85,7 @@ def _revert_readings(session: Session, batch: ImportBatch) -> int:
 
 def _revert_weather(session: Session, batch: ImportBatch) -> int:
     """Observations the batch corrected get their previous temperature back; those it added are removed."""
-    revisions = session.execute(select(WeatherRevision).where(WeatherRevision.new_batch_id == batch.id)
+    revisions = session.execute(select(WeatherRevision).where(*_own_corrections(WeatherRevision, batch))
                                 .order_by(WeatherRevision.id)).scalars().all()
     now = utcnow()
     for rev in revisions:

@@ -10,14 +10,21 @@ config = context.config
 target_metadata = SQLModel.metadata
 
 
+_partitions: set[str] = set()
+
+
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    # APScheduler owns its job table; autogenerate must not try to drop it.
-    return not (type_ == "table" and name == "apscheduler_jobs")
+    # APScheduler owns its job table; autogenerate must not try to drop it, nor reading's monthly partitions
+    # (PostgreSQL, migration 0013), which reflection lists as tables of their own.
+    return not (type_ == "table" and (name == "apscheduler_jobs" or name in _partitions))
 
 
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine") or get_engine()
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            _partitions.update(connection.exec_driver_sql(
+                "SELECT relname FROM pg_class WHERE relispartition AND relkind = 'r'").scalars())
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

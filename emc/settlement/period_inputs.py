@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc.baselines import service as baselines
 from emc.baselines.series import SeriesError, group_meters
@@ -101,7 +101,10 @@ def bills(session: Session, contract: Contract, period: Period, utilities: list[
             scale = {m.id: unit_factor(m.unit, CANONICAL_UNITS.get(utility, m.unit)) for m in meters}
             rows = session.execute(select(Reading.meter_id, Reading.period_end, Reading.value, Reading.cost,
                                           Reading.batch_id).where(Reading.meter_id.in_(list(scale)),
-                                                                  Reading.cost.is_not(None))).all()
+                                                                  Reading.cost.is_not(None))
+                                   # one order whatever the physical layout (monthly partitions): the period's
+                                   # quantity, a float sum, comes out the same on every run
+                                   .order_by(col(Reading.meter_id), col(Reading.period_start))).all()
             memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch, m)
                          for m, end, value, cost, batch in rows]
         chosen = [r for r in memo[key] if period.start <= r[0] < period.end]
