@@ -85,3 +85,32 @@ def test_the_portfolio_totals_equal_a_sum_over_the_settlements(settled_demo_serv
         due = sum((n for s, n in rows if s in ("approved", "issued")), Decimal("0.00"))
         assert codes and shown[1:3] == [paid, due], (user, shown, paid, due)
         assert due > 0 or user == "binhu"
+
+
+def test_a_category_read_equals_the_whole_read_restricted(demo_server: LiveServer) -> None:
+    """The leaderboard reads only its category's institutions: every figure, like-for-like figure and month of
+    coverage of those institutions is the one the whole region's read gives them (the board before issue 15)."""
+    from emc.carbon.reads.figures import compared, region
+    from emc.org.models import Institution, User
+    from emc.org.scope import Scope
+
+    today = clock.today()
+    with Session(demo_server.engine) as session:
+        seen = 0
+        for username, path in (("manager", None), ("binhu", region(session, BINHU).path)):
+            user = session.execute(select(User).where(User.username == username)).scalars().one()
+            scope = Scope.of(session, user)
+            for year in (2023, today.year, 2021):
+                whole = compared(session, scope, year, path, today)
+                for category in ("organ", "school", "hospital"):
+                    ids = set(session.execute(select(Institution.id).where(Institution.category == category)
+                                              ).scalars())
+                    part = compared(session, scope, year, path, today, category=category)
+                    for got, full in zip(part[:2], whole[:2], strict=True):  # like for like, now and before
+                        assert got == {i: f for i, f in full.items() if i in ids}, (username, year, category)
+                    assert part[2].figures == {i: f for i, f in whole[2].figures.items() if i in ids}
+                    assert {i: part[3].months(i) for i in ids} == {i: whole[3].months(i) for i in ids}
+                    assert {i: part[3].complete(i) for i in ids} == {i: whole[3].complete(i) for i in ids}
+                    assert part[3].elapsed == whole[3].elapsed
+                    seen += len(part[0]) > 0
+        assert seen >= 4  # like-for-like figures were compared, not only empty reads

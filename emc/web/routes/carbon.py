@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-from urllib.parse import urlencode
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -249,8 +249,8 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
                         region: Region6 = None, page: PageNo = 1,
                         per_page: Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX)] = BOARD_PAGE) -> Response:
     """Institutions of a category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者), a page of
-    :data:`BOARD_PAGE` rows at a time (``per_page``, bounded) (issue 15: at 5× Wuxi the whole board was 261 KB); the ranks and the
-    ranked / unranked counts are over the whole board."""
+    ``per_page`` rows at a time, at most :data:`BOARD_PAGE_MAX` (issue 15: at 5× Wuxi the whole board was
+    261 KB); the ranks and the ranked / unranked counts are over the whole board."""
     categories = [c.value for c in InstitutionCategory]
     if category not in categories:
         category = categories[0]
@@ -268,7 +268,8 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
                        **({"per_page": per_page} if per_page != BOARD_PAGE else {})})
     return render(request, "carbon/leaderboards.html", {
         "rows": shown, "ranked": ranked, "unranked": len(rows) - ranked, "elapsed": rows[0]["elapsed"] if rows else 0,
-        "page": page, "pages": pages_, "query": query, "year": y, "years": years, "category": category, "categories": categories,
+        "page": page, "pages": pages_, "query": query, "year": y, "years": years, "category": category,
+        "categories": categories,
         "indicator": indicator, "indicators": list(ind.INDICATORS), "unit": ind.INDICATORS[indicator][2],
         "region": here, "regions": _region_choices(session, _root(session, scope)), **HELPERS}, block="board")
 
