@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import time
 from typing import Any
 
@@ -36,7 +35,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 def _user(url: str, username: str, region: str) -> None:
     from sqlalchemy import select
-    from sqlmodel import Session
+    from sqlmodel import Session, col
 
     from emc.db import make_engine
     from emc.org.models import Role, User
@@ -44,7 +43,7 @@ def _user(url: str, username: str, region: str) -> None:
 
     engine = make_engine(url)
     with Session(engine) as session:
-        if session.execute(select(User).where(User.username == username)).scalars().first() is None:
+        if session.execute(select(User).where(col(User.username) == username)).scalars().first() is None:
             create_user(session, UserCreate(username=username, password=f"bench-{username}", role=Role.manager,
                                             region=region), actor="bench")
             session.commit()
@@ -103,4 +102,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

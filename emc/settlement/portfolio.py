@@ -104,8 +104,8 @@ def portfolio(session: Session, scope: Scope, flt: queries.ContractFilter, today
     # paid / due over every contract in scope: summed by the database, one row per status (issue 15: the page
     # no longer reads every settlement of the portfolio to add two numbers)
     totals: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    scoped = select(Settlement.status, func.sum(Settlement.net_to_esco)).join(
-        Contract, Contract.id == Settlement.contract_id).where(
+    scoped = select(col(Settlement.status), func.sum(col(Settlement.net_to_esco))).join(
+        Contract, col(Contract.id) == col(Settlement.contract_id)).where(
         scope.contracts(), *flt.clauses(today),
         col(Settlement.status).in_([SettlementStatus.paid, SettlementStatus.approved, SettlementStatus.issued])
     ).group_by(Settlement.status)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc import clock
 from emc.org.models import Institution, Region
@@ -131,8 +131,8 @@ def leaderboard(session: Session, scope: Scope, year: int, *, category: str, ind
     now = this_year.figures
     info = {i.id: i for i in session.execute(select(Institution).where(
         Institution.id.in_(list(now)), Institution.category == category)).scalars()}
-    paths = dict(session.execute(select(Institution.id, Region.path).join(Region, Region.id == Institution.region_id)
-                                 .where(Institution.id.in_(list(info)))).all())
+    paths: dict[int, str] = {i: p for i, p in session.execute(select(col(Institution.id), col(Region.path)).join(
+        Region, col(Region.id) == col(Institution.region_id)).where(col(Institution.id).in_(list(info)))).all()}
     quota_rows = [reference.quota_of(q) for q in session.execute(select(CarbonQuota).where(
         CarbonQuota.category == category, CarbonQuota.indicator == indicator)).scalars()]
     ranked, unranked = [], []
