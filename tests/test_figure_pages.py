@@ -114,3 +114,23 @@ def test_a_category_read_equals_the_whole_read_restricted(demo_server: LiveServe
                     assert part[3].elapsed == whole[3].elapsed
                     seen += len(part[0]) > 0
         assert seen >= 4  # like-for-like figures were compared, not only empty reads
+
+
+def test_a_districts_institutions_are_paged_and_together_are_the_statistics_rows(demo_server: LiveServer) -> None:
+    """A district's dashboard lists its institutions a page at a time; the pages, followed by their own links,
+    are the statistics report's rows for the district, in its order."""
+    c, _ = login(demo_server, "binhu")
+    rows = c.get("/api/carbon/statistics", params={"year": 2023, "region": BINHU}).json()
+    html = c.get("/carbon", params={"year": 2023, "region": BINHU, "per_page": 1}, headers={"HX-Request": "true"}).text
+    listed, pages = [], 0
+    while True:
+        pages += 1
+        table = html.split('id="carbon-institutions"')[1].split("</section>")[0]
+        got = re.findall(r'<tr><td><a href="/carbon/institutions/([^"?]+)\?', table)
+        assert len(got) == 1
+        listed += got
+        nxt = re.search(r'<a href="(/carbon\?[^"]+)" hx-get="\1"[^>]*>下一页</a>', table)
+        if not nxt:
+            break
+        html = c.get(nxt.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"}).text
+    assert listed == [r["institution"] for r in rows] and pages == len(rows) > 1

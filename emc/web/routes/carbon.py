@@ -154,11 +154,22 @@ def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str,
 
 
 # -- pages --------------------------------------------------------------------------------------------------
+BOARD_PAGE = 50  # rows of a leaderboard or a district's institution table by default; at most BOARD_PAGE_MAX
+BOARD_PAGE_MAX = 200
+
+
 @pages.get("/carbon")
 def carbon_dashboard(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, year: Year = None,
-                     region: Region6 = None) -> Response:
-    """The city dashboard, or a district's with a district code; HTMX gets ``{% block dashboard %}``."""
+                     region: Region6 = None, page: PageNo = 1,
+                     per_page: Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX)] = BOARD_PAGE) -> Response:
+    """The city dashboard, or a district's with a district code; HTMX gets ``{% block dashboard %}``. A district's
+    table of institutions is shown ``per_page`` rows at a time (issue 15: it listed every institution)."""
     context = _dashboard_context(session, scope, user, language(request), year, region or None)
+    rows = context["institutions"]
+    pages_ = max(1, -(-len(rows) // per_page))
+    page = min(page, pages_)
+    context.update(institutions=rows[(page - 1) * per_page:page * per_page], page=page, pages=pages_,
+                   page_query=context["query"] + (f"&per_page={per_page}" if per_page != BOARD_PAGE else ""))
     return render(request, "carbon/dashboard.html", {**context, **HELPERS}, block="dashboard")
 
 
@@ -237,10 +248,6 @@ def carbon_acknowledge(request: Request, session: SessionDep, user: CurrentUser,
     parts = [render(request, "carbon/institution.html", context, block="warnings"),
              render(request, "partials/toast.html", {"level": "info", "message": message}, block="toast")]
     return HTMLResponse(b"".join(bytes(p.body) for p in parts))
-
-
-BOARD_PAGE = 50  # rows of a leaderboard page by default; at most BOARD_PAGE_MAX whatever the category's size
-BOARD_PAGE_MAX = 200
 
 
 @pages.get("/carbon/leaderboards")
