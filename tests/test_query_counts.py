@@ -101,6 +101,12 @@ def pages(server: LiveServer) -> dict[str, str]:
         "portfolio": "/portfolio", "contracts": "/contracts", "contract": f"/contracts/{code}",
         "mv": "/contracts/WX-SMZX-2018/mv", "settlements": "/settlements", "statements": "/statements",
         "carbon": "/carbon", "leaderboards": "/carbon/leaderboards", "imports": "/imports", "tariffs": "/tariffs",
+        # issue 15's figure pages: a district's dashboard, a later page of a board, the board's API, a district's
+        # portfolio
+        "carbon district": "/carbon?region=320211", "portfolio district": "/portfolio?region=320211",
+        "leaderboards page 2": "/carbon/leaderboards?category=school&per_page=5&page=2",
+        "leaderboards district": "/carbon/leaderboards?region=320211&indicator=water_per_capita",
+        "api leaderboards": "/api/carbon/leaderboards?category=organ",
         "api contracts": "/api/contracts", "api settlements": "/api/settlements", "api imports": "/api/imports",
         "api tariffs": "/api/tariffs", "api dashboard": "/api/carbon/dashboard",
         # the settlements list filtered (columns, totals per status) and the statements page's groupings

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from .season import months_booked
@@ -50,7 +51,7 @@ class Coverage:
             common &= self.booked.get((institution, u), frozenset())
         return frozenset(common)
 
-    @property
+    @cached_property  # the booked months are fixed once built; a dashboard asks this once per target and region
     def through(self) -> int:
         """The last ended month with any consumption booked (0: none): how far the year's data reach."""
         return max((m for months in self.booked.values() for m in months if m <= self.elapsed), default=0)

@@ -55,9 +55,12 @@ def institution(session: Session, scope: Scope, code: str) -> Institution:
 
 
 def institution_ids(scope: Scope, region_path: str | None = None, institution_id: int | None = None,
-                  denominated_in: int | None = None) -> Any:
-    """The ids of the institutions a read covers: in scope, in the region's subtree, optionally one."""
+                  denominated_in: int | None = None, category: str | None = None) -> Any:
+    """The ids of the institutions a read covers: in scope, in the region's subtree, optionally one, optionally
+    of one category (a leaderboard reads only the institutions it ranks)."""
     query = select(Institution.id).where(scope.institutions())
+    if category is not None:
+        query = query.where(Institution.category == category)
     if region_path:
         query = query.where(Institution.region_id.in_(
             select(Region.id).where(Region.path.startswith(region_path, autoescape=True))))
@@ -160,9 +163,10 @@ class YearRead:
 
 
 def read_year(session: Session, scope: Scope, year: int, region_path: str | None,
-                    months: int | None = None, institution_id: int | None = None) -> YearRead:
+                    months: int | None = None, institution_id: int | None = None,
+                    category: str | None = None) -> YearRead:
     start, end = year_span(year, months)
-    where = entry_where(scope, start, end, region_path=region_path, institution_id=institution_id)
+    where = entry_where(scope, start, end, region_path=region_path, institution_id=institution_id, category=category)
     rows = session.execute(select(E.institution_id, E.series, *_GROUP, *_SUMS, _MONTH_BITS, func.count(),
                                   func.sum(case((E.provisional, 1), else_=0))).where(*where)
                            .group_by(E.institution_id, E.series, *_GROUP)).all()
@@ -204,7 +208,8 @@ def read_year(session: Session, scope: Scope, year: int, region_path: str | None
     for inst, y, area, users in session.execute(select(
             InstitutionYear.institution_id, InstitutionYear.year, InstitutionYear.floor_area_m2,
             InstitutionYear.energy_users).where(InstitutionYear.year <= year, InstitutionYear.institution_id.in_(
-                institution_ids(scope, region_path=region_path, institution_id=institution_id)))).all():
+                institution_ids(scope, region_path=region_path, institution_id=institution_id,
+                                category=category)))).all():
         if inst not in latest or y > latest[inst][0]:
             latest[inst] = (y, area, users)
     denominators = {inst: (Decimal(area), Decimal(users)) for inst, (_, area, users) in latest.items()}
@@ -216,12 +221,12 @@ def read_year(session: Session, scope: Scope, year: int, region_path: str | None
 
 # -- coverage -----------------------------------------------------------------------------------------------
 def metered(session: Session, scope: Scope, region_path: str | None = None,
-            institution_id: int | None = None) -> dict[int, set[str]]:
+            institution_id: int | None = None, category: str | None = None) -> dict[int, set[str]]:
     """The utilities each institution in the region meters (what its coverage is expected to hold)."""
     out: dict[int, set[str]] = defaultdict(set)
     for inst, utility in session.execute(select(Meter.institution_id, Meter.utility).distinct().where(
-            Meter.institution_id.in_(institution_ids(scope, region_path=region_path,
-                                                     institution_id=institution_id)))).all():
+            Meter.institution_id.in_(institution_ids(scope, region_path=region_path, institution_id=institution_id,
+                                                     category=category)))).all():
         out[inst].add(utility)
     return dict(out)
 
@@ -297,12 +302,15 @@ def indicator_table(session: Session, scope: Scope, year: int, *, region_path: s
 
 
 def compared(session: Session, scope: Scope, year: int, region_path: str | None, as_of: date,
-              cache: dict[str, Any] | None = None) -> tuple[dict[int, Figures], dict[int, Figures], YearRead,
-                                                            cov.Coverage, cov.Coverage]:
+              cache: dict[str, Any] | None = None, category: str | None = None
+              ) -> tuple[dict[int, Figures], dict[int, Figures], YearRead, cov.Coverage, cov.Coverage]:
+    """This year's and last year's figures like for like, this year's read and both coverages; over one category
+    of institutions when asked (every figure and coverage here is per institution, so leaving the other
+    categories out changes none of theirs)."""
     cache = cache if cache is not None else {}
-    this_year = cache.get("now") or read_year(session, scope, year, region_path)
-    last_year = cache.get("before") or read_year(session, scope, year - 1, region_path)
-    meters = cache["metered"] if "metered" in cache else metered(session, scope, region_path)
+    this_year = cache.get("now") or read_year(session, scope, year, region_path, category=category)
+    last_year = cache.get("before") or read_year(session, scope, year - 1, region_path, category=category)
+    meters = cache["metered"] if "metered" in cache else metered(session, scope, region_path, category=category)
     now_cov = coverage_of(this_year, year, as_of, meters)
     before_cov = coverage_of(last_year, year - 1, as_of, meters)
     a, b = like_for_like(this_year, last_year, now_cov, before_cov)

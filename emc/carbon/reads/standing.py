@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from emc import clock
-from emc.org.models import Institution
+from emc.org.models import Institution, Region
 from emc.org.scope import Scope
 
 from ..core import indicators as ind
@@ -22,7 +22,7 @@ from ..core.rollup import Figures
 from ..core.targets import NATIONAL, Progress, Target, TargetStatus, assess
 from ..models import CarbonQuota, CarbonTarget
 from . import reference
-from .figures import YearRead, as_text, compared, coverage_of, denominated, metered, read_year, region, region_paths
+from .figures import YearRead, as_text, compared, coverage_of, denominated, metered, read_year, region
 
 
 # -- targets ------------------------------------------------------------------------------------------------
@@ -125,11 +125,14 @@ def leaderboard(session: Session, scope: Scope, year: int, *, category: str, ind
     if indicator not in ind.INDICATORS:
         raise ValueError(f"indicator {indicator!r} is not one of {sorted(ind.INDICATORS)}")
     path = region(session, region_code).path if region_code else None
-    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, path, as_of or clock.today())
+    # only the category's institutions are read (issue 15: a board no longer reads the whole province's figures)
+    like_now, like_before, this_year, now_cov, _ = compared(session, scope, year, path, as_of or clock.today(),
+                                                            category=category)
     now = this_year.figures
     info = {i.id: i for i in session.execute(select(Institution).where(
         Institution.id.in_(list(now)), Institution.category == category)).scalars()}
-    paths, _ = region_paths(session)
+    paths: dict[int, str] = {i: p for i, p in session.execute(select(col(Institution.id), col(Region.path)).join(
+        Region, col(Region.id) == col(Institution.region_id)).where(col(Institution.id).in_(list(info)))).all()}
     quota_rows = [reference.quota_of(q) for q in session.execute(select(CarbonQuota).where(
         CarbonQuota.category == category, CarbonQuota.indicator == indicator)).scalars()]
     ranked, unranked = [], []

@@ -11,6 +11,7 @@ import io
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -31,6 +32,7 @@ from emc.web.charts import Series, time_chart
 from emc.web.chartscale import percent_text
 from emc.web.deps import CurrentUser, Forbidden, ScopeDep, SessionDep, require_roles
 from emc.web.i18n import Translator
+from emc.web.paging import PageNo
 from emc.web.routes.notify import after as notify_after
 from emc.web.templating import language, render
 
@@ -152,11 +154,22 @@ def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str,
 
 
 # -- pages --------------------------------------------------------------------------------------------------
+BOARD_PAGE = 50  # rows of a leaderboard or a district's institution table by default; at most BOARD_PAGE_MAX
+BOARD_PAGE_MAX = 200
+
+
 @pages.get("/carbon")
 def carbon_dashboard(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep, year: Year = None,
-                     region: Region6 = None) -> Response:
-    """The city dashboard, or a district's with a district code; HTMX gets ``{% block dashboard %}``."""
+                     region: Region6 = None, page: PageNo = 1,
+                     per_page: Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX)] = BOARD_PAGE) -> Response:
+    """The city dashboard, or a district's with a district code; HTMX gets ``{% block dashboard %}``. A district's
+    table of institutions is shown ``per_page`` rows at a time (issue 15: it listed every institution)."""
     context = _dashboard_context(session, scope, user, language(request), year, region or None)
+    rows = context["institutions"]
+    pages_ = max(1, -(-len(rows) // per_page))
+    page = min(page, pages_)
+    context.update(institutions=rows[(page - 1) * per_page:page * per_page], page=page, pages=pages_,
+                   page_query=context["query"] + (f"&per_page={per_page}" if per_page != BOARD_PAGE else ""))
     return render(request, "carbon/dashboard.html", {**context, **HELPERS}, block="dashboard")
 
 
@@ -240,8 +253,11 @@ def carbon_acknowledge(request: Request, session: SessionDep, user: CurrentUser,
 @pages.get("/carbon/leaderboards")
 def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser, scope: ScopeDep,
                         year: Year = None, category: str = "organ", indicator: str = "energy_per_area",
-                        region: Region6 = None) -> Response:
-    """Institutions of a category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者)."""
+                        region: Region6 = None, page: PageNo = 1,
+                        per_page: Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX)] = BOARD_PAGE) -> Response:
+    """Institutions of a category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者), a page of
+    ``per_page`` rows at a time, at most :data:`BOARD_PAGE_MAX` (issue 15: at 5× Wuxi the whole board was
+    261 KB); the ranks and the ranked / unranked counts are over the whole board."""
     categories = [c.value for c in InstitutionCategory]
     if category not in categories:
         category = categories[0]
@@ -251,8 +267,16 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
     y = _year(session, year, years)
     here = _region(session, scope, region or None)
     rows = standing.leaderboard(session, scope, y, category=category, indicator=indicator, region_code=here.code)
+    pages_ = max(1, -(-len(rows) // per_page))
+    page = min(page, pages_)
+    shown = rows[(page - 1) * per_page:page * per_page]
+    ranked = sum(1 for r in rows if r["complete"])
+    query = urlencode({"year": y, "category": category, "indicator": indicator, "region": here.code,
+                       **({"per_page": per_page} if per_page != BOARD_PAGE else {})})
     return render(request, "carbon/leaderboards.html", {
-        "rows": rows, "year": y, "years": years, "category": category, "categories": categories,
+        "rows": shown, "ranked": ranked, "unranked": len(rows) - ranked, "elapsed": rows[0]["elapsed"] if rows else 0,
+        "page": page, "pages": pages_, "query": query, "year": y, "years": years, "category": category,
+        "categories": categories,
         "indicator": indicator, "indicators": list(ind.INDICATORS), "unit": ind.INDICATORS[indicator][2],
         "region": here, "regions": _region_choices(session, _root(session, scope)), **HELPERS}, block="board")
 
