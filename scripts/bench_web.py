@@ -313,8 +313,8 @@ def main() -> int:
             prefix = Path(tmp) / "run"
             subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u",
                             str(args.users), "-r", str(max(1, args.users // 10)), "-t", f"{args.duration}s",
-                            "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary", "--reset-stats",
-                            "--stop-timeout", "10"], check=False, capture_output=True)
+                            "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary",
+                            "--reset-stats", "--stop-timeout", "10"], check=False, capture_output=True)
             rows = stats(prefix)
     finally:
         for proc in procs:
