@@ -33,20 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdb import EMC, cached_portfolio, fresh_database, run
+
 ROOT = Path(__file__).resolve().parent.parent
-EMC = [sys.executable, "-m", "emc.cli"]
 START = "2021-01-01"  # the readings' window: 2021–2023; contracts settle monthly from 2022-01
 MONTH_DUE = "2022-02-01"  # the day after the first settlement month: one month due per contract
 LEDGER_YEAR = "2022"
 TARGETS = {"baselines fitted": 300.0, "month settled": 60.0, "year's ledger": 60.0}
-
-
-def run(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run(list(args), env=env, input=stdin, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:6])}… failed ({done.returncode}):\n"
-                         f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return done.stdout
 
 
 def timed(*args: str, env: dict[str, str]) -> tuple[float, float, str]:
@@ -65,18 +58,6 @@ def timed(*args: str, env: dict[str, str]) -> tuple[float, float, str]:
         raise SystemExit(f"{' '.join(args[:6])}… failed ({proc.returncode}):\n{text[-2000:]}\n{problems[-2000:]}")
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return seconds, usage.ru_maxrss / 1024, (lines[-1] if lines else "")[:100]
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def spec_of(scale: float):  # type: ignore[no-untyped-def]
@@ -147,29 +128,11 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="leave the database for a look afterwards")
     args = p.parse_args()
 
-    from emc.db import head_revision
-
     name = f"emc_bench_scale_{str(args.scale).replace('.', '_')}"
     url = fresh_database(args.postgres, name)
     env = {**os.environ, "EMC_DATABASE_URL": url, "EMC_SECRET_KEY": "bench-" + "x" * 40}
-    dump = args.cache / f"{name}-{head_revision()}.dump"
-    t0 = time.perf_counter()
-    older = sorted(args.cache.glob(f"{name}-*.dump"), key=lambda p: p.stat().st_mtime)
-    if dump.exists() and not args.rebuild:
-        run(*EMC, "db", "restore", str(dump), env=env)
-        print(f"restored {dump} in {time.perf_counter() - t0:.0f} s")
-    elif older and not args.rebuild:  # the same data under an older schema: restored, then upgraded as a site would
-        run(*EMC, "db", "restore", str(older[-1]), env=env)
-        t1 = time.perf_counter()
-        run(*EMC, "db", "upgrade", env=env)
-        run(*EMC, "db", "backup", str(dump), env=env)
-        print(f"restored {older[-1].name} in {t1 - t0:.0f} s, upgraded to {head_revision()} in "
-              f"{time.perf_counter() - t1:.0f} s")
-    else:
-        print(build(url, args.scale, env))
-        args.cache.mkdir(parents=True, exist_ok=True)
-        run(*EMC, "db", "backup", str(dump), env=env)
-        print(f"built and backed up to {dump} in {time.perf_counter() - t0:.0f} s")
+    _, how = cached_portfolio(env, args.cache, name, lambda: build(url, args.scale, env), rebuild=args.rebuild)
+    print(how)
 
     run(*EMC, "factors", "load", env=env)  # the shipped factors and ledger settings (the ledger needs them)
     readings, scan = floor(url)

@@ -36,10 +36,11 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
+from benchdb import EMC, cached_portfolio, fresh_database, run
+
 import emc.wiring  # noqa: F401  (scope rules for the services the setup drives)
 
 ROOT = Path(__file__).resolve().parent.parent
-EMC = [sys.executable, "-m", "emc.cli"]
 LOCUSTFILE = '''
 import random, re
 from locust import HttpUser, between, task
@@ -122,26 +123,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
-    done = subprocess.run(list(args), env=env, input=stdin, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:5])}… failed ({done.returncode}):\n"
-                         f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return done.stdout
-
-
-def fresh_database(admin_url: str, name: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
 def settle_as_of_now(url: str) -> str:
     """Baselines fitted (process pool) and approved, ended periods drafted, older ones taken through the
     workflow: two thirds issued, of those the older half paid — the shape the issue's measurements had."""
@@ -198,16 +179,16 @@ def three_years_back() -> str:
     return add_months(clock.today().replace(day=1), -36).isoformat()
 
 
-def build(url: str, scale: float, env: dict[str, str]) -> None:
+def build(url: str, scale: float, env: dict[str, str]) -> str:
     n = lambda base: max(1, round(base * scale))  # noqa: E731
-    print(run(sys.executable, str(ROOT / "scripts" / "gen_portfolio.py"), "--db", url, "--institutions",
+    generated = (run(sys.executable, str(ROOT / "scripts" / "gen_portfolio.py"), "--db", url, "--institutions",
               str(n(415)), "--contracts", str(n(200)), "--meters", str(n(2000)), "--years", "3",
               "--start", three_years_back(), env=env).strip().splitlines()[-1])
     for user, role, extra in (("bench-manager", "manager", ["--region", "320000"]),
                               ("bench-manager2", "manager", ["--region", "320000"]),
                               ("bench-finance", "finance", ["--region", "320000"])):
         run(*EMC, "users", "add", user, "--role", role, *extra, "--password-stdin", env=env, stdin=f"bench-{user}\n")
-    print(settle_as_of_now(url))
+    return f"{generated}\n{settle_as_of_now(url)}\n{with_ledger(url, env)}"
 
 
 def with_ledger(url: str, env: dict[str, str]) -> str:
@@ -262,32 +243,16 @@ def main() -> int:
     p.add_argument("--rebuild", action="store_true", help="ignore a cached backup")
     args = p.parse_args()
 
-    from emc.db import head_revision
-
     name = f"emc_bench_web_{str(args.scale).replace('.', '_')}"
     url = fresh_database(args.postgres, name)
     env = {**os.environ, "EMC_DATABASE_URL": url, "EMC_SECRET_KEY": "bench-" + "x" * 40}
-    dump = args.cache / f"{name}-{three_years_back()}-{head_revision()}.dump"  # the data's window and schema
-    t0 = time.perf_counter()
-    older = sorted(args.cache.glob(f"{name}-{three_years_back()}-*.dump"), key=lambda p: p.stat().st_mtime)
-    if dump.exists() and not args.rebuild:
-        run(*EMC, "db", "restore", str(dump), env=env)
-        print(f"restored {dump} in {time.perf_counter() - t0:.0f} s")
-    elif older and not args.rebuild:  # the same data under an older schema: restored, then upgraded as a site would
-        run(*EMC, "db", "restore", str(older[-1]), env=env)
-        t1 = time.perf_counter()
-        run(*EMC, "db", "upgrade", env=env)
-        run(*EMC, "db", "backup", str(dump), env=env)
-        print(f"restored {older[-1].name} in {t1 - t0:.0f} s, upgraded to {head_revision()} in "
-              f"{time.perf_counter() - t1:.0f} s")
-    else:
-        build(url, args.scale, env)
-        args.cache.mkdir(parents=True, exist_ok=True)
-        run(*EMC, "db", "backup", str(dump), env=env)
-        print(f"built and backed up to {dump} in {time.perf_counter() - t0:.0f} s")
+    dump, how = cached_portfolio(env, args.cache, f"{name}-{three_years_back()}",  # the data's window
+                                 lambda: build(url, args.scale, env), rebuild=args.rebuild)
+    print(how)
     ledger = with_ledger(url, env)
-    if ledger:
-        run(*EMC, "db", "backup", str(dump), env=env)  # kept with its ledger for the next run
+    if ledger:  # a backup made before the ledger step: replaced by one with its ledger, for the next run
+        dump.unlink()
+        run(*EMC, "db", "backup", str(dump), env=env)
         print(ledger)
     print(f"ESCO user: {add_esco_user(url, env)}")
 
