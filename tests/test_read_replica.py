@@ -114,14 +114,14 @@ NO_DATABASE = {"GET /api/openapi.json", "GET /api/docs", "GET /metrics", "GET /h
 
 
 def logged_gets(app: Any) -> set[str]:
-    """Every GET route that opens a request session, named as the request log names it: by its path within its
-    router (FastAPI puts the included router's own route in the request's scope, without the /api prefix)."""
-    def walk(routes: Any) -> Iterator[str]:
+    """Every GET route that opens a request session, named as the request log names it: by its whole template,
+    the prefixes of the routers it was included under (/api) in front (emc.web.requestlog.route_template)."""
+    def walk(routes: Any, prefix: str = "") -> Iterator[str]:
         for r in routes:
             if hasattr(r, "original_router"):
-                yield from walk(r.original_router.routes)
+                yield from walk(r.original_router.routes, prefix + r.include_context.prefix)
             elif "GET" in (getattr(r, "methods", None) or ()):
-                yield f"GET {r.path}"
+                yield f"GET {prefix}{r.path}"
 
     return set(walk(app.routes)) - NO_DATABASE
 
