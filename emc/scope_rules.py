@@ -28,6 +28,7 @@ from emc.carbon.models import (
     CarbonQuotaCorrection,
     CarbonReference,
     CarbonTarget,
+    CarbonView,
     CarbonWarning,
 )
 from emc.contracts.models import Contract, ContractComponent, ContractInstitution, ContractMeter, ContractVersion
@@ -194,6 +195,13 @@ def _carbon_entries(scope: Scope) -> ColumnElement[bool]:
         clause = and_(clause, or_(col(CarbonEntry.contract_id).is_(None),
                                   col(CarbonEntry.contract_id).in_(select(col(Contract.id)).where(_contracts(scope)))))
     return clause
+
+
+@rule(CarbonView)
+def _carbon_views(scope: Scope) -> ColumnElement[bool]:
+    """Prepared figures are read by a key made from the reader's own scope (emc.carbon.prepared) and computed
+    through that scope; no user lists the table itself."""
+    return false()
 
 
 # -- import batches: by the ESCO that uploaded them, or by every meter they touch -----------------

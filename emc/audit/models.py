@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from emc.dbtypes import UTCDateTime, utcnow
@@ -13,6 +13,8 @@ class AuditEvent(SQLModel, table=True):
     """One state change. Append-only: nothing in emc updates or deletes these rows."""
 
     __tablename__ = "audit_event"
+    # the newest audited change of one kind of object in one index probe (emc.carbon.prepared's stamp)
+    __table_args__ = (Index("ix_audit_event_object_type_id", "object_type", "id"),)
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)

@@ -206,3 +206,18 @@ class CarbonWarning(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     acknowledged_by: str = Field(default="", max_length=64)
+
+
+class CarbonView(SQLModel, table=True):
+    """A prepared set of carbon figures — a dashboard's roll-up, a district's institution table, a leaderboard —
+    stored under the stamp of everything it was computed from (:mod:`emc.carbon.prepared`). Derived and
+    disposable: a row whose stamp is no longer current is computed again; deleting every row loses nothing."""
+
+    __tablename__ = "carbon_view"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # sha-256 of (view, scope key, arguments)
+    view: str = Field(max_length=32)
+    args: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # to compute it again (the refresh job)
+    fingerprint: str = Field(max_length=64)
+    computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    payload: Any = Field(sa_column=Column(JSON, nullable=False))

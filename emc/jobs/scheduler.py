@@ -56,6 +56,8 @@ JOBS: list[JobSpec] = [
     # M&V results whose data changed (imports committed or reverted, baselines and adjustments decided) computed
     # ahead of the first view, a bounded number per run (issue 15)
     JobSpec("mv-results", "emc.baselines.results:refresh_job", {"minute": "*/10"}),
+    # the carbon pages' prepared figures recomputed when what they stand on changed (also after each ledger job)
+    JobSpec("carbon-figures", "emc.carbon.jobs:prepare_figures", {"minute": "5-59/10"}),
     # reading's monthly partitions twelve months ahead, and months that landed in DEFAULT split out (PostgreSQL)
     JobSpec("reading-partitions", "emc.metering.partitions:create_ahead", {"hour": 1, "minute": 40}),
 ]

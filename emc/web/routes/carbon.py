@@ -15,12 +15,14 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Engine
 
 from emc import clock
 from emc.carbon import alerts
 from emc.carbon.core import indicators as ind
 from emc.carbon.ledger_years import ledger_years
-from emc.carbon.reads import dashboard, entries, figures, reference, standing
+from emc.carbon.prepared import prepared
+from emc.carbon.reads import dashboard, entries, figures, reference
 from emc.contracts import queries as contract_queries
 from emc.kinds import InstitutionCategory
 from emc.org import queries as org_queries
@@ -129,12 +131,13 @@ def _year_on_year(months: dict[str, dict[str, Any]], year: int, key: str, labels
 
 
 def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str, year: int | None,
-                       region: str | None) -> dict[str, Any]:
+                       region: str | None, writer: Engine) -> dict[str, Any]:
     years = ledger_years(session)
     y = _year(session, year, years)
     root = _root(session, scope)
     here = _region(session, scope, region)
-    data = dashboard.city_dashboard(session, scope, region_code=here.code, year=y)
+    data = dashboard.city_dashboard(session, scope, region_code=here.code, year=y, prepared=prepared(
+        session, scope, "dashboard", writer=writer, region=here.code, year=y))
     tr = Translator(lang)
     months = {m["month"]: m for m in data["months"]}
     label = (tr("carbon.this_year", year=y), tr("carbon.last_year", year=y - 1))
@@ -146,7 +149,8 @@ def _dashboard_context(session: SessionDep, scope: Scope, user: User, lang: str,
               "co2_scope2_t": _t(f["co2_scope2_kg"]), "water_m3": _d(f["water_m3"]),
               "savings_tce": _t(f["savings_kgce"]), "savings_tco2": _t(f["savings_kgco2"]),
               "pv_kwh": _d(f["pv_kwh"]), "institutions": data["region"]["institutions"]}
-    institutions = [] if data["districts"] else figures.statistics_rows(session, scope, y, region_code=here.code)
+    institutions = [] if data["districts"] else prepared(session, scope, "institutions", writer=writer,
+                                                        region=here.code, year=y)
     return {"d": data, "year": y, "years": years if y in years else sorted([*years, y], reverse=True),
             "region": here, "root": root, "crumbs": _crumbs(session, root, here),
             "regions": _region_choices(session, root), "totals": totals, "charts": charts,
@@ -164,7 +168,8 @@ def carbon_dashboard(request: Request, session: SessionDep, user: CurrentUser, s
                      per_page: Annotated[int, Query(ge=1, le=BOARD_PAGE_MAX)] = BOARD_PAGE) -> Response:
     """The city dashboard, or a district's with a district code; HTMX gets ``{% block dashboard %}``. A district's
     table of institutions is shown ``per_page`` rows at a time (issue 15: it listed every institution)."""
-    context = _dashboard_context(session, scope, user, language(request), year, region or None)
+    context = _dashboard_context(session, scope, user, language(request), year, region or None,
+                                 request.app.state.engine)
     rows = context["institutions"]
     pages_ = max(1, -(-len(rows) // per_page))
     page = min(page, pages_)
@@ -266,7 +271,8 @@ def carbon_leaderboards(request: Request, session: SessionDep, user: CurrentUser
     years = ledger_years(session)
     y = _year(session, year, years)
     here = _region(session, scope, region or None)
-    rows = standing.leaderboard(session, scope, y, category=category, indicator=indicator, region_code=here.code)
+    rows = prepared(session, scope, "leaderboard", writer=request.app.state.engine, year=y, category=category,
+                    indicator=indicator, region=here.code)
     pages_ = max(1, -(-len(rows) // per_page))
     page = min(page, pages_)
     shown = rows[(page - 1) * per_page:page * per_page]

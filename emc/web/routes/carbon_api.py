@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from emc import clock
 from emc.carbon.core import indicators as ind
+from emc.carbon.prepared import prepared
 from emc.carbon.reads import dashboard, entries, figures, reference, standing
+from emc.kinds import InstitutionCategory
 from emc.org.scope import Scope
 from emc.web.deps import ScopeDep, SessionDep
 from emc.web.paging import PageNo
@@ -117,14 +119,18 @@ def api_warnings(session: SessionDep, scope: ScopeDep, year: int | None = None, 
 
 
 @router.get("/leaderboards")
-def api_leaderboard(session: SessionDep, scope: ScopeDep, category: str, year: Year = None,
+def api_leaderboard(request: Request, session: SessionDep, scope: ScopeDep, category: str, year: Year = None,
                     indicator: str = "energy_per_area", region: Region = None,
                     limit: Annotated[int | None, Query(ge=1, le=1000)] = None) -> list[dict[str, Any]]:
     """Institutions of one category ranked by an intensity, lowest first (能效领跑者 / 水效领跑者)."""
     if indicator not in ind.INDICATORS:
         raise HTTPException(status_code=422, detail=f"indicator {indicator!r}: one of {sorted(ind.INDICATORS)}")
-    return standing.leaderboard(session, scope, _year(year), category=category, indicator=indicator,
-                               region_code=region, limit=limit)
+    categories = [c.value for c in InstitutionCategory]
+    if category not in categories:
+        raise HTTPException(status_code=422, detail=f"category {category!r}: one of {categories}")
+    rows = prepared(session, scope, "leaderboard", writer=request.app.state.engine, year=_year(year),
+                    category=category, indicator=indicator, region=region)
+    return rows[:limit] if limit else rows
 
 
 @router.get("/statistics")
@@ -135,7 +141,11 @@ def api_statistics(session: SessionDep, scope: ScopeDep, year: Year = None, regi
 
 
 @router.get("/dashboard")
-def api_dashboard(session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
+def api_dashboard(request: Request, session: SessionDep, scope: ScopeDep, year: Year = None, region: Region = None,
                   as_of: date | None = None) -> dict[str, Any]:
-    """Everything the city (or district) dashboard shows, in one call."""
-    return dashboard.city_dashboard(session, scope, region_code=_region(scope, region), year=_year(year), as_of=as_of)
+    """Everything the city (or district) dashboard shows, in one call (as of today: prepared figures; as of
+    another day: computed for it)."""
+    code, y = _region(scope, region), _year(year)
+    figures_ = None if as_of else prepared(session, scope, "dashboard", writer=request.app.state.engine,
+                                           region=code, year=y)
+    return dashboard.city_dashboard(session, scope, region_code=code, year=y, as_of=as_of, prepared=figures_)
