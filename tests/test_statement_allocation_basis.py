@@ -119,6 +119,12 @@ def test_measured_use_counts_main_meters_in_the_canonical_unit_and_part_of_an_ed
         ("T-B", Decimal("2000.0"), "kWh", Decimal("44.44"), Decimal("400.00")),
         ("T-C", Decimal("1500.0"), "kWh", Decimal("33.33"), Decimal("300.00"))]
     assert split.rule == "measured_use:electricity" and "用电量" in split.basis and split.problem == ""
+    # a span inside readings: each reading spanning it counts by its days inside (C's bill: 5 of its 31 days)
+    inner = allocation.metered_use(session, contract.id, "electricity", date(2024, 6, 5), date(2024, 6, 10))
+    assert inner == {ids["T-A"]: Decimal("133.3"), ids["T-B"]: Decimal("333.3"), ids["T-C"]: Decimal("500.0")}
+    # readings across both edges at once: A's first half from its 6th day, its second half to its 4th
+    both = allocation.metered_use(session, contract.id, "electricity", date(2024, 6, 10), date(2024, 6, 20))
+    assert both == {ids["T-A"]: Decimal("320.0"), ids["T-B"]: Decimal("666.7"), ids["T-C"]: Decimal("600.0")}
 
 
 def test_baseline_use_and_fixed_shares(group: tuple) -> None:

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlmodel import Session, col
 
 from emc.config import get_settings
@@ -80,18 +80,29 @@ def metered_use(session: Session, contract_id: int, utility: str, start: date, e
     unit: readings inside the span whole, a reading across its edge in proportion to its time inside."""
     tz = ZoneInfo(get_settings().timezone)
     lo, hi = datetime.combine(start, time(), tz), datetime.combine(end, time(), tz)
-    meters = (select(col(Meter.institution_id), col(Meter.unit))
-              .join(ContractMeter, col(ContractMeter.meter_id) == Meter.id)
-              .join(Reading, col(Reading.meter_id) == Meter.id)
-              .where(col(ContractMeter.contract_id) == contract_id, col(Meter.utility) == utility,
-                     col(Meter.sub_item) == "total"))
+    group = (select(col(Meter.id)).join(ContractMeter, col(ContractMeter.meter_id) == Meter.id)
+             .where(col(ContractMeter.contract_id) == contract_id, col(Meter.utility) == utility,
+                    col(Meter.sub_item) == "total"))
+    meters = (select(col(Meter.institution_id), col(Meter.unit)).join(Reading, col(Reading.meter_id) == Meter.id)
+              .where(col(Meter.id).in_(group)))
+    start_col = col(Reading.period_start)
+    # every bound on period_start explicit: on PostgreSQL the readings are partitioned by it (docs/scale.md)
     inside = session.execute(meters.add_columns(func.sum(col(Reading.value)))
-                             .where(col(Reading.period_start) >= lo, col(Reading.period_end) <= hi)
+                             .where(start_col >= lo, start_col < hi, col(Reading.period_end) <= hi)
                              .group_by(col(Meter.institution_id), col(Meter.unit))).all()
-    edges = meters.add_columns(col(Reading.value), col(Reading.period_start), col(Reading.period_end))
-    across = session.execute(edges.where(
-        col(Reading.period_start) < hi, col(Reading.period_end) > lo,
-        (col(Reading.period_start) < lo) | (col(Reading.period_end) > hi))).all()
+    edges = meters.add_columns(col(Reading.value), start_col, col(Reading.period_end))
+    # across the end: starts inside, ends after it
+    across = session.execute(edges.where(start_col >= lo, start_col < hi, col(Reading.period_end) > hi)).all()
+    # across the start: a meter's readings do not overlap (the import refuses overlaps), so only its last
+    # reading starting before the span can reach into it — found by one index probe per meter, where "every
+    # reading starting before the span and ending after its start" read all of a meter's history
+    last_before = (select(start_col).where(col(Reading.meter_id) == Meter.id, start_col < lo)
+                   .order_by(start_col.desc()).limit(1).correlate(Meter).scalar_subquery())
+    firsts = [tuple(r) for r in session.execute(select(col(Meter.id), last_before).where(col(Meter.id).in_(group)))
+              if r[1] is not None]
+    if firsts:
+        across += session.execute(edges.where(tuple_(col(Reading.meter_id), start_col).in_(firsts),
+                                              col(Reading.period_end) > lo)).all()
     raw: dict[tuple[int, str], float] = defaultdict(float)
     for institution, unit, value in inside:
         raw[(institution, unit)] += float(value or 0)
