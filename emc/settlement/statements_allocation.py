@@ -92,7 +92,7 @@ def metered_use(session: Session, contract_id: int, utility: str, start: date, e
                              .group_by(col(Meter.institution_id), col(Meter.unit))).all()
     edges = meters.add_columns(col(Reading.value), start_col, col(Reading.period_end))
     # across the end: starts inside, ends after it
-    across = session.execute(edges.where(start_col >= lo, start_col < hi, col(Reading.period_end) > hi)).all()
+    across = list(session.execute(edges.where(start_col >= lo, start_col < hi, col(Reading.period_end) > hi)))
     # across the start: a meter's readings do not overlap (the import refuses overlaps), so only its last
     # reading starting before the span can reach into it — found by one index probe per meter, where "every
     # reading starting before the span and ending after its start" read all of a meter's history
@@ -102,7 +102,7 @@ def metered_use(session: Session, contract_id: int, utility: str, start: date, e
               if r[1] is not None]
     if firsts:
         across += session.execute(edges.where(tuple_(col(Reading.meter_id), start_col).in_(firsts),
-                                              col(Reading.period_end) > lo)).all()
+                                              col(Reading.period_end) > lo))
     raw: dict[tuple[int, str], float] = defaultdict(float)
     for institution, unit, value in inside:
         raw[(institution, unit)] += float(value or 0)
