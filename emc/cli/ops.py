@@ -81,6 +81,25 @@ def db_partitions(ahead: Annotated[int, typer.Option(min=0, help="months after t
                f"{report.moved_out_of_default} readings moved out of DEFAULT; reading has {count} partitions")
 
 
+@db_app.command("prepare")
+def db_prepare(limit: Annotated[int, typer.Option(min=1, help="at most this many of each kind")] = 100_000) -> None:
+    """Compute now the figures pages read prepared — M&V results whose data changed, the carbon views whose
+    inputs moved and the province's default views — which the scheduler's mv-results and carbon-figures jobs
+    otherwise catch up on a bounded number at a time (after a restore, an upgrade or a bulk load)."""
+    from sqlmodel import Session
+
+    from emc.baselines import results
+    from emc.carbon import prepared
+
+    engine = migrated_engine()
+    with Session(engine) as session:
+        mv = results.refresh(session, writer=engine, limit=limit).as_dict()
+    with Session(engine) as session:
+        carbon = prepared.refresh(session, writer=engine, limit=limit)
+    typer.echo(f"M&V results: {mv['computed']:,} computed of {mv['checked']:,} checked; carbon views: "
+               f"{carbon['computed']:,} computed ({carbon['stale']:,} were stale)")
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's revision and the one this code needs."""
