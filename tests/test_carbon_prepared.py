@@ -7,6 +7,9 @@ added) — and a district manager never reads figures prepared for another distr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -15,10 +18,11 @@ from typing import Any
 import pytest
 from conftest import LiveServer, _fresh_url, build_demo_db
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 from test_web import login
 
+from emc.baselines import results
 from emc.carbon import ledger, loading, prepared
 from emc.carbon.models import CarbonEntry, CarbonView
 from emc.carbon.reads import dashboard, standing
@@ -148,3 +152,20 @@ def test_the_refresh_job_recomputes_what_changed_and_prepares_the_defaults(serve
         assert any(v == "dashboard" and a["region"] == top and a["scope"] == {} for v, a, _ in rows)
         again = prepared.refresh(s, writer=server.engine)
         assert again == {"stale": 0, "computed": 0, "left": 0}  # nothing changed: no work
+
+
+def test_emc_db_prepare_computes_what_pages_read_prepared(server: LiveServer) -> None:
+    """The operator's command after a restore: every M&V result and carbon view current afterwards."""
+    with session_scope(server.engine) as s:
+        s.execute(delete(CarbonView))
+    env = {**os.environ, "EMC_DATABASE_URL": server.db_url}
+    done = subprocess.run([sys.executable, "-m", "emc.cli", "db", "prepare"], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "carbon views:" in done.stdout and "M&V results:" in done.stdout
+    with Session(server.engine) as s:
+        current = prepared.stamp(s)
+        views = s.execute(select(CarbonView.fingerprint)).scalars().all()
+        assert views and set(views) == {current}
+        assert prepared.refresh(s, writer=server.engine)["computed"] == 0
+        assert results.refresh(s, writer=server.engine).computed == 0  # every M&V result stored and current
