@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from emc import clock
@@ -22,14 +23,17 @@ def settle(
     today: Annotated[str | None, typer.Option(help="as if today were YYYY-MM-DD (with --due)")] = None,
     check: Annotated[bool, typer.Option("--check", help="check the money ledger's invariants (nets to zero, "
                                         "each posting once, payments in force); exit 1 on any")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="with --due on PostgreSQL: contracts drafted by this many "
+                                         "processes at once (default 1)")] = 1,
     as_json: JsonOpt = False,
 ) -> None:
     """Draft settlements: one contract period, or everything due (the scheduler's job, by hand)."""
-    with session_scope(migrated_engine()) as session:
+    engine = migrated_engine()
+    with session_scope(engine) as session:
         if check:
             _check_ledger(session, as_json)
         elif due:
-            _draft_due(session, today, as_json)
+            _draft_due(session, engine, today, as_json, workers)
         elif not contract or not period:
             fail("give CONTRACT and --period YYYY-MM, or --due")
         else:
@@ -46,10 +50,13 @@ def _check_ledger(session: Session, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _draft_due(session: Session, today: str | None, as_json: bool) -> None:
-    from emc.settlement import corrections, drafting
+def _draft_due(session: Session, engine: Engine, today: str | None, as_json: bool, workers: int) -> None:
+    from emc.jobs.drafting_pool import run_due_pooled
+    from emc.settlement import corrections
 
-    report = drafting.run_due(session, date.fromisoformat(today) if today else clock.today(), actor="cli")
+    # the drafting commits contract by contract on its own connections; the flags and inboxes follow here
+    report = run_due_pooled(engine, date.fromisoformat(today) if today else clock.today(), actor="cli",
+                            workers=workers)
     flagged = corrections.flag_changed(session)
     _notify(session, report.created + flagged)
     out = {**report.as_dict(), "flagged": flagged}

@@ -224,7 +224,8 @@ class DueReport:
         return {"created": self.created, "waiting": self.waiting}
 
 
-def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -> DueReport:
+def run_due(session: Session, today: date, *, actor: User | str = "scheduler",
+            contracts: list[int] | None = None, record_waiting: bool = True) -> DueReport:
     """Draft every contract period that has ended by ``today`` and has no settlement, in order, stopping at a
     contract's first period whose data is incomplete (recorded as a warning to retry, never half-settled).
 
@@ -232,10 +233,16 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
     portfolio never holds the database (SQLite's single writer) for longer than one contract, and a crash
     loses only the contract in hand, which the next run drafts again (one settlement per period, by key).
     Within the contract's transaction its audit events are collected and written with one insert, and its
-    waiting periods are only replaced where it had or has any (no statement per contract for nothing)."""
+    waiting periods are only replaced where it had or has any (no statement per contract for nothing).
+
+    ``contracts``: only these (a share of the portfolio, emc.jobs.drafting_pool); ``record_waiting``: write the
+    run's one audit record of what waits (the pool writes it once for all its shares)."""
     report = DueReport()
     had_waits = set(session.execute(select(col(SettlementWait.contract_id)).distinct()).scalars())
-    for contract in session.execute(select(Contract).order_by(Contract.code)).scalars().all():
+    chosen = select(Contract).order_by(Contract.code)
+    if contracts is not None:
+        chosen = chosen.where(col(Contract.id).in_(contracts))
+    for contract in session.execute(chosen).scalars().all():
         try:
             versions = terms(session, contract)
         except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
@@ -275,10 +282,16 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler") -
             _record_waits(session, contract, waits)
         audit.write(session, events)
         session.commit()
+    if record_waiting:
+        record_waits(session, report, actor)
+    return report
+
+
+def record_waits(session: Session, report: DueReport, actor: User | str) -> None:
+    """The run's one audit record of the periods waiting for data (none when nothing waits)."""
     if report.waiting:
         audit.record(session, actor=actor, action="settlement.waiting", object_type="job", object_id="settle-due",
                      after={"waiting": report.waiting[:50], "created": len(report.created)})
-    return report
 
 
 def _due_period(session: Session, contract: Contract, versions: list[TermsVersion], period: Period,
