@@ -214,7 +214,7 @@ class RefreshReport:
         return {"checked": self.checked, "computed": self.computed, "left": self.left}
 
 
-def refresh(session: Session, *, writer: Engine, limit: int = 20) -> RefreshReport:
+def refresh(session: Session, *, writer: Engine, limit: int = 200) -> RefreshReport:
     """Compute and store the results whose fingerprint changed since they were stored (at most ``limit`` per
     run; the rest wait for the next run), so the first view after an import or a decision reads a stored
     result. A pair is refreshed once it has been viewed (it has a stored result) or when its baseline was
