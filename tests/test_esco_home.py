@@ -26,7 +26,8 @@ from test_web import login
 
 from emc.audit.models import AuditEvent
 from emc.contracts.models import Contract, ContractMeter
-from emc.metering.models import ImportBatch, Meter, Reading
+from emc.metering import totals
+from emc.metering.models import ImportBatch, Meter, MeterMonthTotal, Reading
 from emc.org.models import User
 from emc.settlement.models import Settlement
 
@@ -129,6 +130,8 @@ def test_the_home_counts_missing_days_per_meter(demo_server: LiveServer) -> None
             for h in range(24):
                 start = yesterday - timedelta(days=back) + timedelta(hours=h)
                 s.add(Reading(meter_id=sparse.id, period_start=start, period_end=start + timedelta(hours=1), value=1))
+        s.flush()
+        totals.refresh(s, [sparse.id])  # the monthly totals, as every writer of readings keeps them
         s.commit()
         made = [sparse.id, empty.id]
     try:
@@ -145,6 +148,7 @@ def test_the_home_counts_missing_days_per_meter(demo_server: LiveServer) -> None
 def _drop_meters(server: LiveServer, ids: list[int]) -> None:
     with Session(server.engine) as s:
         s.execute(delete(Reading).where(Reading.meter_id.in_(ids)))  # type: ignore[attr-defined]
+        s.execute(delete(MeterMonthTotal).where(MeterMonthTotal.meter_id.in_(ids)))  # type: ignore[attr-defined]
         s.execute(delete(ContractMeter).where(ContractMeter.meter_id.in_(ids)))  # type: ignore[attr-defined]
         s.execute(delete(Meter).where(Meter.id.in_(ids)))  # type: ignore[attr-defined]
         s.commit()
@@ -353,3 +357,35 @@ def test_the_home_fits_a_phone_and_a_desktop(browser, sqlite_demo_server: LiveSe
         page.wait_for_url(re.compile(r".*/settlements\?status=paid$"))
     finally:
         context.close()
+
+
+def test_the_gaps_equal_a_day_by_day_fold_of_every_reading(demo_server: LiveServer) -> None:
+    """The home's counts (one-day readings counted by the database, bills folded day by day, the last day from
+    the monthly totals) equal the plain fold over every reading of every meter: bills, hourly and daily
+    meters of the whole demo, as the installation, and as each ESCO."""
+    from emc import clock
+    from emc.metering import gaps as gaps_
+    from emc.org.scope import Scope
+
+    today, zone = clock.today(), ZoneInfo("Asia/Shanghai")
+    first = today - timedelta(days=gaps_.WINDOW_DAYS)
+    with Session(demo_server.engine) as s:
+        scopes = [Scope.everything()] + [Scope.of(s, s.exec(select(User).where(User.username == name)).one())
+                                         for name in ("esco", "esco2")]
+        for scope in scopes:
+            got = {g.code: (g.last_day, g.missing_days) for g in gaps_.data_gaps(s, scope, today)}
+            meters = {m.id: m.code for m in s.exec(select(Meter).where(scope.meters()))}
+            assert set(got) == set(meters.values()) and meters
+            days: dict[int, set[date]] = {m: set() for m in meters}
+            last: dict[int, date] = {}
+            for meter_id, start, end in s.execute(select(Reading.meter_id, Reading.period_start, Reading.period_end)
+                                                  .where(Reading.meter_id.in_(list(meters)))).all():  # type: ignore[attr-defined]
+                a = start.astimezone(zone).date()
+                b = (end - timedelta(microseconds=1)).astimezone(zone).date()
+                last[meter_id] = max(last.get(meter_id, b), b)
+                day = max(a, first)
+                while day <= min(b, today - timedelta(days=1)):
+                    days[meter_id].add(day)
+                    day += timedelta(days=1)
+            expected = {code: (last.get(m), gaps_.WINDOW_DAYS - len(days[m])) for m, code in meters.items()}
+            assert got == expected
