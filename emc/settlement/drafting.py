@@ -243,48 +243,57 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler",
     if contracts is not None:
         chosen = chosen.where(col(Contract.id).in_(contracts))
     for contract in session.execute(chosen).scalars().all():
-        try:
-            versions = terms(session, contract)
-        except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
-            report.waiting.append(f"{contract.code}: {exc}")
-            continue
-        due = [p for p in periods_of(session, contract) if p.end <= today]
-        done = {(r.period_start, r.period_end): r for r in session.execute(select(Settlement).where(
-            Settlement.contract_id == contract.id, Settlement.kind == "period", Settlement.version == 1)).scalars()}
-        # still-draft settlements are recomputed from today's data: a draft written before a correction, a late
-        # bill or a fix in the engine would otherwise stay wrong until someone opens it
-        todo = [p for p in due
-                if (p.start, p.end) not in done or done[(p.start, p.end)].status == SettlementStatus.draft]
-        cache = _reporting_cache(session, contract, versions, todo)
-        carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
-        waits: list[SettlementWait] = []
-        events: Events = []
-        for i, period in enumerate(todo):
-            kept = len(events)
-            try:
-                savepoint = session.begin_nested()
-                state = carried[1] if carried and carried[0] == period.start else None
-                rows = _due_period(session, contract, versions, period, done.get((period.start, period.end)),
-                                   report, actor=actor, cache=cache, state=state, events=events)
-                savepoint.commit()
-                carried = (period.end, SettlementState.from_dict(rows[0].state_after) if rows[0].state_after
-                           else SettlementState())
-            except IncompleteData as exc:
-                savepoint.rollback()
-                del events[kept:]  # what the rolled-back period drafted is not in the trail either
-                report.waiting.append(str(exc))
-                waits = [SettlementWait(contract_id=contract.id, period_start=p.start, period_end=p.end,
-                                        reason=exc.reason if p is period else "earlier_period",
-                                        detail=(str(exc) if p is period else period.label)[:500])
-                         for p in todo[i:]]
-                break
-        if waits or contract.id in had_waits:
-            _record_waits(session, contract, waits)
-        audit.write(session, events)
-        session.commit()
+        _draft_contract(session, contract, today, report, had_waits, actor)
     if record_waiting:
         record_waits(session, report, actor)
     return report
+
+
+def _draft_contract(session: Session, contract: Contract, today: date, report: DueReport, had_waits: set[int],
+                    actor: User | str) -> None:
+    """One contract's due periods, in order, in one transaction (committed here); stops at the first period
+    whose data is incomplete and records it and the periods behind it as waiting."""
+    assert contract.id is not None  # a stored contract
+    try:
+        versions = terms(session, contract)
+    except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
+        report.waiting.append(f"{contract.code}: {exc}")
+        return
+    due = [p for p in periods_of(session, contract) if p.end <= today]
+    done = {(r.period_start, r.period_end): r for r in session.execute(select(Settlement).where(
+        col(Settlement.contract_id) == contract.id, col(Settlement.kind) == "period",
+        col(Settlement.version) == 1)).scalars()}
+    # still-draft settlements are recomputed from today's data: a draft written before a correction, a late
+    # bill or a fix in the engine would otherwise stay wrong until someone opens it
+    todo = [p for p in due
+            if (p.start, p.end) not in done or done[(p.start, p.end)].status == SettlementStatus.draft]
+    cache = _reporting_cache(session, contract, versions, todo)
+    carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
+    waits: list[SettlementWait] = []
+    events: Events = []
+    for i, period in enumerate(todo):
+        kept = len(events)
+        try:
+            savepoint = session.begin_nested()
+            state = carried[1] if carried and carried[0] == period.start else None
+            rows = _due_period(session, contract, versions, period, done.get((period.start, period.end)),
+                               report, actor=actor, cache=cache, state=state, events=events)
+            savepoint.commit()
+            carried = (period.end, SettlementState.from_dict(rows[0].state_after) if rows[0].state_after
+                       else SettlementState())
+        except IncompleteData as exc:
+            savepoint.rollback()
+            del events[kept:]  # what the rolled-back period drafted is not in the trail either
+            report.waiting.append(str(exc))
+            waits = [SettlementWait(contract_id=contract.id, period_start=p.start, period_end=p.end,
+                                    reason=exc.reason if p is period else "earlier_period",
+                                    detail=(str(exc) if p is period else period.label)[:500])
+                     for p in todo[i:]]
+            break
+    if waits or contract.id in had_waits:
+        _record_waits(session, contract, waits)
+    audit.write(session, events)
+    session.commit()
 
 
 def record_waits(session: Session, report: DueReport, actor: User | str) -> None:
