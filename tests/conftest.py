@@ -172,16 +172,16 @@ class LiveServer:
         self.read_engine.dispose()
 
 
-_DEMO_TEMPLATES: dict[str, str] = {}  # server → the demo built once this session (a file, or a database name)
+_DEMO_TEMPLATES: dict[str, str] = {}  # server and size → the demo built once this session (a file, or a database name)
 
 
-def _build_demo(url: str) -> None:
+def _build_demo(url: str, synthetic_contracts: int) -> None:
     from emc.demo.build import build_demo
 
     engine = make_engine(url)
     upgrade(engine)
     # settle=False: the tests take baselines and settlements through the workflow themselves
-    for _ in build_demo(engine, synthetic_contracts=12, settle=False):
+    for _ in build_demo(engine, synthetic_contracts=synthetic_contracts, settle=False):
         pass
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
@@ -189,23 +189,24 @@ def _build_demo(url: str) -> None:
     engine.dispose()
 
 
-def build_demo_db(url: str) -> None:
-    """The demo (the examples, 12 synthetic contracts and the demo users; nothing settled) at ``url``, which
-    names a fresh database. Built once per backend and test session (11 s on SQLite, 38 s on PostgreSQL), then
-    copied: the file on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL — the same bytes a build gives
-    (the demo is deterministic for a given day), in a second or two."""
+def build_demo_db(url: str, synthetic_contracts: int = 12) -> None:
+    """The demo (the examples, ``synthetic_contracts`` synthetic ones and the demo users; nothing settled) at
+    ``url``, which names a fresh database. Built once per server, size and test session (11 s on SQLite, 38 s
+    on PostgreSQL with 12), then copied: the file on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL —
+    the same bytes a build gives (the demo is deterministic for a given day), in a second or two."""
     target = make_url(url)
     backend = target.get_backend_name()
-    server = target.set(database="").render_as_string(hide_password=False)  # SQLite: "sqlite://"
+    # per server (SQLite: "sqlite://") and size
+    server = f'{target.set(database="").render_as_string(hide_password=False)}#{synthetic_contracts}'
     if server not in _DEMO_TEMPLATES:
         if backend == "sqlite":
             built = Path(os.path.dirname(target.database or ".")) / f"demo-template-{uuid.uuid4().hex[:8]}.db"
-            _build_demo(f"sqlite:///{built}")
+            _build_demo(f"sqlite:///{built}", synthetic_contracts)
             _DEMO_TEMPLATES[server] = str(built)
         else:
             name = f"emc_demo_tpl_{uuid.uuid4().hex[:10]}"
             _admin(url, f'CREATE DATABASE "{name}"')
-            _build_demo(target.set(database=name).render_as_string(hide_password=False))
+            _build_demo(target.set(database=name).render_as_string(hide_password=False), synthetic_contracts)
             _DEMO_TEMPLATES[server] = name
             _PG_DEMO_TEMPLATES.append((url, name))
     if backend == "sqlite":

@@ -38,13 +38,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer, PostgresServer, _fresh_url, screenshot
+from conftest import LiveServer, PostgresServer, _fresh_url, build_demo_db, screenshot
 from sqlmodel import Session, col, select
 from test_statement_allocation import ROW, D, pdftotext
 
 from emc import clock
 from emc.config import get_settings
-from emc.db import make_engine, upgrade
+from emc.db import make_engine
 from emc.metering.models import Meter, Reading
 
 pytestmark = pytest.mark.browser
@@ -89,10 +89,8 @@ def month(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     from emc.demo.build import build_demo
 
     url = _fresh_url(request.param, tmp_path_factory.mktemp("month-end"), sqlite_template, postgres)
+    build_demo_db(url, synthetic_contracts=0)  # data and users, nothing settled yet
     engine = make_engine(url)
-    upgrade(engine)
-    for _ in build_demo(engine, synthetic_contracts=0, settle=False):  # data and users, nothing settled yet
-        pass
     start = (clock.today().replace(day=1) - timedelta(days=1)).replace(day=1)
     bills = _withhold_bills(url, start)
     for _ in build_demo(engine, synthetic_contracts=0, settle=True):  # idempotent: now baselines and settlements

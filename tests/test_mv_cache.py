@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import LiveServer, PostgresServer, _fresh_url
+from conftest import LiveServer, PostgresServer, _fresh_url, build_demo_db
 from sqlalchemy import delete, event, select
 from sqlmodel import Session
 from test_web import login
@@ -22,7 +22,7 @@ from emc.baselines import results, service
 from emc.baselines.fingerprint import result_fingerprint
 from emc.baselines.models import Baseline, MVResult
 from emc.contracts.models import Contract
-from emc.db import make_engine, session_scope, upgrade
+from emc.db import make_engine, session_scope
 from emc.org.models import User
 from emc.org.scope import Scope
 
@@ -34,13 +34,9 @@ YX_ELECTRICITY = f"/contracts/{YX}/mv?utility=electricity"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path,
            postgres: PostgresServer | None) -> Iterator[LiveServer]:
-    from emc.demo.build import build_demo
-
     url = _fresh_url(request.param, tmp_path_factory.mktemp("mv-cache"), sqlite_template, postgres)
+    build_demo_db(url, synthetic_contracts=0)
     engine = make_engine(url)
-    upgrade(engine)
-    for _ in build_demo(engine, synthetic_contracts=0, settle=False):
-        pass
     with session_scope(engine) as session:
         for code, utility in ((WX, "water"), (YX, "electricity")):
             contract = session.execute(select(Contract).where(Contract.code == code)).scalar_one()
