@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from emc.contracts.models import Contract, ContractInstitution, ContractMeter
+from emc.dbtypes import epoch_us
 from emc.errors import DomainError
 from emc.metering.models import Meter, Reading, WeatherObservation, WeatherStation
 from emc.org.models import Institution
@@ -73,30 +74,35 @@ def readings_frame(session: Session, meters: list[Meter], start: date, end: date
     lo, hi = _bounds(start, end, tz)
     since = [Reading.period_start >= lo - timedelta(days=BILL_REACH_DAYS), Reading.period_end > lo] if overlapping \
         else [Reading.period_start >= lo]
-    rows = session.execute(select(Reading.meter_id, Reading.period_start, Reading.period_end, Reading.value)
+    rows = session.execute(select(Reading.meter_id, epoch_us(Reading.period_start), epoch_us(Reading.period_end),
+                                  Reading.value)
                            .where(Reading.meter_id.in_([m.id for m in meters]), *since,
                                   Reading.period_start < hi)
                            # one order whatever the physical layout (monthly partitions on PostgreSQL): float
                            # sums downstream come out the same on every run and both databases
                            .order_by(col(Reading.meter_id), col(Reading.period_start))).all()
-    frame = pd.DataFrame(rows, columns=["meter_id", "start", "end", "value"])
+    frame = pd.DataFrame.from_records(rows, columns=["meter_id", "start", "end", "value"])
     if len(frame):
-        frame["start"] = pd.to_datetime(frame["start"], utc=True).dt.tz_convert(tz)
-        frame["end"] = pd.to_datetime(frame["end"], utc=True).dt.tz_convert(tz)
+        frame["start"] = _local(frame["start"], tz)
+        frame["end"] = _local(frame["end"], tz)
     return frame
+
+
+def _local(us: pd.Series, tz: ZoneInfo) -> pd.Series:
+    """Epoch microseconds (:class:`emc.dbtypes.epoch_us`) as local aware timestamps."""
+    return pd.to_datetime(us.astype("int64"), unit="us", utc=True).dt.tz_convert(tz)
 
 
 def temperature_series(session: Session, station: str, start: date, end: date, tz: ZoneInfo) -> pd.Series:
     lo, hi = _bounds(start - timedelta(days=40), end + timedelta(days=1), tz)
-    rows = session.execute(select(WeatherObservation.period_start, WeatherObservation.period_end,
-                                  WeatherObservation.temperature_c)
+    rows = session.execute(select(epoch_us(WeatherObservation.period_start), WeatherObservation.temperature_c)
                            .join(WeatherStation, WeatherStation.id == WeatherObservation.station_id)
                            .where(WeatherStation.code == station, WeatherObservation.period_start >= lo,
                                   WeatherObservation.period_start < hi)).all()
     if not rows:
         raise SeriesError(f"no weather data for station {station} between {start} and {end}; import it first")
-    frame = pd.DataFrame(rows, columns=["start", "end", "t"])
-    frame["day"] = pd.to_datetime(frame["start"], utc=True).dt.tz_convert(tz).dt.normalize().dt.tz_localize(None)
+    frame = pd.DataFrame.from_records(rows, columns=["start", "t"])
+    frame["day"] = _local(frame["start"], tz).dt.normalize().dt.tz_localize(None)
     return frame.groupby("day")["t"].mean().sort_index()
 
 

@@ -21,6 +21,7 @@ from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.money import fen
 from emc.org.models import User
+from emc.settlement import draft_stamp
 from emc.settlement.core import engine
 from emc.settlement.core.controls import SettlementError
 from emc.settlement.core.inputs import TermsVersion
@@ -259,14 +260,8 @@ def _draft_contract(session: Session, contract: Contract, today: date, report: D
     except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
         report.waiting.append(f"{contract.code}: {exc}")
         return
-    due = [p for p in periods_of(session, contract) if p.end <= today]
-    done = {(r.period_start, r.period_end): r for r in session.execute(select(Settlement).where(
-        col(Settlement.contract_id) == contract.id, col(Settlement.kind) == "period",
-        col(Settlement.version) == 1)).scalars()}
-    # still-draft settlements are recomputed from today's data: a draft written before a correction, a late
-    # bill or a fix in the engine would otherwise stay wrong until someone opens it
-    todo = [p for p in due
-            if (p.start, p.end) not in done or done[(p.start, p.end)].status == SettlementStatus.draft]
+    stamp = draft_stamp.inputs_stamp(session, contract)
+    done, todo = _to_draft(session, contract, today, stamp)
     cache = _reporting_cache(session, contract, versions, todo)
     carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
     waits: list[SettlementWait] = []
@@ -292,8 +287,27 @@ def _draft_contract(session: Session, contract: Contract, today: date, report: D
             break
     if waits or contract.id in had_waits:
         _record_waits(session, contract, waits)
+    if done or todo:  # its drafts (those kept, and those drafted now) are computed from the inputs stamped
+        draft_stamp.store(session, contract, stamp)
     audit.write(session, events)
     session.commit()
+
+
+def _to_draft(session: Session, contract: Contract, today: date,
+              stamp: str) -> tuple[dict[tuple[date, date], Settlement], list[Period]]:
+    """The contract's period settlements so far (by span), and the periods to draft now: those due without
+    a settlement, and the still-draft ones when their inputs changed since they were computed.
+
+    Still-draft settlements are recomputed from today's data: a draft written before a correction, a late
+    bill or a fix in the engine would otherwise stay wrong until someone opens it — but only when one of
+    their inputs changed since they were last computed (emc.settlement.draft_stamp)."""
+    due = [p for p in periods_of(session, contract) if p.end <= today]
+    done = {(r.period_start, r.period_end): r for r in session.execute(select(Settlement).where(
+        col(Settlement.contract_id) == contract.id, col(Settlement.kind) == "period",
+        col(Settlement.version) == 1)).scalars()}
+    current = draft_stamp.stored(session, contract) == stamp
+    return done, [p for p in due if (p.start, p.end) not in done
+                  or (done[(p.start, p.end)].status == SettlementStatus.draft and not current)]
 
 
 def record_waits(session: Session, report: DueReport, actor: User | str) -> None:

@@ -109,6 +109,16 @@ class LedgerEntry(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class DraftStamp(SQLModel, table=True):
+    """What a contract's drafts were last computed from (emc.settlement.draft_stamp): the drafting job
+    recomputes its still-draft periods only when the stamp of their inputs now differs."""
+
+    __tablename__ = "draft_stamp"
+    contract_id: int = Field(foreign_key="contract.id", primary_key=True)
+    stamp: str = Field(max_length=64)
+    stamped_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class SettlementWait(SQLModel, table=True):
     """A contract period that has ended but is not drafted because its data are not there yet (no approved
     baseline, data covering < 90 % of its days, bills not through its last day, a missing tariff, or an
