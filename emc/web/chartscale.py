@@ -12,10 +12,9 @@ import math
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-from babel.numbers import format_decimal
+from emc.i18n import grouped
 
 _STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
-_LOCALE = {"zh": "zh_CN", "en": "en_US"}
 # the scale of a tick: (threshold, divisor, suffix), largest first
 _SCALES = {"zh": ((Decimal(10) ** 8, "亿"), (Decimal(10) ** 4, "万")),
            "en": ((Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "k"))}
@@ -65,11 +64,7 @@ def _digits(step: Decimal) -> int:
 
 def _plain(value: Decimal, digits: int, lang: str) -> str:
     """``value`` rounded to ``digits`` (half up), then signed: never ``-0``."""
-    q = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    if q == 0:
-        q = abs(q)
-    fmt = "#,##0" + ("." + "0" * digits if digits else "")
-    return format_decimal(q, format=fmt, locale=_LOCALE.get(lang, "zh_CN"))
+    return grouped(value, digits, lang)
 
 
 def tick_label(value: Decimal, ticks: list[Decimal], lang: str = "zh") -> str:
