@@ -6,10 +6,11 @@ existing database (bench_web's 5× portfolio, say), after one warm-up round.
 
     python scripts/profile_pages.py --db postgresql://postgres@127.0.0.1:5432/emc_bench_web_5_0 --rounds 20
 
-Prints each page's mean time per request (wall time, profiled: compare them with each other only) and its SQL statements,
-then where all of it went by layer (our code, the ORM, the driver, templates, the web framework) and the
-functions with the most time of their own. Users ``bench-manager`` and ``bench-esco`` (password
-``bench-<username>``) must exist, as bench_web.py leaves them. A diagnosis, not a benchmark.
+Prints each page's mean time per request (wall time, profiled: compare them with each other only) and its SQL
+statements, then where the CPU went by layer (our code, the ORM, the driver, templates, the web framework) and
+the functions with the most time of their own (``--page P``: one page of the mix only). Users ``bench-manager``
+and ``bench-esco`` (password ``bench-<username>``) must exist, as bench_web.py leaves them. A diagnosis, not a
+benchmark.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def main() -> None:
     p.add_argument("--db", required=True)
     p.add_argument("--rounds", type=int, default=20, help="requests per page and user = weight × rounds")
     p.add_argument("--top", type=int, default=30)
+    p.add_argument("--page", help="only this page of the mix (e.g. /settlements)")
     args = p.parse_args()
     os.environ["EMC_DATABASE_URL"] = args.db
     os.environ.setdefault("EMC_SECRET_KEY", "profile-" + "x" * 40)
@@ -69,12 +71,23 @@ def main() -> None:
 
     engine = make_engine(args.db)
     statements = [0]
-    event.listen(engine, "before_cursor_execute", lambda *a: statements.__setitem__(0, statements[0] + 1))
+    started: dict[int, float] = {}
+    in_database: dict[str, float] = defaultdict(float)  # statement → seconds until its rows were back
+
+    def before(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        statements[0] += 1
+        started[id(cursor)] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, sql: str, *_: Any) -> None:
+        in_database[" ".join(sql.split())[:150]] += time.perf_counter() - started.pop(id(cursor), 0.0)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
     app = create_app(Settings(database_url=args.db, scheduler=False), engine=engine)
     users = [(_client(app, "bench-manager"), MANAGER), (_client(app, "bench-esco"), COMMON)]
     rng = random.Random(1)
     plan = [(c, codes, page) for (c, codes), pages in users for page, w in pages.items()
-            for _ in range(w * args.rounds)]
+            for _ in range(w * args.rounds) if args.page in (None, page)]
     rng.shuffle(plan)
 
     def get(c: Any, codes: list[str], page: str) -> None:
@@ -83,6 +96,7 @@ def main() -> None:
 
     for c, codes, page in plan[: len(plan) // args.rounds]:  # warm-up: caches, prepared statements
         get(c, codes, page)
+    in_database.clear()
     spent: dict[str, float] = defaultdict(float)
     sent: Counter[str] = Counter()
     count: Counter[str] = Counter()
@@ -103,6 +117,11 @@ def main() -> None:
     for page in sorted(spent, key=lambda k: -spent[k]):
         print(f"{page:28} {count[page]:8} {spent[page] / count[page] * 1000:8.1f} {spent[page] / total:6.0%} "
               f"{sent[page] / count[page]:8.1f}")
+    waited = sum(in_database.values())
+    print(f"\nexecuting SQL (until the rows are back): {waited:.1f} s ({waited / total:.0%} of the wall time); "
+          "the slowest statements:")
+    for sql, t in sorted(in_database.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"  {t:6.2f} s  {sql}")
     stats = yappi.get_func_stats()
     own: dict[str, float] = defaultdict(float)
     for f in stats:

@@ -74,3 +74,29 @@ def test_scope_must_fit_the_role(portfolio: Session) -> None:
     with pytest.raises(ValueError, match="a manager needs the region"):
         UserCreate(username="xx", password="long-enough", role="manager")
     assert portfolio.exec(select(Esco)).all()
+
+
+def test_a_browser_session_names_its_user_only_while_it_lives(session: Session) -> None:
+    """The cookie's session id (one statement before every signed-in page): the user while the session is
+    unexpired and the user active; nobody once it expired, the user was deactivated or signed out."""
+    from datetime import timedelta
+
+    from emc.dbtypes import utcnow
+    from emc.org.models import Role
+    from emc.org.service import end_session, session_user, start_session
+
+    load_regions(session)
+    user = create_user(session, UserCreate(username="mgr", password="mgr-password-1", role=Role.manager,
+                                           region="320000"), actor="t")
+    raw = start_session(session, user, max_age_s=3600)
+    session.commit()
+    assert session_user(session, raw) == user
+    assert session_user(session, raw, now=utcnow() + timedelta(seconds=3601)) is None  # expired
+    assert session_user(session, raw + "x") is None  # unknown
+    user.is_active = False
+    session.commit()
+    assert session_user(session, raw) is None  # deactivated
+    user.is_active = True
+    end_session(session, raw)
+    session.commit()
+    assert session_user(session, raw) is None  # signed out

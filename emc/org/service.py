@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from emc.audit import service as audit
 from emc.dbtypes import utcnow
@@ -193,11 +193,10 @@ def start_session(session: Session, user: User, *, max_age_s: int, client: str =
 
 def session_user(session: Session, raw: str, now: datetime | None = None) -> User | None:
     """The active user a cookie's session id belongs to, or None (unknown, ended, expired, deactivated)."""
-    row = session.get(UserSession, token_hash(raw))
-    if row is None or row.expires_at <= (now or utcnow()):
-        return None
-    user = session.get(User, row.user_id)
-    return user if user is not None and user.is_active else None
+    # one statement: it runs before every signed-in request's page
+    return session.execute(select(User).join(UserSession, col(UserSession.user_id) == col(User.id)).where(
+        col(UserSession.id) == token_hash(raw), col(UserSession.expires_at) > (now or utcnow()),
+        col(User.is_active))).scalar_one_or_none()
 
 
 def end_session(session: Session, raw: str) -> None:
