@@ -167,6 +167,8 @@ def test_every_change_of_the_data_and_nothing_else_gives_a_new_result(server: Li
                  reason="the meter was read wrongly that day")
     corrected = changed("correction")
     assert corrected != total
+    # … and the charts drawn from it (drawn once per stored result and language, never from an older one)
+    assert figures(m.get(WX_WATER).text)["chart-savings"] != figures(before_page)["chart-savings"]
     # reverting it gives the figures back (under a new fingerprint: the revert is recorded)
     r = m.post(f"/api/imports/{fix['id']}/revert", json={"reason": "the correction was wrong"},
                headers={"X-CSRF-Token": token})

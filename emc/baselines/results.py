@@ -39,6 +39,7 @@ from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.db import session_scope
 from emc.dbtypes import utcnow
+from emc.memo import Memo
 
 log = logging.getLogger(__name__)
 FORMAT = 1  # the stored result's layout: a result of another layout is computed again
@@ -88,6 +89,7 @@ class PageResult:
     end: date | None  # the savings were computed through this day (None: no approved baseline)
     last_data: date | None  # the last day with data of the meters
     computed_at: Any = None
+    stored: int | None = None  # the mv_result row it was read from (None: computed by this view)
 
     def as_json(self) -> dict[str, Any]:
         return _plain({"format": FORMAT, "baseline_id": self.baseline_id, "actual": self.actual,
@@ -95,7 +97,7 @@ class PageResult:
                        "problems": self.problems, "end": self.end, "last_data": self.last_data})
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], computed_at: Any = None) -> PageResult:
+    def from_json(cls, data: dict[str, Any], computed_at: Any = None, stored: int | None = None) -> PageResult:
         data = _numbers(data)
 
         def points(rows: list[list[Any]]) -> list[tuple[date, float | None]]:
@@ -103,7 +105,7 @@ class PageResult:
 
         return cls(data["baseline_id"], points(data["actual"]), points(data["predicted"]), data["savings_rows"],
                    data["total"], data["problems"], date.fromisoformat(data["end"]) if data["end"] else None,
-                   date.fromisoformat(data["last_data"]) if data["last_data"] else None, computed_at)
+                   date.fromisoformat(data["last_data"]) if data["last_data"] else None, computed_at, stored)
 
 
 def _points(values: pd.Series) -> list[tuple[date, float | None]]:
@@ -177,6 +179,11 @@ def _valid(row: MVResult, contract: Contract) -> bool:
     return bool(data["end"] == savings_end(contract, last).isoformat())
 
 
+# stored results decoded, by row, fingerprint and computation: a page view reads the row (its fingerprint must be
+# current) but does not decode the same JSON again; a row is never updated, only replaced by a new one
+DECODED: Memo[PageResult] = Memo(64)
+
+
 def page_result(session: Session, contract: Contract, utility: str, versions: list[Baseline],
                 adjustments: list[NonRoutineAdjustment], *, writer: Engine) -> PageResult | None:
     """The M&V page's result for (``contract``, ``utility``) given its baseline ``versions`` (newest first) and
@@ -192,7 +199,9 @@ def page_result(session: Session, contract: Contract, utility: str, versions: li
     fingerprint = result_fingerprint(session, contract, utility, shown, approved, adjustments)
     row = _stored(session, contract, utility, fingerprint)
     if row is not None and _valid(row, contract):
-        return PageResult.from_json(row.result, row.computed_at)
+        stored = row
+        return DECODED.get((row.id, fingerprint, row.computed_at),
+                           lambda: PageResult.from_json(stored.result, stored.computed_at, stored=stored.id))
     result = compute(session, contract, utility, shown, approved)
     try:
         with session_scope(writer) as write:

@@ -14,6 +14,7 @@ from emc.baselines.models import Baseline, NonRoutineAdjustment
 from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.errors import Conflict, Refused
+from emc.memo import Memo
 from emc.org.models import Role, User
 from emc.reporting import annual_report, emission
 from emc.reports.mv_report import render_mv_report
@@ -92,6 +93,18 @@ def _reporting_charts(contract: Contract, utility: str, rows: list[dict[str, Any
     return {"reporting": lines, "savings": bars}
 
 
+def _charts(contract: Contract, utility: str, result: results.PageResult, tr: Translator) -> dict[str, str]:
+    charts: dict[str, str] = {}
+    if result.actual or result.predicted:
+        charts["baseline"] = _baseline_chart(contract, utility, result, tr)
+    if result.savings_rows or result.total:
+        charts.update(_reporting_charts(contract, utility, result.savings_rows, tr))
+    return charts
+
+
+CHARTS: Memo[dict[str, str]] = Memo(64)  # by stored result and language
+
+
 def _page_context(request: Request, session: SessionDep, user: User, contract: Contract, utility: str,
                   tr: Translator) -> dict[str, Any]:
     utilities = service.utilities(session, contract)
@@ -107,11 +120,11 @@ def _page_context(request: Request, session: SessionDep, user: User, contract: C
                                  writer=request.app.state.engine)
     if result is not None:
         problems = result.problems
-        if result.actual or result.predicted:
-            charts["baseline"] = _baseline_chart(contract, utility, result, tr)
         if result.savings_rows or result.total:
             savings_rows, total = result.savings_rows, result.total
-            charts.update(_reporting_charts(contract, utility, savings_rows, tr))
+        # a stored result's charts are drawn once per language (thousands of points with their tooltips)
+        charts = _charts(contract, utility, result, tr) if result.stored is None else CHARTS.get(
+            (result.stored, result.computed_at, tr.lang, contract.code), lambda: _charts(contract, utility, result, tr))
     return {"c": contract, "utility": utility, "unit": UNITS.get(utility, ""), "utilities": utilities,
             "versions": versions, "current": current,
             "charts": charts, "savings_rows": savings_rows, "total": total, "problems": problems,
