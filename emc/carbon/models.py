@@ -82,7 +82,8 @@ class CarbonEntry(SQLModel, table=True):
     # or month) is answered from the index alone. Institution before month, so that whatever join the planner
     # picks (a hash join, or a loop over institutions as PostgreSQL's generic plans for prepared statements do)
     # each institution's span is one short range.
-    __table_args__ = (UniqueConstraint("key", "revision"),
+    # ix_carbon_entry_months: the years with entries, one index probe per year (emc.carbon.ledger_years)
+    __table_args__ = (UniqueConstraint("key", "revision"), Index("ix_carbon_entry_months", "current", "month"),
                       Index("ix_carbon_entry_rollup", "current", "institution_id", "month", "kind", "utility",
                             "scope", "in_energy", "series", "contract_id", "quantity", "kgce", "kgco2", "esco_kgce",
                             "esco_kgco2"))

@@ -25,7 +25,10 @@ class Settlement(SQLModel, table=True):
     """One contract period's settlement. Unique per (contract, period, version): version 1 is the period's
     settlement, a later version an adjustment settling a difference found after approval."""
 
-    __table_args__ = (UniqueConstraint("contract_id", "kind", "period_start", "period_end", "version"),)
+    # ix_settlement_period_start: the settlements list (newest period first) reads the newest periods by index
+    # and stops at its page, instead of sorting every settlement in scope
+    __table_args__ = (UniqueConstraint("contract_id", "kind", "period_start", "period_end", "version"),
+                      Index("ix_settlement_period_start", "period_start"))
     id: int | None = Field(default=None, primary_key=True)
     number: str = Field(max_length=80, unique=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)

@@ -4,7 +4,7 @@ scope, role checks, CSRF."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import timedelta
 from typing import Annotated
 
@@ -103,7 +103,8 @@ def optional_user(request: Request, session: SessionDep) -> User | None:
     return found_user
 
 
-def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+# pure checks are coroutines: FastAPI runs a plain function dependency in its thread pool, a hop per request
+async def current_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
         raise LoginRequired()
     return user
@@ -120,8 +121,8 @@ def user_scope(user: CurrentUser, session: SessionDep) -> Scope:
 ScopeDep = Annotated[Scope, Depends(user_scope)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
-    def check(user: CurrentUser) -> User:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
+    async def check(user: CurrentUser) -> User:
         if Role(user.role) not in roles:
             raise Forbidden()
         return user
