@@ -72,12 +72,11 @@ def readings_frame(session: Session, meters: list[Meter], start: date, end: date
     """Readings that start in [start, end]; ``overlapping``: also those that started earlier and run into it
     (bills straddling the span's first day, apportioned by the savings computation)."""
     lo, hi = _bounds(start, end, tz)
-    since = [Reading.period_start >= lo - timedelta(days=BILL_REACH_DAYS), Reading.period_end > lo] if overlapping \
-        else [Reading.period_start >= lo]
-    rows = session.execute(select(Reading.meter_id, epoch_us(Reading.period_start), epoch_us(Reading.period_end),
-                                  Reading.value)
-                           .where(Reading.meter_id.in_([m.id for m in meters]), *since,
-                                  Reading.period_start < hi)
+    begins, ends = col(Reading.period_start), col(Reading.period_end)
+    since = [begins >= lo - timedelta(days=BILL_REACH_DAYS), ends > lo] if overlapping else [begins >= lo]
+    rows = session.execute(select(col(Reading.meter_id), epoch_us(Reading.period_start),
+                                  epoch_us(Reading.period_end), col(Reading.value))
+                           .where(col(Reading.meter_id).in_([m.id for m in meters]), *since, begins < hi)
                            # one order whatever the physical layout (monthly partitions on PostgreSQL): float
                            # sums downstream come out the same on every run and both databases
                            .order_by(col(Reading.meter_id), col(Reading.period_start))).all()
@@ -95,10 +94,10 @@ def _local(us: pd.Series, tz: ZoneInfo) -> pd.Series:
 
 def temperature_series(session: Session, station: str, start: date, end: date, tz: ZoneInfo) -> pd.Series:
     lo, hi = _bounds(start - timedelta(days=40), end + timedelta(days=1), tz)
-    rows = session.execute(select(epoch_us(WeatherObservation.period_start), WeatherObservation.temperature_c)
-                           .join(WeatherStation, WeatherStation.id == WeatherObservation.station_id)
-                           .where(WeatherStation.code == station, WeatherObservation.period_start >= lo,
-                                  WeatherObservation.period_start < hi)).all()
+    rows = session.execute(select(epoch_us(WeatherObservation.period_start), col(WeatherObservation.temperature_c))
+                           .join(WeatherStation, col(WeatherStation.id) == col(WeatherObservation.station_id))
+                           .where(col(WeatherStation.code) == station, col(WeatherObservation.period_start) >= lo,
+                                  col(WeatherObservation.period_start) < hi)).all()
     if not rows:
         raise SeriesError(f"no weather data for station {station} between {start} and {end}; import it first")
     frame = pd.DataFrame.from_records(rows, columns=["start", "t"])
