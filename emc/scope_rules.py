@@ -48,6 +48,7 @@ from emc.notify.models import Notification, NotificationDelivery
 from emc.org.models import ApiToken, Esco, Institution, InstitutionYear, Region, Role, User, UserSession
 from emc.org.scope import Rule, Scope
 from emc.settlement.models import (
+    DraftStamp,
     LedgerEntry,
     Settlement,
     SettlementLine,
@@ -168,7 +169,7 @@ def _escos(scope: Scope) -> ColumnElement[bool]:
 # -- paths to a contract ---------------------------------------------------------------------------
 _model: Any
 for _model in (ContractInstitution, ContractMeter, ContractVersion, Baseline, NonRoutineAdjustment, MVResult,
-               Settlement, LedgerEntry, SettlementWait):
+               Settlement, LedgerEntry, SettlementWait, DraftStamp):
     RULES[_model] = via(_model.contract_id, Contract)
 RULES[ContractComponent] = via(col(ContractComponent.version_id), ContractVersion)
 RULES[SettlementLine] = via(col(SettlementLine.settlement_id), Settlement)
