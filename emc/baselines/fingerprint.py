@@ -57,13 +57,18 @@ def readings_stamp(session: Session, contract: Contract, utility: str) -> list[A
     """[meter count, highest meter id, (status, batches, highest batch id) per committed/reverted status]."""
     group = _group(contract, utility).subquery()
     meters = list(session.execute(select(func.count(), func.max(group.c.id))).one())
-    batches = session.execute(
+    return [*meters, *batches_stamp(session, select(group.c.id))]
+
+
+def batches_stamp(session: Session, meters: Any) -> list[list[Any]]:
+    """(status, batches, highest batch id) of the committed and of the reverted meter import batches that touch
+    ``meters`` (a subquery of meter ids): changes with every write of their readings, and with nothing else."""
+    return [list(row) for row in session.execute(
         select(col(ImportBatch.status), func.count(func.distinct(col(ImportBatch.id))), func.max(col(ImportBatch.id)))
         .join(ImportBatchMeter, col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
-        .where(col(ImportBatchMeter.meter_id).in_(select(group.c.id)), col(ImportBatch.kind) != "weather",
+        .where(col(ImportBatchMeter.meter_id).in_(meters), col(ImportBatch.kind) != "weather",
                col(ImportBatch.status).in_((BatchStatus.committed, BatchStatus.reverted)))
-        .group_by(col(ImportBatch.status)).order_by(col(ImportBatch.status))).all()
-    return [*meters, *(list(row) for row in batches)]
+        .group_by(col(ImportBatch.status)).order_by(col(ImportBatch.status))).all()]
 
 
 def weather_stamp(session: Session, station: str) -> list[Any]:

@@ -34,12 +34,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from emc.baselines.fingerprint import weather_stamp
+from emc.baselines.fingerprint import batches_stamp, weather_stamp
 from emc.baselines.models import AdjustmentStatus, Baseline, BaselineStatus, NonRoutineAdjustment
 from emc.baselines.series import station_of
 from emc.contracts.models import Contract, ContractMeter
 from emc.dbtypes import utcnow
-from emc.metering.models import BatchStatus, ImportBatch, ImportBatchMeter, Meter
+from emc.metering.models import Meter
 from emc.settlement.models import DraftStamp, Settlement
 from emc.tariffs.models import Tariff
 
@@ -76,13 +76,7 @@ def inputs_stamp(session: Session, contract: Contract, *, code: str | None = Non
         "meters": [list(r) for r in session.execute(
             select(col(Meter.id), col(Meter.utility), col(Meter.unit), col(Meter.sub_item))
             .where(col(Meter.id).in_(meters)).order_by(col(Meter.id))).all()],
-        "batches": [list(r) for r in session.execute(
-            select(col(ImportBatch.status), func.count(func.distinct(col(ImportBatch.id))),
-                   func.max(col(ImportBatch.id)))
-            .join(ImportBatchMeter, col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
-            .where(col(ImportBatchMeter.meter_id).in_(meters), col(ImportBatch.kind) != "weather",
-                   col(ImportBatch.status).in_((BatchStatus.committed, BatchStatus.reverted)))
-            .group_by(col(ImportBatch.status)).order_by(col(ImportBatch.status))).all()],
+        "batches": batches_stamp(session, meters),
         "weather": weather_stamp(session, station) if station else None,
         "baselines": list(session.execute(select(col(Baseline.id)).where(
             col(Baseline.contract_id) == contract.id, col(Baseline.status) == BaselineStatus.approved)
