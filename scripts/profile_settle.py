@@ -25,14 +25,15 @@ from sqlalchemy.engine import Engine
 
 # the drafting's phases, by the function that starts each (module path fragment, function name)
 PHASES = [
+    ("emc/settlement/due_plan.py", "plan", "a chunk's reads (terms, stamps, settlements, M&V data)"),
+    ("emc/baselines/series_bulk.py", "load_many", "  in it: readings and weather loaded and assembled"),
+    ("emc/settlement/draft_stamp.py", "inputs_stamps", "  in it: the inputs' stamps"),
     ("emc/settlement/drafting.py", "_draft_contract", "one contract's transaction, all of it"),
-    ("emc/settlement/drafting.py", "_reporting_cache", "M&V data and savings for the periods (baselines)"),
-    ("emc/baselines/series.py", "load", "  in it: readings and weather loaded"),
-    ("emc/mv/savings.py", "savings", "  in it: savings computed (overlaps the load)"),
-    ("emc/settlement/drafting.py", "_recompute_changed", "still-draft periods recomputed and compared"),
-    ("emc/settlement/drafting.py", "compute_period", "period inputs and engine (new and recomputed)"),
-    ("emc/settlement/period_inputs.py", "period_data", "  in it: the period's savings and data"),
-    ("emc/settlement/drafting.py", "_upsert", "settlements and lines written"),
+    ("emc/baselines/service.py", "month", "  in it: savings computed (once per contract and utility)"),
+    ("emc/settlement/drafting.py", "_recompute_changed", "  still-draft periods recomputed and compared"),
+    ("emc/settlement/drafting.py", "compute_period", "  period inputs and engine (new and recomputed)"),
+    ("emc/settlement/core/engine.py", "settle_period", "    in it: the settlement engine"),
+    ("emc/settlement/drafting.py", "_upsert", "  settlements and lines written"),
 ]
 
 

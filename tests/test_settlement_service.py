@@ -23,7 +23,7 @@ from emc.metering.service import ImportOptions, import_file
 from emc.org.models import Role, User
 from emc.org.scope import Scope
 from emc.org.service import load_regions
-from emc.settlement import drafting, ledger, period_inputs, records, workflow
+from emc.settlement import drafting, due_plan, ledger, period_inputs, records, workflow
 from emc.settlement.core import controls
 from emc.settlement.models import Settlement
 from emc.tariffs import service as tariffs
@@ -224,7 +224,7 @@ def test_data_loaded_once_for_many_periods_gives_the_same_figures(session: Sessi
 
     versions = period_inputs.terms(session, wuxi)
     periods = settlement_periods(versions[-1].terms.contract)[:6]
-    cache = drafting._reporting_cache(session, wuxi, versions, periods)
+    cache = due_plan.reporting_cache(session, wuxi, periods)
     assert (wuxi.id, "water") in cache
     for period in periods:
         fresh = period_inputs.period_data(session, wuxi, period, ["water"])

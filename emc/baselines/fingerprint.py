@@ -71,6 +71,22 @@ def batches_stamp(session: Session, meters: Any) -> list[list[Any]]:
         .group_by(col(ImportBatch.status)).order_by(col(ImportBatch.status))).all()]
 
 
+def batches_stamps(session: Session, contract_ids: list[int]) -> dict[int, list[list[Any]]]:
+    """:func:`batches_stamp` of each contract's meters (all of them), in one query."""
+    found: dict[int, list[list[Any]]] = {}
+    for cid, *row in session.execute(
+            select(col(ContractMeter.contract_id), col(ImportBatch.status),
+                   func.count(func.distinct(col(ImportBatch.id))), func.max(col(ImportBatch.id)))
+            .join(ImportBatchMeter, col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
+            .join(ContractMeter, col(ContractMeter.meter_id) == col(ImportBatchMeter.meter_id))
+            .where(col(ContractMeter.contract_id).in_(contract_ids), col(ImportBatch.kind) != "weather",
+                   col(ImportBatch.status).in_((BatchStatus.committed, BatchStatus.reverted)))
+            .group_by(col(ContractMeter.contract_id), col(ImportBatch.status))
+            .order_by(col(ContractMeter.contract_id), col(ImportBatch.status))).all():
+        found.setdefault(cid, []).append(list(row))
+    return found
+
+
 def weather_stamp(session: Session, station: str) -> list[Any]:
     """[station, (count, highest id) of its observations, (count, highest id) of its revisions]."""
     sid = select(col(WeatherStation.id)).where(col(WeatherStation.code) == station).scalar_subquery()

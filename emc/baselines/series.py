@@ -9,6 +9,7 @@ meters on different billing cycles, stated with the result.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -49,15 +50,35 @@ def group_meters(session: Session, contract: Contract, utility: str) -> list[Met
         .order_by(Meter.code)).scalars())
 
 
+def main_station(codes: list[str]) -> str | None:
+    """The station most of a contract's institutions name (a tie: the first code in order, so every run and
+    every process picks the same one); None when none names one."""
+    counts = Counter(c for c in codes if c)
+    return min(counts, key=lambda c: (-counts[c], c)) if counts else None
+
+
+def no_station(contract: Contract) -> SeriesError:
+    return SeriesError(f"no institution of {contract.code} names a weather station (weather_station in the "
+                       "contract file); weather-normalised baselines need one")
+
+
 def station_of(session: Session, contract: Contract) -> str:
-    codes = [c for c in session.execute(
-        select(Institution.weather_station).join(ContractInstitution,
-                                                 ContractInstitution.institution_id == Institution.id)
-        .where(ContractInstitution.contract_id == contract.id)).scalars() if c]
-    if not codes:
-        raise SeriesError(f"no institution of {contract.code} names a weather station (weather_station in the "
-                          "contract file); weather-normalised baselines need one")
-    return max(set(codes), key=codes.count)
+    assert contract.id is not None  # a stored contract
+    station = stations_of(session, [contract.id]).get(contract.id)
+    if station is None:
+        raise no_station(contract)
+    return station
+
+
+def stations_of(session: Session, contract_ids: list[int]) -> dict[int, str | None]:
+    """Each contract's weather station (:func:`main_station` of its institutions'), in one query."""
+    codes: dict[int, list[str]] = {cid: [] for cid in contract_ids}
+    for cid, code in session.execute(
+            select(col(ContractInstitution.contract_id), col(Institution.weather_station))
+            .join(ContractInstitution, col(ContractInstitution.institution_id) == col(Institution.id))
+            .where(col(ContractInstitution.contract_id).in_(contract_ids))).all():
+        codes[cid].append(code)
+    return {cid: main_station(found) for cid, found in codes.items()}
 
 
 def _bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -97,7 +118,8 @@ def temperature_series(session: Session, station: str, start: date, end: date, t
     rows = session.execute(select(epoch_us(WeatherObservation.period_start), col(WeatherObservation.temperature_c))
                            .join(WeatherStation, col(WeatherStation.id) == col(WeatherObservation.station_id))
                            .where(col(WeatherStation.code) == station, col(WeatherObservation.period_start) >= lo,
-                                  col(WeatherObservation.period_start) < hi)).all()
+                                  col(WeatherObservation.period_start) < hi)
+                           .order_by(col(WeatherObservation.period_start))).all()  # one float mean, whatever the layout
     if not rows:
         raise SeriesError(f"no weather data for station {station} between {start} and {end}; import it first")
     frame = pd.DataFrame.from_records(rows, columns=["start", "t"])
@@ -111,26 +133,53 @@ def load(session: Session, contract: Contract, utility: str, start: date, end: d
 
     ``overlapping`` (billing data of a reporting span): bills that straddle the span's edges are kept whole,
     so the savings computation can apportion them (emc.mv.apportion); without it (a baseline fit) only bills
-    inside the span are used."""
+    inside the span are used. Many contracts' series at once: emc.baselines.series_bulk (the same assembly)."""
     zone = ZoneInfo(tz)
     meters = group_meters(session, contract, utility)
     if not meters:
-        raise SeriesError(f"{contract.code} has no main ({'total'}) meter of utility {utility}")
+        raise no_meters(contract, utility)
     overlapping = overlapping and granularity == "billing"
     frame = readings_frame(session, meters, start, end, zone, overlapping=overlapping)
     if frame.empty:
-        raise SeriesError(f"no {utility} readings for {contract.code} between {start} and {end}")
+        raise no_readings(contract, utility, start, end)
     station = station_of(session, contract)
-    first = min(start, frame["start"].min().date())  # a straddling bill needs the weather of its first days
-    temps = temperature_series(session, station, first, end, zone)
+    temps = temperature_series(session, station, first_weather_day(frame, start), end, zone)
+    if granularity_of(frame, granularity) == "billing" and len(meters) > 1 and not overlapping:
+        # days at the span's edges need the bills running into it
+        frame = readings_frame(session, meters, start, end, zone, overlapping=True)
+    return assemble(meters, frame, temps, start, end, station, granularity=granularity, overlapping=overlapping)
+
+
+def no_meters(contract: Contract, utility: str) -> SeriesError:
+    return SeriesError(f"{contract.code} has no main ({'total'}) meter of utility {utility}")
+
+
+def no_readings(contract: Contract, utility: str, start: date, end: date) -> SeriesError:
+    return SeriesError(f"no {utility} readings for {contract.code} between {start} and {end}")
+
+
+def first_weather_day(frame: pd.DataFrame, start: date) -> date:
+    """A straddling bill needs the weather of its first days."""
+    return min(start, frame["start"].min().date())
+
+
+def granularity_of(frame: pd.DataFrame, granularity: str | None) -> str:
+    """The granularity asked for, or the readings' own (bills when they typically run over two days)."""
+    if granularity:
+        return granularity
+    typical = float((frame["end"] - frame["start"]).dt.total_seconds().median())
+    return "billing" if typical > 2 * 86_400 else "daily"
+
+
+def assemble(meters: list[Meter], frame: pd.DataFrame, temps: pd.Series, start: date, end: date, station: str, *,
+             granularity: str | None = None, overlapping: bool = False) -> Series:
+    """The series of a meter group from its readings (``readings_frame``) and its station's daily temperatures
+    (pure: the one assembly of one contract's or many contracts' reads)."""
     duration = (frame["end"] - frame["start"]).dt.total_seconds()
-    typical = float(duration.median())
-    chosen = granularity or ("billing" if typical > 2 * 86_400 else "daily")
+    chosen = granularity_of(frame, granularity)
     notes: list[str] = []
     days = pd.date_range(start, end, freq="D")
     if chosen == "billing":
-        if len(meters) > 1 and not overlapping:  # days at the span's edges need the bills running into it
-            frame = readings_frame(session, meters, start, end, zone, overlapping=True)
         data = _billing(frame, meters, start, end, notes, overlapping=overlapping)
     elif chosen == "daily":
         frame["day"] = frame["start"].dt.normalize().dt.tz_localize(None)

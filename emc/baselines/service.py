@@ -220,7 +220,8 @@ def adjustments(session: Session, contract: Contract, utility: str | None = None
     query = select(NonRoutineAdjustment).where(NonRoutineAdjustment.contract_id == contract.id)
     if utility:
         query = query.where(NonRoutineAdjustment.utility == utility)
-    return list(session.execute(query.order_by(NonRoutineAdjustment.start)).scalars())
+    return list(session.execute(query.order_by(col(NonRoutineAdjustment.start), col(NonRoutineAdjustment.id)))
+                .scalars())
 
 
 @dataclass
@@ -266,10 +267,53 @@ def prepare_reporting(session: Session, contract: Contract, utility: str, start:
         raise BaselineError(f"{contract.code} has no approved {utility} baseline yet")
     data = series.load(session, contract, utility, start, end, tz=get_settings().timezone,
                        granularity=baseline.granularity, overlapping=True)
+    return _reporting(baseline, data, adjustments(session, contract, utility), start, end)
+
+
+def _reporting(baseline: Baseline, data: series.Series, found: list[NonRoutineAdjustment], start: date,
+               end: date) -> Reporting:
     adjusts = [mv.Adjustment(start=a.start, end=a.end, kind=a.kind, reason=a.reason, amount=a.amount,
                              multiplier=a.multiplier, approved_by=a.decided_by, id=str(a.id))
-               for a in adjustments(session, contract, utility) if a.status == AdjustmentStatus.approved]
+               for a in found if a.status == AdjustmentStatus.approved]
     return Reporting(baseline, mv.BaselineModel.from_dict(baseline.model), data, adjusts, start, end)
+
+
+Span = tuple[date, date]
+
+
+def prepare_reporting_many(session: Session, wanted: list[tuple[Contract, str, Span]]
+                           ) -> dict[tuple[int, str], Reporting | BaselineError | series.SeriesError]:
+    """:func:`prepare_reporting` of many (contract, utility) pairs, each over its span, with one query per kind
+    (approved baselines, adjustments, then emc.baselines.series_bulk per distinct span): what each would
+    return, or the error it would raise."""
+    from emc.baselines.series_bulk import load_many
+
+    ids = sorted({c.id for c, _, _ in wanted if c.id is not None})
+    chosen = {(b.contract_id, b.utility): b for b in session.execute(select(Baseline).where(
+        col(Baseline.contract_id).in_(ids), col(Baseline.status) == BaselineStatus.approved)
+        .order_by(col(Baseline.id))).scalars()}
+    found: dict[tuple[int, str], list[NonRoutineAdjustment]] = {}
+    for a in session.execute(select(NonRoutineAdjustment).where(col(NonRoutineAdjustment.contract_id).in_(ids))
+                             .order_by(col(NonRoutineAdjustment.start), col(NonRoutineAdjustment.id))).scalars():
+        found.setdefault((a.contract_id, a.utility), []).append(a)
+    out: dict[tuple[int, str], Reporting | BaselineError | series.SeriesError] = {}
+    spans: dict[Span, list[tuple[Contract, str, str]]] = {}
+    for contract, utility, span in wanted:
+        assert contract.id is not None  # a stored contract
+        key = (contract.id, utility)
+        baseline = chosen.get(key)
+        if baseline is None:
+            out[key] = BaselineError(f"{contract.code} has no approved {utility} baseline yet")
+        else:
+            spans.setdefault(span, []).append((contract, utility, baseline.granularity))
+    tz = get_settings().timezone
+    for (start, end), pairs in spans.items():
+        for key, data in load_many(session, pairs, start, end, tz=tz).items():
+            if isinstance(data, series.SeriesError):
+                out[key] = data
+            else:
+                out[key] = _reporting(chosen[key], data, found.get(key, []), start, end)
+    return out
 
 
 def savings_from(reporting: Reporting, start: date, end: date, *, period: str = "M") -> SavingsReport:

@@ -34,9 +34,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
-from emc.baselines.fingerprint import batches_stamp, weather_stamp
+from emc.baselines.fingerprint import batches_stamps, weather_stamp
 from emc.baselines.models import AdjustmentStatus, Baseline, BaselineStatus, NonRoutineAdjustment
-from emc.baselines.series import station_of
+from emc.baselines.series import stations_of
 from emc.contracts.models import Contract, ContractMeter
 from emc.dbtypes import utcnow
 from emc.metering.models import Meter
@@ -62,34 +62,58 @@ def code_revision() -> str:
 
 
 def inputs_stamp(session: Session, contract: Contract, *, code: str | None = None) -> str:
-    """The stamp of the inputs of ``contract``'s drafts now (seven small queries); ``code``: as computed by
-    other code than this (what an older release stored)."""
-    meters = select(col(ContractMeter.meter_id)).where(col(ContractMeter.contract_id) == contract.id)
-    try:
-        station = station_of(session, contract)
-    except ValueError:  # no station: the periods wait; naming one later changes the stamp
-        station = ""
-    parts: dict[str, Any] = {
-        "code": code if code is not None else code_revision(),
-        "contract": [contract.id, contract.current_version, contract.start_date.isoformat(),
-                     contract.end_date.isoformat()],
-        "meters": [list(r) for r in session.execute(
-            select(col(Meter.id), col(Meter.utility), col(Meter.unit), col(Meter.sub_item))
-            .where(col(Meter.id).in_(meters)).order_by(col(Meter.id))).all()],
-        "batches": batches_stamp(session, meters),
-        "weather": weather_stamp(session, station) if station else None,
-        "baselines": list(session.execute(select(col(Baseline.id)).where(
-            col(Baseline.contract_id) == contract.id, col(Baseline.status) == BaselineStatus.approved)
-            .order_by(col(Baseline.id))).scalars()),
-        "adjustments": list(session.execute(select(col(NonRoutineAdjustment.id)).where(
-            col(NonRoutineAdjustment.contract_id) == contract.id,
-            col(NonRoutineAdjustment.status) == AdjustmentStatus.approved).order_by(col(NonRoutineAdjustment.id)))
-            .scalars()),
-        "amendments": list(session.execute(select(func.count(), func.max(col(Settlement.id))).where(
-            col(Settlement.contract_id) == contract.id, col(Settlement.version) > 1)).one()),
-        "tariffs": list(session.execute(select(func.count(col(Tariff.id)), func.max(col(Tariff.updated_at)))).one()),
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    """The stamp of the inputs of ``contract``'s drafts now; ``code``: as computed by other code than this
+    (what an older release stored)."""
+    return inputs_stamps(session, [contract], code=code)[contract.id]  # type: ignore[index]
+
+
+def inputs_stamps(session: Session, contracts: list[Contract], *, code: str | None = None) -> dict[int, str]:
+    """Each contract's :func:`inputs_stamp`, with one query per part for all of them (the drafting job's
+    chunks) and one per station for the weather."""
+    ids = [c.id for c in contracts if c.id is not None]
+    stations = stations_of(session, ids)
+    meters: dict[int, list[list[Any]]] = {cid: [] for cid in ids}
+    for cid, *meter in session.execute(
+            select(col(ContractMeter.contract_id), col(Meter.id), col(Meter.utility), col(Meter.unit),
+                   col(Meter.sub_item)).join(ContractMeter, col(ContractMeter.meter_id) == col(Meter.id))
+            .where(col(ContractMeter.contract_id).in_(ids)).order_by(col(ContractMeter.contract_id), col(Meter.id))):
+        meters[cid].append(list(meter))
+    batches = batches_stamps(session, ids)
+    weather = {station: weather_stamp(session, station) for station in set(stations.values()) if station}
+    baselines = _ids_by_contract(session, Baseline, ids, col(Baseline.status) == BaselineStatus.approved)
+    adjustments = _ids_by_contract(session, NonRoutineAdjustment, ids,
+                                   col(NonRoutineAdjustment.status) == AdjustmentStatus.approved)
+    amendments = {cid: [n, last] for cid, n, last in session.execute(
+        select(col(Settlement.contract_id), func.count(), func.max(col(Settlement.id))).where(
+            col(Settlement.contract_id).in_(ids), col(Settlement.version) > 1).group_by(col(Settlement.contract_id)))}
+    tariffs = list(session.execute(select(func.count(col(Tariff.id)), func.max(col(Tariff.updated_at)))).one())
+    stamps = {}
+    for contract in contracts:
+        cid = contract.id
+        assert cid is not None  # a stored contract
+        station = stations[cid]  # none: the periods wait; naming one later changes the stamp
+        parts: dict[str, Any] = {
+            "code": code if code is not None else code_revision(),
+            "contract": [cid, contract.current_version, contract.start_date.isoformat(),
+                         contract.end_date.isoformat()],
+            "meters": meters[cid],
+            "batches": batches.get(cid, []),
+            "weather": weather[station] if station else None,
+            "baselines": baselines.get(cid, []),
+            "adjustments": adjustments.get(cid, []),
+            "amendments": amendments.get(cid, [0, None]),
+            "tariffs": tariffs,
+        }
+        stamps[cid] = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return stamps
+
+
+def _ids_by_contract(session: Session, model: Any, ids: list[int], *where: Any) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    for cid, row_id in session.execute(select(model.contract_id, model.id).where(model.contract_id.in_(ids), *where)
+                                       .order_by(model.contract_id, model.id)):
+        found.setdefault(cid, []).append(row_id)
+    return found
 
 
 def stored(session: Session, contract: Contract) -> str | None:

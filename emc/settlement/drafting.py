@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +16,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col
 
 from emc.audit import service as audit
-from emc.baselines import service as baselines
-from emc.baselines.series import SeriesError
 from emc.contracts.models import Contract
 from emc.money import fen
 from emc.org.models import User
-from emc.settlement import draft_stamp
+from emc.settlement import draft_stamp, due_plan
 from emc.settlement.core import engine
 from emc.settlement.core.controls import SettlementError
 from emc.settlement.core.inputs import TermsVersion
@@ -243,15 +241,19 @@ def run_due(session: Session, today: date, *, actor: User | str = "scheduler",
     chosen = select(Contract).order_by(Contract.code)
     if contracts is not None:
         chosen = chosen.where(col(Contract.id).in_(contracts))
-    for contract in session.execute(chosen).scalars().all():
-        _draft_contract(session, contract, today, report, had_waits, actor)
+    found = list(session.execute(chosen).scalars().all())
+    for i in range(0, len(found), due_plan.CHUNK):  # a chunk's reads together, then each contract's drafts
+        chunk = found[i:i + due_plan.CHUNK]
+        planned = due_plan.plan(session, chunk, today)
+        for contract in chunk:
+            _draft_contract(session, contract, report, had_waits, actor, planned)
     if record_waiting:
         record_waits(session, report, actor)
     return report
 
 
-def _draft_contract(session: Session, contract: Contract, today: date, report: DueReport, had_waits: set[int],
-                    actor: User | str) -> None:
+def _draft_contract(session: Session, contract: Contract, report: DueReport, had_waits: set[int],
+                    actor: User | str, planned: due_plan.Plan) -> None:
     """One contract's due periods, in order, in one transaction (committed here); stops at the first period
     whose data is incomplete and records it and the periods behind it as waiting."""
     assert contract.id is not None  # a stored contract
@@ -260,10 +262,11 @@ def _draft_contract(session: Session, contract: Contract, today: date, report: D
     except Exception as exc:  # noqa: BLE001  (a broken contract must not stop the others)
         report.waiting.append(f"{contract.code}: {exc}")
         return
-    stamp = draft_stamp.inputs_stamp(session, contract)
-    done, todo = _to_draft(session, contract, today, stamp)
-    cache = _reporting_cache(session, contract, versions, todo)
-    carried: tuple[date, SettlementState] | None = None  # the state after the period just drafted
+    stamp, done, todo = planned.stamps[contract.id], planned.done[contract.id], planned.todo[contract.id]
+    # the state after the period just drafted: to start with, after the settled period the first one follows
+    before = next((r for r in done.values() if todo and r.period_end == todo[0].start), None)
+    carried: tuple[date, SettlementState] | None = None if before is None else (
+        before.period_end, SettlementState.from_dict(before.state_after) if before.state_after else SettlementState())
     waits: list[SettlementWait] = []
     events: Events = []
     for i, period in enumerate(todo):
@@ -272,7 +275,7 @@ def _draft_contract(session: Session, contract: Contract, today: date, report: D
             savepoint = session.begin_nested()
             state = carried[1] if carried and carried[0] == period.start else None
             rows = _due_period(session, contract, versions, period, done.get((period.start, period.end)),
-                               report, actor=actor, cache=cache, state=state, events=events)
+                               report, actor=actor, cache=planned.cache, state=state, events=events)
             savepoint.commit()
             carried = (period.end, SettlementState.from_dict(rows[0].state_after) if rows[0].state_after
                        else SettlementState())
@@ -291,23 +294,6 @@ def _draft_contract(session: Session, contract: Contract, today: date, report: D
         draft_stamp.store(session, contract, stamp)
     audit.write(session, events)
     session.commit()
-
-
-def _to_draft(session: Session, contract: Contract, today: date,
-              stamp: str) -> tuple[dict[tuple[date, date], Settlement], list[Period]]:
-    """The contract's period settlements so far (by span), and the periods to draft now: those due without
-    a settlement, and the still-draft ones when their inputs changed since they were computed.
-
-    Still-draft settlements are recomputed from today's data: a draft written before a correction, a late
-    bill or a fix in the engine would otherwise stay wrong until someone opens it — but only when one of
-    their inputs changed since they were last computed (emc.settlement.draft_stamp)."""
-    due = [p for p in periods_of(session, contract) if p.end <= today]
-    done = {(r.period_start, r.period_end): r for r in session.execute(select(Settlement).where(
-        col(Settlement.contract_id) == contract.id, col(Settlement.kind) == "period",
-        col(Settlement.version) == 1)).scalars()}
-    current = draft_stamp.stored(session, contract) == stamp
-    return done, [p for p in due if (p.start, p.end) not in done
-                  or (done[(p.start, p.end)].status == SettlementStatus.draft and not current)]
 
 
 def record_waits(session: Session, report: DueReport, actor: User | str) -> None:
@@ -387,25 +373,3 @@ def waiting(session: Session, scope: Any, limit: int = WAITING_SHOWN) -> Waiting
         col(SettlementWait.reason) == "earlier_period", col(SettlementWait.contract_id).in_(ids))
         .group_by(col(SettlementWait.contract_id))).all()) if ids else {}
     return Waiting([(wait, contract, int(behind.get(contract.id, 0))) for wait, contract in rows], int(total))
-
-
-def _reporting_cache(session: Session, contract: Contract, versions: list[TermsVersion], todo: list[Period]) -> Cache:
-    """Load each measured utility's data once for all the periods about to be drafted (and their contract
-    years, for the true-ups)."""
-    if not todo:
-        return {}
-    first: dict[int, date] = {}
-    end: dict[int, date] = {}
-    for p in periods_of(session, contract):
-        first.setdefault(p.contract_year, p.start)
-        end[p.contract_year] = p.end
-    # a contract year's true-up reads the whole year; other periods need only themselves
-    closing = [first[p.contract_year] for p in todo if p.end == end[p.contract_year]]
-    start, last = min([todo[0].start, *closing]), todo[-1].end - timedelta(days=1)
-    cache: Cache = {}
-    for utility in savings_utilities(versions):
-        try:
-            cache[(contract.id, utility)] = baselines.prepare_reporting(session, contract, utility, start, last)
-        except (baselines.BaselineError, SeriesError):
-            continue  # the period itself will say what is missing
-    return cache

@@ -55,6 +55,23 @@ def terms(session: Session, contract: Contract) -> list[TermsVersion]:
     return memo[key]
 
 
+def load_terms(session: Session, contracts: list[Contract]) -> None:
+    """:func:`terms` of many contracts read with one query (a contract whose terms do not validate is left
+    for :func:`terms` to raise)."""
+    memo = session.info.setdefault("emc.settlement.terms", {})
+    wanted = {c.id: c for c in contracts if (c.id, c.current_version) not in memo}
+    rows: dict[int, list[ContractVersion]] = {}
+    for v in session.execute(select(ContractVersion).where(col(ContractVersion.contract_id).in_(list(wanted)))
+                             .order_by(col(ContractVersion.contract_id), col(ContractVersion.version))).scalars():
+        rows.setdefault(v.contract_id, []).append(v)
+    for cid, versions in rows.items():
+        try:
+            memo[(cid, wanted[cid].current_version)] = [
+                TermsVersion(f"v{v.version}", v.effective_from, ContractFile.model_validate(v.spec)) for v in versions]
+        except Exception:  # noqa: BLE001,S112  (terms() raises it again for the contract's own report)
+            continue
+
+
 def pricing(session: Session, versions: list[TermsVersion]) -> tuple[TariffBook | None, list[CustodyChange]]:
     """The tariff book (when the contract prices with tariffs) and the custody price changes its
     ``price_tariffs`` imply. A missing tariff makes the period wait (IncompleteData), never a guess."""
@@ -90,23 +107,13 @@ def bill_utilities(versions: list[TermsVersion]) -> list[str]:
 def bills(session: Session, contract: Contract, period: Period, utilities: list[str]) -> tuple[Bill, ...]:
     """The period's bills per utility: imported readings with an amount (``reading.cost``) of the contract's
     main meters whose billing period ends within the period (a bill belongs to the month it is issued in), in
-    canonical units. All of a contract's bills are read once per session."""
-    tz = ZoneInfo(get_settings().timezone)
+    canonical units. All of a contract's bills are read once per session (many contracts': :func:`load_bills`)."""
     memo = session.info.setdefault("emc.settlement.bills", {})
     out = []
     for utility in utilities:
         key = (contract.id, utility)
         if key not in memo:
-            meters = group_meters(session, contract, utility)
-            scale = {m.id: unit_factor(m.unit, CANONICAL_UNITS.get(utility, m.unit)) for m in meters}
-            rows = session.execute(select(Reading.meter_id, Reading.period_end, Reading.value, Reading.cost,
-                                          Reading.batch_id).where(Reading.meter_id.in_(list(scale)),
-                                                                  Reading.cost.is_not(None))
-                                   # one order whatever the physical layout (monthly partitions): the period's
-                                   # quantity, a float sum, comes out the same on every run
-                                   .order_by(col(Reading.meter_id), col(Reading.period_start))).all()
-            memo[key] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost, batch, m)
-                         for m, end, value, cost, batch in rows]
+            _read_bills(session, {key: group_meters(session, contract, utility)}, memo)
         chosen = [r for r in memo[key] if period.start <= r[0] < period.end]
         if chosen:
             batches = sorted({str(r[3]) for r in chosen if r[3] is not None})
@@ -114,6 +121,36 @@ def bills(session: Session, contract: Contract, period: Period, utilities: list[
                             cost=sum((r[2] for r in chosen), Decimal(0)),
                             ref=f"{len(chosen)} bills, import {','.join(batches)}"[:120]))
     return tuple(out)
+
+
+def load_bills(session: Session, contracts: list[Contract]) -> None:
+    """:func:`bills`' reads for many contracts (each utility whose bills it reads) with two queries."""
+    from emc.baselines.series_bulk import meters_of
+
+    memo = session.info.setdefault("emc.settlement.bills", {})
+    wanted = {(c.id, u) for c in contracts for u in bill_utilities(terms(session, c)) if (c.id, u) not in memo}
+    if wanted:
+        groups = meters_of(session, sorted({cid for cid, _ in wanted if cid is not None}),
+                           sorted({u for _, u in wanted}))
+        _read_bills(session, {key: groups.get(key, []) for key in wanted if key[0] is not None}, memo)
+
+
+def _read_bills(session: Session, groups: dict[Any, list[Any]], memo: dict[Any, Any]) -> None:
+    """The bills of each (contract, utility)'s meters into ``memo``: (local day of issue, quantity in canonical
+    units, amount, batch, meter) in the order of (meter, start)."""
+    tz = ZoneInfo(get_settings().timezone)
+    ids = sorted({m.id for meters in groups.values() for m in meters})
+    rows: dict[int, list[Any]] = {}
+    for row in session.execute(select(Reading.meter_id, Reading.period_end, Reading.value, Reading.cost,
+                                      Reading.batch_id).where(Reading.meter_id.in_(ids), Reading.cost.is_not(None))
+                               # one order whatever the physical layout (monthly partitions): the period's
+                               # quantity, a float sum, comes out the same on every run
+                               .order_by(col(Reading.meter_id), col(Reading.period_start))).all() if ids else []:
+        rows.setdefault(row[0], []).append(row)
+    for (cid, utility), meters in groups.items():
+        scale = {m.id: unit_factor(m.unit, CANONICAL_UNITS.get(utility, m.unit)) for m in meters}
+        memo[(cid, utility)] = [((end.astimezone(tz) - timedelta(microseconds=1)).date(), value * scale[m], cost,
+                                 batch, m) for mid in sorted(scale) for m, end, value, cost, batch in rows.get(mid, [])]
 
 
 def bills_through(session: Session, contract: Contract, period: Period, utility: str) -> date | None:
@@ -170,7 +207,7 @@ def period_data(session: Session, contract: Contract, period: Period, utilities:
     for utility in utilities:
         hourly: tuple[tuple[Any, Any], ...] = ()
         try:
-            prepared = (cache or {}).get((contract.id, utility))
+            prepared = (cache or {}).get((contract.id, utility))  # type: ignore[arg-type]
             if intervals:
                 hourly = _interval_savings(session, contract, utility, period, prepared)
             month = prepared.month(period.start, last) if prepared and prepared.covers(period.start, last) else None
