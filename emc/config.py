@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # Who may read /metrics besides administrators: comma-separated addresses or networks (a Prometheus host).
     metrics_allow: str = ""
+    # Processes the scheduler's nightly drafting of everything due uses (PostgreSQL; emc.jobs.drafting_pool):
+    # `emc settle --due --workers N` for the scheduler. SQLite, or 1: the one process.
+    drafting_workers: int = Field(default=1, ge=1)
     # Start the scheduler inside the web app (`emc serve` sets it; with several workers the lock elects one).
     run_scheduler: bool = False
     # Log one JSON object per line, each request's with its id (`emc serve` sets it unless --plain-logs).

@@ -29,8 +29,8 @@ from emc.settlement.models import Settlement, SettlementLine, SettlementWait
 
 
 @pytest.fixture(scope="module")
-def twins(postgres: PostgresServer | None) -> Iterator[tuple[str, str]]:
-    """Two identical demos with every baseline fitted and approved and nothing drafted yet."""
+def twins(postgres: PostgresServer | None) -> Iterator[tuple[str, str, str]]:
+    """Three identical demos with every baseline fitted and approved and nothing drafted yet."""
     if postgres is None:
         unavailable("EMC_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
     assert postgres is not None
@@ -42,10 +42,13 @@ def twins(postgres: PostgresServer | None) -> Iterator[tuple[str, str]]:
         for b in session.execute(select(Baseline).where(col(Baseline.status) == BaselineStatus.proposed)).scalars():
             baselines.approve(session, b, actor="test", reason="test: approved as fitted")
     engine.dispose()
-    name = f"emc_t_{uuid.uuid4().hex[:12]}"
-    _admin(first, f'CREATE DATABASE "{name}" TEMPLATE "{make_url(first).database}"')
-    postgres.created.append(name)
-    yield first, postgres.url_for(name)
+    copies = []
+    for _ in range(2):
+        name = f"emc_t_{uuid.uuid4().hex[:12]}"
+        _admin(first, f'CREATE DATABASE "{name}" TEMPLATE "{make_url(first).database}"')
+        postgres.created.append(name)
+        copies.append(postgres.url_for(name))
+    yield first, copies[0], copies[1]
 
 
 def _drafted(url: str) -> dict[str, Any]:
@@ -69,8 +72,8 @@ def _cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, env=env, timeout=900)
 
 
-def test_a_pool_drafts_what_one_process_drafts_exactly_once(twins: tuple[str, str]) -> None:
-    serial, pooled = twins
+def test_a_pool_drafts_what_one_process_drafts_exactly_once(twins: tuple[str, str, str]) -> None:
+    serial, pooled, _ = twins
     engine = make_engine(serial)
     with session_scope(engine) as session:
         report = drafting.run_due(session, clock.today(), actor="cli")
@@ -86,3 +89,31 @@ def test_a_pool_drafts_what_one_process_drafts_exactly_once(twins: tuple[str, st
     again = _cli(pooled, "--workers", "2")  # everything due is drafted: a second run drafts nothing
     assert again.returncode == 0 and "drafted 0:" in again.stdout
     assert _drafted(pooled)["settlements"] == one["settlements"]
+
+
+def test_the_scheduler_drafts_in_the_pool_it_is_configured_with(twins: tuple[str, str, str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The nightly job (as the scheduler runs it, by its stored import path) with EMC_DRAFTING_WORKERS=2 drafts
+    what one process drafted on the twin, and flags nothing new."""
+    from emc.config import get_settings
+    from emc.jobs.scheduler import JOBS, run_job
+
+    serial, _, scheduled = twins
+    spec = next(j for j in JOBS if j.id == "settlement-drafts")
+    monkeypatch.setenv("EMC_DATABASE_URL", scheduled)
+    monkeypatch.setenv("EMC_DRAFTING_WORKERS", "2")
+    get_settings.cache_clear()
+    try:
+        assert get_settings().drafting_workers == 2
+        outcome = run_job(spec.id, spec.func)
+    finally:
+        get_settings.cache_clear()
+    assert len(outcome["created"]) > 20 and outcome["flagged"] == []
+    if not _drafted(serial)["settlements"]:  # run alone: the serial twin is drafted here, by one process
+        engine = make_engine(serial)
+        with session_scope(engine) as session:
+            drafting.run_due(session, clock.today(), actor="cli")
+        engine.dispose()
+    one, pooled = _drafted(serial), _drafted(scheduled)
+    assert pooled["settlements"] == one["settlements"] and pooled["lines"] == one["lines"]
+    assert pooled["waits"] == one["waits"]

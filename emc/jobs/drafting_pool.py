@@ -49,6 +49,19 @@ def run_due_pooled(engine: Engine, today: date, *, actor: str, workers: int) -> 
     return report
 
 
+def scheduled_drafts() -> dict[str, list[str]]:
+    """The scheduler's nightly job: draft every period that has ended, over ``EMC_DRAFTING_WORKERS`` processes
+    on PostgreSQL, then flag approved settlements whose data changed. Safe to run any number of times from any
+    number of processes: one settlement per (contract, kind, period, version)."""
+    from emc import clock
+    from emc.config import get_settings
+    from emc.db import get_engine
+    from emc.settlement.jobs import flag_and_trace
+
+    report = run_due_pooled(get_engine(), clock.today(), actor="scheduler", workers=get_settings().drafting_workers)
+    return {**report.as_dict(), "flagged": flag_and_trace()}
+
+
 def _share(url: str, today: date, actor: str, contracts: list[int]) -> DueReport:
     """One worker: its share of the contracts, on a connection of its own."""
     import emc.wiring  # noqa: F401  (a spawned process starts bare: the answers from above, as every shell)

@@ -46,7 +46,7 @@ class JobSpec:
 # Every job, by stable import path. Misfires within the grace time run once (coalesced); later ones are
 # recorded in the audit log by the listener below and caught up by the next run (the jobs are idempotent).
 JOBS: list[JobSpec] = [
-    JobSpec("settlement-drafts", "emc.settlement.jobs:create_due_drafts", {"hour": 2, "minute": 15}),
+    JobSpec("settlement-drafts", "emc.jobs.drafting_pool:scheduled_drafts", {"hour": 2, "minute": 15}),
     JobSpec("settlement-reminders", "emc.settlement.jobs:remind", {"hour": 8, "minute": 0}),
     JobSpec("carbon-ledger", "emc.carbon.jobs:rebuild_ledger", {"hour": 3, "minute": 0}),
     JobSpec("carbon-ledger-refresh", "emc.carbon.jobs:refresh_ledger", {"minute": "*/15"}),

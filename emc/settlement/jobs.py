@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from emc import clock
 from emc.db import get_engine, session_scope
-from emc.settlement import corrections, drafting, ledger, workflow
+from emc.settlement import corrections, ledger, workflow
 
 
-def create_due_drafts() -> dict[str, list[str]]:
-    """Draft every period that has ended; flag approved ones whose data changed. Safe to run any number of
-    times from any number of processes: one settlement per (contract, kind, period, version)."""
+def flag_and_trace() -> list[str]:
+    """After the nightly drafting (emc.jobs.drafting_pool.scheduled_drafts): flag approved settlements whose data
+    changed, and record the sources of any approved before their sources were recorded."""
     from emc.settlement import provenance
 
     with session_scope(get_engine()) as session:
-        report = drafting.run_due(session, clock.today())
         flagged = corrections.flag_changed(session)
-        provenance.record_missing(session)  # settlements approved before their sources were recorded
-    return {**report.as_dict(), "flagged": flagged}
+        provenance.record_missing(session)
+    return flagged
 
 
 def remind() -> list[str]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 from dateutil.relativedelta import relativedelta
 
@@ -36,6 +37,7 @@ PERIODS_PER_YEAR = {"monthly": 12, "quarterly": 4, "annual": 1}
 ONE_DAY = timedelta(days=1)
 
 
+@lru_cache(maxsize=65_536)  # pure, and called for every edge of every contract's term (a few thousand dates)
 def clamp_date(year: int, month: int, day: int) -> date:
     """``date(year, month, day)`` with ``month`` counted past 12 (or below 1) and the day clamped to the
     month's last day."""
