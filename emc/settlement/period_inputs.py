@@ -217,7 +217,7 @@ def period_data(session: Session, contract: Contract, period: Period, utilities:
                 report = (baselines.savings_from(prepared, period.start, last) if prepared and
                           prepared.covers(period.start, last) else
                           baselines.compute_savings(session, contract, utility, period.start, last, period="M"))
-                rows = report.result.periods.to_dict(orient="records")
+                rows = baselines.records(report.result.periods)
                 total, version = report.result.total, report.baseline.version
         except baselines.BaselineError as exc:
             raise IncompleteData(f"{contract.code} {period.label} {utility}: {exc}", "no_baseline") from exc
