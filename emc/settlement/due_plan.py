@@ -46,14 +46,7 @@ class Plan:
 def plan(session: Session, contracts: list[Contract], today: date) -> Plan:
     """Read what drafting ``contracts`` as of ``today`` needs. A contract whose terms do not load is left
     out (its drafting says why)."""
-    load_terms(session, contracts)
-    usable = []
-    for contract in contracts:
-        try:
-            terms(session, contract)
-            usable.append(contract)
-        except Exception:  # noqa: BLE001,S112  (a broken contract must not stop the others; drafting reports it)
-            continue
+    usable = _with_terms(session, contracts)
     out = Plan(stamps=draft_stamp.inputs_stamps(session, usable))
     ids = [c.id for c in usable if c.id is not None]
     for row in session.execute(select(Settlement).where(
@@ -64,13 +57,7 @@ def plan(session: Session, contracts: list[Contract], today: date) -> Plan:
         select(DraftStamp).where(col(DraftStamp.contract_id).in_(ids))).scalars()}
     wanted: list[tuple[Contract, str, baselines.Span]] = []
     for contract in usable:
-        cid = contract.id
-        assert cid is not None  # a stored contract
-        done = out.done.setdefault(cid, {})
-        current = cid in out.stored and out.stored[cid].stamp == out.stamps[cid]
-        due = [p for p in periods_of(session, contract) if p.end <= today]
-        todo = out.todo[cid] = [p for p in due if (p.start, p.end) not in done
-                                or (done[(p.start, p.end)].status == SettlementStatus.draft and not current)]
+        todo = out.todo[contract.id] = _todo(session, contract, today, out)  # type: ignore[index]
         span = reporting_span(session, contract, todo)
         if span is not None:
             wanted.extend((contract, u, span) for u in savings_utilities(terms(session, contract)))
@@ -79,6 +66,31 @@ def plan(session: Session, contracts: list[Contract], today: date) -> Plan:
             out.cache[key] = prepared  # otherwise the period itself will say what is missing
     load_bills(session, [c for c in usable if out.todo[c.id]])  # type: ignore[index]
     return out
+
+
+def _with_terms(session: Session, contracts: list[Contract]) -> list[Contract]:
+    """The contracts whose terms load (read together); a broken one is reported by its own drafting."""
+    load_terms(session, contracts)
+    usable = []
+    for contract in contracts:
+        try:
+            terms(session, contract)
+            usable.append(contract)
+        except Exception:  # noqa: BLE001,S112  (a broken contract must not stop the others; drafting reports it)
+            continue
+    return usable
+
+
+def _todo(session: Session, contract: Contract, today: date, planned: Plan) -> list[Period]:
+    """The periods to draft now: those due without a settlement, and the still-draft ones when their
+    inputs' stamp changed since they were computed (emc.settlement.draft_stamp)."""
+    cid = contract.id
+    assert cid is not None  # a stored contract
+    done = planned.done.setdefault(cid, {})
+    current = cid in planned.stored and planned.stored[cid].stamp == planned.stamps[cid]
+    due = [p for p in periods_of(session, contract) if p.end <= today]
+    return [p for p in due if (p.start, p.end) not in done
+            or (done[(p.start, p.end)].status == SettlementStatus.draft and not current)]
 
 
 def reporting_span(session: Session, contract: Contract, todo: list[Period]) -> baselines.Span | None:
