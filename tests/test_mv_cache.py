@@ -19,7 +19,7 @@ from sqlmodel import Session
 from test_web import login
 
 from emc.baselines import results, service
-from emc.baselines.fingerprint import result_fingerprint
+from emc.baselines.fingerprint import Pair, result_fingerprint, result_fingerprints
 from emc.baselines.models import Baseline, MVResult
 from emc.contracts.models import Contract
 from emc.db import make_engine, session_scope
@@ -243,3 +243,41 @@ def test_another_escos_result_is_out_of_reach(server: LiveServer) -> None:
                 Scope.of(session, user).clause_for(MVResult))).scalars().all()
             assert (wx in rows) is sees, name
         assert session.execute(select(Baseline.id)).first() is not None
+
+
+def test_the_jobs_fingerprints_of_many_pairs_equal_each_pairs_own(server: LiveServer) -> None:
+    """The refresh job reads every viewed or approved pair's fingerprint in chunks: each equals the pair's own
+    (the page's), and a change to one pair's data changes that pair's only."""
+    def all_pairs(session: Session) -> list[Pair]:
+        """Every contract and utility of the demo; where the pair has no baseline (only two are fitted here),
+        another's stands in as the one shown (the fingerprint reads only its id and status)."""
+        stand_in = session.execute(select(Baseline).order_by(Baseline.id)).scalars().first()
+        assert stand_in is not None
+        out: list[Pair] = []
+        for contract in session.execute(select(Contract).order_by(Contract.code)).scalars():
+            for utility in ("electricity", "water", "gas"):
+                versions = service.versions(session, contract, utility)
+                approved = next((b for b in versions if b.status == "approved"), None)
+                out.append((contract, utility, approved or (versions[0] if versions else stand_in), approved,
+                            service.adjustments(session, contract, utility)))
+        return out
+
+    with Session(server.engine) as session:
+        pairs = all_pairs(session)
+        bulk = result_fingerprints(session, pairs)
+    assert len(pairs) >= 10 and len(set(bulk.values())) == len(pairs)
+    with Session(server.engine) as session:
+        assert bulk == {(c.id, u): result_fingerprint(session, c, u, shown, approved, adjustments)
+                        for c, u, shown, approved, adjustments in pairs}
+    m, token = login(server, "manager")
+    upload(m, token, "later.csv", _day("WX-SMZX-W01", "2026-12-03", 7), commit=True)
+    with Session(server.engine) as session:
+        after = result_fingerprints(session, all_pairs(session))
+    assert {k for k in bulk if bulk[k] != after[k]} == {(_contract_id(server, WX), "water")}
+
+
+def _contract_id(server: LiveServer, code: str) -> int:
+    with Session(server.engine) as session:
+        cid = _contract(session, code).id
+    assert cid is not None
+    return cid

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from emc.baselines.models import AdjustmentStatus, Baseline, NonRoutineAdjustment
-from emc.baselines.series import station_of
+from emc.baselines.series import stations_of
 from emc.contracts.models import Contract, ContractMeter
 from emc.metering.models import (
     BatchStatus,
@@ -47,32 +47,10 @@ from emc.metering.models import (
 )
 
 
-def _group(contract: Contract, utility: str) -> Any:
-    """The contract's main meters of ``utility`` (as emc.baselines.series.group_meters), as a subquery."""
-    return select(col(Meter.id)).join(ContractMeter, col(ContractMeter.meter_id) == col(Meter.id)).where(
-        col(ContractMeter.contract_id) == contract.id, col(Meter.utility) == utility, col(Meter.sub_item) == "total")
-
-
-def readings_stamp(session: Session, contract: Contract, utility: str) -> list[Any]:
-    """[meter count, highest meter id, (status, batches, highest batch id) per committed/reverted status]."""
-    group = _group(contract, utility).subquery()
-    meters = list(session.execute(select(func.count(), func.max(group.c.id))).one())
-    return [*meters, *batches_stamp(session, select(group.c.id))]
-
-
-def batches_stamp(session: Session, meters: Any) -> list[list[Any]]:
-    """(status, batches, highest batch id) of the committed and of the reverted meter import batches that touch
-    ``meters`` (a subquery of meter ids): changes with every write of their readings, and with nothing else."""
-    return [list(row) for row in session.execute(
-        select(col(ImportBatch.status), func.count(func.distinct(col(ImportBatch.id))), func.max(col(ImportBatch.id)))
-        .join(ImportBatchMeter, col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
-        .where(col(ImportBatchMeter.meter_id).in_(meters), col(ImportBatch.kind) != "weather",
-               col(ImportBatch.status).in_((BatchStatus.committed, BatchStatus.reverted)))
-        .group_by(col(ImportBatch.status)).order_by(col(ImportBatch.status))).all()]
-
-
 def batches_stamps(session: Session, contract_ids: list[int]) -> dict[int, list[list[Any]]]:
-    """:func:`batches_stamp` of each contract's meters (all of them), in one query."""
+    """Per contract, (status, batches, highest batch id) of the committed and of the reverted meter import
+    batches that touch any of its meters, in one query: changes with every write of their readings, and with
+    nothing else (emc.settlement.draft_stamp)."""
     found: dict[int, list[list[Any]]] = {}
     for cid, *row in session.execute(
             select(col(ContractMeter.contract_id), col(ImportBatch.status),
@@ -97,24 +75,57 @@ def weather_stamp(session: Session, station: str) -> list[Any]:
     return [station, list(observed), list(revised)]
 
 
+Pair = tuple[Contract, str, Baseline, "Baseline | None", "Iterable[NonRoutineAdjustment]"]
+
+
 def result_fingerprint(session: Session, contract: Contract, utility: str, shown: Baseline,
                        approved: Baseline | None, adjustments: Iterable[NonRoutineAdjustment]) -> str:
     """The fingerprint of the M&V result of (``contract``, ``utility``) showing baseline ``shown`` with savings
     against ``approved`` (None: no savings) and the approved ones of ``adjustments``. Five small queries,
     whatever the number of meters, readings or batches."""
-    try:
-        station = station_of(session, contract)
-    except ValueError:  # no station: the result says so (a problem), and a station named later changes it
-        station = ""
-    parts = {
-        "contract": [contract.id, contract.current_version, contract.start_date.isoformat(),
-                     contract.end_date.isoformat()],
-        "utility": utility,
-        "shown": [shown.id, shown.status],
-        "approved": approved.id if approved is not None else None,
-        "adjustments": sorted(a.id for a in adjustments if a.status == AdjustmentStatus.approved and a.id),
-        "readings": readings_stamp(session, contract, utility),
-        "weather": weather_stamp(session, station) if station else None,
-    }
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return result_fingerprints(session, [(contract, utility, shown, approved, adjustments)])[
+        (contract.id, utility)]  # type: ignore[index]
+
+
+def result_fingerprints(session: Session, pairs: list[Pair]) -> dict[tuple[int, str], str]:
+    """:func:`result_fingerprint` of many pairs, with one query per part for all of them and two per station
+    (the M&V results' refresh job checks every viewed or approved pair)."""
+    ids = sorted({c.id for c, *_ in pairs if c.id is not None})
+    utilities = sorted({u for _, u, *_ in pairs})
+    stations = stations_of(session, ids)
+    main = (col(ContractMeter.contract_id).in_(ids), col(Meter.utility).in_(utilities), col(Meter.sub_item) == "total")
+    groups = {(cid, u): [n, top] for cid, u, n, top in session.execute(
+        select(col(ContractMeter.contract_id), col(Meter.utility), func.count(), func.max(col(Meter.id)))
+        .join(ContractMeter, col(ContractMeter.meter_id) == col(Meter.id)).where(*main)
+        .group_by(col(ContractMeter.contract_id), col(Meter.utility)))}
+    batches: dict[tuple[int, str], list[list[Any]]] = {}
+    for cid, u, *row in session.execute(
+            select(col(ContractMeter.contract_id), col(Meter.utility), col(ImportBatch.status),
+                   func.count(func.distinct(col(ImportBatch.id))), func.max(col(ImportBatch.id)))
+            .join(ImportBatchMeter, col(ImportBatchMeter.batch_id) == col(ImportBatch.id))
+            .join(ContractMeter, col(ContractMeter.meter_id) == col(ImportBatchMeter.meter_id))
+            .join(Meter, col(Meter.id) == col(ImportBatchMeter.meter_id))
+            .where(*main, col(ImportBatch.kind) != "weather",
+                   col(ImportBatch.status).in_((BatchStatus.committed, BatchStatus.reverted)))
+            .group_by(col(ContractMeter.contract_id), col(Meter.utility), col(ImportBatch.status))
+            .order_by(col(ContractMeter.contract_id), col(Meter.utility), col(ImportBatch.status))).all():
+        batches.setdefault((cid, u), []).append(list(row))
+    weather = {station: weather_stamp(session, station) for station in set(stations.values()) if station}
+    out: dict[tuple[int, str], str] = {}
+    for contract, utility, shown, approved, adjustments in pairs:
+        assert contract.id is not None  # a stored contract
+        key = (contract.id, utility)
+        station = stations.get(contract.id)  # none: the result says so (a problem); naming one later changes it
+        parts = {
+            "contract": [contract.id, contract.current_version, contract.start_date.isoformat(),
+                         contract.end_date.isoformat()],
+            "utility": utility,
+            "shown": [shown.id, shown.status],
+            "approved": approved.id if approved is not None else None,
+            "adjustments": sorted(a.id for a in adjustments if a.status == AdjustmentStatus.approved and a.id),
+            # [meter count, highest meter id, (status, batches, highest batch id) per committed/reverted status]
+            "readings": [*groups.get(key, [0, None]), *batches.get(key, [])],
+            "weather": weather[station] if station else None,
+        }
+        out[key] = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+    return out
